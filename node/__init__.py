@@ -1,0 +1,72 @@
+"""Branchline node: the Flask app one local group self-hosts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import errors
+from .config import (
+    Defaults,
+    default_database_url,
+    ensure_private_dir,
+    instance_path_from,
+    load_or_create_secret,
+    read_environment,
+)
+from .extensions import csrf, db, migrate
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build one node; tests pass ``config``, deployments set BRANCHLINE_* variables."""
+    settings = read_environment() if config is None else dict(config)
+    instance = ensure_private_dir(instance_path_from(settings))
+    app = Flask(__name__, instance_path=str(instance))
+    app.config.from_object(Defaults)
+    app.config.update(settings)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = load_or_create_secret(instance, "secret_key")
+    app.config["SQLALCHEMY_DATABASE_URI"] = app.config.get("DATABASE_URL") or default_database_url(
+        instance
+    )
+    if "SESSION_COOKIE_SECURE" not in settings:
+        app.config["SESSION_COOKIE_SECURE"] = str(app.config["BASE_URL"]).startswith("https://")
+    if app.config.get("PROXY_FIX"):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
+    csrf.init_app(app)
+    errors.init_app(app)
+
+    from .views import account, api, auth, manage, pages
+
+    for blueprint in (pages.bp, auth.bp, account.bp, manage.bp, api.bp):
+        app.register_blueprint(blueprint)
+    csrf.exempt(api.bp)  # the API authenticates with bearer tokens, never cookies
+
+    from . import templating
+
+    templating.init_app(app)
+    app.after_request(_security_headers)
+    return app
+
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data: https:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def _security_headers(response):
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    return response

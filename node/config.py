@@ -1,0 +1,92 @@
+"""Settings: defaults, BRANCHLINE_* environment variables, and the instance folder."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "BRANCHLINE"
+
+
+class Defaults:
+    """Settings a node starts from before the environment or a test overrides them."""
+
+    BASE_URL = "http://127.0.0.1:5000"
+    ROLE = "node"
+    TIMEZONE = "Europe/London"
+    DATABASE_URL: str | None = None
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}
+    MAX_CONTENT_LENGTH = 1024 * 1024
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_NAME = "branchline_session"
+    PERMANENT_SESSION_LIFETIME = 14 * 24 * 3600
+    WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session
+    SMTP_HOST: str | None = None
+    SMTP_PORT = 587
+    SMTP_USERNAME: str | None = None
+    SMTP_PASSWORD: str | None = None
+    SMTP_STARTTLS = True
+    MAIL_FROM = "branchline@localhost"
+    LOGIN_MAX_FAILURES_PER_ACCOUNT = 5
+    LOGIN_MAX_FAILURES_PER_ADDRESS = 20
+    LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
+    PASSWORD_MIN_LENGTH = 10
+    API_MAX_PAGE_SIZE = 100
+    TOKEN_LIFETIME_SECONDS = 3600  # OAuth client-credentials tokens
+    TESTING = False
+
+
+def read_environment(prefix: str = ENV_PREFIX) -> dict[str, Any]:
+    """Return BRANCHLINE_* variables as config keys, with JSON-looking values decoded."""
+    import json
+
+    settings: dict[str, Any] = {}
+    for key, raw in os.environ.items():
+        if not key.startswith(prefix + "_"):
+            continue
+        name = key[len(prefix) + 1 :]
+        try:
+            settings[name] = json.loads(raw)
+        except ValueError:
+            settings[name] = raw
+        if name in {"SECRET_KEY", "DATABASE_URL", "ADMIN_PASSWORD", "SMTP_PASSWORD"}:
+            settings[name] = raw  # never reinterpret secrets or URLs
+    return settings
+
+
+def instance_path_from(settings: dict[str, Any]) -> Path:
+    """Resolve the instance folder: INSTANCE_PATH or ./instance."""
+    return Path(settings.get("INSTANCE_PATH") or "instance").resolve()
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create ``path`` (owner-only) if it is missing and return it."""
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Write ``data`` so that only the owner can read it, even while it is being written."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.chmod(path, 0o600)
+
+
+def load_or_create_secret(instance: Path, name: str, nbytes: int = 32) -> str:
+    """Read a generated secret from the instance folder, creating it on first use."""
+    path = instance / name
+    if path.exists():
+        return path.read_text().strip()
+    value = secrets.token_urlsafe(nbytes)
+    write_private_file(path, value.encode())
+    return value
+
+
+def default_database_url(instance: Path) -> str:
+    """Return the embedded default: a SQLite file in the instance folder."""
+    return f"sqlite:///{instance / 'branchline.sqlite3'}"

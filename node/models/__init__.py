@@ -1,0 +1,26 @@
+"""The node's tables. Only services change them."""
+
+from .content import Campaign, Candidate, Event, Post, Rsvp
+from .group import Group
+from .member import ROLE_RANK, Invite, LoginFailure, Member, PasswordReset
+from .oauth import ApiClient, ApiToken, digest
+from .types import UTCDateTime, utcnow
+
+__all__ = [
+    "ROLE_RANK",
+    "ApiClient",
+    "ApiToken",
+    "Campaign",
+    "Candidate",
+    "Event",
+    "Group",
+    "Invite",
+    "LoginFailure",
+    "Member",
+    "PasswordReset",
+    "Post",
+    "Rsvp",
+    "UTCDateTime",
+    "digest",
+    "utcnow",
+]

@@ -1,0 +1,32 @@
+"""The group this node belongs to: one row, its public profile."""
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, Float, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from .types import UTCDateTime, utcnow
+
+
+class Group(db.Model):
+    __tablename__ = "group_profile"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    handle: Mapped[str] = mapped_column(String(30), unique=True)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    area: Mapped[str] = mapped_column(String(120), default="")
+    seat_name: Mapped[str] = mapped_column(String(120), default="")
+    seat_majority: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    seat_marginality: Mapped[float | None] = mapped_column(Float, nullable=True)
+    latitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    longitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    contact_email: Mapped[str] = mapped_column(String(254), default="")
+    website: Mapped[str] = mapped_column(String(500), default="")
+    logo_filename: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
+    base_url: Mapped[str] = mapped_column(String(500))
+    follow_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

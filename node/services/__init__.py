@@ -1,0 +1,1 @@
+"""Business rules. Only services change the database; views call them."""

@@ -1,0 +1,47 @@
+"""Jinja filters and globals: Markdown, local times, vocabulary labels, the viewer."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+
+from schemas import vocab
+
+from .auth import current_member
+from .services.groups import current_group
+from .text import render_markdown
+
+
+def local_time(
+    value: datetime | None, zone: str | None = None, fmt: str = "%a %d %b %Y, %H:%M"
+) -> str:
+    """Show a UTC time in the given zone (default: the group's), e.g. 'Sat 21 Nov 2026, 10:00'."""
+    if value is None:
+        return ""
+    group = current_group()
+    tz = ZoneInfo(zone or (group.timezone if group else "Europe/London"))
+    return value.astimezone(tz).strftime(fmt)
+
+
+def input_time(value: datetime | None, zone: str | None = None) -> str:
+    """Format a time for an <input type=datetime-local> in the given zone."""
+    return local_time(value, zone, "%Y-%m-%dT%H:%M") if value else ""
+
+
+def long_date(value: date | None) -> str:
+    return value.strftime("%d %b %Y") if value else ""
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters["markdown"] = render_markdown
+    app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.filters["input_time"] = input_time
+    app.jinja_env.filters["long_date"] = long_date
+    app.jinja_env.filters["label"] = vocab.label
+    app.jinja_env.globals["vocab"] = vocab
+
+    @app.context_processor
+    def _viewer():
+        return {"viewer": current_member(), "group": current_group()}

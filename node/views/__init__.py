@@ -1,0 +1,1 @@
+"""Blueprints: thin views that parse with a schema, call a service, and render or dump."""

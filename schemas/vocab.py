@@ -1,0 +1,61 @@
+"""The controlled vocabularies a group's content uses, shared by the API, forms and models."""
+
+ROLES = ("member", "organiser", "admin")
+MEMBER_STATUSES = ("active", "suspended", "left")
+VISIBILITIES = ("public", "members")
+
+CAMPAIGN_KINDS = ("election", "community", "union_solidarity", "selection", "policy", "internal")
+CAMPAIGN_STATUSES = ("planned", "active", "won", "lost", "ended")
+
+EVENT_KINDS = (
+    "canvass",
+    "phonebank",
+    "street_stall",
+    "listening_session",
+    "meeting",
+    "agm",
+    "training",
+    "social",
+    "picket",
+    "hustings",
+    "carpool",
+    "other",
+)
+EVENT_STATUSES = ("scheduled", "postponed", "cancelled")
+RSVP_RESPONSES = ("going", "maybe", "not_going")
+
+CANDIDATE_OFFICES = (
+    "council_ward",
+    "parliamentary_seat",
+    "mayor",
+    "nec",
+    "regional_board",
+    "conference_delegate",
+    "other",
+)
+CANDIDATE_STAGES = (
+    "interested",
+    "nominated",
+    "longlisted",
+    "shortlisted",
+    "selected",
+    "elected",
+    "defeated",
+    "withdrawn",
+)
+ENDORSEMENTS = ("none", "proposed", "endorsed")
+
+TOKEN_SCOPES = ("read", "rsvp", "write", "members", "group")
+SCOPES_BY_ROLE = {
+    "member": ("read", "rsvp"),
+    "organiser": TOKEN_SCOPES,
+    "admin": TOKEN_SCOPES,
+}
+
+
+def label(value: str) -> str:
+    """Turn a vocabulary value into words for people: ``street_stall`` -> ``Street stall``."""
+    special = {"agm": "AGM", "nec": "NEC", "rsvp": "RSVP"}
+    if value in special:
+        return special[value]
+    return value.replace("_", " ").capitalize()

@@ -1,0 +1,182 @@
+"""Shared fixtures: a fresh migrated database per test, a node app, members and logins.
+
+The database is SQLite (a migrated template file copied per test) unless
+BRANCHLINE_TEST_DATABASE_URL names a PostgreSQL database, which is migrated
+once and emptied between tests.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import shutil
+import socket
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from node import create_app
+from node.extensions import db
+from tests import factories
+
+TEST_DATABASE_URL = os.environ.get("BRANCHLINE_TEST_DATABASE_URL")
+
+
+@pytest.fixture(autouse=True)
+def _no_traffic_off_this_machine(monkeypatch):
+    """Refuse any connection that would leave loopback, so no test can reach the network."""
+    real_connect = socket.socket.connect
+
+    def guarded(sock, address):
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            host = address[0]
+            try:
+                loopback = ipaddress.ip_address(host).is_loopback
+            except ValueError:
+                loopback = host == "localhost"
+            if not loopback:
+                raise OSError(f"tests may only connect to loopback, not {host!r}")
+        return real_connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+def _upgrade(app):
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade(directory=app.extensions["migrate"].directory)
+
+
+@pytest.fixture(scope="session")
+def _template_database(tmp_path_factory):
+    """Migrate once per run: a template SQLite file, or the PostgreSQL test database."""
+    folder = tmp_path_factory.mktemp("template")
+    if TEST_DATABASE_URL:
+        engine = create_engine(TEST_DATABASE_URL)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+        app = create_app(
+            {
+                "INSTANCE_PATH": str(folder),
+                "DATABASE_URL": TEST_DATABASE_URL,
+                "SECRET_KEY": "template",
+            }
+        )
+        _upgrade(app)
+        return TEST_DATABASE_URL
+    path = folder / "template.sqlite3"
+    app = create_app(
+        {
+            "INSTANCE_PATH": str(folder),
+            "DATABASE_URL": f"sqlite:///{path}",
+            "SECRET_KEY": "template",
+        }
+    )
+    _upgrade(app)
+    with app.app_context():
+        db.session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        db.engine.dispose()
+    return path
+
+
+def _empty_postgres(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        tables = [
+            row[0]
+            for row in conn.execute(
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                    "AND tablename <> 'alembic_version'"
+                )
+            )
+        ]
+        if tables:
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def database_url(_template_database, tmp_path):
+    """A database URL holding the migrated, empty schema, fresh for this test."""
+    if TEST_DATABASE_URL:
+        _empty_postgres(TEST_DATABASE_URL)
+        return TEST_DATABASE_URL
+    target = tmp_path / "node.sqlite3"
+    shutil.copy(_template_database, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def app_config(database_url, tmp_path):
+    return {
+        "TESTING": True,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test-secret",
+        "BASE_URL": "http://localhost",
+        "SERVER_NAME": "localhost",
+    }
+
+
+@pytest.fixture
+def app(app_config):
+    app = create_app(app_config)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def group(app):
+    return factories.group()
+
+
+@pytest.fixture
+def client(app, group):
+    return app.test_client()
+
+
+@pytest.fixture
+def admin(group):
+    return factories.member(role="admin", email="admin@example.org")
+
+
+@pytest.fixture
+def organiser(group):
+    return factories.member(role="organiser", email="organiser@example.org")
+
+
+@pytest.fixture
+def member(group):
+    return factories.member(role="member", email="member@example.org")
+
+
+CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token(client, page: str = "/login") -> str:
+    """Fetch a page with a form and return its CSRF token (the session keeps it)."""
+    html = client.get(page).get_data(as_text=True)
+    found = CSRF_INPUT.search(html)
+    assert found, f"no csrf_token input on {page}"
+    return found.group(1)
+
+
+def post_form(client, path: str, data: dict | None = None, *, page: str | None = None, **kwargs):
+    """POST a form as a browser would, with the CSRF token from ``page`` (default ``path``)."""
+    data = dict(data or {})
+    data["csrf_token"] = csrf_token(client, page or path)
+    return client.post(path, data=data, **kwargs)
+
+
+def log_in(client, who, password: str = factories.PASSWORD):
+    """Log ``who`` in through the real log-in form."""
+    response = post_form(client, "/login", {"email": who.email, "password": password})
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    return response

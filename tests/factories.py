@@ -1,0 +1,122 @@
+"""Build test data through the services, so tests see what real use would store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from itertools import count
+
+from node.extensions import db
+from node.models import Campaign, Candidate, Event, Group, Member, Post
+from node.services import passwords, tokens
+
+PASSWORD = "correct horse battery"
+_HASH: list[str] = []
+_serial = count(1)
+
+
+def _password_hash() -> str:
+    if not _HASH:  # Argon2 is slow on purpose: hash the shared test password once
+        _HASH.append(passwords.hash_password(PASSWORD))
+    return _HASH[0]
+
+
+def group(**fields) -> Group:
+    values = {
+        "name": "Leeds North Momentum",
+        "handle": "leedsnorth",
+        "base_url": "http://localhost",
+        "summary": "Organising in Leeds North East.",
+        "area": "Leeds",
+        "seat_name": "Leeds North East",
+        "timezone": "Europe/London",
+    }
+    values.update(fields)
+    found = Group(**values)
+    db.session.add(found)
+    db.session.commit()
+    return found
+
+
+def member(role: str = "member", email: str | None = None, **fields) -> Member:
+    n = next(_serial)
+    values = {
+        "email": email or f"person{n}@example.org",
+        "display_name": fields.pop("display_name", f"Person {n}"),
+        "role": role,
+        "status": "active",
+        "password_hash": _password_hash(),
+    }
+    values.update(fields)
+    found = Member(**values)
+    db.session.add(found)
+    db.session.commit()
+    return found
+
+
+def token(who: Member, *scopes: str) -> str:
+    return tokens.create_personal(who, scopes or None)
+
+
+def soon(days: float = 7) -> datetime:
+    return datetime.now(UTC).replace(microsecond=0) + timedelta(days=days)
+
+
+def campaign(**fields) -> Campaign:
+    values = {
+        "title": f"Campaign {next(_serial)}",
+        "kind": "community",
+        "status": "active",
+        "visibility": "public",
+        "summary": "Save the library",
+    }
+    values.update(fields)
+    found = Campaign(**values)
+    db.session.add(found)
+    db.session.commit()
+    return found
+
+
+def event(**fields) -> Event:
+    values = {
+        "title": f"Event {next(_serial)}",
+        "kind": "canvass",
+        "starts_at": soon(),
+        "status": "scheduled",
+        "visibility": "public",
+        "timezone": "Europe/London",
+        "going_count": 0,
+    }
+    values.update(fields)
+    found = Event(**values)
+    db.session.add(found)
+    db.session.commit()
+    return found
+
+
+def candidate(**fields) -> Candidate:
+    values = {
+        "name": f"Candidate {next(_serial)}",
+        "office": "council_ward",
+        "stage": "selected",
+        "endorsement": "endorsed",
+        "visibility": "public",
+    }
+    values.update(fields)
+    found = Candidate(**values)
+    db.session.add(found)
+    db.session.commit()
+    return found
+
+
+def post(**fields) -> Post:
+    values = {
+        "title": f"News {next(_serial)}",
+        "body": "Hello",
+        "visibility": "public",
+        "published_at": datetime.now(UTC) - timedelta(hours=1),
+    }
+    values.update(fields)
+    found = Post(**values)
+    db.session.add(found)
+    db.session.commit()
+    return found
