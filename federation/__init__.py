@@ -1,0 +1,1 @@
+"""Branchline's protocol library: no Flask, no database, no globals (see README.md)."""
