@@ -27,7 +27,9 @@ def test_environment_configures_the_node(tmp_path, monkeypatch):
 
 def test_default_database_is_sqlite_in_the_instance_folder(tmp_path):
     app = create_app({"INSTANCE_PATH": str(tmp_path / "inst")})
-    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'inst'}/branchline.sqlite3"
+    assert (
+        app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'inst'}/branchline.sqlite3"
+    )
 
 
 def test_generated_secret_key_is_owner_only_and_stable(tmp_path):

@@ -55,3 +55,38 @@ def test_cannot_answer_for_a_cancelled_event(group):
     event = factories.event(status="cancelled")
     with pytest.raises(Conflict):
         events.respond(event, factories.member(), "going")
+
+
+def test_racing_for_the_last_place_only_one_person_gets_it(app, group):
+    import threading
+
+    from node.extensions import db
+    from node.models import Event, Member, Rsvp
+
+    event_id = factories.event(capacity=1).id
+    people = [factories.member().id for _ in range(6)]
+    start = threading.Barrier(len(people))
+    outcomes: list[str] = []
+
+    def claim(member_id: int) -> None:
+        with app.app_context():
+            event = db.session.get(Event, event_id)
+            who = db.session.get(Member, member_id)
+            start.wait()
+            try:
+                events.respond(event, who, "going")
+                outcomes.append("going")
+            except Conflict:
+                outcomes.append("full")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=claim, args=(p,)) for p in people]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    db.session.expire_all()
+    assert sorted(outcomes) == ["full"] * 5 + ["going"]
+    assert db.session.get(Event, event_id).going_count == 1
+    assert db.session.query(Rsvp).filter_by(event_id=event_id, response="going").count() == 1

@@ -5,8 +5,14 @@ import pytest
 from node.extensions import db
 from node.models import ApiToken, Event, Member, Rsvp
 from node.services import events, members, tokens
-from node.services.errors import Conflict, Forbidden, Invalid, NotFound, TooManyAttempts
-from node.services.errors import Unauthorised
+from node.services.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    TooManyAttempts,
+    Unauthorised,
+)
 from tests import factories
 
 
