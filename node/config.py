@@ -34,6 +34,7 @@ class Defaults:
     LOGIN_MAX_FAILURES_PER_ADDRESS = 20
     LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
     PASSWORD_MIN_LENGTH = 10
+    PASSWORD_HASH_PROFILE = "rfc9106-low-memory"  # noqa: S105 - a cost profile name, not a secret
     API_MAX_PAGE_SIZE = 100
     TOKEN_LIFETIME_SECONDS = 3600  # OAuth client-credentials tokens
     TESTING = False

@@ -53,7 +53,8 @@ class EventIn(InputSchema):
     longitude = Longitude(allow_none=True)
     online_url = WebAddress()
     capacity = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=100_000))
-    campaign_id = fields.Integer(allow_none=True, validate=validate.Range(min=1))
+    # Capped at the largest id a 32-bit INTEGER column holds, so a lookup never overflows.
+    campaign_id = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=2**31 - 1))
     status = Choice(vocab.EVENT_STATUSES)
     accessibility = Text(2000)
     visibility = Choice(vocab.VISIBILITIES)

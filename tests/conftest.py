@@ -14,6 +14,7 @@ import shutil
 import socket
 
 import pytest
+from flask import g
 from sqlalchemy import create_engine, text
 
 from node import create_app
@@ -120,12 +121,21 @@ def app_config(database_url, tmp_path):
         "SECRET_KEY": "test-secret",
         "BASE_URL": "http://localhost",
         "SERVER_NAME": "localhost",
+        "PASSWORD_HASH_PROFILE": "cheapest",  # production cost is checked in test_passwords
     }
+
+
+def _forget_request_globals() -> None:
+    g._get_current_object().__dict__.clear()
 
 
 @pytest.fixture
 def app(app_config):
     app = create_app(app_config)
+    # Tests keep one app context open, and Flask reuses it for every test-client request,
+    # so `g` (the member, the group, Flask-WTF's CSRF token) would outlive the request
+    # that filled it. Production gives each request a fresh context: start each from empty.
+    app.before_request_funcs.setdefault(None, []).insert(0, _forget_request_globals)
     with app.app_context():
         yield app
         db.session.remove()

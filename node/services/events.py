@@ -144,6 +144,23 @@ def rsvps_of(member: Member | None, event_ids: list[int]) -> dict[int, str]:
     return {row[0]: row[1] for row in rows}
 
 
+def upcoming_answers(member: Member, limit: int = 50) -> list[tuple[Event, str]]:
+    """List the member's answers to events still to come, soonest first, in one query."""
+    now = utcnow()
+    still_on = or_(
+        and_(Event.ends_at.is_not(None), Event.ends_at >= now),
+        and_(Event.ends_at.is_(None), Event.starts_at >= now),
+    )
+    rows = db.session.execute(
+        select(Event, Rsvp.response)
+        .join(Rsvp, Rsvp.event_id == Event.id)
+        .where(Rsvp.member_id == member.id, still_on)
+        .order_by(Event.starts_at, Event.id)
+        .limit(limit)
+    )
+    return [(row[0], row[1]) for row in rows]
+
+
 def _take_place(event: Event) -> None:
     # One UPDATE that only succeeds while there is room: atomic on both databases,
     # so two people racing for the last place cannot both get it.
@@ -223,6 +240,18 @@ def attendance(event: Event) -> dict[str, int]:
     counts = {"going": 0, "maybe": 0, "not_going": 0}
     counts.update({row[0]: row[1] for row in rows})
     return counts
+
+
+def responses_listing(
+    event: Event, page: int = 1, per_page: int = 20, response: str | None = None
+) -> Page[Rsvp]:
+    """List one page of who answered, with their member loaded, for organisers."""
+    from sqlalchemy.orm import selectinload
+
+    query = select(Rsvp).where(Rsvp.event_id == event.id).options(selectinload(Rsvp.member))
+    if response:
+        query = query.where(Rsvp.response == response)
+    return paginate(query.order_by(Rsvp.response, Rsvp.created_at, Rsvp.id), page, per_page)
 
 
 def responses(event: Event) -> list[Rsvp]:

@@ -211,6 +211,27 @@ def invite(actor: Member | None, role: str = "member", email: str | None = None)
     return value
 
 
+def add_with_invite(data: dict[str, Any], actor: Member | None = None) -> tuple[Member, str]:
+    """Add a member and the invitation where they choose a password, in one transaction."""
+    role = data.get("role") or "member"
+    _check_role_change(actor, role, None)
+    email = data["email"].lower()
+    if by_email(email) is not None:
+        raise Conflict("A member with that e-mail address already exists.", {"email": ["Taken."]})
+    member = Member(email=email, display_name=data["display_name"], role=role, status="active")
+    value, hashed = _token()
+    invitation = Invite(
+        token_hash=hashed,
+        email=email,
+        role=role,
+        created_by_id=actor.id if actor else None,
+        expires_at=utcnow() + INVITE_LIFETIME,
+    )
+    db.session.add_all([member, invitation])
+    commit()
+    return member, value
+
+
 def find_invite(token: str) -> Invite:
     """Return an unused, unexpired invitation or raise NotFound."""
     found = db.session.scalar(select(Invite).where(Invite.token_hash == _hash(token)))

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from schemas import vocab
 
@@ -96,3 +97,62 @@ def revoke(member: Member, token_id: int) -> None:
         raise NotFound("No such token.")
     token.revoked_at = utcnow()
     commit()
+
+
+# The API's side: what a presented token may do, and tokens issued to OAuth clients ----
+
+# last_used_at is written at most this often per token, so reads do not cost a write each.
+LAST_USED_GRANULARITY = timedelta(minutes=5)
+
+
+def new_token_value() -> str:
+    """Return a fresh bearer token value, in the same format as personal tokens."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def effective_scopes(token: ApiToken) -> frozenset[str]:
+    """Return what ``token`` may do now: its scopes that its member's current role allows."""
+    member = token.member
+    if member is None or not member.is_active:
+        return frozenset()
+    return frozenset(token.scope.split()) & frozenset(allowed_scopes(member))
+
+
+def client_by_id(client_id: str) -> ApiClient | None:
+    """Look up an OAuth client by its public client id."""
+    return db.session.scalar(select(ApiClient).where(ApiClient.client_id == client_id))
+
+
+def grantable_scope(client: ApiClient, requested: str | None) -> str:
+    """Narrow a client's requested scope to what it was registered with and its member holds."""
+    registered = client.scope.split()
+    wanted = requested.split() if requested else registered
+    held = set(allowed_scopes(client.member)) if client.member.is_active else set()
+    return " ".join(s for s in dict.fromkeys(wanted) if s in registered and s in held)
+
+
+def store_issued(client: ApiClient, value: str, scope: str, expires_in: int) -> ApiToken:
+    """Store a token issued to ``client`` through the client-credentials grant (hashed)."""
+    issued = ApiToken(
+        token_hash=digest(value),
+        name=f"client: {client.name}"[:120],
+        scope=scope,
+        member_id=client.member_id,
+        client_id=client.id,
+        expires_at=utcnow() + timedelta(seconds=expires_in),
+    )
+    db.session.add(issued)
+    commit()
+    return issued
+
+
+def touch(token: ApiToken) -> None:
+    """Record that ``token`` was used, at most once per LAST_USED_GRANULARITY."""
+    now = utcnow()
+    if token.last_used_at is not None and now - token.last_used_at < LAST_USED_GRANULARITY:
+        return
+    token.last_used_at = now
+    try:
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()  # bookkeeping only: never fail the caller's request over it

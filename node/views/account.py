@@ -1,5 +1,118 @@
-"""Placeholder blueprint; filled in by its own change."""
+"""A member's own page: profile, password, upcoming RSVPs and personal API tokens."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+
+from schemas.account import PasswordChangeForm, PersonalTokenIn, ProfileForm
+
+from .. import auth
+from ..auth import current_member, login_required
+from ..services import events, members, tokens
+from ..services.errors import ServiceError
+from .forms import Errors, read_form, service_errors, submitted
 
 bp = Blueprint("account", __name__)
+
+
+def _page(status: int = 200, **forms: Any):
+    """Render the account page; ``forms`` carries one form's submitted values and errors."""
+    viewer = current_member()
+    context: dict[str, Any] = {
+        "profile": {"display_name": viewer.display_name},
+        "profile_errors": {},
+        "password_errors": {},
+        "token_values": {"name": "", "scopes": list(tokens.allowed_scopes(viewer)), "days": ""},
+        "token_errors": {},
+    }
+    context.update(forms)
+    return render_template(
+        "account/home.html",
+        answers=events.upcoming_answers(viewer),
+        api_tokens=tokens.for_member(viewer),
+        allowed_scopes=tokens.allowed_scopes(viewer),
+        **context,
+    ), status
+
+
+@bp.get("/account", endpoint="home")
+@login_required
+def home():
+    return _page()
+
+
+@bp.post("/account/profile")
+@login_required
+def profile():
+    data, errors = read_form(ProfileForm())
+    if not errors:
+        try:
+            members.change(current_member(), data, actor=current_member())
+        except ServiceError as exc:
+            errors = service_errors(exc)
+    if errors:
+        return _page(400, profile=submitted("display_name"), profile_errors=errors)
+    flash("Your profile is saved.", "success")
+    return redirect(url_for("account.home"))
+
+
+@bp.post("/account/password")
+@login_required
+def password():
+    viewer = current_member()
+    data, errors = read_form(PasswordChangeForm())
+    if not errors:
+        try:
+            members.change_password(viewer, data["current_password"], data["new_password"])
+        except ServiceError as exc:
+            errors = service_errors(exc)
+    if errors:
+        return _page(400, password_errors=errors)
+    # Changing the password ends every other session; this one carries on.
+    auth.log_in(viewer)
+    flash("Your password is changed. Other devices have been logged out.", "success")
+    return redirect(url_for("account.home"))
+
+
+@bp.post("/account/tokens")
+@login_required
+def create_token():
+    viewer = current_member()
+    chosen = request.form.getlist("scopes")
+    data, errors = read_form(PersonalTokenIn(), fields=["name", "days"], extra={"scopes": chosen})
+    values = {**submitted("name", "days"), "scopes": chosen}
+    if not errors:
+        try:
+            value = tokens.create_personal(
+                viewer, data["scopes"], name=data.get("name") or "", days=data.get("days")
+            )
+        except ServiceError as exc:
+            errors = service_errors(exc)
+    if errors:
+        errors = _scope_errors_on_field(errors)
+        return _page(400, token_values=values, token_errors=errors)
+    # The token is shown on this response only: it is stored hashed, and putting it in a
+    # flash message would park the secret in the session cookie. So no redirect here.
+    response = make_response(
+        render_template("account/token_created.html", token=value, scopes=data["scopes"])
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _scope_errors_on_field(errors: Errors) -> Errors:
+    """The service reports scope problems as ``scope``; the form's field is ``scopes``."""
+    if "scope" in errors:
+        errors = {**errors, "scopes": errors["scope"]}
+        del errors["scope"]
+    return errors
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int):
+    tokens.revoke(current_member(), token_id)  # someone else's token is a 404
+    flash("The token is revoked and stops working now.", "success")
+    return redirect(url_for("account.home"))

@@ -1,5 +1,181 @@
-"""Placeholder blueprint; filled in by its own change."""
+"""First-run setup, logging in and out, invitations and password resets."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+import hmac
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from schemas.account import InviteAcceptIn, LoginIn, NewPasswordIn, ResetRequestIn, SetupForm
+
+from .. import auth
+from ..errors import error_response, wants_json
+from ..services import groups, members
+from ..services.errors import ServiceError, TooManyAttempts
+from .forms import read_form, safe_next, service_errors, submitted
 
 bp = Blueprint("auth", __name__)
+
+SETUP_CODE_HELP = (
+    "To set up this node you need the link with its one-time code. "
+    "`branchline run` prints it when the node starts (it ends in /setup?code=…); "
+    "the code is also in the file setup_code in the node's instance folder."
+)
+RESET_SENT = (
+    "If that address belongs to a member, we have sent it a link to choose a new password. "
+    "The link works for two hours."
+)
+
+
+@bp.before_app_request
+def _send_to_setup_until_set_up():
+    """Until the node has its group, every page leads to the first-run form."""
+    if request.endpoint in (None, "static", "auth.setup") or wants_json():
+        return None
+    if not groups.is_set_up():
+        return redirect(url_for("auth.setup"))
+    return None
+
+
+# First run -----------------------------------------------------------------------
+
+
+def _setup_code_ok(code: str | None) -> bool:
+    return bool(code) and hmac.compare_digest(code.encode(), groups.setup_code().encode())
+
+
+@bp.route("/setup", methods=["GET", "POST"])
+def setup():
+    if groups.is_set_up():
+        return redirect(url_for("pages.home"))
+    code = request.values.get("code", "")
+    if not _setup_code_ok(code):
+        return error_response(403, SETUP_CODE_HELP)
+    values = {"base_url": request.host_url, "name": "", "handle": ""}
+    errors: dict = {}
+    if request.method == "POST":
+        values = submitted("name", "handle", "base_url", "admin_email", "admin_name")
+        data, errors = read_form(SetupForm())
+        if not errors:
+            try:
+                _group, admin = groups.set_up(data)
+            except ServiceError as exc:
+                errors = service_errors(exc)
+            else:
+                auth.log_in(admin)
+                flash("Your group is set up and you are logged in as its admin.", "success")
+                return redirect(url_for("pages.home"))
+    status = 400 if errors else 200
+    return render_template("auth/setup.html", values=values, errors=errors, code=code), status
+
+
+# Log-in and log-out --------------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    target = safe_next(request.values.get("next"))
+    if auth.current_member() is not None and request.method == "GET":
+        return redirect(target or url_for("pages.home"))
+    values = {"email": request.form.get("email", "")}
+    errors: dict = {}
+    status = 200
+    if request.method == "POST":
+        data, errors = read_form(LoginIn())
+        status = 400
+        if not errors:
+            try:
+                member = members.authenticate(
+                    data["email"], data["password"], request.remote_addr or "unknown"
+                )
+            except TooManyAttempts as exc:
+                return error_response(429, exc.message)
+            except ServiceError as exc:
+                errors, status = {"_form": [exc.message]}, exc.status
+            else:
+                auth.log_in(member)
+                flash(f"Welcome back, {member.display_name}.", "success")
+                return redirect(target or url_for("pages.home"))
+    return render_template(
+        "auth/login.html", values=values, errors=errors, next=target or ""
+    ), status
+
+
+@bp.post("/logout")
+def logout():
+    auth.log_out()
+    flash("You are logged out.", "success")
+    return redirect(url_for("pages.home"))
+
+
+# Invitations ---------------------------------------------------------------------
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"], endpoint="accept_invite")
+def accept_invite(token: str):
+    invite = members.find_invite(token)  # an unknown or used link is a 404 page saying so
+    values = {"email": invite.email or "", "display_name": ""}
+    errors: dict = {}
+    if request.method == "POST":
+        values = submitted("email", "display_name")
+        if invite.email:
+            values["email"] = invite.email  # the address is fixed by whoever invited
+        data, errors = read_form(InviteAcceptIn(), extra={"email": values["email"]})
+        if not errors:
+            try:
+                member = members.accept_invite(
+                    token, data["email"], data["display_name"], data["password"]
+                )
+            except ServiceError as exc:
+                errors = service_errors(exc)
+            else:
+                auth.log_in(member)
+                flash(f"Welcome to {groups.current_group().name}!", "success")
+                return redirect(url_for("pages.home"))
+    return render_template(
+        "auth/invite.html", invite=invite, values=values, errors=errors, token=token
+    ), (400 if errors else 200)
+
+
+# Password resets -----------------------------------------------------------------
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+def request_reset():
+    values = {"email": ""}
+    errors: dict = {}
+    if request.method == "POST":
+        values = submitted("email")
+        data, errors = read_form(ResetRequestIn())
+        if not errors:
+            members.request_reset(
+                data["email"],
+                lambda value: url_for("auth.reset_password", token=value, _external=True),
+            )
+            # The same reply whether or not the address is known, so nobody can probe it.
+            flash(RESET_SENT, "success")
+            return redirect(url_for("auth.request_reset"))
+    return render_template("auth/reset_request.html", values=values, errors=errors), (
+        400 if errors else 200
+    )
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"], endpoint="reset_password")
+def reset_password(token: str):
+    errors: dict = {}
+    if request.method == "POST":
+        data, errors = read_form(NewPasswordIn())
+        if not errors:
+            try:
+                member = members.reset_password(token, data["password"])
+            except ServiceError as exc:
+                if exc.status == 404:
+                    raise
+                errors = service_errors(exc)
+            else:
+                auth.log_in(member)
+                flash("Your password has been changed and you are logged in.", "success")
+                return redirect(url_for("pages.home"))
+    return render_template("auth/reset_password.html", errors=errors, token=token), (
+        400 if errors else 200
+    )

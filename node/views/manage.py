@@ -1,5 +1,481 @@
-"""Placeholder blueprint; filled in by its own change."""
+"""Organisers' forms under /manage: content, members and the group profile."""
 
-from flask import Blueprint
+from __future__ import annotations
 
-bp = Blueprint("manage", __name__)
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from marshmallow import Schema
+
+from schemas import vocab
+from schemas.group import GroupIn
+from schemas.members import MemberIn, MemberUpdate
+
+from ..auth import current_member, role_required
+from ..extensions import db
+from ..services import campaigns, candidates, events, groups, members, posts
+from ..services.errors import Invalid, ServiceError
+from ..templating import input_time
+from .forms import Errors, read_form, service_errors
+from .manage_forms import (
+    EVENTS,
+    GROUP_FIELDS,
+    RESOURCES,
+    Filter,
+    FormField,
+    Resource,
+    member_fields,
+    role_choices,
+)
+
+bp = Blueprint("manage", __name__, url_prefix="/manage")
+
+PER_PAGE = 20
+KIND = "<any({}):kind>".format(", ".join(RESOURCES))
+BLANK_REQUIRED = "Fill this in."
+
+
+@bp.before_request
+@role_required("organiser")
+def _organisers_only() -> None:
+    """Guard every route here: visitors log in first, members without the role get a 403."""
+
+
+# Shared mechanics --------------------------------------------------------------------
+
+
+def _page_number() -> int:
+    return min(max(request.args.get("page", 1, type=int), 1), 100_000)
+
+
+def _filter_values(filters: Iterable[Any]) -> dict[str, str | None]:
+    """Read list filters from the query string, ignoring values outside their choices."""
+    chosen = {}
+    for spec in filters:
+        value = request.args.get(spec.name) or None
+        chosen[spec.name] = value if value in spec.choices else None
+    return chosen
+
+
+def _as_form_values(item: Any, fields: Iterable[FormField], zone: str) -> dict[str, Any]:
+    """Show stored values the way the form's controls take them (times in ``zone``)."""
+    values: dict[str, Any] = {}
+    for spec in fields:
+        value = getattr(item, spec.name)
+        if isinstance(value, datetime):
+            value = input_time(value, zone)
+        elif isinstance(value, date):
+            value = value.isoformat()
+        values[spec.name] = value
+    return values
+
+
+def _with_zone(value: str, zone: str) -> str:
+    """Read a datetime-local value in ``zone``; leave anything unreadable to the schema."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(zone))
+    return moment.isoformat()
+
+
+def _read(schema: Schema, fields: Iterable[FormField], naive_zone: str | None = None):
+    """Load the posted form: (data, {}) or (None, per-field errors)."""
+    usable = [f for f in fields if not (f.attrs or {}).get("disabled")]
+    specs = schema.load_fields
+    blanks = {
+        f.name for f in usable if f.type != "checkbox" and not request.form.get(f.name, "").strip()
+    }
+    # A blank optional field the schema cannot store as null (a time zone, a visibility)
+    # is left out, so it keeps its current value or the default.
+    unstorable = {
+        name
+        for name in blanks
+        if name in specs and not specs[name].required and not specs[name].allow_none
+    }
+    extra = {
+        f.name: _with_zone(request.form[f.name].strip(), naive_zone)
+        for f in usable
+        if f.type == "datetime-local" and naive_zone and f.name not in blanks
+    }
+    names = [f.name for f in usable if f.name not in unstorable]
+    data, errors = read_form(schema, fields=names, extra=extra)
+    # The form asks for some fields the schema leaves optional (a name when editing).
+    missing = {f.name: [BLANK_REQUIRED] for f in usable if f.required and f.name in blanks}
+    if missing:
+        return None, {**errors, **missing}
+    return data, errors
+
+
+def _attempt(action: Callable[[], Any]) -> tuple[Any, Errors, int]:
+    """Run a service call: (result, {}, 200) or (None, errors, the refusal's status)."""
+    try:
+        return action(), {}, 200
+    except ServiceError as exc:
+        db.session.rollback()  # nothing half written stays in the session
+        errors = service_errors(exc)
+        if exc.fields and not isinstance(exc, Invalid):
+            errors = {"_form": [exc.message], **errors}  # "already exists" says more than "Taken."
+        return None, errors, exc.status
+
+
+def _save(errors: Errors, action: Callable[[], Any]) -> tuple[Any, Errors, int]:
+    """Call the service only when the form was valid; answers as ``_attempt`` does."""
+    return (None, errors, 400) if errors else _attempt(action)
+
+
+def _form_page(template: str, status: int = 200, **context: Any):
+    return render_template(template, **context), status
+
+
+# Dashboard ---------------------------------------------------------------------------
+
+
+@bp.get("/")
+def dashboard():
+    viewer = current_member()
+    counts = {
+        "campaigns": campaigns.listing(viewer, per_page=1, status="active").total,
+        "events": events.listing(viewer, per_page=1, when="upcoming").total,
+        "candidates": candidates.listing(viewer, per_page=1).total,
+        "posts": posts.listing(viewer, per_page=1).total,
+        "members": members.listing(1, 1, status="active").total,
+    }
+    upcoming = events.listing(viewer, per_page=5, when="upcoming")
+    return render_template("manage/dashboard.html", counts=counts, upcoming=upcoming)
+
+
+# Campaigns, events, candidates and news posts: one set of views ----------------------
+
+
+def _resource(kind: str) -> Resource:
+    found = RESOURCES.get(kind)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _item_form(resource: Resource, item: Any, values: dict, errors: Errors, status: int = 200):
+    return _form_page(
+        "manage/item_form.html",
+        status,
+        resource=resource,
+        item=item,
+        values=values,
+        errors=errors,
+        fields=resource.fields,
+    )
+
+
+def _naive_zone(resource: Resource) -> str | None:
+    # Events name their zone in the form and the service applies it; other times are
+    # entered in the group's zone, which is applied here.
+    return None if resource.zone_field else resource.zone_of(None)
+
+
+@bp.get(f"/{KIND}/")
+def items(kind: str):
+    resource = _resource(kind)
+    chosen = _filter_values(resource.filters)
+    found = resource.service.listing(
+        current_member(), page=_page_number(), per_page=PER_PAGE, **chosen
+    )
+    args = {"kind": kind, **{k: v for k, v in chosen.items() if v}}
+    return render_template(
+        "manage/items.html", resource=resource, found=found, chosen=chosen, args=args
+    )
+
+
+@bp.route(f"/{KIND}/new", methods=["GET", "POST"])
+def new_item(kind: str):
+    resource = _resource(kind)
+    if request.method == "GET":
+        return _item_form(resource, None, resource.defaults(), {})
+    data, errors = _read(resource.schema(), resource.fields, _naive_zone(resource))
+    created, refusal, status = _save(errors, lambda: resource.service.create(data))
+    if created is None:
+        return _item_form(resource, None, request.form, refusal, status)
+    flash(f"Created the {resource.singular} “{resource.title_of(created)}”.", "success")
+    return redirect(url_for("manage.items", kind=kind))
+
+
+@bp.route(f"/{KIND}/<int:item_id>/edit", methods=["GET", "POST"])
+def edit_item(kind: str, item_id: int):
+    resource = _resource(kind)
+    item = resource.service.get(item_id, current_member())
+    if request.method == "GET":
+        values = _as_form_values(item, resource.fields, resource.zone_of(item))
+        return _item_form(resource, item, values, {})
+    data, errors = _read(resource.schema(), resource.fields, _naive_zone(resource))
+    saved, refusal, status = _save(errors, lambda: resource.service.update(item, data))
+    if saved is None:
+        return _item_form(resource, item, request.form, refusal, status)
+    flash(f"Saved the {resource.singular} “{resource.title_of(saved)}”.", "success")
+    return redirect(url_for("manage.items", kind=kind))
+
+
+@bp.route(f"/{KIND}/<int:item_id>/delete", methods=["GET", "POST"])
+def delete_item(kind: str, item_id: int):
+    resource = _resource(kind)
+    item = resource.service.get(item_id, current_member())
+    title = resource.title_of(item)
+    if request.method == "GET":
+        return render_template(
+            "manage/confirm.html",
+            heading=f"Delete the {resource.singular} “{title}”?",
+            warning="This cannot be undone.",
+            button=f"Delete {resource.singular}",
+            back=url_for("manage.edit_item", kind=kind, item_id=item_id),
+        )
+    resource.service.delete(item)
+    flash(f"Deleted the {resource.singular} “{title}”.", "success")
+    return redirect(url_for("manage.items", kind=kind))
+
+
+# Events: status and attendance -------------------------------------------------------
+
+STATUS_ACTIONS = {
+    "cancelled": ("Cancel", "cancelled"),
+    "postponed": ("Postpone", "postponed"),
+    "scheduled": ("Reinstate", "back on"),
+}
+
+
+@bp.route("/events/<int:item_id>/status", methods=["GET", "POST"])
+def event_status(item_id: int):
+    """Cancel, postpone or reinstate an event; GET asks to confirm."""
+    event = events.get(item_id, current_member())
+    wanted = request.values.get("status")
+    if wanted not in vocab.EVENT_STATUSES:
+        abort(400, "Choose scheduled, postponed or cancelled.")
+    verb, done = STATUS_ACTIONS[wanted]
+    if request.method == "GET":
+        return render_template(
+            "manage/confirm.html",
+            heading=f"{verb} “{event.title}”?",
+            warning="People who answered keep their answers and see the new status.",
+            button=f"{verb} event",
+            fields={"status": wanted},
+            back=url_for("manage.edit_item", kind="events", item_id=item_id),
+            danger=wanted == "cancelled",
+        )
+    if wanted == "cancelled":
+        events.cancel(event)
+    else:
+        events.update(event, {"status": wanted})
+    flash(f"“{event.title}” is {done}.", "success")
+    return redirect(url_for("manage.edit_item", kind="events", item_id=item_id))
+
+
+@bp.get("/events/<int:item_id>/attendance")
+def attendance(item_id: int):
+    """List who answered an event's RSVP: names are for organisers only."""
+    event = events.get(item_id, current_member())
+    response = request.args.get("response") or None
+    if response not in vocab.RSVP_RESPONSES:
+        response = None
+    found = events.responses_listing(event, page=_page_number(), per_page=100, response=response)
+    return render_template(
+        "manage/attendance.html",
+        event=event,
+        found=found,
+        counts=events.attendance(event),
+        response=response,
+        resource=EVENTS,
+    )
+
+
+# Members -----------------------------------------------------------------------------
+
+MEMBER_FILTERS = (
+    Filter("role", "Role", vocab.ROLES),
+    Filter("status", "Status", vocab.MEMBER_STATUSES),
+)
+
+
+@bp.get("/members/")
+def member_list():
+    chosen = _filter_values(MEMBER_FILTERS)
+    found = members.listing(_page_number(), PER_PAGE, **chosen)
+    args = {k: v for k, v in chosen.items() if v}
+    return render_template(
+        "manage/members.html", found=found, chosen=chosen, args=args, filters=MEMBER_FILTERS
+    )
+
+
+def _invite_link(token: str) -> str:
+    base = groups.current_group().base_url.rstrip("/")
+    return base + url_for("auth.accept_invite", token=token)
+
+
+def _show_invite(token: str, member=None, role: str = "member"):
+    # The link is shown in the response to the POST, never flashed: it must not sit in
+    # the session cookie, and it cannot be shown again (only its hash is stored).
+    response = render_template(
+        "manage/invite_link.html", link=_invite_link(token), member=member, role=role
+    )
+    return response, 200, {"Cache-Control": "no-store"}
+
+
+@bp.route("/members/new", methods=["GET", "POST"])
+def add_member():
+    viewer = current_member()
+    fields = member_fields(viewer, new=True)
+    page = {"heading": "Add a member", "button": "Add and create invite link", "fields": fields}
+    if request.method == "GET":
+        return _form_page("manage/member_form.html", values={"role": "member"}, errors={}, **page)
+    data, errors = _read(MemberIn(), fields)
+    added, refusal, status = _save(errors, lambda: members.add_with_invite(data, actor=viewer))
+    if added is None:
+        return _form_page(
+            "manage/member_form.html", status, values=request.form, errors=refusal, **page
+        )
+    member, token = added
+    return _show_invite(token, member, member.role)
+
+
+@bp.route("/members/invite", methods=["GET", "POST"])
+def invite():
+    """Make an invitation link for anyone, with the chosen role, without e-mail."""
+    viewer = current_member()
+    fields = (
+        FormField(
+            "role",
+            "Role",
+            "select",
+            required=True,
+            choices=role_choices(viewer),
+            hint="The role the person gets when they join through the link.",
+        ),
+    )
+    page = {"heading": "Invitation link", "button": "Create link", "fields": fields}
+    if request.method == "GET":
+        return _form_page("manage/member_form.html", values={"role": "member"}, errors={}, **page)
+    role = request.form.get("role", "")
+    if role not in vocab.ROLES:
+        errors = {"role": [f"Choose one of: {', '.join(role_choices(viewer))}."]}
+        return _form_page(
+            "manage/member_form.html", 400, values=request.form, errors=errors, **page
+        )
+    token, refusal, status = _attempt(lambda: members.invite(viewer, role=role))
+    if token is None:
+        return _form_page(
+            "manage/member_form.html", status, values=request.form, errors=refusal, **page
+        )
+    return _show_invite(token, role=role)
+
+
+def _change_fields(viewer, target) -> tuple[FormField, ...]:
+    fields = member_fields(viewer, new=False)
+    if target.role == "admin" and not viewer.has_role("admin"):
+        # Only admins touch an admin's role or status: show them, fixed.
+        fields = tuple(
+            FormField(
+                f.name,
+                f.label,
+                f.type,
+                choices=vocab.ROLES if f.name == "role" else f.choices,
+                hint="Only an admin can change this.",
+                attrs={"disabled": True},
+            )
+            if f.name in ("role", "status")
+            else f
+            for f in fields
+        )
+    return fields
+
+
+@bp.route("/members/<int:member_id>", methods=["GET", "POST"])
+def edit_member(member_id: int):
+    viewer = current_member()
+    target = members.get(member_id)
+    fields = _change_fields(viewer, target)
+    page = {
+        "heading": f"Member: {target.display_name}",
+        "button": "Save",
+        "fields": fields,
+        "target": target,
+    }
+    if request.method == "GET":
+        values = {"display_name": target.display_name, "role": target.role, "status": target.status}
+        return _form_page("manage/member_form.html", values=values, errors={}, **page)
+    data, errors = _read(MemberUpdate(), fields)
+    saved, refusal, status = _save(errors, lambda: members.change(target, data, actor=viewer))
+    if saved is None:
+        return _form_page(
+            "manage/member_form.html", status, values=request.form, errors=refusal, **page
+        )
+    flash(f"Saved {saved.display_name}: {saved.role}, {saved.status}.", "success")
+    if saved.id == viewer.id and not (saved.is_active and saved.has_role("organiser")):
+        return redirect(url_for("pages.home"))  # they stepped down: /manage is closed to them now
+    return redirect(url_for("manage.member_list"))
+
+
+@bp.route("/members/<int:member_id>/remove", methods=["GET", "POST"])
+def remove_member(member_id: int):
+    viewer = current_member()
+    target = members.get(member_id)
+    name = target.display_name
+    confirm = {
+        "heading": f"Remove {name} ({target.email})?",
+        "warning": "Their account, RSVPs and tokens are erased. This cannot be undone.",
+        "button": "Remove member",
+        "back": url_for("manage.edit_member", member_id=member_id),
+    }
+    if request.method == "GET":
+        return render_template("manage/confirm.html", **confirm)
+    _, refusal, status = _attempt(lambda: members.remove(target, actor=viewer))
+    if refusal:
+        return render_template("manage/confirm.html", errors=refusal, **confirm), status
+    flash(f"Removed {name}.", "success")
+    return redirect(url_for("manage.member_list"))
+
+
+# Group profile -----------------------------------------------------------------------
+
+
+def _group_page(values: dict, errors: Errors, status: int = 200):
+    return _form_page(
+        "manage/group.html", status, values=values, errors=errors, fields=GROUP_FIELDS
+    )
+
+
+@bp.route("/group", methods=["GET", "POST"])
+def group_profile():
+    group = groups.current_group()
+    if request.method == "GET":
+        return _group_page(_as_form_values(group, GROUP_FIELDS, group.timezone), {})
+    data, errors = _read(GroupIn(), GROUP_FIELDS)
+    saved, refusal, status = _save(errors, lambda: groups.update(group, data))
+    if saved is None:
+        return _group_page(request.form, refusal, status)
+    flash("Saved the group profile.", "success")
+    return redirect(url_for("manage.group_profile"))
+
+
+@bp.post("/group/logo")
+def group_logo():
+    group = groups.current_group()
+    upload = request.files.get("logo")
+    if upload is None or not upload.filename:
+        refusal, status = {"logo": ["Choose an image file."]}, 400
+    else:
+        content = upload.stream.read(groups.LOGO_MAX_BYTES + 1)
+        _, refusal, status = _attempt(lambda: groups.store_logo(group, content))
+    if refusal:
+        values = _as_form_values(group, GROUP_FIELDS, group.timezone)
+        return _form_page(
+            "manage/group.html",
+            status,
+            values=values,
+            errors={},
+            logo_errors=refusal,
+            fields=GROUP_FIELDS,
+        )
+    flash("Uploaded the new logo.", "success")
+    return redirect(url_for("manage.group_profile"))

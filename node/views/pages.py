@@ -1,5 +1,171 @@
-"""Placeholder blueprint; filled in by its own change."""
+"""The public group page and the lists and details anyone may read; RSVPs for members."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+
+from schemas import vocab
+from schemas.content import RsvpIn
+
+from ..auth import current_member
+from ..models import utcnow
+from ..services import campaigns, candidates, events, groups, posts
+from ..services.errors import NotFound, ServiceError
+from .forms import read_form, service_errors
 
 bp = Blueprint("pages", __name__)
+
+PER_PAGE = 20
+HOME_EVENTS = 10
+HOME_CAMPAIGNS = 6
+HOME_CANDIDATES = 6
+HOME_POSTS = 5
+
+
+def _page_number() -> int:
+    number = request.args.get("page", 1, type=int)
+    return min(max(number, 1), 100_000)
+
+
+def _choice(name: str, allowed: tuple[str, ...]) -> str | None:
+    value = request.args.get(name) or None
+    return value if value in allowed else None
+
+
+@bp.get("/")
+def home():
+    viewer = current_member()
+    upcoming = events.listing(viewer, per_page=HOME_EVENTS, when="upcoming")
+    active = campaigns.listing(viewer, per_page=HOME_CAMPAIGNS, status="active")
+    endorsed = candidates.listing(viewer, per_page=HOME_CANDIDATES, endorsement="endorsed")
+    news = posts.listing(viewer, per_page=HOME_POSTS)
+    answers = events.rsvps_of(viewer, [event.id for event in upcoming.items])
+    return render_template(
+        "pages/home.html",
+        upcoming=upcoming,
+        active=active,
+        endorsed=endorsed,
+        news=news,
+        answers=answers,
+        now=utcnow(),
+    )
+
+
+@bp.get("/logo")
+def logo():
+    group = groups.current_group()
+    if group is None or not group.logo_filename:
+        abort(404)
+    # The file name changes with the content, and pages link to /logo?v=<name>.
+    return send_from_directory(groups.logo_folder(), group.logo_filename, max_age=86_400)
+
+
+@bp.get("/events", endpoint="events")
+def events_list():
+    viewer = current_member()
+    when = "past" if request.args.get("when") == "past" else "upcoming"
+    kind = _choice("kind", vocab.EVENT_KINDS)
+    found = events.listing(viewer, page=_page_number(), per_page=PER_PAGE, when=when, kind=kind)
+    answers = events.rsvps_of(viewer, [event.id for event in found.items])
+    return render_template("pages/events.html", found=found, when=when, kind=kind, answers=answers)
+
+
+def _event_page(event, status: int = 200, errors: dict | None = None):
+    viewer = current_member()
+    campaign = None
+    if event.campaign_id is not None:
+        try:
+            campaign = campaigns.get(event.campaign_id, viewer)
+        except NotFound:
+            campaign = None  # a members-only campaign stays unnamed to visitors
+    return render_template(
+        "pages/event.html",
+        event=event,
+        campaign=campaign,
+        answer=events.rsvps_of(viewer, [event.id]).get(event.id),
+        spaces_left=events.spaces_left(event),
+        is_over=events.is_over(event),
+        errors=errors or {},
+    ), status
+
+
+@bp.get("/events/<int:item_id>")
+def event(item_id: int):
+    return _event_page(events.get(item_id, current_member()))
+
+
+@bp.post("/events/<int:item_id>/rsvp")
+def rsvp(item_id: int):
+    viewer = current_member()
+    if viewer is None:
+        # Back to the event after logging in, not to this POST-only address.
+        return redirect(url_for("auth.login", next=url_for("pages.event", item_id=item_id)))
+    found = events.get(item_id, viewer)
+    if request.form.get("action") == "withdraw":
+        events.withdraw(found, viewer)
+        flash("Your answer has been withdrawn.", "success")
+        return redirect(url_for("pages.event", item_id=found.id))
+    data, errors = read_form(RsvpIn())
+    if errors:
+        return _event_page(found, 400, errors)
+    try:
+        events.respond(found, viewer, data["response"])
+    except ServiceError as exc:
+        # The service changed nothing (the capacity check and the answer are one transaction).
+        errors = {"_form": [exc.message], **service_errors(exc)}  # "This event is full."
+        return _event_page(events.get(item_id, viewer), exc.status, errors)
+    flash(f"Thanks: you answered “{vocab.label(data['response'])}”.", "success")
+    return redirect(url_for("pages.event", item_id=found.id))
+
+
+@bp.get("/campaigns", endpoint="campaigns")
+def campaigns_list():
+    found = campaigns.listing(current_member(), page=_page_number(), per_page=PER_PAGE)
+    return render_template("pages/campaigns.html", found=found)
+
+
+@bp.get("/campaigns/<int:item_id>")
+def campaign(item_id: int):
+    viewer = current_member()
+    found = campaigns.get(item_id, viewer)
+    upcoming = events.listing(viewer, per_page=50, when="upcoming", campaign_id=found.id)
+    past = events.listing(viewer, per_page=10, when="past", campaign_id=found.id)
+    answers = events.rsvps_of(viewer, [e.id for e in upcoming.items])
+    return render_template(
+        "pages/campaign.html", campaign=found, upcoming=upcoming, past=past, answers=answers
+    )
+
+
+@bp.get("/candidates", endpoint="candidates")
+def candidates_list():
+    found = candidates.listing(current_member(), page=_page_number(), per_page=PER_PAGE)
+    return render_template("pages/candidates.html", found=found)
+
+
+@bp.get("/candidates/<int:item_id>")
+def candidate(item_id: int):
+    return render_template(
+        "pages/candidate.html", candidate=candidates.get(item_id, current_member())
+    )
+
+
+@bp.get("/news")
+def news():
+    found = posts.listing(current_member(), page=_page_number(), per_page=PER_PAGE)
+    return render_template("pages/news.html", found=found, now=utcnow())
+
+
+@bp.get("/news/<int:item_id>")
+def post(item_id: int):
+    return render_template(
+        "pages/post.html", post=posts.get(item_id, current_member()), now=utcnow()
+    )

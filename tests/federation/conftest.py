@@ -31,3 +31,20 @@ def document(name: str) -> dict[str, Any]:
 @pytest.fixture
 def data_dir() -> Path:
     return DATA
+
+
+@pytest.fixture
+def serve():
+    """Start local HTTP(S) servers on free 127.0.0.1 ports; stop them when the test ends."""
+    from tests.federation.local_http import LocalServer
+
+    started: list[LocalServer] = []
+
+    def start(tls=None) -> LocalServer:
+        server = LocalServer(tls)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

@@ -1,0 +1,99 @@
+"""Every API route called by the public, a member, an organiser and an admin.
+
+Each caller holds a token with every scope their role allows; the table says which
+status each gets. A route added to the API without a row here fails the coverage test.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import factories
+from tests.node.conftest_api import ApiClient
+
+CALLERS = ("anonymous", "member", "organiser", "admin")
+
+OPEN = (200, 200, 200, 200)
+ORGANISERS = (401, 403, 200, 200)
+ORGANISERS_CREATE = (401, 403, 201, 201)
+ORGANISERS_DELETE = (401, 403, 204, 204)
+ANY_TOKEN = (401, 200, 200, 200)
+CLIENT_ONLY = (401, 401, 401, 401)  # a bearer token is not client credentials
+
+# (method, path, body, expected statuses for CALLERS); {ids} filled from the seeded data
+ROUTES = [
+    ("GET", "/group", None, OPEN),
+    ("PATCH", "/group", {"summary": "Changed"}, ORGANISERS),
+    ("GET", "/me", None, ANY_TOKEN),
+    ("GET", "/openapi.json", None, OPEN),
+    ("POST", "/oauth/token", "form", CLIENT_ONLY),
+    ("GET", "/members", None, ORGANISERS),
+    ("POST", "/members", {"email": "x@example.org", "display_name": "X"}, ORGANISERS_CREATE),
+    ("GET", "/members/{target}", None, ORGANISERS),
+    ("PATCH", "/members/{target}", {"display_name": "Renamed"}, ORGANISERS),
+    ("DELETE", "/members/{target}", None, ORGANISERS_DELETE),
+    ("PUT", "/events/{event}/rsvp", {"response": "going"}, ANY_TOKEN),
+    ("DELETE", "/events/{event}/rsvp", None, (401, 204, 204, 204)),
+    ("GET", "/events/{event}/rsvps", None, ORGANISERS),
+]
+CONTENT = {
+    "campaigns": {"title": "T", "kind": "policy"},
+    "events": {"title": "T", "kind": "meeting", "starts_at": "2031-01-01T18:00:00Z"},
+    "candidates": {"name": "N", "office": "mayor"},
+    "posts": {"title": "T"},
+}
+SINGULAR = {"campaigns": "campaign", "events": "event", "candidates": "candidate", "posts": "post"}
+for plural, payload in CONTENT.items():
+    one = f"/{plural}/{{{SINGULAR[plural]}}}"
+    ROUTES += [
+        ("GET", f"/{plural}", None, OPEN),
+        ("POST", f"/{plural}", payload, ORGANISERS_CREATE),
+        ("GET", one, None, OPEN),
+        ("PATCH", one, {"title" if plural != "candidates" else "name": "Changed"}, ORGANISERS),
+        ("DELETE", one, None, ORGANISERS_DELETE),
+    ]
+
+CASES = [
+    pytest.param(method, path, body, caller, expected[i], id=f"{method} {path} as {caller}")
+    for method, path, body, expected in ROUTES
+    for i, caller in enumerate(CALLERS)
+]
+
+
+@pytest.mark.parametrize("method, path, body, caller, expected", CASES)
+def test_who_may_call_each_route(
+    client, member, organiser, admin, method, path, body, caller, expected
+):
+    seeded = {
+        "campaign": factories.campaign().id,
+        "event": factories.event().id,
+        "candidate": factories.candidate().id,
+        "post": factories.post().id,
+        "target": factories.member().id,
+    }
+    holder = {"member": member, "organiser": organiser, "admin": admin}.get(caller)
+    token = factories.token(holder) if holder else None
+    kwargs = {}
+    if body == "form":
+        kwargs["data"] = {"grant_type": "client_credentials"}
+    elif body is not None:
+        kwargs["json"] = body
+    response = ApiClient(client).call(method, path.format(**seeded), token, **kwargs)
+    assert response.status_code == expected, response.get_data(as_text=True)[:300]
+    if expected >= 400:
+        assert set(response.get_json()) >= {"error", "fields"}
+    if expected == 401 and path != "/oauth/token":
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_the_table_covers_every_api_route(app):
+    import re
+
+    table = {(method, "/api/v1" + re.sub(r"\{\w+\}", "<id>", path)) for method, path, *_ in ROUTES}
+    routed = {
+        (method, re.sub(r"<[^>]+>", "<id>", rule.rule))
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("api.")
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    assert routed == table
