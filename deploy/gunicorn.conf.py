@@ -1,0 +1,52 @@
+"""gunicorn settings for a Branchline node: `gunicorn -c deploy/gunicorn.conf.py`.
+
+Every setting can be changed from the environment, so the systemd unit, the container
+and a shell all use this one file.
+"""
+
+import multiprocessing
+import os
+
+wsgi_app = "node.wsgi:app"
+
+# Where to listen: behind nginx on the same machine, loopback; in a container, 0.0.0.0:8000.
+bind = os.environ.get("BRANCHLINE_BIND", "127.0.0.1:8000").split(",")
+
+# Threaded workers: a page mostly waits on the database, and threads keep idle keep-alive
+# connections from tying up a whole process.
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 8)))
+threads = int(os.environ.get("GUNICORN_THREADS", 4))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
+graceful_timeout = 30
+keepalive = 5
+# Recycle workers now and then so a slow leak never grows without limit.
+max_requests = 2000
+max_requests_jitter = 200
+
+# Only the reverse proxy may set X-Forwarded-*; set this to its address if it is not local.
+# The app itself trusts one proxy hop when BRANCHLINE_PROXY_FIX=1 (see deploy/branchline.env).
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None  # empty: no access log
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+# Client (as the proxy saw it), request, status, bytes, time taken. Invite and password-reset
+# links carry their token in the path, so keep this log as private as the database.
+access_log_format = '%({x-forwarded-for}i)s %(h)s "%(r)s" %(s)s %(B)s %(D)sus "%(a)s"'
+proc_name = "branchline"
+
+
+def on_starting(server):
+    """Create the instance folder and its secrets once, before the workers race to do it."""
+    from node.config import (
+        ensure_private_dir,
+        instance_path_from,
+        load_or_create_secret,
+        read_environment,
+    )
+
+    settings = read_environment()
+    instance = ensure_private_dir(instance_path_from(settings))
+    if not settings.get("SECRET_KEY"):
+        load_or_create_secret(instance, "secret_key")

@@ -1,0 +1,124 @@
+"""Every page route called by a visitor, a member, an organiser and an admin.
+
+The table says who each route is for; a route added without a row here fails the
+coverage test. (The JSON API has its own matrix in test_api_matrix.py.)
+"""
+
+from __future__ import annotations
+
+import tempfile
+
+import pytest
+
+from node import create_app
+from node.services import members, tokens
+from tests import factories
+from tests.conftest import csrf_token, log_in
+
+ROLES = ("anonymous", "member", "organiser", "admin")
+RANK = {"anonymous": 0, "member": 1, "organiser": 2, "admin": 3}
+NEEDS = {"public": 0, "member": 1, "organiser": 2}
+
+# endpoint -> who may use it; every method the route accepts is checked
+ACCESS = {
+    "static": "public",
+    "pages.home": "public",
+    "pages.events": "public",
+    "pages.event": "public",
+    "pages.rsvp": "member",
+    "pages.campaigns": "public",
+    "pages.campaign": "public",
+    "pages.candidates": "public",
+    "pages.candidate": "public",
+    "pages.news": "public",
+    "pages.post": "public",
+    "pages.logo": "public",
+    "auth.setup": "public",
+    "auth.login": "public",
+    "auth.logout": "public",
+    "auth.accept_invite": "public",
+    "auth.request_reset": "public",
+    "auth.reset_password": "public",
+    "account.home": "member",
+    "account.profile": "member",
+    "account.password": "member",
+    "account.create_token": "member",
+    "account.revoke_token": "member",
+    "manage.dashboard": "organiser",
+    "manage.items": "organiser",
+    "manage.new_item": "organiser",
+    "manage.edit_item": "organiser",
+    "manage.delete_item": "organiser",
+    "manage.attendance": "organiser",
+    "manage.event_status": "organiser",
+    "manage.group_profile": "organiser",
+    "manage.group_logo": "organiser",
+    "manage.member_list": "organiser",
+    "manage.add_member": "organiser",
+    "manage.edit_member": "organiser",
+    "manage.remove_member": "organiser",
+    "manage.invite": "organiser",
+}
+
+
+def _page_routes() -> list[tuple[str, str]]:
+    """List (endpoint, method) of every page route, read from a throwaway app."""
+    with tempfile.TemporaryDirectory() as folder:
+        app = create_app({"INSTANCE_PATH": folder, "SECRET_KEY": "x"})
+        return sorted(
+            (rule.endpoint, method)
+            for rule in app.url_map.iter_rules()
+            if not rule.endpoint.startswith("api.")
+            for method in rule.methods - {"HEAD", "OPTIONS"}
+        )
+
+
+def test_every_page_route_has_a_row(app):
+    endpoints = {
+        rule.endpoint for rule in app.url_map.iter_rules() if not rule.endpoint.startswith("api.")
+    }
+    assert endpoints == set(ACCESS)
+
+
+def _url(app, endpoint: str, values: dict) -> str:
+    rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
+    adapter = app.url_map.bind("localhost")
+    return adapter.build(endpoint, {k: values[k] for k in rule.arguments})
+
+
+CASES = [(endpoint, method, role) for endpoint, method in _page_routes() for role in ROLES]
+
+
+@pytest.mark.parametrize(("endpoint", "method", "role"), CASES)
+def test_route_answers_each_role_as_the_table_says(app, client, endpoint, method, role):
+    target = factories.member(email="target@example.org")
+    values = {
+        "item_id": factories.event(capacity=10).id,
+        "kind": "events",
+        "member_id": target.id,
+        "filename": "style.css",
+        "token": members.invite(None),
+        "token_id": 1,
+    }
+    factories.campaign(), factories.candidate(), factories.post()
+    if role != "anonymous":
+        viewer = factories.member(role=role, email=f"{role}@example.org")
+        values["token_id"] = tokens.find(tokens.create_personal(viewer)).id
+        log_in(client, viewer)
+    url = _url(app, endpoint, values)
+    if method == "GET":
+        response = client.get(url)
+    else:
+        token = csrf_token(client, "/account" if role != "anonymous" else "/login")
+        response = client.post(url, data={"csrf_token": token})
+
+    allowed = RANK[role] >= NEEDS[ACCESS[endpoint]]
+    location = response.headers.get("Location", "")
+    assert response.status_code < 500, response.get_data(as_text=True)[:300]
+    if allowed:
+        assert response.status_code not in (401, 403), (endpoint, method, role)
+        assert "/login" not in location or endpoint.startswith("auth."), location
+    elif role == "anonymous":
+        assert response.status_code == 302 and "/login" in location, (endpoint, method)
+    else:
+        assert response.status_code == 403, (endpoint, method, role, response.status_code)
