@@ -52,6 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, never cookies
 
     from . import templating
+    from .services import content_version  # noqa: F401 - installs the change listeners
 
     templating.init_app(app)
     app.after_request(_security_headers)

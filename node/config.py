@@ -36,6 +36,7 @@ class Defaults:
     PASSWORD_MIN_LENGTH = 10
     PASSWORD_HASH_PROFILE = "rfc9106-low-memory"  # noqa: S105 - a cost profile name, not a secret
     API_MAX_PAGE_SIZE = 100
+    PAGE_CACHE_SECONDS = 30  # visitors' copy of the group page; 0 turns it off
     TOKEN_LIFETIME_SECONDS = 3600  # OAuth client-credentials tokens
     TESTING = False
 

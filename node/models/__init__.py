@@ -4,6 +4,7 @@ from .content import Campaign, Candidate, Event, Post, Rsvp
 from .group import Group
 from .member import ROLE_RANK, Invite, LoginFailure, Member, PasswordReset
 from .oauth import ApiClient, ApiToken, digest
+from .state import SiteState
 from .types import UTCDateTime, utcnow
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "PasswordReset",
     "Post",
     "Rsvp",
+    "SiteState",
     "UTCDateTime",
     "digest",
     "utcnow",

@@ -16,6 +16,7 @@ from flask import (
 from schemas import vocab
 from schemas.content import RsvpIn
 
+from .. import page_cache
 from ..auth import current_member
 from ..models import utcnow
 from ..services import campaigns, candidates, events, groups, posts
@@ -43,6 +44,10 @@ def _choice(name: str, allowed: tuple[str, ...]) -> str | None:
 
 @bp.get("/")
 def home():
+    return page_cache.render("home", _home_page)
+
+
+def _home_page() -> str:
     viewer = current_member()
     upcoming = events.listing(viewer, per_page=HOME_EVENTS, when="upcoming")
     active = campaigns.listing(viewer, per_page=HOME_CAMPAIGNS, status="active")
