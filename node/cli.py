@@ -114,8 +114,7 @@ def member_add(email: str, display_name: str | None, role: str) -> None:
         data = MemberIn().load(
             {"email": email, "display_name": display_name or email.split("@")[0], "role": role}
         )
-        added = members.add(data)
-        token = members.invite(None, role=role, email=added.email)
+        added, token = members.add_with_invite(data)
     except (ValidationError, ServiceError) as exc:
         _fail(_explain(exc))
     with current_app.test_request_context(base_url=_base_url()):

@@ -80,13 +80,23 @@ def write_private_file(path: Path, data: bytes) -> None:
 
 
 def load_or_create_secret(instance: Path, name: str, nbytes: int = 32) -> str:
-    """Read a generated secret from the instance folder, creating it on first use."""
+    """Read a generated secret from the instance folder, creating it on first use.
+
+    Several processes may start at once (gunicorn workers): each writes its candidate to a
+    private temporary file and hard-links it into place, which only one can win; the others
+    read the winner's value.
+    """
     path = instance / name
-    if path.exists():
-        return path.read_text().strip()
-    value = secrets.token_urlsafe(nbytes)
-    write_private_file(path, value.encode())
-    return value
+    if not path.exists():
+        candidate = instance / f".{name}.{os.getpid()}.{secrets.token_hex(4)}"
+        write_private_file(candidate, secrets.token_urlsafe(nbytes).encode())
+        try:
+            os.link(candidate, path)
+        except FileExistsError:
+            pass
+        finally:
+            candidate.unlink(missing_ok=True)
+    return path.read_text().strip()
 
 
 def default_database_url(instance: Path) -> str:

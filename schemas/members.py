@@ -15,7 +15,7 @@ class MemberIn(InputSchema):
 
 
 class MemberUpdate(InputSchema):
-    display_name = Text(80, min_length=1)
+    display_name = Text(80, min_length=1, allow_none=False)
     role = Choice(vocab.ROLES)
     status = Choice(vocab.MEMBER_STATUSES)
 
@@ -33,7 +33,7 @@ class MemberOut(Schema):
 class ProfileIn(InputSchema):
     """What a member may change about themselves."""
 
-    display_name = Text(80, min_length=1)
+    display_name = Text(80, min_length=1, allow_none=False)
 
 
 class PasswordChange(InputSchema):

@@ -11,8 +11,7 @@ from node.extensions import db
 from node.models import ApiClient, ApiToken, Campaign, digest, utcnow
 from node.services import members, tokens
 from tests import factories
-from tests.node.conftest_api import *  # noqa: F403 - the fixtures
-from tests.node.conftest_api import assert_error, count
+from tests.node.api_support import assert_error, count
 
 NEW_CAMPAIGN = {"title": "Bus routes", "kind": "community"}
 

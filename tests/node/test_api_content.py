@@ -9,8 +9,7 @@ import pytest
 from node.extensions import db
 from node.models import Campaign, Candidate, Event, Post
 from tests import factories
-from tests.node.conftest_api import *  # noqa: F403 - the fixtures
-from tests.node.conftest_api import API, assert_error, count
+from tests.node.api_support import API, assert_error, count
 
 RESOURCES = {
     "campaigns": (

@@ -12,7 +12,7 @@ from schemas.content import CampaignIn, CandidateIn, EventIn, PostIn, RsvpIn
 from schemas.group import GroupIn
 from schemas.members import MemberIn, MemberUpdate
 from tests import factories
-from tests.node.conftest_api import ApiClient, assert_error
+from tests.node.api_support import ApiClient, assert_error
 
 SKIPPED_TABLES = {"api_token", "login_failure", "alembic_version"}  # tokens record their use
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests import factories
-from tests.node.conftest_api import ApiClient
+from tests.node.api_support import ApiClient
 
 CALLERS = ("anonymous", "member", "organiser", "admin")
 

@@ -6,8 +6,7 @@ from node.extensions import db
 from node.models import Group, Invite, Member, Rsvp
 from node.services import members
 from tests import factories
-from tests.node.conftest_api import *  # noqa: F403 - the fixtures
-from tests.node.conftest_api import API, assert_error, count
+from tests.node.api_support import API, assert_error, count
 
 
 def test_me_describes_the_tokens_member_and_its_effective_scopes(api, member, organiser):
@@ -134,3 +133,15 @@ def test_group_profile_is_public_and_organisers_change_it(api, organiser):
 
     writer = factories.token(organiser, "write")
     assert_error(api.patch("/group", writer, json={"summary": "x"}), 403)
+
+
+def test_a_null_display_name_is_refused_and_the_name_kept(client, organiser, member):
+    token = factories.token(organiser)
+    response = client.patch(
+        f"/api/v1/members/{member.id}",
+        json={"display_name": None},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 400
+    assert "display_name" in response.get_json()["fields"]
+    assert member.display_name != ""

@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 from node.extensions import db
 from node.models import Event, Rsvp
 from tests import factories
-from tests.node.conftest_api import *  # noqa: F403 - the fixtures
-from tests.node.conftest_api import assert_error, count
+from tests.node.api_support import assert_error, count
 
 
 def _going(event_id: int) -> int:

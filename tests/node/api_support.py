@@ -1,17 +1,12 @@
-"""Fixtures and helpers for the JSON API tests (imported by name from tests/node/test_api_*.py)."""
+"""Helpers for the JSON API tests (their fixtures are in tests/node/conftest.py)."""
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import func, select
 
 from node.extensions import db
-from tests import factories
 
 API = "/api/v1"
-
-# Test modules star-import these fixtures; helpers they import by name.
-__all__ = ["admin_token", "api", "member_token", "organiser_token"]
 
 
 class ApiClient:
@@ -41,26 +36,6 @@ class ApiClient:
 
     def delete(self, path, token=None, **kwargs):
         return self.call("DELETE", path, token, **kwargs)
-
-
-@pytest.fixture
-def api(client):
-    return ApiClient(client)
-
-
-@pytest.fixture
-def member_token(member):
-    return factories.token(member)
-
-
-@pytest.fixture
-def organiser_token(organiser):
-    return factories.token(organiser)
-
-
-@pytest.fixture
-def admin_token(admin):
-    return factories.token(admin)
 
 
 def count(model) -> int:
