@@ -45,11 +45,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     errors.init_app(app)
 
-    from .views import account, api, auth, manage, pages
+    from .views import account, activitypub, api, auth, inbox, manage, network, pages, wellknown
 
-    for blueprint in (pages.bp, auth.bp, account.bp, manage.bp, api.bp):
+    blueprints = (wellknown.bp, activitypub.bp, inbox.bp, pages.bp, auth.bp, account.bp)
+    for blueprint in (*blueprints, manage.bp, network.bp, api.bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, never cookies
+    csrf.exempt(inbox.bp)  # peers authenticate with HTTP signatures
 
     from . import templating
     from .services import content_version  # noqa: F401 - installs the change listeners

@@ -15,6 +15,7 @@ from schemas import vocab
 from schemas.group import GroupSetup
 
 from . import create_app
+from .keys import node_keys
 from .services import groups, members, tokens
 from .services.errors import ServiceError
 
@@ -39,6 +40,13 @@ def main() -> None:
 
 main.add_command(shell_command)
 main.add_command(routes_command)
+
+
+def _add_federation_commands() -> None:
+    from . import cli_follow, cli_sync
+
+    for command in (*cli_follow.commands, *cli_sync.commands):
+        main.add_command(command)
 
 
 @main.command()
@@ -72,6 +80,7 @@ def init(name: str, handle: str, base_url: str | None, admin_email: str, admin_n
         group, admin = groups.set_up(data)
     except (ValidationError, ServiceError) as exc:
         _fail(_explain(exc))
+    node_keys()  # the RSA and Ed25519 key pairs, made now rather than on first request
     click.echo(f"Set up {group.name} (@{group.handle}) at {group.base_url}; admin {admin.email}.")
 
 
@@ -215,3 +224,6 @@ def client_create(email: str, name: str, scopes: tuple[str, ...]) -> None:
 def _base_url() -> str:
     group = groups.current_group()
     return group.base_url if group else current_app.config["BASE_URL"]
+
+
+_add_federation_commands()

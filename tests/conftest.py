@@ -98,7 +98,7 @@ def _empty_postgres(url: str) -> None:
         ]
         if tables:
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        conn.execute(text("UPDATE site_state SET content_version = 0"))
+        conn.execute(text("UPDATE site_state SET content_version = 0, feed_seq = 0"))
     engine.dispose()
 
 
@@ -130,9 +130,18 @@ def _forget_request_globals() -> None:
     g._get_current_object().__dict__.clear()
 
 
+@pytest.fixture(scope="session")
+def node_keys(tmp_path_factory):
+    """One set of node keys for the whole run (RSA generation is slow)."""
+    from node.keys import load_or_create
+
+    return load_or_create(tmp_path_factory.mktemp("keys"))
+
+
 @pytest.fixture
-def app(app_config):
+def app(app_config, node_keys):
     app = create_app(app_config)
+    app.extensions["branchline_keys"] = node_keys
     # Tests keep one app context open, and Flask reuses it for every test-client request,
     # so `g` (the member, the group, Flask-WTF's CSRF token) would outlive the request
     # that filled it. Production gives each request a fresh context: start each from empty.

@@ -13,3 +13,6 @@ class SiteState(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     content_version: Mapped[int] = mapped_column(Integer, default=0)
+    # The last seq handed out to this group's feed; taking the next one locks this row,
+    # so concurrent writers append one after the other with no gap and no clash.
+    feed_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

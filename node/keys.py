@@ -1,0 +1,67 @@
+"""This node's own key pairs: RSA for HTTP signatures, Ed25519 for feed-entry proofs.
+
+They live in the instance folder's ``keys/`` (owner-only), are made by ``branchline init``
+(or on first use by a node set up before keys existed), and are read once per process.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from flask import Flask, current_app
+
+from federation import keys as keyfiles
+
+from .config import ensure_private_dir
+
+HTTP_KEY = "http-rsa.pem"
+PROOF_KEY = "proof-ed25519.pem"
+
+
+@dataclass(frozen=True)
+class NodeKeys:
+    http: rsa.RSAPrivateKey
+    proof: ed25519.Ed25519PrivateKey
+
+    @property
+    def http_public_pem(self) -> str:
+        return keyfiles.public_key_to_pem(self.http.public_key())
+
+    @property
+    def proof_multikey(self) -> str:
+        return keyfiles.ed25519_public_key_to_multikey(self.proof.public_key())
+
+
+def _load_or_make(path: Path, make) -> object:
+    if not path.exists():
+        candidate = path.with_name(f".{path.name}.{os.getpid()}")
+        keyfiles.write_private_key(candidate, make(), overwrite=True)
+        try:
+            os.link(candidate, path)  # only one racing process wins; the rest read its key
+        except FileExistsError:
+            pass
+        finally:
+            candidate.unlink(missing_ok=True)
+    return keyfiles.read_private_key(path)
+
+
+def load_or_create(instance: Path) -> NodeKeys:
+    """Read the node's keys from ``instance/keys``, generating any that are missing."""
+    folder = ensure_private_dir(instance / "keys")
+    http = _load_or_make(folder / HTTP_KEY, keyfiles.generate_rsa_key)
+    proof = _load_or_make(folder / PROOF_KEY, keyfiles.generate_ed25519_key)
+    if not isinstance(http, rsa.RSAPrivateKey) or not isinstance(proof, ed25519.Ed25519PrivateKey):
+        raise RuntimeError(f"unexpected key types in {folder}")
+    return NodeKeys(http=http, proof=proof)
+
+
+def node_keys(app: Flask | None = None) -> NodeKeys:
+    """Return this node's keys, loading them once per process."""
+    app = app or current_app._get_current_object()
+    found = app.extensions.get("branchline_keys")
+    if found is None:
+        found = app.extensions["branchline_keys"] = load_or_create(Path(app.instance_path))
+    return found
