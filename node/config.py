@@ -36,6 +36,8 @@ class Defaults:
     PASSWORD_MIN_LENGTH = 10
     PASSWORD_HASH_PROFILE = "rfc9106-low-memory"  # noqa: S105 - a cost profile name, not a secret
     API_MAX_PAGE_SIZE = 100
+    # "1" allows requests to private/loopback addresses; or a list such as "127.0.0.0/8".
+    ALLOW_PRIVATE_ADDRESSES: str | None = None
     PAGE_CACHE_SECONDS = 30  # visitors' copy of the group page; 0 turns it off
     TOKEN_LIFETIME_SECONDS = 3600  # OAuth client-credentials tokens
     TESTING = False
