@@ -34,6 +34,8 @@ DATA_INTEGRITY_CONTEXT = "https://w3id.org/security/data-integrity/v1"
 # value: it is part of what each entry's proof covers.
 NAMESPACE = "https://branchline.example/ns#"
 NAMESPACE_PREFIX = "branchline"
+SCHEMA_NAMESPACE = "http://schema.org/"
+ICAL_NAMESPACE = "http://www.w3.org/2002/12/cal/ical#"
 
 HASH_PREFIX = "sha256:"
 REDACTED_TYPE = "Tombstone"
@@ -72,6 +74,31 @@ def extension_terms() -> dict[str, Any]:
         "redactedHash": f"{prefix}:redactedHash",
         "Campaign": f"{prefix}:Campaign",
         "Candidate": f"{prefix}:Candidate",
+        # What campaigns, events and candidates say beyond ActivityStreams. None of these
+        # names is an ActivityStreams term (``result`` is, hence ``electionResult``).
+        "kind": f"{prefix}:kind",
+        "status": f"{prefix}:status",
+        "timezone": f"{prefix}:timezone",
+        "goingCount": f"{prefix}:goingCount",
+        "accessibility": f"{prefix}:accessibility",
+        "campaign": {"@id": f"{prefix}:campaign", "@type": "@id"},
+        "office": f"{prefix}:office",
+        "area": f"{prefix}:area",
+        "seat": f"{prefix}:seat",
+        "stage": f"{prefix}:stage",
+        "endorsement": f"{prefix}:endorsement",
+        "contestDate": f"{prefix}:contestDate",
+        "electionResult": f"{prefix}:electionResult",
+        "feedHead": f"{prefix}:feedHead",
+        "hash": f"{prefix}:hash",
+        # Borrowed, so event software that knows them (Mobilizon, Gancio) reads them too.
+        "schema": SCHEMA_NAMESPACE,
+        "ical": ICAL_NAMESPACE,
+        "address": "schema:address",
+        "startDate": "schema:startDate",
+        "endDate": "schema:endDate",
+        "maximumAttendeeCapacity": "schema:maximumAttendeeCapacity",
+        "remainingAttendeeCapacity": "schema:remainingAttendeeCapacity",
     }
 
 

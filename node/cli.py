@@ -99,8 +99,13 @@ def run(host: str, port: int) -> None:
         code = groups.setup_code()
         click.echo(f"Branchline is running at {address}")
         click.echo(f"This node is not set up yet. Open {address}setup?code={code}")
+    from .worker import start_in_background
+
+    app = current_app._get_current_object()
+    if start_in_background(app) is not None:  # off with BRANCHLINE_WORKER_IN_PROCESS=0
+        click.echo("Delivery worker: running in this process")
     sys.stdout.flush()
-    run_simple(host, port, current_app._get_current_object(), threaded=True)
+    run_simple(host, port, app, threaded=True)
 
 
 @main.group()

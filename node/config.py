@@ -40,6 +40,19 @@ class Defaults:
     ALLOW_PRIVATE_ADDRESSES: str | None = None
     PAGE_CACHE_SECONDS = 30  # visitors' copy of the group page; 0 turns it off
     TOKEN_LIFETIME_SECONDS = 3600  # OAuth client-credentials tokens
+    # Delivery and catch-up (node/worker.py). `branchline run` sends deliveries from a
+    # background thread unless this is off (separate `branchline worker` processes).
+    WORKER_IN_PROCESS = True
+    WORKER_CONCURRENCY = 8  # deliveries one worker sends at once
+    WORKER_IDLE_SECONDS = 2.0  # sleep between looks at the queue when nothing is due
+    DELIVERY_BATCH_SIZE = 100  # rows claimed per transaction
+    DELIVERY_LEASE_SECONDS = 300  # a claimed row not finished by then is retried
+    DELIVERY_MAX_AGE = 3 * 24 * 3600  # retry for at least this long, then give up
+    DELIVERY_BACKOFF_BASE_SECONDS = 30
+    DELIVERY_BACKOFF_CAP_SECONDS = 6 * 3600
+    PEER_UNREACHABLE_AFTER = 5  # consecutive failed contacts before a peer is unreachable
+    POLL_INTERVAL_SECONDS = 300  # how often each followed peer's outbox is checked
+    SYNC_PAGE_SIZE = 100  # outbox entries asked for per page when catching up
     TESTING = False
 
 

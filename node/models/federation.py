@@ -69,6 +69,8 @@ class Peer(db.Model):
     head_seq: Mapped[int] = mapped_column(Integer, default=0)
     last_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     unreachable_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Deliveries and polls that failed in a row (timeouts, 5xx); any answer resets it.
+    contact_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

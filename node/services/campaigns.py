@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Campaign, Member
+from . import feed
 from .records import Page, assign, commit, get_visible, paginate, visible
 
 
@@ -39,6 +40,7 @@ def create(data: dict[str, Any]) -> Campaign:
     campaign = Campaign(status="planned", visibility="public")
     assign(campaign, data)
     db.session.add(campaign)
+    feed.record(campaign, "create")
     commit()
     return campaign
 
@@ -52,10 +54,12 @@ def update(campaign: Campaign, data: dict[str, Any]) -> Campaign:
     if start and end and end < start:
         raise Invalid.on("ends_on", "Must not be before the start date.")
     assign(campaign, data)
+    feed.record(campaign, "update")
     commit()
     return campaign
 
 
 def delete(campaign: Campaign) -> None:
+    feed.record(campaign, "delete")
     db.session.delete(campaign)
     commit()

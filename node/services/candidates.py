@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Candidate, Member
+from . import feed
 from .records import Page, assign, commit, get_visible, paginate, visible
 
 
@@ -41,16 +42,19 @@ def create(data: dict[str, Any]) -> Candidate:
     candidate = Candidate(stage="interested", endorsement="none", visibility="public")
     assign(candidate, data)
     db.session.add(candidate)
+    feed.record(candidate, "create")
     commit()
     return candidate
 
 
 def update(candidate: Candidate, data: dict[str, Any]) -> Candidate:
     assign(candidate, data)
+    feed.record(candidate, "update")
     commit()
     return candidate
 
 
 def delete(candidate: Candidate) -> None:
+    feed.record(candidate, "delete")
     db.session.delete(candidate)
     commit()

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Campaign, Event, Member, Rsvp, utcnow
+from . import feed
 from .errors import Conflict, Invalid
 from .groups import current_group
 from .records import Page, assign, commit, get_visible, paginate, visible
@@ -89,6 +90,7 @@ def create(data: dict[str, Any]) -> Event:
     event = Event(status="scheduled", visibility="public", going_count=0)
     assign(event, _normalise(event, data))
     db.session.add(event)
+    feed.record(event, "create")
     commit()
     return event
 
@@ -96,6 +98,7 @@ def create(data: dict[str, Any]) -> Event:
 def update(event: Event, data: dict[str, Any]) -> Event:
     """Apply validated changes to an event."""
     assign(event, _normalise(event, data))
+    feed.record(event, "update")
     commit()
     return event
 
@@ -103,11 +106,13 @@ def update(event: Event, data: dict[str, Any]) -> Event:
 def cancel(event: Event) -> Event:
     """Mark an event cancelled; RSVPs are kept so people can be told."""
     event.status = "cancelled"
+    feed.record(event, "cancel")
     commit()
     return event
 
 
 def delete(event: Event) -> None:
+    feed.record(event, "delete")
     db.session.delete(event)
     commit()
 

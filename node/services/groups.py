@@ -63,7 +63,10 @@ def set_up(data: dict[str, Any]) -> tuple[Group, Member]:
 
 def update(group: Group, data: dict[str, Any]) -> Group:
     """Apply validated profile changes."""
+    from . import feed  # feed imports this module for current_group
+
     assign(group, data)
+    feed.record(group, "update")
     commit()
     return group
 
@@ -83,6 +86,9 @@ def store_logo(group: Group, content: bytes) -> str:
     write_private_file(folder / name, content)
     old = group.logo_filename
     group.logo_filename = name
+    from . import feed  # feed imports this module for current_group
+
+    feed.record(group, "update")
     commit()
     if old and old != name:
         (folder / old).unlink(missing_ok=True)

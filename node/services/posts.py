@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Member, Post, utcnow
+from . import feed
 from .errors import NotFound
 from .records import Page, assign, commit, get_visible, paginate, visible
 
@@ -39,6 +40,7 @@ def create(data: dict[str, Any]) -> Post:
     if post.published_at is None:
         post.published_at = utcnow()
     db.session.add(post)
+    feed.record(post, "create")
     commit()
     return post
 
@@ -47,10 +49,12 @@ def update(post: Post, data: dict[str, Any]) -> Post:
     if data.get("published_at", post.published_at) is None:
         data = {**data, "published_at": utcnow()}
     assign(post, data)
+    feed.record(post, "update")
     commit()
     return post
 
 
 def delete(post: Post) -> None:
+    feed.record(post, "delete")
     db.session.delete(post)
     commit()

@@ -1,5 +1,41 @@
-"""Placeholder blueprint; filled in by its own change."""
+"""The inbox peers POST activities to (this actor's inbox and the shared inbox are one)."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from ..services import inbox as inbox_service
+from ..services.groups import current_group
 
 bp = Blueprint("inbox", __name__)
+
+
+@bp.post("/inbox")
+def inbox():
+    """Check, store and acknowledge one activity (202), or say why not."""
+    declared = request.content_length
+    if declared is not None and declared > inbox_service.MAX_BODY:
+        return _answer(inbox_service.Answer(413, "the body is too large"))
+    try:
+        body = request.stream.read(inbox_service.MAX_BODY + 1)
+    except RequestEntityTooLarge:
+        return _answer(inbox_service.Answer(413, "the body is too large"))
+    answer = inbox_service.receive(_requested_url(), request.headers, body)
+    return _answer(answer)
+
+
+def _requested_url() -> str:
+    # RFC 9421 signatures cover the URI the peer asked for: our public address, not the
+    # one a reverse proxy passed on.
+    group = current_group()
+    base = group.base_url.rstrip("/") if group else request.host_url.rstrip("/")
+    query = request.query_string.decode("latin-1")
+    return f"{base}{request.path}" + (f"?{query}" if query else "")
+
+
+def _answer(answer: inbox_service.Answer):
+    if answer.status >= 400:
+        current_app.logger.info("inbox refused a request: %s %s", answer.status, answer.message)
+    key = "status" if answer.status < 400 else "error"
+    return jsonify({key: answer.message}), answer.status

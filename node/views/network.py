@@ -1,5 +1,105 @@
-"""Placeholder blueprint; filled in by its own change."""
+"""The Network: what followed groups publish (members), and follows (organisers)."""
 
-from flask import Blueprint
+from __future__ import annotations
 
-bp = Blueprint("network", __name__)
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+
+from ..auth import role_required
+from ..extensions import db
+from ..services import follows, network
+from ..services.errors import ServiceError
+from ..services.groups import current_group
+
+bp = Blueprint("network", __name__, url_prefix="/network")
+
+PER_PAGE = 20
+
+
+@bp.get("/")
+@role_required("member")
+def index():
+    """Show followed groups' campaigns, events, candidates and posts, marked as verified."""
+    kind = request.args.get("kind", "events")
+    if kind not in network.KINDS:
+        abort(404)
+    page = min(max(request.args.get("page", 1, type=int), 1), 100_000)
+    found = network.listing(kind, page=page, per_page=PER_PAGE)
+    return render_template(
+        "network/index.html",
+        kinds=network.KINDS,
+        kind=kind,
+        found=found,
+        following=follows.following_list(),
+    )
+
+
+@bp.route("/following", methods=["GET", "POST"])
+@role_required("organiser")
+def following():
+    """List the groups this group follows, and follow another by handle or URL."""
+    errors: dict[str, list[str]] = {}
+    status = 200
+    target = ""
+    if request.method == "POST":
+        target = request.form.get("target", "").strip()
+        if not target:
+            errors, status = {"target": ["Give a handle or an actor URL."]}, 400
+        elif len(target) > 2000:
+            errors, status = {"target": ["That is too long for a handle or URL."]}, 400
+        else:
+            try:
+                followed = follows.follow(target)
+            except ServiceError as exc:
+                db.session.rollback()
+                errors, status = {"target": [exc.message]}, exc.status
+            else:
+                name = followed.peer.name or followed.peer.actor_id
+                flash(f"Asked to follow {name}. It appears here once it accepts.", "success")
+                return redirect(url_for("network.following"))
+    return render_template(
+        "network/following.html",
+        found=follows.following_list(),
+        errors=errors,
+        target=target,
+    ), status
+
+
+@bp.post("/following/<int:following_id>/unfollow")
+@role_required("organiser")
+def unfollow(following_id: int):
+    following = follows.get_following(following_id)
+    name = following.peer.name or following.peer.actor_id
+    follows.unfollow(following)
+    flash(f"No longer following {name}.", "success")
+    return redirect(url_for("network.following"))
+
+
+@bp.get("/followers")
+@role_required("organiser")
+def followers():
+    """List the peers that follow this group, with approve and reject for waiting ones."""
+    return render_template(
+        "network/followers.html",
+        found=follows.followers_list(),
+        approval=bool(current_group().follow_approval),
+    )
+
+
+@bp.post("/followers/<int:follower_id>/approve")
+@role_required("organiser")
+def approve_follower(follower_id: int):
+    follower = follows.get_follower(follower_id)
+    if follower.state != follows.ACCEPTED:
+        follows.approve(follower)
+    flash(f"{follower.peer.name or follower.peer.actor_id} now follows this group.", "success")
+    return redirect(url_for("network.followers"))
+
+
+@bp.post("/followers/<int:follower_id>/reject")
+@role_required("organiser")
+def reject_follower(follower_id: int):
+    follower = follows.get_follower(follower_id)
+    name = follower.peer.name or follower.peer.actor_id
+    follows.reject(follower)
+    flash(f"{name} no longer follows this group.", "success")
+    return redirect(url_for("network.followers"))

@@ -33,6 +33,16 @@ ACCESS = {
     "pages.news": "public",
     "pages.post": "public",
     "pages.logo": "public",
+    "wellknown.webfinger": "public",
+    "wellknown.host_meta": "public",
+    "wellknown.nodeinfo_links": "public",
+    "wellknown.nodeinfo": "public",
+    "activitypub.actor": "public",
+    "activitypub.context": "public",
+    "activitypub.outbox": "public",
+    "activitypub.outbox_entry": "public",
+    "activitypub.followers": "public",
+    "activitypub.following": "public",
     "auth.setup": "public",
     "auth.login": "public",
     "auth.logout": "public",
@@ -58,6 +68,13 @@ ACCESS = {
     "manage.edit_member": "organiser",
     "manage.remove_member": "organiser",
     "manage.invite": "organiser",
+    "inbox.inbox": "public",  # peers sign instead of logging in; see test_inbox_*.py
+    "network.index": "member",
+    "network.following": "organiser",
+    "network.unfollow": "organiser",
+    "network.followers": "organiser",
+    "network.approve_follower": "organiser",
+    "network.reject_follower": "organiser",
 }
 
 
@@ -99,6 +116,9 @@ def test_route_answers_each_role_as_the_table_says(app, client, endpoint, method
         "filename": "style.css",
         "token": members.invite(None),
         "token_id": 1,
+        "following_id": 1,
+        "follower_id": 1,
+        "seq": 1,
     }
     factories.campaign(), factories.candidate(), factories.post()
     if role != "anonymous":

@@ -1,0 +1,344 @@
+"""The ActivityStreams documents this group publishes: its actor, its items, its activities.
+
+Each item's id is the address of its page (``{base}/events/7``), which serves this JSON to
+ActivityPub clients and HTML to browsers. Only counts ever leave the node, never who.
+Events are AS ``Event`` (with the schema.org and iCalendar terms Mobilizon reads), news
+posts are ``Note``, campaigns and candidates are the Branchline extension types; every
+term beyond ActivityStreams is defined in ``federation.feed.extension_terms()``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from federation import feed as signed_feed
+from federation.proofs import format_created
+
+from ..keys import node_keys
+from ..models import Campaign, Candidate, Event, Group, Post, utcnow
+from ..text import render_markdown
+
+PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
+SECURITY_CONTEXT = "https://w3id.org/security/v1"
+DID_CONTEXT = "https://www.w3.org/ns/did/v1"
+MULTIKEY_CONTEXT = "https://w3id.org/security/multikey/v1"
+MARKDOWN = "text/markdown"
+
+# Item class -> (path segment of its page, ActivityStreams type).
+KINDS: dict[type, tuple[str, str]] = {
+    Event: ("events", "Event"),
+    Campaign: ("campaigns", "Campaign"),
+    Candidate: ("candidates", "Candidate"),
+    Post: ("news", "Note"),
+}
+
+# What Mobilizon and other calendar software read as an event's state (ical:status).
+ICAL_STATUS = {"scheduled": "CONFIRMED", "postponed": "TENTATIVE", "cancelled": "CANCELLED"}
+
+
+def timestamp(moment: datetime | None) -> str | None:
+    """Format an aware datetime as ``YYYY-MM-DDTHH:MM:SSZ``, the way proofs are dated."""
+    return None if moment is None else format_created(moment)
+
+
+def _day(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def actor_id(group: Group) -> str:
+    """Return the group's actor id."""
+    return f"{group.base_url}/actor"
+
+
+def followers_id(group: Group) -> str:
+    return f"{group.base_url}/followers"
+
+
+def object_id(group: Group, item: Any) -> str:
+    """Return the id (and page address) of a campaign, event, candidate or post."""
+    if isinstance(item, Group):
+        return actor_id(item)
+    segment, _ = KINDS[type(item)]
+    return f"{group.base_url}/{segment}/{item.id}"
+
+
+def object_type(item: Any) -> str:
+    """Return the ActivityStreams type an item is published as."""
+    if isinstance(item, Group):
+        return "Group"
+    return KINDS[type(item)][1]
+
+
+def is_public(item: Any, now: datetime | None = None) -> bool:
+    """Tell whether an item may be federated now (public, and a post already published)."""
+    if isinstance(item, Group):
+        return True
+    if getattr(item, "visibility", "public") != "public":
+        return False
+    if isinstance(item, Post):
+        return item.published_at is not None and item.published_at <= (now or utcnow())
+    return True
+
+
+def _compact(document: dict[str, Any]) -> dict[str, Any]:
+    """Leave out empty fields: absent reads better to other software than null or ''."""
+    return {key: value for key, value in document.items() if value not in (None, "", [])}
+
+
+def _text(source: str | None) -> dict[str, Any]:
+    if not source:
+        return {}
+    return {
+        "content": str(render_markdown(source)),
+        "source": {"content": source, "mediaType": MARKDOWN},
+    }
+
+
+def _addressing(group: Group) -> dict[str, Any]:
+    return {
+        "attributedTo": actor_id(group),
+        "to": [PUBLIC],
+        "cc": [followers_id(group)],
+    }
+
+
+def _common(group: Group, item: Any) -> dict[str, Any]:
+    found = object_id(group, item)
+    return {"id": found, "type": object_type(item), "url": found}
+
+
+def event_document(group: Group, event: Event, campaign: Campaign | None = None) -> dict[str, Any]:
+    """Return an event as an ActivityStreams Event; ``campaign`` only when it is public."""
+    document = _common(group, event)
+    document["name"] = event.title
+    document.update(_text(event.description))
+    document.update(
+        {
+            "startTime": timestamp(event.starts_at),
+            "endTime": timestamp(event.ends_at),
+            "timezone": event.timezone,
+            "location": _locations(event),
+            "kind": event.kind,
+            "status": event.status,
+            "ical:status": ICAL_STATUS.get(event.status, "CONFIRMED"),
+            "maximumAttendeeCapacity": event.capacity,
+            "goingCount": event.going_count,
+            "accessibility": event.accessibility,
+        }
+    )
+    if event.capacity is not None:
+        document["remainingAttendeeCapacity"] = max(0, event.capacity - event.going_count)
+    if campaign is not None and is_public(campaign):
+        document["campaign"] = object_id(group, campaign)
+    document.update(_dates(event.created_at, event.updated_at))
+    document.update(_addressing(group))
+    return _compact(document)
+
+
+def _locations(event: Event) -> dict[str, Any] | list[dict[str, Any]] | None:
+    places = []
+    if event.place_name or event.address or event.latitude is not None:
+        places.append(
+            _compact(
+                {
+                    "type": "Place",
+                    "name": event.place_name or event.address,
+                    "address": event.address,
+                    "latitude": event.latitude,
+                    "longitude": event.longitude,
+                }
+            )
+        )
+    if event.online_url:
+        places.append({"type": "Place", "name": "Online", "url": event.online_url})
+    if not places:
+        return None
+    return places[0] if len(places) == 1 else places
+
+
+def _dates(created: datetime | None, updated: datetime | None) -> dict[str, Any]:
+    return {"published": timestamp(created), "updated": timestamp(updated)}
+
+
+def campaign_document(group: Group, campaign: Campaign) -> dict[str, Any]:
+    """Return a campaign as the Branchline ``Campaign`` type."""
+    document = _common(group, campaign)
+    document.update(
+        {
+            "name": campaign.title,
+            "summary": str(render_markdown(campaign.summary)) if campaign.summary else None,
+            **_text(campaign.body),
+            "kind": campaign.kind,
+            "status": campaign.status,
+            "startDate": _day(campaign.starts_on),
+            "endDate": _day(campaign.ends_on),
+            **_dates(campaign.created_at, campaign.updated_at),
+            **_addressing(group),
+        }
+    )
+    return _compact(document)
+
+
+def candidate_document(group: Group, candidate: Candidate) -> dict[str, Any]:
+    """Return a candidate as the Branchline ``Candidate`` type."""
+    document = _common(group, candidate)
+    document.update(
+        {
+            "name": candidate.name,
+            **_text(candidate.statement),
+            "office": candidate.office,
+            "area": candidate.area,
+            "stage": candidate.stage,
+            "endorsement": candidate.endorsement,
+            "contestDate": _day(candidate.contest_date),
+            "electionResult": candidate.result,
+            **_dates(candidate.created_at, candidate.updated_at),
+            **_addressing(group),
+        }
+    )
+    return _compact(document)
+
+
+def post_document(group: Group, post: Post) -> dict[str, Any]:
+    """Return a news post as an ActivityStreams Note (its title as ``name``)."""
+    document = _common(group, post)
+    document.update(
+        {
+            "name": post.title,
+            **_text(post.body),
+            "published": timestamp(post.published_at),
+            "updated": timestamp(post.updated_at),
+            **_addressing(group),
+        }
+    )
+    if "content" not in document:
+        document["content"] = ""  # Mastodon drops a Note without content
+    return {key: value for key, value in document.items() if value is not None}
+
+
+def object_document(group: Group, item: Any, campaign: Campaign | None = None) -> dict[str, Any]:
+    """Return the document for any publishable item (the actor for the group)."""
+    if isinstance(item, Event):
+        return event_document(group, item, campaign)
+    if isinstance(item, Campaign):
+        return campaign_document(group, item)
+    if isinstance(item, Candidate):
+        return candidate_document(group, item)
+    if isinstance(item, Post):
+        return post_document(group, item)
+    if isinstance(item, Group):
+        return actor_object(item)
+    raise TypeError(f"{type(item).__name__} is not published")
+
+
+def tombstone(group: Group, item: Any, deleted: datetime) -> dict[str, Any]:
+    """Return what stands in for a deleted (or no longer public) item."""
+    return {
+        "id": object_id(group, item),
+        "type": "Tombstone",
+        "formerType": object_type(item),
+        "deleted": timestamp(deleted),
+    }
+
+
+def activity(group: Group, kind: str, obj: dict[str, Any], published: datetime) -> dict[str, Any]:
+    """Wrap ``obj`` in a public activity by the group; the feed adds id, seq and proof."""
+    return {
+        "type": kind,
+        "actor": actor_id(group),
+        "published": timestamp(published),
+        "to": [PUBLIC],
+        "cc": [followers_id(group)],
+        "object": obj,
+    }
+
+
+# --- the actor ------------------------------------------------------------------------------
+
+
+def actor_context() -> list[Any]:
+    """Return the actor's ``@context``: the key vocabularies Fedify needs, then our terms."""
+    return [
+        signed_feed.ACTIVITYSTREAMS_CONTEXT,
+        SECURITY_CONTEXT,
+        signed_feed.DATA_INTEGRITY_CONTEXT,
+        DID_CONTEXT,
+        MULTIKEY_CONTEXT,
+        {
+            **signed_feed.extension_terms(),
+            "as": "https://www.w3.org/ns/activitystreams#",
+            "manuallyApprovesFollowers": "as:manuallyApprovesFollowers",
+        },
+    ]
+
+
+def _icon(group: Group) -> dict[str, Any] | None:
+    if not group.logo_filename:
+        return None
+    extension = group.logo_filename.rsplit(".", 1)[-1]
+    media = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}.get(extension)
+    return _compact(
+        {
+            "type": "Image",
+            "mediaType": media,
+            "url": f"{group.base_url}/logo?v={group.logo_filename}",
+        }
+    )
+
+
+def actor_object(group: Group) -> dict[str, Any]:
+    """Return the Group actor without ``@context`` or feed head (as embedded in an Update)."""
+    actor = actor_id(group)
+    keys = node_keys()
+    base = group.base_url
+    location = None
+    if group.latitude is not None and group.longitude is not None:
+        location = {
+            "type": "Place",
+            "name": group.area or group.name,
+            "latitude": group.latitude,
+            "longitude": group.longitude,
+        }
+    document = {
+        "id": actor,
+        "type": "Group",
+        "preferredUsername": group.handle,
+        "name": group.name,
+        "summary": str(render_markdown(group.summary)) if group.summary else None,
+        "icon": _icon(group),
+        "url": f"{base}/",
+        "inbox": f"{base}/inbox",
+        "outbox": f"{base}/outbox",
+        "followers": followers_id(group),
+        "following": f"{base}/following",
+        "endpoints": {"sharedInbox": f"{base}/inbox"},
+        "manuallyApprovesFollowers": bool(group.follow_approval),
+        "area": group.area,
+        "seat": group.seat_name,
+        "location": location,
+        "published": timestamp(group.created_at),
+        "updated": timestamp(group.updated_at),
+        "publicKey": {
+            "id": f"{actor}#main-key",
+            "owner": actor,
+            "publicKeyPem": keys.http_public_pem,
+        },
+        "assertionMethod": [
+            {
+                "id": f"{actor}#ed25519-key",
+                "type": "Multikey",
+                "controller": actor,
+                "publicKeyMultibase": keys.proof_multikey,
+            }
+        ],
+    }
+    return _compact(document)
+
+
+def actor_document(group: Group, head: tuple[int, str] | None) -> dict[str, Any]:
+    """Return the actor as served at ``/actor``, naming the feed head ``{seq, hash}``."""
+    document: dict[str, Any] = {"@context": actor_context()}
+    document.update(actor_object(group))
+    document["feedHead"] = {"seq": 0} if head is None else {"seq": head[0], "hash": head[1]}
+    return document

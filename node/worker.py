@@ -1,0 +1,97 @@
+"""The delivery and catch-up worker: send due deliveries, poll due peers, sleep, repeat.
+
+It runs either as a background thread of `branchline run` (the default, so one process
+serves a small group) or as `branchline worker` processes, as many as the queue needs: on
+PostgreSQL they share it through `FOR UPDATE SKIP LOCKED` claims, and each claims a peer's
+poll before making it, so no row is sent twice and no peer polled twice at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from flask import Flask
+
+from .extensions import db
+from .services import deliveries, sync
+
+log = logging.getLogger(__name__)
+
+# One pass keeps sending while whole batches come back, but not for ever, so polls and a
+# stop request are never starved by a deep queue.
+MAX_BATCHES_PER_PASS = 50
+
+
+@dataclass
+class PassReport:
+    """What one pass of the worker did."""
+
+    deliveries: deliveries.SendReport = field(default_factory=deliveries.SendReport)
+    polled: int = 0
+    applied: int = 0
+
+    @property
+    def busy(self) -> bool:
+        """Tell whether the pass found any work (so the next one should not sleep first)."""
+        return bool(self.deliveries.sent or self.deliveries.released or self.polled)
+
+
+class Worker:
+    """Send deliveries and catch up with peers for ``app`` until ``stop`` is called."""
+
+    def __init__(self, app: Flask, *, concurrency: int | None = None) -> None:
+        self.app = app
+        self.concurrency = max(1, int(concurrency or app.config.get("WORKER_CONCURRENCY", 8)))
+        self.idle_seconds = float(app.config.get("WORKER_IDLE_SECONDS", 2.0))
+        self.stopping = threading.Event()
+        self.rng = random.Random()
+
+    def stop(self) -> None:
+        """Ask the loop to finish the batch in hand and return."""
+        self.stopping.set()
+
+    def run_once(self, executor: ThreadPoolExecutor | None = None) -> PassReport:
+        """Make one pass: send what is due (in batches), then poll the peers that are due."""
+        report = PassReport()
+        batch = int(self.app.config.get("DELIVERY_BATCH_SIZE", 100))
+        with self.app.app_context():
+            try:
+                for _ in range(MAX_BATCHES_PER_PASS):
+                    sent = deliveries.send_due(limit=batch, executor=executor, rng=self.rng)
+                    report.deliveries.add(sent)
+                    if sent.sent < batch or self.stopping.is_set():
+                        break
+                if not self.stopping.is_set():
+                    for synced in sync.poll_due():
+                        report.polled += 1
+                        report.applied += synced.applied
+            finally:
+                db.session.remove()
+        return report
+
+    def run(self) -> None:
+        """Loop until stopped, sleeping briefly whenever a pass finds nothing to do."""
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="delivery") as executor:
+            while not self.stopping.is_set():
+                try:
+                    busy = self.run_once(executor).busy
+                except Exception:
+                    # A database hiccup must not kill the worker: log it and try again later.
+                    log.exception("worker pass failed")
+                    busy = False
+                if not busy:
+                    self.stopping.wait(self.idle_seconds)
+
+
+def start_in_background(app: Flask) -> Worker | None:
+    """Start the worker on a daemon thread of this process unless WORKER_IN_PROCESS is off."""
+    if not app.config.get("WORKER_IN_PROCESS", True):
+        return None
+    worker = Worker(app)
+    thread = threading.Thread(target=worker.run, name="branchline-worker", daemon=True)
+    thread.start()
+    return worker

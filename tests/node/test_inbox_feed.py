@@ -1,0 +1,208 @@
+"""Feed entries from followed groups: verified, chained, stored once, objects kept current."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from federation import keys
+from federation.proofs import sign_object
+from node.extensions import db
+from node.models import RemoteEntry, RemoteObject
+from node.services import peers
+from node.services.remote_feed import apply_entry
+from tests.node.federation_support import (  # noqa: F401
+    FakePeer,
+    body_of,
+    follow_peer,
+    remote,
+)
+
+
+def _push(client, peer: FakePeer, entry: dict):
+    body = body_of(entry)
+    return client.post("/inbox", data=body, headers=peer.signed_headers(body))
+
+
+def _objects() -> list[RemoteObject]:
+    return list(db.session.scalars(select(RemoteObject).order_by(RemoteObject.id)))
+
+
+def test_pushed_entry_is_verified_stored_verbatim_and_shown(client, remote):  # noqa: F811
+    peer = FakePeer(2)
+    stored_peer = follow_peer(peer, remote)
+    entry = peer.entry("Create", peer.event("rally", "Rally at the town hall"))
+
+    response = _push(client, peer, entry)
+
+    assert response.status_code == 202, response.get_json()
+    (held,) = db.session.scalars(select(RemoteEntry))
+    assert held.body == body_of(entry).decode() and held.seq == 1
+    assert held.verification == "verified"
+    assert (stored_peer.held_seq, stored_peer.state) == (1, "in_step")
+    (event,) = _objects()
+    assert event.title == "Rally at the town hall" and event.verification == "verified"
+    assert event.starts_at.year == 2031
+
+
+def test_replayed_entry_is_stored_once(client, remote):  # noqa: F811
+    peer = FakePeer(2)
+    follow_peer(peer, remote)
+    entry = peer.entry("Create", peer.event("rally", "Rally"))
+
+    assert _push(client, peer, entry).status_code == 202
+    assert _push(client, peer, entry).status_code == 202
+
+    assert len(db.session.scalars(select(RemoteEntry)).all()) == 1
+
+
+def test_entries_of_groups_we_do_not_follow_are_ignored(client, remote):  # noqa: F811
+    peer = FakePeer(2)
+    peer.serve(remote)
+    entry = peer.entry("Create", peer.event("rally", "Rally"))
+
+    assert _push(client, peer, entry).status_code == 202
+    assert db.session.scalar(select(RemoteEntry)) is None
+
+
+def test_gap_stores_nothing_and_marks_the_peer_behind(client, remote):  # noqa: F811
+    peer = FakePeer(2)
+    stored_peer = follow_peer(peer, remote)
+    first, second, third = (peer.entry("Create", peer.event(f"e{n}", f"E{n}")) for n in range(3))
+    _push(client, peer, first)
+
+    assert _push(client, peer, third).status_code == 202  # re-ordered: third before second
+
+    assert stored_peer.state == "behind" and stored_peer.held_seq == 1
+    assert len(db.session.scalars(select(RemoteEntry)).all()) == 1
+    _push(client, peer, second)
+    _push(client, peer, third)
+    assert [e.seq for e in db.session.scalars(select(RemoteEntry).order_by(RemoteEntry.seq))] == [
+        1,
+        2,
+        3,
+    ]
+    assert (stored_peer.held_seq, stored_peer.state) == (3, "in_step")
+
+
+def test_tampered_entry_is_refused_and_reported(client, remote):  # noqa: F811
+    peer = FakePeer(2)
+    stored_peer = follow_peer(peer, remote)
+    entry = peer.entry("Create", peer.event("rally", "Rally"))
+    entry["object"]["name"] = "Rally (cancelled)"
+
+    response = _push(client, peer, entry)
+
+    assert response.status_code == 400
+    assert stored_peer.state == "chain_broken" and "bad-proof" in stored_peer.state_reason
+    assert db.session.scalar(select(RemoteEntry)) is None and _objects() == []
+
+
+def test_entry_signed_with_another_key_is_refused(client, remote):  # noqa: F811
+    peer, forger = FakePeer(2), FakePeer(9)
+    stored_peer = follow_peer(peer, remote)
+    entry = peer.entry("Create", peer.event("rally", "Rally"))
+    unsigned = {name: value for name, value in entry.items() if name != "proof"}
+    forged = sign_object(
+        unsigned, forger.proof_key, peer.proof_key_id, datetime(2030, 1, 1, tzinfo=UTC)
+    )
+
+    assert _push(client, peer, forged).status_code == 400
+    assert stored_peer.state == "chain_broken"
+    assert db.session.scalar(select(RemoteEntry)) is None
+
+
+def test_entry_with_a_wrong_prev_hash_is_refused(client, remote):  # noqa: F811
+    peer = FakePeer(2)
+    stored_peer = follow_peer(peer, remote)
+    first = peer.entry("Create", peer.event("a", "A"))
+    _push(client, peer, first)
+    peer.entries[-1] = {**first, "seq": 1, "id": first["id"] + "x"}  # chain onto another first
+    second = peer.entry("Create", peer.event("b", "B"))
+
+    assert _push(client, peer, second).status_code == 400
+    assert stored_peer.state == "chain_broken" and "wrong-prev-hash" in stored_peer.state_reason
+    assert stored_peer.held_seq == 1
+
+
+def test_a_different_entry_at_a_held_seq_is_a_fork(client, remote):  # noqa: F811
+    peer = FakePeer(2)
+    stored_peer = follow_peer(peer, remote)
+    _push(client, peer, peer.entry("Create", peer.event("a", "A")))
+    peer.entries = []
+    other = peer.entry("Create", peer.event("b", "B"))
+
+    assert _push(client, peer, {**other, "id": other["id"]}).status_code in (202, 400)
+    assert stored_peer.state == "chain_broken"
+    assert len(db.session.scalars(select(RemoteEntry)).all()) == 1
+
+
+def test_apply_entry_is_the_pull_path_too(app, remote):  # noqa: F811
+    peer = FakePeer(2)
+    stored_peer = follow_peer(peer, remote)
+    entries = [peer.entry("Create", peer.event(f"e{n}", f"E{n}")) for n in range(3)]
+
+    results = [apply_entry(stored_peer, e, body_of(e).decode()) for e in entries]
+    again = apply_entry(stored_peer, entries[0], body_of(entries[0]).decode())
+
+    assert [r.outcome for r in results] == ["applied"] * 3
+    assert again.outcome == "duplicate"
+    assert stored_peer.held_hash.startswith("sha256:")
+
+
+def test_stale_update_is_ignored_and_newer_update_applied(app, remote):  # noqa: F811
+    peer = FakePeer(2)
+    stored_peer = follow_peer(peer, remote)
+    created = peer.event("rally", "Rally", updated="2030-02-01T00:00:00Z")
+    newer = {**created, "name": "Rally, new time", "updated": "2030-03-01T00:00:00Z"}
+    older = {**created, "name": "Rally, old news", "updated": "2030-01-15T00:00:00Z"}
+    for kind, obj in (("Create", created), ("Update", newer), ("Update", older)):
+        e = peer.entry(kind, obj)
+        assert apply_entry(stored_peer, e, body_of(e).decode()).applied
+
+    (event,) = _objects()
+    assert event.title == "Rally, new time"
+
+
+def test_delete_before_create_is_remembered(app, remote):  # noqa: F811
+    peer = FakePeer(2)
+    stored_peer = follow_peer(peer, remote)
+    event = peer.event("rally", "Rally")
+    for kind, obj in (("Delete", event["id"]), ("Create", event)):
+        e = peer.entry(kind, obj)
+        apply_entry(stored_peer, e, body_of(e).decode())
+
+    (stored,) = _objects()
+    assert stored.deleted and stored.title == ""
+
+
+def test_plain_fediverse_note_is_kept_as_signature_only(client, remote):  # noqa: F811
+    person = FakePeer(4, actor_type="Person", branchline=False)
+    follow_peer(person, remote)
+    note = {
+        "id": f"{person.base}/notes/1",
+        "type": "Note",
+        "content": "<p>Canvassing on Saturday</p>",
+        "attributedTo": person.actor,
+        "published": "2030-01-01T10:00:00Z",
+    }
+
+    response = person.post(client, person.activity("Create", note))
+
+    assert response.status_code == 202
+    (stored,) = _objects()
+    assert stored.verification == "signature-only" and stored.object_type == "Note"
+    entry = db.session.scalar(select(RemoteEntry))
+    assert entry.seq is None and json.loads(entry.body)["object"]["id"] == note["id"]
+
+
+def test_proof_key_of_another_actor_is_not_used(app, remote):  # noqa: F811
+    peer = FakePeer(2)
+    stored_peer = follow_peer(peer, remote)
+    lookup = peers.proof_key_lookup(stored_peer)
+    assert lookup(peer.proof_key_id) is not None
+    assert lookup("http://127.0.0.9/actor#ed25519-key") is None
+    assert isinstance(peers.http_public_key(peer.key_id), type(peer.http_key.public_key()))
+    assert keys.public_key_to_pem(peers.http_public_key(peer.key_id)) == stored_peer.public_key_pem
