@@ -5,6 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# The Fedify cross-checks (tests/interop) need Node packages; without npm they are skipped.
+INTEROP := tests/interop
+INTEROP_STAMP := $(INTEROP)/node_modules/.installed
+NPM := $(shell command -v npm 2>/dev/null)
 
 .PHONY: run test lint bench clean
 
@@ -14,11 +18,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[postgres,server,test]'
 	touch $(STAMP)
 
+$(INTEROP_STAMP): $(INTEROP)/package.json $(INTEROP)/package-lock.json
+	npm ci --prefix $(INTEROP) --no-audit --no-fund
+	touch $@
+
 run: $(STAMP)
 	$(BIN)/branchline db upgrade
 	$(BIN)/branchline run --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
+test: $(STAMP) $(if $(NPM),$(INTEROP_STAMP))
 	$(BIN)/ruff check node federation schemas tests bench
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -26,4 +34,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/pages.py
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache $(INTEROP)/node_modules

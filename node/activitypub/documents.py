@@ -288,7 +288,7 @@ def _icon(group: Group) -> dict[str, Any] | None:
 
 
 def actor_object(group: Group) -> dict[str, Any]:
-    """Return the Group actor without ``@context`` or feed head (as embedded in an Update)."""
+    """Return the Group actor without the feed head, as embedded in an Update of the group."""
     actor = actor_id(group)
     keys = node_keys()
     base = group.base_url
@@ -301,6 +301,10 @@ def actor_object(group: Group) -> dict[str, Any]:
             "longitude": group.longitude,
         }
     document = {
+        # The actor keeps its own @context when embedded in a feed entry: the entry's context
+        # does not define publicKey or assertionMethod, so JSON-LD readers (Fedify) would
+        # drop both keys from the Update and keep a group that can sign nothing.
+        "@context": actor_context(),
         "id": actor,
         "type": "Group",
         "preferredUsername": group.handle,
@@ -338,7 +342,6 @@ def actor_object(group: Group) -> dict[str, Any]:
 
 def actor_document(group: Group, head: tuple[int, str] | None) -> dict[str, Any]:
     """Return the actor as served at ``/actor``, naming the feed head ``{seq, hash}``."""
-    document: dict[str, Any] = {"@context": actor_context()}
-    document.update(actor_object(group))
+    document = actor_object(group)
     document["feedHead"] = {"seq": 0} if head is None else {"seq": head[0], "hash": head[1]}
     return document

@@ -142,6 +142,16 @@ def test_group_profile_changes_are_an_update_of_the_actor(group):
     assert "feedHead" not in entry["object"]
 
 
+def test_group_update_embeds_the_actor_with_the_actors_own_context(client, group):
+    # The entry's @context does not define publicKey or assertionMethod: without the
+    # actor's own context, JSON-LD readers (Fedify) find no keys in the Update.
+    groups.update(group, {"summary": "New summary"})
+    [entry] = stored()
+    served = _actor(client)
+    assert entry["object"]["@context"] == served["@context"]
+    assert entry["object"] == {key: value for key, value in served.items() if key != "feedHead"}
+
+
 def test_entries_chain_and_verify_against_the_actors_multikey(client, group):
     event = events.create(event_data())
     campaigns.create({"title": "Save the library", "kind": "community"})
