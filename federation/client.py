@@ -11,6 +11,7 @@ since a proxy would connect to the name instead of the vetted address.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -56,6 +57,7 @@ DEFAULT_USER_AGENT = "Branchline/0.1 (+https://branchline.example/)"
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _RETRYABLE_STATUSES = frozenset({408, 425, 429})
 _CHUNK = 64 * 1024
+_DRAIN_LIMIT = 64 * 1024  # most of an inbox's answer we read to keep the connection
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,79 @@ class PinnedAdapter(HTTPAdapter):
         return host_params, pool_kwargs
 
 
+class SessionPool:
+    """Keep-alive sessions for one run of requests (a delivery batch), shared by its threads.
+
+    A session serves one origin and is pinned, like every request here, to an address
+    vetted against ``policy`` when the session was made; later connections of that session
+    go to that same address, never to the name again, so reuse is as strict about private
+    addresses as a fresh session per request. Keep a pool for one batch, not for the life
+    of the process, so a peer that moves is looked up again by the next batch. Each session
+    is lent to one request at a time; ``close`` ends them all.
+    """
+
+    def __init__(
+        self,
+        *,
+        policy: AddressPolicy,
+        resolver: Resolver = system_resolver,
+        max_idle_per_origin: int = 16,
+    ) -> None:
+        self.policy = policy
+        self.resolver = resolver
+        self.max_idle_per_origin = max_idle_per_origin
+        self._idle: dict[tuple[str, str, int], list[tuple[requests.Session, tuple[str, ...]]]] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def __enter__(self) -> SessionPool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def lease(
+        self, scheme: str, host: str, port: int, url: str
+    ) -> Iterator[tuple[requests.Session, tuple[str, ...]]]:
+        """Lend a session for one request to this origin, vetting a new one before use.
+
+        The session goes back to the pool only when the request ended cleanly (the caller
+        read the whole answer); after an error it is closed.
+        """
+        origin = (scheme, host, port)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("session pool is closed")
+            idle = self._idle.get(origin)
+            held = idle.pop() if idle else None
+        if held is None:
+            addresses = vet_host(host, port, policy=self.policy, resolver=self.resolver, url=url)
+            session = requests.Session()
+            session.trust_env = False  # no proxies, no .netrc: we connect where we vetted
+            held = (session, addresses)
+        try:
+            yield held
+        except BaseException:
+            held[0].close()
+            raise
+        with self._lock:
+            idle = self._idle.setdefault(origin, [])
+            if self._closed or len(idle) >= self.max_idle_per_origin:
+                held[0].close()
+            else:
+                idle.append(held)
+
+    def close(self) -> None:
+        """Close every idle session; sessions lent out are closed when they come back."""
+        with self._lock:
+            self._closed = True
+            held = [session for idle in self._idle.values() for session, _ in idle]
+            self._idle.clear()
+        for session in held:
+            session.close()
+
+
 def fetch_json(
     url: str,
     *,
@@ -274,13 +349,18 @@ def post_json(
     user_agent: str = DEFAULT_USER_AGENT,
     ca_bundle: str | None = None,
     clock: Callable[[], datetime] | None = None,
+    sessions: SessionPool | None = None,
 ) -> DeliveryResult:
     """POST ``body`` to a peer (an inbox) and return how it answered, whatever the status.
 
     Raise a FetchError subclass only when there is no answer to report: a refused
     address, a timeout (retryable) or a broken connection (retryable). Redirects are not
-    followed: an inbox that moves answers 3xx, which is reported as not delivered.
+    followed: an inbox that moves answers 3xx, which is reported as not delivered. With
+    ``sessions`` (whose policy must be ``policy``) the connection is kept for the next
+    POST to the same origin.
     """
+    if sessions is not None and sessions.policy != policy:
+        raise ValueError("the session pool was made for another address policy")
     deadline = time.monotonic() + timeouts.total
     headers = {
         "Accept": ", ".join(ACTIVITYPUB_TYPES + JSON_TYPES),
@@ -298,8 +378,11 @@ def post_json(
         timeouts=timeouts,
         deadline=deadline,
         ca_bundle=ca_bundle,
+        sessions=sessions,
     ) as response:
         answered = _headers(response)
+        if sessions is not None:
+            _drain(response, deadline)
         return DeliveryResult(response.status_code, _retry_after(answered, clock), answered)
 
 
@@ -316,10 +399,25 @@ def _exchange(
     timeouts: Timeouts,
     deadline: float,
     ca_bundle: str | None,
+    sessions: SessionPool | None = None,
 ) -> Iterator[requests.Response]:
     """Send one request to a vetted, pinned address and yield the unread response."""
     url = _normalise(url)
     scheme, host, port = _target(url)
+    if sessions is not None:
+        request = requests.Request(
+            method, url, headers={**headers, "Host": authority(url)}, data=body, auth=sign
+        )
+        with sessions.lease(scheme, host, port, url) as (session, addresses):
+            prepared = session.prepare_request(request)
+            response = _send(
+                session, prepared, scheme, host, addresses, timeouts, deadline, ca_bundle
+            )
+            try:
+                yield response
+            finally:
+                response.close()
+        return
     with requests.Session() as session:
         session.trust_env = False  # no proxies, no .netrc: we connect where we vetted
         request = requests.Request(
@@ -349,7 +447,13 @@ def _send(
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise FetchTimeout(f"{prepared.method} {url} ran out of time", url=url)
-        session.mount(f"{scheme}://", PinnedAdapter(address, host))
+        mounted = session.adapters.get(f"{scheme}://")
+        if not (
+            isinstance(mounted, PinnedAdapter)
+            and mounted.address == address
+            and mounted.host == host
+        ):
+            session.mount(f"{scheme}://", PinnedAdapter(address, host))
         try:
             return session.send(
                 prepared,
@@ -480,6 +584,22 @@ def _read_capped(response: requests.Response, url: str, max_bytes: int, deadline
     except (urllib3.exceptions.HTTPError, OSError) as error:
         raise FetchError(f"{url} broke off its answer: {error}", url=url, retryable=True) from error
     return bytes(body)
+
+
+def _drain(response: requests.Response, deadline: float) -> None:
+    # A connection goes back to its pool only once its answer has been read to the end;
+    # an inbox says little, so a long or slow answer just costs the connection.
+    try:
+        left = _DRAIN_LIMIT
+        while left > 0 and time.monotonic() < deadline:
+            chunk = response.raw.read1(left)
+            if not chunk:
+                response.raw.release_conn()
+                return
+            left -= len(chunk)
+    except (urllib3.exceptions.HTTPError, OSError):
+        pass
+    # Not read to the end: closing the response closes the connection too.
 
 
 def _parse_object(raw: bytes, url: str, status: int) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from federation.errors import ProofError
-from federation.jcs import canonicalize
+from federation.jcs import RepeatedMembers, canonical_members, canonicalize, join_members
 from federation.keys import PublicKey
 from federation.proofs import sign_object, verify_object
 
@@ -112,11 +112,15 @@ def context_document() -> dict[str, Any]:
     return {"@context": extension_terms()}
 
 
-def entry_hash(entry: Mapping[str, Any]) -> str:
-    """Return the hash the next entry's ``prevHash`` must name (a stub's ``redactedHash``)."""
+def entry_hash(entry: Mapping[str, Any], members: Mapping[str, bytes] | None = None) -> str:
+    """Return the hash the next entry's ``prevHash`` must name (a stub's ``redactedHash``).
+
+    ``members`` may carry ``jcs.canonical_members(entry)`` when the caller has them.
+    """
     if is_redacted(entry):
         return str(entry["redactedHash"])
-    return HASH_PREFIX + hashlib.sha256(canonicalize(entry)).hexdigest()
+    canonical = canonicalize(entry) if members is None else join_members(members)
+    return HASH_PREFIX + hashlib.sha256(canonical).hexdigest()
 
 
 def serialize_entry(entry: Mapping[str, Any]) -> bytes:
@@ -259,6 +263,9 @@ def verify_run(
     verified = 0
     redacted: list[int] = []
     claimed = [_claimed_seq(entry) for entry in entries]
+    # Every entry of a feed has the same @context: canonicalise it once per run (a run of
+    # one entry has nothing to share it with).
+    repeated = RepeatedMembers(["@context"]) if len(entries) > 1 else None
     for index, entry in enumerate(entries):
         seq = claimed[index]
         try:
@@ -266,14 +273,23 @@ def verify_run(
                 raise _Break("malformed", "entry is not a JSON object")
             if seq is None:
                 raise _Break("malformed", "entry has no integer seq")
+            # Canonicalised once: the proof covers the entry without its proof, the chain
+            # hash the whole entry, and both are joined from these members. An entry that
+            # is not canonical JSON is reported by the proof check, as before.
+            try:
+                members: dict[str, bytes] | None = (
+                    canonical_members(entry) if repeated is None else repeated.members(entry)
+                )
+            except (TypeError, ValueError):
+                members = None
             stub = is_redacted(entry)
             if stub:
                 _check_stub(entry)
             else:
-                _check_proof(entry, actor, lookup_key, now)
-            _check_seq(seq, expected_seq, claimed[index + 1 :])
+                _check_proof(entry, actor, lookup_key, now, members)
+            _check_seq(seq, expected_seq, claimed, index + 1)
             _check_prev_hash(entry, previous_hash)
-            current_hash = entry_hash(entry)
+            current_hash = entry_hash(entry, members)
         except _Break as found:
             problem = ChainBreak(index, expected_seq, seq, found.reason, found.detail)
             return RunReport(verified, tuple(redacted), head, problem)
@@ -307,6 +323,7 @@ def _check_proof(
     actor: str,
     lookup_key: Callable[[str], PublicKey | None],
     now: datetime | None,
+    members: Mapping[str, bytes] | None,
 ) -> None:
     proof = entry.get("proof")
     if proof is None:
@@ -315,16 +332,17 @@ def _check_proof(
     if isinstance(method, str) and method.partition("#")[0] != actor:
         raise _Break("wrong-key", f"signed with {method!r}, not a key of {actor!r}")
     try:
-        verify_object(entry, lookup_key, now=now)
+        verify_object(entry, lookup_key, now=now, members=members)
     except ProofError as error:
         raise _Break(_PROOF_REASONS.get(error.reason, "bad-proof"), str(error)) from None
 
 
-def _check_seq(seq: int, expected: int, later: Sequence[int | None]) -> None:
+def _check_seq(seq: int, expected: int, claimed: Sequence[int | None], later: int) -> None:
     if seq < expected:
         raise _Break("duplicate", f"seq {seq} was already passed; expected {expected}")
     if seq > expected:
-        if expected in later:
+        # Only a break looks at the rest of the run: slicing it for every entry is quadratic.
+        if expected in claimed[later:]:
             raise _Break("out-of-order", f"seq {seq} comes before {expected}")
         raise _Break("gap", f"seq {seq} follows {expected - 1}; {expected} is missing")
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 # Numbers in JSON are IEEE-754 doubles (RFC 8785 section 3.2.2.3); integers beyond this
 # are only accepted when a double holds them exactly.
@@ -20,19 +23,218 @@ _ESCAPES = {
 }
 
 
+# The standard library's C encoder, set up to write what RFC 8785 asks for the documents
+# _fast_path_applies accepts: no whitespace, members sorted, and strings escaped only where
+# JSON must (quote, backslash and U+0000-U+001F, the latter as the two-character escapes
+# b t n f r or as lower-case u00xx); everything else, U+007F and U+2028 included, is written
+# as itself, exactly like _serialize_string.
+# No circular check: _fast_path_applies never accepts a cycle (it is deeper than any depth).
+_plain_encoder = json.JSONEncoder(
+    ensure_ascii=False, check_circular=False, allow_nan=False, sort_keys=True, separators=(",", ":")
+)
+# The encoder's own string writer, the same function it uses inside documents.
+_encode_string = json.encoder.encode_basestring
+
+
+def _refuse(value: object) -> None:
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
+
+
+def _make_plain_encode() -> Callable[[object], str]:
+    # JSONEncoder.encode sets up a new C encoder for every call, which costs more than
+    # encoding a feed entry's members; this sets up the same one, with the same arguments,
+    # once. Should a Python version change that internal interface, the self-check below
+    # falls back to the public path.
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is not None:
+        try:
+            iterencode = make(None, _refuse, _encode_string, None, ":", ",", True, False, False)
+
+            def encode(value: object) -> str:
+                return "".join(iterencode(value, 0))
+
+            sample = {"b": [1, True, None, '\u2028\x7f\x00\n"\\'], "a": {"é": -2}}
+            if encode(sample) == _plain_encoder.encode(sample):
+                return encode
+        except (TypeError, ValueError):
+            pass
+    return _plain_encoder.encode
+
+
+_plain_encode = _make_plain_encode()
+
+# Deeper documents take the general path (which hits the recursion limit near this depth
+# anyway); it also stops the walk below on a list or dict that contains itself.
+_FAST_PATH_MAX_DEPTH = 200
+
+
 def canonicalize(value: object) -> bytes:
     """Return the RFC 8785 canonical UTF-8 form of a JSON value.
 
     Raises ValueError for NaN, infinities, integers a double cannot hold and lone
     surrogates, and TypeError for keys that are not strings or values that are not JSON.
     """
+    return _utf8(_canonical_text(value))
+
+
+def _canonical_text(value: object) -> str:
+    kind = type(value)
+    if kind is str:
+        return _encode_string(value)  # type: ignore[arg-type]
+    if _fast_path_applies(value):
+        return _plain_encode(value)
     parts: list[str] = []
     _serialize(value, parts)
-    text = "".join(parts)
+    return "".join(parts)
+
+
+def _utf8(text: str) -> bytes:
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError as error:
         raise ValueError("JSON text contains a lone surrogate") from error
+
+
+def canonical_members(
+    value: Mapping[str, object], known: Mapping[str, bytes] | None = None
+) -> dict[str, bytes]:
+    """Return each member of a JSON object as its canonical ``"name":value`` bytes.
+
+    ``join_members`` puts (any subset of) them together into the canonical form of that
+    object, so a document whose proof and hash cover different parts of it is
+    canonicalised once. Raises as ``canonicalize`` does.
+    """
+    members: dict[str, bytes] = {}
+    for key, member in value.items():
+        if not isinstance(key, str):
+            raise TypeError(f"JSON object keys must be strings, not {type(key).__name__}")
+        if known is not None and key in known:
+            members[key] = known[key]
+            continue
+        members[key] = _utf8(f"{_serialize_string(key)}:{_canonical_text(member)}")
+    return members
+
+
+class RepeatedMembers:
+    """Canonicalise a run of similar objects, reusing named members that repeat exactly.
+
+    Every entry of a feed carries the same ``@context``; canonicalising it is most of the
+    work of canonicalising an entry. A member is reused only when it holds nothing but
+    strings, None, dicts and lists (of exactly those types) and equals the one held: for
+    such values ``==`` means the same canonical text (``1 == 1.0 == True`` cannot arise).
+    The held value is a private copy, so a caller changing its documents cannot make a
+    stale text match. One instance serves one thread.
+    """
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self._names = tuple(names)
+        self._held: dict[str, tuple[object, bytes]] = {}
+
+    def members(self, value: Mapping[str, object]) -> dict[str, bytes]:
+        """Return ``canonical_members(value)``, with repeated members taken from before."""
+        known: dict[str, bytes] = {}
+        for name in self._names:
+            if name not in value:
+                continue
+            member = value[name]
+            if not _strings_only(member):
+                continue
+            held = self._held.get(name)
+            if held is not None and held[0] == member:
+                known[name] = held[1]
+            else:
+                text = _utf8(f"{_serialize_string(name)}:{_canonical_text(member)}")
+                self._held[name] = (copy.deepcopy(member), text)
+                known[name] = text
+        return canonical_members(value, known)
+
+
+def join_members(members: Mapping[str, bytes]) -> bytes:
+    """Return the canonical object made of ``members`` (from ``canonical_members``).
+
+    RFC 8785 writes an object as its members, each in canonical form, sorted by name and
+    separated by commas, which is all this does.
+    """
+    return b"{" + b",".join([members[key] for key in _sorted_keys(members)]) + b"}"
+
+
+def _sorted_keys(keys: Iterable[str]) -> list[str]:
+    # Sort by UTF-16 code units (section 3.2.3); big-endian UTF-16 bytes compare the same way.
+    # Without characters beyond U+FFFF that is the code-point order Python sorts in anyway.
+    ordered = sorted(keys)
+    if "".join(ordered).isascii() or all(max(key, default="") <= "\uffff" for key in ordered):
+        return ordered
+    return sorted(ordered, key=_utf16)
+
+
+def _utf16(key: str) -> bytes:
+    return key.encode("utf-16-be", "surrogatepass")
+
+
+def _fast_path_applies(value: object) -> bool:
+    """Tell whether ``json`` writes ``value`` exactly as RFC 8785 does.
+
+    That holds for plain dicts, lists and tuples of str, bool, None and integers a double
+    holds exactly (those print as the double would), as long as no key has a character
+    beyond U+FFFF: only such a character sorts differently by UTF-16 code units (RFC 8785's
+    order, where it is a surrogate pair) than by code points (Python's order). Floats,
+    larger integers, subclasses and other mappings take the general path, which also raises
+    the errors; exact types only, so no subclass can change how a value prints.
+    """
+    if not (type(value) is dict or type(value) is list or type(value) is tuple):
+        return _plain_scalar(value)
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        container, depth = pending.pop()
+        if depth > _FAST_PATH_MAX_DEPTH:
+            return False
+        if type(container) is dict:
+            for key in container:
+                if type(key) is not str or not (key.isascii() or max(key) <= "\uffff"):
+                    return False
+            children = container.values()
+        else:
+            children = container
+        for child in children:
+            kind = type(child)
+            if kind is str or kind is bool or child is None:
+                continue
+            if kind is dict or kind is list or kind is tuple:
+                pending.append((child, depth + 1))
+            elif kind is not int or not -_EXACT_INTEGER_LIMIT <= child <= _EXACT_INTEGER_LIMIT:
+                return False
+    return True
+
+
+def _strings_only(value: object) -> bool:
+    # Only small values are worth remembering; the budget also ends the walk on a cycle.
+    budget = 1000
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        budget -= 1
+        if budget < 0:
+            return False
+        if type(item) is dict:
+            for key, child in item.items():  # type: ignore[attr-defined]
+                if type(key) is not str:
+                    return False
+                if type(child) is not str and child is not None:
+                    pending.append(child)
+        elif type(item) is list:
+            for child in item:  # type: ignore[attr-defined]
+                if type(child) is not str and child is not None:
+                    pending.append(child)
+        elif type(item) is not str and item is not None:
+            return False
+    return True
+
+
+def _plain_scalar(value: object) -> bool:
+    kind = type(value)
+    if kind is int:
+        return -_EXACT_INTEGER_LIMIT <= value <= _EXACT_INTEGER_LIMIT  # type: ignore[operator]
+    return kind is str or kind is bool or value is None
 
 
 def _serialize(value: object, parts: list[str]) -> None:
@@ -67,8 +269,7 @@ def _serialize_object(value: Mapping[object, object], parts: list[str]) -> None:
         if not isinstance(key, str):
             raise TypeError(f"JSON object keys must be strings, not {type(key).__name__}")
         members[key] = member
-    # Sort by UTF-16 code units (section 3.2.3); big-endian UTF-16 bytes compare the same way.
-    keys = sorted(members, key=lambda key: key.encode("utf-16-be", "surrogatepass"))
+    keys = _sorted_keys(members)
     parts.append("{")
     for index, key in enumerate(keys):
         if index:
@@ -80,6 +281,8 @@ def _serialize_object(value: Mapping[object, object], parts: list[str]) -> None:
 
 
 def _serialize_string(value: str) -> str:
+    if type(value) is str:
+        return _encode_string(value)
     out = ['"']
     for char in value:
         escaped = _ESCAPES.get(char)

@@ -19,7 +19,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from federation.errors import ProofError
-from federation.jcs import canonicalize
+from federation.jcs import canonical_members, join_members
 from federation.keys import PublicKey
 from federation.multibase import multibase_decode, multibase_encode
 
@@ -73,11 +73,14 @@ def verify_object(
     lookup_key: Callable[[str], PublicKey | None],
     *,
     now: datetime | None = None,
+    members: Mapping[str, bytes] | None = None,
 ) -> VerifiedProof:
     """Check the eddsa-jcs-2022 proof on ``document``; raise ProofError saying why it fails.
 
     ``lookup_key`` maps the proof's verificationMethod to its Ed25519 key (or None). When
-    ``now`` is given, a proof whose ``expires`` has passed is refused.
+    ``now`` is given, a proof whose ``expires`` has passed is refused. A caller that needs
+    the document's canonical form for something else too (a feed hashes the whole entry)
+    passes ``jcs.canonical_members(document)`` as ``members``, so it is made only once.
     """
     proof = document.get("proof")
     if proof is None:
@@ -118,20 +121,31 @@ def verify_object(
         raise ProofError("unknown-key", f"no key known for verificationMethod {method!r}")
     if not isinstance(key, ed25519.Ed25519PublicKey):
         raise ProofError("wrong-key-type", f"verificationMethod {method!r} is not an Ed25519 key")
+    unsecured_members = None
+    if members is not None:
+        unsecured_members = {k: v for k, v in members.items() if k not in ("proof", "signature")}
     try:
-        key.verify(signature, _hash_data(options, unsecured))
+        key.verify(signature, _hash_data(options, unsecured, unsecured_members))
     except InvalidSignature:
         raise ProofError("bad-signature", "proof signature does not match the document") from None
     return VerifiedProof(verification_method=method, cryptosuite=CRYPTOSUITE, created=created)
 
 
-def _hash_data(options: Mapping[str, Any], unsecured: Mapping[str, Any]) -> bytes:
-    proof_config = dict(options)
-    if "@context" in unsecured:
-        proof_config["@context"] = unsecured["@context"]
+def _hash_data(
+    options: Mapping[str, Any],
+    unsecured: Mapping[str, Any],
+    unsecured_members: Mapping[str, bytes] | None = None,
+) -> bytes:
+    # The proof configuration is the proof's options plus the document's @context; both
+    # are put together from canonical members, so the @context is canonicalised once.
     try:
-        config_bytes = canonicalize(proof_config)
-        document_bytes = canonicalize(unsecured)
+        if unsecured_members is None:
+            unsecured_members = canonical_members(unsecured)
+        config_members = canonical_members(options)
+        if "@context" in unsecured_members:
+            config_members["@context"] = unsecured_members["@context"]
+        config_bytes = join_members(config_members)
+        document_bytes = join_members(unsecured_members)
     except (TypeError, ValueError) as error:
         raise ProofError(
             "malformed-document", f"document is not canonical JSON: {error}"

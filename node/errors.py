@@ -25,10 +25,17 @@ MESSAGES = {
 }
 
 
+# Addresses only other servers use (with what lies below them): they answer in JSON, and
+# before setup with a JSON 404 rather than a redirect to the first-run form.
+ACTIVITYPUB_PATHS = ("/actor", "/inbox", "/outbox", "/followers", "/following", "/ns", "/nodeinfo")
+
+
 def wants_json() -> bool:
     """Say whether this request should get JSON errors (the API and ActivityPub routes)."""
     path = request.path
-    return path.startswith("/api/") or path.startswith("/.well-known/") or path == "/api"
+    if path == "/api" or path.startswith(("/api/", "/.well-known/")):
+        return True
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in ACTIVITYPUB_PATHS)
 
 
 def error_response(status: int, message: str | None = None, fields: dict[str, Any] | None = None):

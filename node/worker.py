@@ -1,4 +1,5 @@
-"""The delivery and catch-up worker: send due deliveries, poll due peers, sleep, repeat.
+"""The delivery and catch-up worker: publish due posts, send due deliveries, poll due peers,
+sleep, repeat.
 
 It runs either as a background thread of `branchline run` (the default, so one process
 serves a small group) or as `branchline worker` processes, as many as the queue needs: on
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from flask import Flask
 
 from .extensions import db
-from .services import deliveries, sync
+from .services import deliveries, feed, sync
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +34,14 @@ class PassReport:
     deliveries: deliveries.SendReport = field(default_factory=deliveries.SendReport)
     polled: int = 0
     applied: int = 0
+    published: int = 0  # scheduled posts whose time came, appended to the feed
 
     @property
     def busy(self) -> bool:
         """Tell whether the pass found any work (so the next one should not sleep first)."""
-        return bool(self.deliveries.sent or self.deliveries.released or self.polled)
+        return bool(
+            self.deliveries.sent or self.deliveries.released or self.polled or self.published
+        )
 
 
 class Worker:
@@ -55,11 +59,12 @@ class Worker:
         self.stopping.set()
 
     def run_once(self, executor: ThreadPoolExecutor | None = None) -> PassReport:
-        """Make one pass: send what is due (in batches), then poll the peers that are due."""
+        """Make one pass: publish due posts, send due deliveries (in batches), poll due peers."""
         report = PassReport()
         batch = int(self.app.config.get("DELIVERY_BATCH_SIZE", 100))
         with self.app.app_context():
             try:
+                report.published = self._publish_due()
                 for _ in range(MAX_BATCHES_PER_PASS):
                     sent = deliveries.send_due(limit=batch, executor=executor, rng=self.rng)
                     report.deliveries.add(sent)
@@ -72,6 +77,17 @@ class Worker:
             finally:
                 db.session.remove()
         return report
+
+    def _publish_due(self) -> int:
+        # A post scheduled ahead changes nothing when its time comes, so nothing else would
+        # put it on the feed (and so to followers) until the group's next change.
+        try:
+            return feed.publish_due()
+        except Exception:
+            # Deliveries and polls must not wait on it: log, and try again next pass.
+            db.session.rollback()
+            log.exception("publishing scheduled posts failed")
+            return 0
 
     def run(self) -> None:
         """Loop until stopped, sleeping briefly whenever a pass finds nothing to do."""

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Flask, current_app
+from flask import current_app
 from sqlalchemy import func, select, update
 
 from federation.errors import FetchError
@@ -170,10 +170,10 @@ def _load(ids: list[int]) -> list[Claimed]:
     ]
 
 
-def send(claimed: Claimed) -> Outcome:
+def send(claimed: Claimed, run: outbound.DeliveryRun | None = None) -> Outcome:
     """POST one claimed delivery, signed, and say how it went; never raise for the network."""
     try:
-        result = outbound.deliver(claimed.inbox, claimed.body)
+        result = outbound.deliver(claimed.inbox, claimed.body, run=run)
     except FetchError as error:
         return Outcome(
             error.status,
@@ -238,9 +238,13 @@ def send_due(
     )
     if not claimed:
         return report
-    outcomes = _send_all(current_app._get_current_object(), claimed, executor)
-    # One query for the whole batch; record() then finds each row in the identity map.
-    db.session.scalars(select(Delivery).where(Delivery.id.in_([c.id for c in claimed]))).all()
+    with outbound.delivery_run() as run:
+        outcomes = _send_all(claimed, executor, run)
+    # One query for the whole batch; record() then finds each row in the identity map,
+    # which keeps rows only while something else holds them: this list, until the end.
+    batch = db.session.scalars(
+        select(Delivery).where(Delivery.id.in_([c.id for c in claimed]))
+    ).all()
     for item, outcome in zip(claimed, outcomes, strict=True):
         state = record(item, outcome, now=clock(), policy=policy, rng=rng)
         report.sent += 1
@@ -253,22 +257,18 @@ def send_due(
         elif state == GIVEN_UP:
             report.given_up += 1
     db.session.commit()
+    del batch
     return report
 
 
-def _send_all(app: Flask, claimed: Iterable[Claimed], executor: Executor | None) -> list[Outcome]:
+def _send_all(
+    claimed: Iterable[Claimed], executor: Executor | None, run: outbound.DeliveryRun
+) -> list[Outcome]:
+    # The run carries the key, the policy and the connections, so sender threads need no
+    # app context and touch no database.
     if executor is None:
-        return [send(item) for item in claimed]
-
-    def send_in_context(item: Claimed) -> Outcome:
-        # Each sender thread needs an app context of its own (the signing key, the group).
-        with app.app_context():
-            try:
-                return send(item)
-            finally:
-                db.session.remove()
-
-    return list(executor.map(send_in_context, claimed))
+        return [send(item, run) for item in claimed]
+    return list(executor.map(lambda item: send(item, run), claimed))
 
 
 def oldest_undelivered() -> dict[int | None, datetime]:

@@ -99,8 +99,10 @@ def _receive(url: str, headers: Mapping[str, str], body: bytes) -> Answer:
     # repeated seq with what it holds); everything else by its activity id.
     if "seq" not in activity and _already_received(activity["id"]):
         return Answer(202, "already received")
-    peer.last_contact_at = _now()
     answer = _apply(peer, activity, body)
+    # Set after the checks and look-ups, not before: the first change starts SQLite's
+    # write transaction, and every other inbox request waits until it commits.
+    peer.last_contact_at = _now()
     if answer is None:
         db.session.add(
             ReceivedActivity(

@@ -7,7 +7,9 @@ timeouts, and the clock.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import current_app
@@ -72,8 +74,40 @@ def fetch(url: str, *, accept: Sequence[str] = ACTIVITY_TYPES) -> client.FetchRe
     )
 
 
-def deliver(inbox: str, body: bytes) -> client.DeliveryResult:
-    """POST an activity to an inbox, signed, through the guarded client."""
+@dataclass(frozen=True)
+class DeliveryRun:
+    """What one batch of deliveries shares: who signs, where it may connect, kept connections."""
+
+    sign: client.HttpSignatureAuth
+    policy: AddressPolicy
+    timeouts: client.Timeouts
+    sessions: client.SessionPool
+
+
+@contextmanager
+def delivery_run() -> Iterator[DeliveryRun]:
+    """Read the signing key, policy and timeouts once for a batch; close its connections after.
+
+    The run may be used from other threads (it needs no app context): the key, the policy
+    and the timeouts are plain values, and the pool lends each session to one request.
+    """
+    policy = address_policy()
+    with client.SessionPool(policy=policy) as sessions:
+        yield DeliveryRun(signer(), policy, _timeouts(), sessions)
+
+
+def deliver(inbox: str, body: bytes, *, run: DeliveryRun | None = None) -> client.DeliveryResult:
+    """POST an activity to an inbox, signed, through the guarded client (and ``run``'s pool)."""
+    if run is None:
+        return client.post_json(
+            inbox, body, sign=signer(), policy=address_policy(), timeouts=_timeouts(), clock=_now
+        )
     return client.post_json(
-        inbox, body, sign=signer(), policy=address_policy(), timeouts=_timeouts(), clock=_now
+        inbox,
+        body,
+        sign=run.sign,
+        policy=run.policy,
+        timeouts=run.timeouts,
+        clock=_now,
+        sessions=run.sessions,
     )

@@ -8,6 +8,7 @@ publishes it.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import re
@@ -256,6 +257,12 @@ def peer_for_key(key_id: str, *, refetch: bool = False) -> Peer | None:
     return peer if peer.key_id == key_id else None
 
 
+# Parsing a key costs more than the signature check it serves; a key's text never changes
+# its meaning, and a rotated key is new text, so the parsed keys are kept by text.
+_parsed_pem = functools.lru_cache(maxsize=1024)(load_public_key_pem)
+_parsed_multikey = functools.lru_cache(maxsize=1024)(ed25519_public_key_from_multikey)
+
+
 def http_public_key(key_id: str, *, refetch: bool = False) -> PublicKey | None:
     """Return the public key that verifies requests signed with ``key_id``, or None."""
     if not isinstance(key_id, str) or not key_id.startswith(("https://", "http://")):
@@ -264,7 +271,7 @@ def http_public_key(key_id: str, *, refetch: bool = False) -> PublicKey | None:
     if peer is None or not peer.public_key_pem:
         return None
     try:
-        return load_public_key_pem(peer.public_key_pem)
+        return _parsed_pem(peer.public_key_pem)
     except (KeyFormatError, ValueError):
         return None
 
@@ -277,7 +284,7 @@ def proof_key_lookup(peer: Peer) -> Callable[[str], PublicKey | None]:
         if actor_of_key(key_id) != peer.actor_id or key_id not in keys:
             return None
         try:
-            return ed25519_public_key_from_multikey(keys[key_id])
+            return _parsed_multikey(keys[key_id])
         except (KeyFormatError, ValueError):
             return None
 

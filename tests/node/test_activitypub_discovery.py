@@ -182,3 +182,49 @@ def test_node_that_is_not_set_up_has_no_actor(app):
     assert client.get("/.well-known/nodeinfo").status_code == 404
     # Other addresses lead to the first-run form until there is a group to serve.
     assert client.get("/actor", headers={"Accept": AS_JSON}).status_code != 200
+
+
+@pytest.mark.parametrize(
+    "path", ["/actor", "/outbox", "/outbox?after=0", "/outbox/1", "/followers", "/following"]
+)
+def test_activitypub_addresses_answer_json_not_the_setup_form_before_setup(app, path):
+    response = app.test_client().get(path, headers={"Accept": AS_JSON})
+    assert response.status_code == 404
+    assert response.is_json
+    assert "error" in response.get_json()
+
+
+def test_inbox_of_a_node_not_set_up_answers_404_in_json(app):
+    follow = {
+        "id": "http://127.0.0.2/follows/1",
+        "type": "Follow",
+        "actor": "http://127.0.0.2/actor",
+        "object": ACTOR,
+    }
+    response = app.test_client().post("/inbox", json=follow, content_type=AS_JSON)
+    assert response.status_code == 404
+    assert response.is_json
+
+
+def test_context_document_is_served_before_setup(app):
+    response = app.test_client().get("/ns")
+    assert response.status_code == 200
+    assert response.get_json()["@context"]["seq"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/inbox", 405),
+        ("POST", "/actor", 405),
+        ("POST", "/outbox", 405),
+        ("GET", "/outbox/not-a-seq", 404),
+        ("GET", "/outbox/99", 404),
+        ("GET", "/nodeinfo/9.9", 404),
+    ],
+)
+def test_activitypub_errors_are_json_for_peers(client, group, method, path, status):
+    response = client.open(path, method=method, headers={"Accept": AS_JSON})
+    assert response.status_code == status
+    assert response.is_json
+    assert set(response.get_json()) == {"error", "fields"}

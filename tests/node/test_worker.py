@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -16,8 +17,10 @@ import pytest
 from node import create_app
 from node.cli_sync import backfill, peers, worker
 from node.extensions import db
-from node.models.federation import Delivery
+from node.models.federation import Delivery, Follower
+from node.services import posts
 from node.worker import Worker, start_in_background
+from tests import factories
 from tests.federation.local_http import LocalServer, Reply
 from tests.node import sync_support as support
 
@@ -50,6 +53,26 @@ def test_one_pass_sends_due_deliveries_and_polls_due_peers(app, group, server):
     report = Worker(app, concurrency=4).run_once()
 
     assert (report.deliveries.done, report.polled, report.applied) == (12, 1, 6)
+
+
+def test_one_pass_publishes_a_scheduled_post_whose_time_has_come_to_followers(app, group, server):
+    server.routes["/inbox"] = Reply(202)
+    follower = support.peer(server.url("/actor"), inbox=server.url("/inbox"))
+    db.session.add(Follower(peer_id=follower.id, state="accepted", follow_activity_id="f"))
+    db.session.commit()
+    post = posts.create({"title": "Polling day rota", "published_at": factories.soon(1)})
+    assert Worker(app).run_once().published == 0
+    # Its time comes: written a day ago for an hour ago.
+    post.created_at = datetime.now(UTC) - timedelta(days=1)
+    post.published_at = datetime.now(UTC) - timedelta(hours=1)
+    db.session.commit()
+
+    report = Worker(app).run_once()
+
+    assert (report.published, report.deliveries.done, report.busy) == (1, 1, True)
+    [sent] = [json.loads(found.body) for found in server.received]
+    assert (sent["type"], sent["object"]["name"]) == ("Create", post.title)
+    assert Worker(app).run_once().published == 0
 
 
 def test_worker_loop_runs_until_stopped(app, group, server):
