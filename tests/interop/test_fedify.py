@@ -45,6 +45,9 @@ PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 
 # Strings and numbers where canonical JSON (RFC 8785) implementations tend to differ.
 AWKWARD_TEXT = 'Café — ☂️ 𝄞 <b>&amp;</b> "quoted" \\ \t\n\u2028\u007f\u0000\u001f'
+# What the node can store: PostgreSQL text refuses NUL (and the node's schemas refuse it in
+# input anyway); documents built without the database keep it.
+STORABLE_TEXT = AWKWARD_TEXT.replace("\u0000", "")
 AWKWARD_NUMBERS = [
     0.1,
     -0.0,
@@ -96,7 +99,7 @@ def entries(group):
     """A Create and an Update of an event, then a Create of a news post, as the feed holds them."""
     event = events.create(
         {
-            "title": f"Canvass the estate: {AWKWARD_TEXT}",
+            "title": f"Canvass the estate: {STORABLE_TEXT}",
             "kind": "canvass",
             "description": "Meet at the *library*.\n\nLeaflets provided.",
             "starts_at": NOW + timedelta(days=7),
@@ -191,7 +194,7 @@ def test_fedify_reads_our_event_and_note_entries(fedify, actor, entries):
     assert created["object"] | {"content": None} == {
         "type": "Event",
         "id": "http://localhost/events/1",
-        "name": f"Canvass the estate: {AWKWARD_TEXT}",
+        "name": f"Canvass the estate: {STORABLE_TEXT}",
         "content": None,
         "startTime": "2025-03-21T15:09:26Z",
         "endTime": "2025-03-21T17:39:26Z",
