@@ -217,6 +217,8 @@ class RunReport:
     redacted: tuple[int, ...]  # seqs of redaction stubs: chain intact, content unverifiable
     head: tuple[int, str] | None  # (seq, hash) of the last entry that held, else start_after
     problem: ChainBreak | None
+    # The hashes of the entries that held, in order (what the next prevHash must name).
+    hashes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -262,6 +264,7 @@ def verify_run(
     head = start_after
     verified = 0
     redacted: list[int] = []
+    hashes: list[str] = []
     claimed = [_claimed_seq(entry) for entry in entries]
     # Every entry of a feed has the same @context: canonicalise it once per run (a run of
     # one entry has nothing to share it with).
@@ -292,15 +295,16 @@ def verify_run(
             current_hash = entry_hash(entry, members)
         except _Break as found:
             problem = ChainBreak(index, expected_seq, seq, found.reason, found.detail)
-            return RunReport(verified, tuple(redacted), head, problem)
+            return RunReport(verified, tuple(redacted), head, problem, tuple(hashes))
         if stub:
             redacted.append(seq)
         else:
             verified += 1
+        hashes.append(current_hash)
         head = (seq, current_hash)
         previous_hash = current_hash
         expected_seq += 1
-    return RunReport(verified, tuple(redacted), head, None)
+    return RunReport(verified, tuple(redacted), head, None, tuple(hashes))
 
 
 def _claimed_seq(entry: object) -> int | None:

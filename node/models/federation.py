@@ -176,6 +176,8 @@ class RemoteObject(db.Model):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     peer = relationship("Peer", lazy="joined")
+    # Set rather than source_entry_id, so an entry and its objects are written in one flush.
+    source_entry = relationship("RemoteEntry")
 
 
 class ReceivedActivity(db.Model):

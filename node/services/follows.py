@@ -135,6 +135,12 @@ def followed_peer(peer: Peer) -> Following | None:
     )
 
 
+def follows_peer(peer: Peer) -> bool:
+    """Tell whether this group asked to follow ``peer`` (``followed_peer``, without the rows)."""
+    query = select(Following.id).where(Following.peer_id == peer.id, Following.state != REJECTED)
+    return db.session.scalar(query.limit(1)) is not None
+
+
 def answer_to_our_follow(peer: Peer, activity: dict[str, Any], accepted: bool) -> None:
     """Record a peer's Accept or Reject of this group's Follow."""
     obj = activity.get("object")

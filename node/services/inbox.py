@@ -12,6 +12,7 @@ answered 400: nothing a peer sends may make the inbox fail with a 500.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -87,9 +88,10 @@ def _receive(url: str, headers: Mapping[str, str], body: bytes) -> Answer:
     if group is None:
         raise Refused(404, "this node has no group yet")
 
-    verified = _verify_signature(url, headers, body)
+    verified, signer = _verify_signature(url, headers, body)
     _check_host(verified, headers.get("Host", ""), group.base_url)
-    peer = peers.find_by_key(verified.key_id)
+    # The key's owner, as the signature check found it (one look-up, not two).
+    peer = signer if signer is not None else peers.find_by_key(verified.key_id)
     actor = activity["actor"]
     if peer is None or peer.actor_id != actor:
         raise Refused(401, "the key that signed this is not the actor's")
@@ -103,19 +105,32 @@ def _receive(url: str, headers: Mapping[str, str], body: bytes) -> Answer:
     # Set after the checks and look-ups, not before: the first change starts SQLite's
     # write transaction, and every other inbox request waits until it commits.
     peer.last_contact_at = _now()
-    if answer is None:
-        db.session.add(
-            ReceivedActivity(
-                activity_id=activity["id"], actor_id=actor, activity_type=activity["type"][:40]
-            )
+    if answer is not None:
+        _commit()  # a feed entry: one commit writes it, its objects and the peer
+        return answer
+    db.session.add(
+        ReceivedActivity(
+            activity_id=activity["id"], actor_id=actor, activity_type=activity["type"][:40]
         )
-        answer = Answer(202, "accepted")
+    )
     try:
-        db.session.commit()
+        _commit()
     except IntegrityError:
         db.session.rollback()  # the same activity, delivered twice at once
         return Answer(202, "already received")
-    return answer
+    return Answer(202, "accepted")
+
+
+# SQLite lets one connection write at a time, and one that finds the database locked
+# sleeps in steps of up to 100 ms before it looks again. The inbox writes everything in its
+# final commit, so this worker's threads queue for that here and each goes the moment the
+# one before it is done; only the other workers' writes meet SQLite's busy wait.
+_commit_lock = threading.Lock()
+
+
+def _commit() -> None:
+    with _commit_lock:
+        db.session.commit()
 
 
 # Reading the request -----------------------------------------------------------------
@@ -179,27 +194,35 @@ def parse_activity(body: bytes) -> dict[str, Any]:
 # Who sent it -------------------------------------------------------------------------
 
 
-def _verify_signature(url: str, headers: Mapping[str, str], body: bytes):
+def _verify_signature(url: str, headers: Mapping[str, str], body: bytes) -> tuple[Any, Peer | None]:
+    """Check the request's signature; return what verified and the peer whose key it was."""
     found: list[str] = []
+    owners: dict[str, Peer] = {}
 
-    def lookup(key_id: str) -> PublicKey | None:
-        key = peers.http_public_key(key_id)
+    def lookup(key_id: str, *, refetch: bool = False) -> PublicKey | None:
+        owner, key = peers.http_key_owner(key_id, refetch=refetch)
         if key is not None:
             found.append(key_id)
+            owners[key_id] = owner
         return key
 
     def relookup(key_id: str) -> PublicKey | None:
-        return peers.http_public_key(key_id, refetch=True)
+        return lookup(key_id, refetch=True)
 
     pairs = list(headers.items())
     try:
         try:
-            return verify_signed_request("POST", url, pairs, body, lookup_key=lookup, now=_now())
+            verified = verify_signed_request(
+                "POST", url, pairs, body, lookup_key=lookup, now=_now()
+            )
         except SignatureError:
             if not found:
                 raise
             # A known key that no longer verifies: the peer may have rotated it.
-            return verify_signed_request("POST", url, pairs, body, lookup_key=relookup, now=_now())
+            verified = verify_signed_request(
+                "POST", url, pairs, body, lookup_key=relookup, now=_now()
+            )
+        return verified, owners.get(verified.key_id)
     except MalformedSignature as error:
         db.session.commit()  # keep any actor we fetched meanwhile
         raise Refused(400, f"malformed signature: {error}") from None
@@ -270,10 +293,9 @@ def _apply(peer: Peer, activity: dict[str, Any], body: bytes) -> Answer | None:
 
 
 def _feed_entry(peer: Peer, activity: dict[str, Any], body: bytes) -> Answer:
-    if follows.followed_peer(peer) is None:
+    if not follows.follows_peer(peer):
         return Answer(202, "ignored: this group does not follow the sender")
     result = apply_entry(peer, activity, body.decode("utf-8"))
-    db.session.commit()
     if result.outcome == "refused":
         return Answer(400, f"entry refused: {result.reason}")
     return Answer(202, result.outcome)

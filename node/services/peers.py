@@ -265,15 +265,20 @@ _parsed_multikey = functools.lru_cache(maxsize=1024)(ed25519_public_key_from_mul
 
 def http_public_key(key_id: str, *, refetch: bool = False) -> PublicKey | None:
     """Return the public key that verifies requests signed with ``key_id``, or None."""
+    return http_key_owner(key_id, refetch=refetch)[1]
+
+
+def http_key_owner(key_id: str, *, refetch: bool = False) -> tuple[Peer | None, PublicKey | None]:
+    """Return the peer owning ``key_id`` and the public key it verifies with (None, None)."""
     if not isinstance(key_id, str) or not key_id.startswith(("https://", "http://")):
-        return None
+        return None, None
     peer = peer_for_key(key_id, refetch=refetch)
     if peer is None or not peer.public_key_pem:
-        return None
+        return None, None
     try:
-        return _parsed_pem(peer.public_key_pem)
+        return peer, _parsed_pem(peer.public_key_pem)
     except (KeyFormatError, ValueError):
-        return None
+        return None, None
 
 
 def proof_key_lookup(peer: Peer) -> Callable[[str], PublicKey | None]:

@@ -10,6 +10,7 @@ or post they describe.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -37,6 +38,7 @@ BEHIND = "behind"
 CHAIN_BROKEN = "chain_broken"
 
 MAX_SEQ = 2**31 - 1  # what an INTEGER column holds on every database we support
+CHUNK = 500  # values per IN (...): well within every database's limit on parameters
 
 # Object types the Network page shows; other objects (a group profile) update the peer.
 CONTENT_TYPES = ("Campaign", "Event", "Candidate", "Note", "Article", "Question", "Page")
@@ -76,7 +78,7 @@ def apply_entry(peer: Peer, entry: dict[str, Any], body: str) -> ApplyResult:
     chain broken, with the reason. The caller commits.
     """
     seq = entry.get("seq") if isinstance(entry, dict) else None
-    if isinstance(seq, bool) or not isinstance(seq, int) or not 1 <= seq <= MAX_SEQ:
+    if not _usable_seq(seq):
         return _break(peer, None, "an entry without a usable seq")
     if seq <= peer.held_seq:
         return _duplicate(peer, entry, seq)
@@ -86,51 +88,142 @@ def apply_entry(peer: Peer, entry: dict[str, Any], body: str) -> ApplyResult:
         peer.state_reason = f"received entry {seq} while holding {peer.held_seq}"
         return ApplyResult("behind", seq, f"entry {peer.held_seq + 1} is missing")
 
-    activity_id = entry.get("id")
-    if not isinstance(activity_id, str) or not peers.same_origin(activity_id, peer.actor_id):
-        return _break(peer, seq, "the entry's id is not on the group's own server")
-    if entry.get("actor") not in (None, peer.actor_id) and not feed.is_redacted(entry):
-        return _break(peer, seq, "the entry names another actor")
-    report = _verify(peer, entry)
+    problem = _origin_problem(peer, entry)
+    if problem:
+        return _break(peer, seq, problem)
+    report = _verify(peer, [entry])
     if not report.ok and report.reason == "wrong-key":
         # The group may have rotated its proof key since we last fetched its actor.
         refreshed = peers.peer_for_key(peer.key_id or peer.actor_id, refetch=True)
         if refreshed is not None:
-            report = _verify(peer, entry)
+            report = _verify(peer, [entry])
     if not report.ok:
         problem = report.problem
         return _break(peer, seq, f"{problem.reason}: {problem.detail}" if problem else "invalid")
-    if db.session.scalar(select(RemoteEntry.id).where(RemoteEntry.activity_id == activity_id)):
+    activity_id = entry["id"]
+    if _used_activity_ids([activity_id]):
         return _break(peer, seq, f"activity id {activity_id} was already used by another entry")
-
-    redacted = feed.is_redacted(entry)
-    stored = RemoteEntry(
-        peer_id=peer.id,
-        seq=seq,
-        activity_id=activity_id,
-        activity_type=str(entry.get("type", ""))[:40],
-        object_id=object_id_of(entry.get("object")),
-        body=body,
-        entry_hash=feed.entry_hash(entry),
-        verification=REDACTED if redacted else VERIFIED,
-    )
-    db.session.add(stored)
-    db.session.flush()
-    peer.held_seq = seq
-    peer.held_hash = stored.entry_hash
-    peer.head_seq = max(peer.head_seq, seq)
-    peer.state = IN_STEP if peer.held_seq >= peer.head_seq else BEHIND
-    peer.state_reason = ""
-    peer.last_contact_at = _now()
-    if not redacted:
-        apply_activity(peer, entry, stored, verification=VERIFIED)
+    _store(peer, [(entry, body)], report.hashes)
     return ApplyResult("applied", seq)
 
 
-def _verify(peer: Peer, entry: dict[str, Any]) -> feed.RunReport:
+def apply_entries(peer: Peer, items: Sequence[tuple[dict[str, Any], str]]) -> list[ApplyResult]:
+    """Apply a run of ``(entry, body)`` pairs in order, as ``apply_entry`` on each would.
+
+    Stops after the first entry that is neither applied nor a duplicate; the entries before
+    it stay applied. A stretch of entries that are each the next link is verified with one
+    ``verify_run`` and stored together (one INSERT, one look-up of their objects); whatever
+    does not fit that stretch (a duplicate, a gap, a bad proof) goes through
+    ``apply_entry``, which decides it and says why. The caller commits.
+    """
+    results: list[ApplyResult] = []
+    index = 0
+    while index < len(items):
+        run = _in_line(peer, items, index)
+        stored = _apply_run(peer, items[index : index + run]) if run else 0
+        results.extend(
+            ApplyResult("applied", items[k][0]["seq"]) for k in range(index, index + stored)
+        )
+        index += stored
+        if index == len(items):
+            break
+        # The entry that ended the stretch: the one-entry path rules on it.
+        result = apply_entry(peer, *items[index])
+        results.append(result)
+        if result.outcome not in ("applied", "duplicate"):
+            break
+        index += 1
+    return results
+
+
+def _usable_seq(seq: object) -> bool:
+    return isinstance(seq, int) and not isinstance(seq, bool) and 1 <= seq <= MAX_SEQ
+
+
+def _origin_problem(peer: Peer, entry: dict[str, Any]) -> str:
+    activity_id = entry.get("id")
+    if not isinstance(activity_id, str) or not peers.same_origin(activity_id, peer.actor_id):
+        return "the entry's id is not on the group's own server"
+    if entry.get("actor") not in (None, peer.actor_id) and not feed.is_redacted(entry):
+        return "the entry names another actor"
+    return ""
+
+
+def _in_line(peer: Peer, items: Sequence[tuple[dict[str, Any], str]], start: int) -> int:
+    """Count the entries from ``start`` that are each the next seq, with their own ids."""
+    expected = peer.held_seq + 1
+    count = 0
+    for entry, _body in items[start:]:
+        seq = entry.get("seq") if isinstance(entry, dict) else None
+        if not _usable_seq(seq) or seq != expected or _origin_problem(peer, entry):
+            break
+        count += 1
+        expected += 1
+    return count
+
+
+def _apply_run(peer: Peer, run: Sequence[tuple[dict[str, Any], str]]) -> int:
+    """Verify and store the longest good prefix of ``run``; return how many were stored."""
+    entries = [entry for entry, _body in run]
+    report = _verify(peer, entries)
+    good = report.problem.index if report.problem is not None else len(entries)
+    ids = [entry["id"] for entry in entries[:good]]
+    used = _used_activity_ids(ids)
+    seen: set[str] = set()
+    for index, activity_id in enumerate(ids):
+        if activity_id in used or activity_id in seen:
+            good = index  # apply_entry refuses it, with the reason
+            break
+        seen.add(activity_id)
+    if good:
+        _store(peer, run[:good], report.hashes[:good])
+    return good
+
+
+def _used_activity_ids(ids: Sequence[str]) -> set[str]:
+    used: set[str] = set()
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        query = select(RemoteEntry.activity_id).where(RemoteEntry.activity_id.in_(chunk))
+        used.update(db.session.scalars(query))
+    return used
+
+
+def _store(peer: Peer, items: Sequence[tuple[dict[str, Any], str]], hashes: Sequence[str]) -> None:
+    """Store verified entries that continue the chain held, then bring their objects up."""
+    rows = []
+    for (entry, body), entry_hash in zip(items, hashes, strict=True):
+        rows.append(
+            RemoteEntry(
+                peer_id=peer.id,
+                seq=entry["seq"],
+                activity_id=entry["id"],
+                activity_type=str(entry.get("type", ""))[:40],
+                object_id=object_id_of(entry.get("object")),
+                body=body,
+                entry_hash=entry_hash,
+                verification=REDACTED if feed.is_redacted(entry) else VERIFIED,
+            )
+        )
+    # Everything is read before anything is written: the rows are inserted at the caller's
+    # commit, in one flush, so SQLite's write lock is held only for that.
+    objects = _prefetch([entry for entry, _body in items])
+    db.session.add_all(rows)
+    peer.held_seq = items[-1][0]["seq"]
+    peer.held_hash = hashes[-1]
+    peer.head_seq = max(peer.head_seq, peer.held_seq)
+    peer.state = IN_STEP if peer.held_seq >= peer.head_seq else BEHIND
+    peer.state_reason = ""
+    peer.last_contact_at = _now()
+    for (entry, _body), row in zip(items, rows, strict=True):
+        if row.verification != REDACTED:
+            apply_activity(peer, entry, row, verification=VERIFIED, objects=objects)
+
+
+def _verify(peer: Peer, entries: list[dict[str, Any]]) -> feed.RunReport:
     start = (peer.held_seq, peer.held_hash) if peer.held_seq else None
     return feed.verify_run(
-        [entry],
+        entries,
         actor=peer.actor_id,
         lookup_key=peers.proof_key_lookup(peer),
         start_after=start,
@@ -188,24 +281,69 @@ def _as_aware(moment: datetime | None) -> datetime | None:
     return moment
 
 
+# Objects already looked up while applying a run of entries, by object id (None: no row).
+Objects = dict[str, RemoteObject | None]
+
+
+def _prefetch(entries: Sequence[dict[str, Any]]) -> Objects:
+    """Look up the stored objects a run of entries names, with one query per CHUNK ids."""
+    ids = list(dict.fromkeys(filter(None, (object_id_of(e.get("object")) for e in entries))))
+    objects: Objects = dict.fromkeys(ids)
+    for start in range(0, len(ids), CHUNK):
+        query = select(RemoteObject).where(RemoteObject.object_id.in_(ids[start : start + CHUNK]))
+        objects.update((stored.object_id, stored) for stored in db.session.scalars(query))
+    return objects
+
+
+def _stored_object(object_id: str, objects: Objects | None) -> RemoteObject | None:
+    if objects is None:
+        return db.session.scalar(select(RemoteObject).where(RemoteObject.object_id == object_id))
+    if object_id not in objects:
+        objects[object_id] = db.session.scalar(
+            select(RemoteObject).where(RemoteObject.object_id == object_id)
+        )
+    return objects[object_id]
+
+
+def _new_object(stored: RemoteObject, objects: Objects | None) -> RemoteObject:
+    db.session.add(stored)
+    if objects is not None:
+        objects[stored.object_id] = stored
+    return stored
+
+
 def apply_activity(
-    peer: Peer, activity: dict[str, Any], entry: RemoteEntry, *, verification: str
+    peer: Peer,
+    activity: dict[str, Any],
+    entry: RemoteEntry,
+    *,
+    verification: str,
+    objects: Objects | None = None,
 ) -> None:
-    """Bring the stored objects up to date with one checked Create, Update, Delete or Announce."""
+    """Bring the stored objects up to date with one checked Create, Update, Delete or Announce.
+
+    ``objects`` holds the rows already looked up (see ``_prefetch``) when a run is applied.
+    """
     kind = activity.get("type")
     obj = activity.get("object")
     if kind in ("Create", "Update") and isinstance(obj, dict):
-        _upsert(peer, obj, entry, verification, create=kind == "Create")
+        _upsert(peer, obj, entry, verification, create=kind == "Create", objects=objects)
     elif kind == "Delete":
         object_id = object_id_of(obj)
         if object_id and peers.same_origin(object_id, peer.actor_id):
-            _tombstone(peer, object_id, entry)
+            _tombstone(peer, object_id, entry, objects)
     elif kind == "Announce" and isinstance(obj, dict):
-        _announced(peer, obj, entry)
+        _announced(peer, obj, entry, objects)
 
 
 def _upsert(
-    peer: Peer, obj: dict[str, Any], entry: RemoteEntry, verification: str, *, create: bool
+    peer: Peer,
+    obj: dict[str, Any],
+    entry: RemoteEntry,
+    verification: str,
+    *,
+    create: bool,
+    objects: Objects | None = None,
 ) -> None:
     object_id = object_id_of(obj)
     object_type = obj.get("type")
@@ -220,7 +358,7 @@ def _upsert(
     if object_type not in CONTENT_TYPES:
         return
     updated = _moment(obj.get("updated")) or _moment(obj.get("published"))
-    stored = db.session.scalar(select(RemoteObject).where(RemoteObject.object_id == object_id))
+    stored = _stored_object(object_id, objects)
     if stored is not None:
         if stored.peer_id != peer.id or stored.deleted:
             return  # a Delete came first (or the id is another peer's): remembered, ignored
@@ -230,8 +368,7 @@ def _upsert(
         if create and held is not None and updated == held:
             return
     else:
-        stored = RemoteObject(peer_id=peer.id, object_id=object_id)
-        db.session.add(stored)
+        stored = _new_object(RemoteObject(peer_id=peer.id, object_id=object_id), objects)
     stored.object_type = object_type[:40]
     stored.data = json.dumps(obj, ensure_ascii=False, sort_keys=True)
     stored.title = _title(obj)
@@ -239,26 +376,31 @@ def _upsert(
     stored.published_at = _moment(obj.get("published")) or stored.published_at or _now()
     stored.updated_at = updated
     stored.verification = verification
-    stored.source_entry_id = entry.id
+    stored.source_entry = entry
     stored.received_at = _now()
 
 
-def _tombstone(peer: Peer, object_id: str, entry: RemoteEntry) -> None:
-    stored = db.session.scalar(select(RemoteObject).where(RemoteObject.object_id == object_id))
+def _tombstone(
+    peer: Peer, object_id: str, entry: RemoteEntry, objects: Objects | None = None
+) -> None:
+    stored = _stored_object(object_id, objects)
     if stored is None:
-        stored = RemoteObject(peer_id=peer.id, object_id=object_id, object_type="Tombstone")
-        db.session.add(stored)
+        stored = _new_object(
+            RemoteObject(peer_id=peer.id, object_id=object_id, object_type="Tombstone"), objects
+        )
     elif stored.peer_id != peer.id:
         return
     stored.deleted = True
     stored.data = "{}"
     stored.title = ""
     stored.starts_at = None
-    stored.source_entry_id = entry.id
+    stored.source_entry = entry
     stored.received_at = _now()
 
 
-def _announced(peer: Peer, obj: dict[str, Any], entry: RemoteEntry) -> None:
+def _announced(
+    peer: Peer, obj: dict[str, Any], entry: RemoteEntry, objects: Objects | None = None
+) -> None:
     # An announced object from another group counts only if it carries that group's own
     # valid proof; Fedify does not check it, we must. Its origin's actor signs it.
     proof = obj.get("proof")
@@ -279,4 +421,4 @@ def _announced(peer: Peer, obj: dict[str, Any], entry: RemoteEntry) -> None:
         return
     inner = obj.get("object") if obj.get("type") in ("Create", "Update") else obj
     if isinstance(inner, dict):
-        _upsert(signer, inner, entry, ANNOUNCED, create=True)
+        _upsert(signer, inner, entry, ANNOUNCED, create=True, objects=objects)

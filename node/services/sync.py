@@ -1,8 +1,9 @@
 """Pull: fetch a followed peer's outbox from the last entry we hold and apply what is new.
 
 Push is for speed, pull is for truth. ``catch_up`` asks ``outbox?after=HELD&limit=N``,
-follows ``next`` page by page and hands each entry to ``inbox.apply_entry``, the one path
-that verifies an entry's proof and chain position and stores it. It stops at the first entry
+follows ``next`` page by page and hands each page's new entries to
+``remote_feed.apply_entries``: ``apply_entry``'s rules, a page at a time, the one path that
+verifies an entry's proof and chain position and stores it. It stops at the first entry
 that is refused (the inbox marks the peer "chain broken" and says why); what was applied
 before stays applied, and the next catch-up resumes after it. ``poll_due`` is what the
 worker runs: each followed Branchline peer every POLL_INTERVAL_SECONDS, less often while it
@@ -53,13 +54,14 @@ class SyncReport:
         return not (self.refused or self.error or self.skipped)
 
 
-def _apply_entry() -> Callable[[Peer, dict[str, Any], str], Any] | None:
-    # The receiving side's single verify-and-store path; it may not be installed yet.
+def _apply_entries() -> Callable[[Peer, list[tuple[dict[str, Any], str]]], list[Any]] | None:
+    # The receiving side's verify-and-store path (apply_entry, a page at a time); it may not
+    # be installed yet.
     try:
-        from .inbox import apply_entry
+        from .remote_feed import apply_entries
     except ImportError:
         return None
-    return apply_entry
+    return apply_entries
 
 
 def page_url(outbox: str, after: int, limit: int) -> str:
@@ -76,8 +78,8 @@ def catch_up(peer: Peer, progress: Progress | None = None) -> SyncReport:
     if not peer.is_branchline or not peer.outbox:
         report.skipped = "not a Branchline feed: nothing to pull"
         return report
-    apply_entry = _apply_entry()
-    if apply_entry is None:
+    apply_entries = _apply_entries()
+    if apply_entries is None:
         report.skipped = "this node cannot apply entries yet (node.services.inbox is missing)"
         return report
     limit = int(current_app.config.get("SYNC_PAGE_SIZE", 100))
@@ -93,14 +95,11 @@ def catch_up(peer: Peer, progress: Progress | None = None) -> SyncReport:
             head = _head_seq(page)
             if head is not None:
                 peer.head_seq, head_known = max(peer.head_seq, head), True
-            fresh = 0
-            for entry in _items(page):
-                seq = entry.get("seq") if isinstance(entry, Mapping) else None
-                if isinstance(seq, int) and not isinstance(seq, bool) and seq <= peer.held_seq:
-                    continue  # already held: a page boundary repeated, or a retried page
-                fresh += 1
-                if not _apply(apply_entry, peer, entry, report):
-                    break
+            fresh, unusable = _fresh(_items(page), peer.held_seq)
+            if fresh:
+                _apply(apply_entries, peer, fresh, report)
+            if unusable and not report.refused:
+                report.refused = "the outbox served an entry that is not a JSON object"
             peer.head_seq = max(peer.head_seq, peer.held_seq)
             db.session.commit()
             if progress is not None:
@@ -129,25 +128,46 @@ def catch_up(peer: Peer, progress: Progress | None = None) -> SyncReport:
     return report
 
 
-def _apply(apply_entry: Callable[..., Any], peer: Peer, entry: Any, report: SyncReport) -> bool:
-    if not isinstance(entry, dict):
-        report.refused = "the outbox served an entry that is not a JSON object"
-        return False
-    seq = entry.get("seq")
+def _fresh(items: list[Any], held: int) -> tuple[list[dict[str, Any]], bool]:
+    """Return the entries of a page to apply, in order, and whether an unusable one ends them.
+
+    An entry whose seq is already held is skipped (a page boundary repeated, or a retried
+    page); so is one held by the time it comes, should every entry before it apply. The
+    list ends with the first entry that cannot be the next link (nothing after it would be
+    reached) or before the first that is not a JSON object.
+    """
+    fresh: list[dict[str, Any]] = []
+    for entry in items:
+        if not isinstance(entry, dict):
+            return fresh, True
+        seq = entry.get("seq")
+        usable = isinstance(seq, int) and not isinstance(seq, bool)
+        if usable and seq <= held:
+            continue
+        fresh.append(entry)
+        if not usable or seq != held + 1:
+            break
+        held = seq
+    return fresh, False
+
+
+def _apply(
+    apply_entries: Callable[..., list[Any]],
+    peer: Peer,
+    entries: list[dict[str, Any]],
+    report: SyncReport,
+) -> None:
     # Entries are stored and hashed in their RFC 8785 form, which is what a Branchline
     # outbox serves; re-serialising the parsed entry gives those same bytes back.
-    body = canonicalize(entry).decode("utf-8")
-    before = peer.held_seq
-    result = apply_entry(peer, entry, body)
-    outcome = getattr(result, "outcome", None)
-    if outcome == "duplicate":
-        return True
-    if outcome in (None, "applied") and isinstance(seq, int) and peer.held_seq >= seq > before:
-        report.applied += 1
-        return True
-    reason = getattr(result, "reason", "") or peer.state_reason
-    report.refused = reason or f"entry {seq!r} was not applied"
-    return False
+    items = [(entry, canonicalize(entry).decode("utf-8")) for entry in entries]
+    for (entry, _body), result in zip(items, apply_entries(peer, items), strict=False):
+        outcome = getattr(result, "outcome", None)
+        if outcome == "applied":
+            report.applied += 1
+        elif outcome != "duplicate":
+            reason = getattr(result, "reason", "") or peer.state_reason
+            report.refused = reason or f"entry {entry.get('seq')!r} was not applied"
+            return
 
 
 def _items(page: Mapping[str, Any]) -> list[Any]:
