@@ -23,10 +23,6 @@ import argparse
 import http.client
 import json
 import multiprocessing
-import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +34,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import gunicorn_server  # noqa: E402 - beside this script
+
 from federation import feed, keys  # noqa: E402
 from federation.httpsig import sign_request  # noqa: E402
 
@@ -45,12 +43,6 @@ TARGET = 300.0
 WORKERS = 2
 THREADS = 4
 ACTIVITY_JSON = "application/activity+json"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- The fake peers ---------------------------------------------------------------------
@@ -224,62 +216,6 @@ def stored_entries(settings: dict[str, str]) -> tuple[int, dict[str, str]]:
     return count, states
 
 
-def start_gunicorn(settings: dict[str, str], port: int, log: Path) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRANCHLINE_")}
-    env.update({f"BRANCHLINE_{k}": v for k, v in settings.items()})
-    env.update(
-        BRANCHLINE_BIND=f"127.0.0.1:{port}",
-        WEB_CONCURRENCY=str(WORKERS),
-        GUNICORN_THREADS=str(THREADS),
-        GUNICORN_ACCESS_LOG="",
-        GUNICORN_LOG_LEVEL="warning",
-    )
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--config",
-        str(ROOT / "deploy" / "gunicorn.conf.py"),
-        "--max-requests",
-        "0",  # no worker recycling in the middle of a measurement
-    ]
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def wait_until_answering(process: subprocess.Popen, port: int, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"gunicorn exited:\n{log.read_text()}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/.well-known/nodeinfo")
-            if conn.getresponse().status < 500:
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"gunicorn did not answer within 60s:\n{log.read_text()}")
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 # --- The load ---------------------------------------------------------------------------
 
 
@@ -321,7 +257,7 @@ def main() -> int:
     args = parser.parse_args()
     each = max(1, args.entries // args.senders)
 
-    node_port, peer_port = free_port(), free_port()
+    node_port, peer_port = gunicorn_server.free_port(), gunicorn_server.free_port()
     inbox = f"http://127.0.0.1:{node_port}/inbox"
     print(f"signing {each * args.senders} entries from {args.senders} peers ...", flush=True)
     peers = [FakePeer(peer_port, n) for n in range(args.senders)]
@@ -341,9 +277,13 @@ def main() -> int:
             settings = node_settings(Path(tmp) / "instance", node_port)
             set_up(settings, [peer.actor for peer in peers])
             log = Path(tmp) / "gunicorn.log"
-            server = start_gunicorn(settings, node_port, log)
+            server = gunicorn_server.start_gunicorn(
+                settings, node_port, log, workers=WORKERS, threads=THREADS
+            )
             try:
-                wait_until_answering(server, node_port, log)
+                gunicorn_server.wait_until_answering(
+                    server, node_port, log, "/.well-known/nodeinfo"
+                )
                 start, out = ctx.Event(), ctx.Queue()
                 senders = [
                     ctx.Process(target=sender, args=(node_port, batch, start, out))
@@ -358,7 +298,7 @@ def main() -> int:
                 for process in senders:
                     process.join()
             finally:
-                stop(server)
+                gunicorn_server.stop(server)
             stored, states = stored_entries(settings)
             server_log = log.read_text(errors="replace")
     finally:

@@ -15,17 +15,15 @@ from __future__ import annotations
 import argparse
 import http.client
 import multiprocessing
-import os
 import random
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import gunicorn_server  # beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 0.25
@@ -164,69 +162,6 @@ def check_page(settings: dict[str, str], cache_seconds: int = 30) -> PageCheck:
 # --- The server ------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_gunicorn(settings: dict[str, str], port: int, log: Path) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRANCHLINE_")}
-    env.update({f"BRANCHLINE_{k}": v for k, v in settings.items()})
-    env.update(
-        BRANCHLINE_BIND=f"127.0.0.1:{port}",
-        WEB_CONCURRENCY=str(WORKERS),
-        GUNICORN_THREADS=str(THREADS),
-        GUNICORN_ACCESS_LOG="",
-        GUNICORN_LOG_LEVEL="warning",
-    )
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--config",
-        str(ROOT / "deploy" / "gunicorn.conf.py"),
-        "--pythonpath",
-        str(ROOT / "bench"),
-        "--max-requests",
-        "0",  # no worker recycling in the middle of a measurement
-        "bench_app:app",
-    ]
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            command,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def wait_until_answering(process: subprocess.Popen, port: int, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"gunicorn exited:\n{log.read_text()}")
-        try:
-            status, _ = fetch(http.client.HTTPConnection("127.0.0.1", port, timeout=5), BARE)
-            if status == 200:
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"gunicorn did not answer within 60s:\n{log.read_text()}")
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 # --- The load ----------------------------------------------------------------------------
 
 
@@ -325,7 +260,7 @@ def main() -> int:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="branchline-bench-") as tmp:
-        port = free_port()
+        port = gunicorn_server.free_port()
         settings = node_settings(Path(tmp) / "instance", port)
         print(f"filling a node with {COUNTS} ...", flush=True)
         fill(settings)
@@ -335,9 +270,16 @@ def main() -> int:
             print(f"{PAGE} answered {page.status} (group name shown: {page.has_group_name})")
 
         log = Path(tmp) / "gunicorn.log"
-        server = start_gunicorn(settings, port, log)
+        server = gunicorn_server.start_gunicorn(
+            settings,
+            port,
+            log,
+            workers=WORKERS,
+            threads=THREADS,
+            app=("--pythonpath", str(ROOT / "bench"), "bench_app:app"),
+        )
         try:
-            wait_until_answering(server, port, log)
+            gunicorn_server.wait_until_answering(server, port, log, BARE)
             print(
                 f"gunicorn: {WORKERS} gthread workers x {THREADS} threads on 127.0.0.1:{port}; "
                 f"{args.clients} keep-alive clients; {args.rounds} x {args.seconds:g}s rounds each",
@@ -353,7 +295,7 @@ def main() -> int:
                         load(port, path, args.seconds, args.clients, args.max_requests)
                     )
         finally:
-            stop(server)
+            gunicorn_server.stop(server)
 
     bare, home, fresh = merge(runs[BARE]), merge(runs[PAGE]), merge(runs[UNCACHED])
     print()
