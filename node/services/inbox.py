@@ -295,6 +295,7 @@ def _apply(peer: Peer, activity: dict[str, Any], body: bytes) -> Answer | None:
 def _feed_entry(peer: Peer, activity: dict[str, Any], body: bytes) -> Answer:
     if not follows.follows_peer(peer):
         return Answer(202, "ignored: this group does not follow the sender")
+    remote_feed.hold(peer)
     result = apply_entry(peer, activity, body.decode("utf-8"))
     if result.outcome == "refused":
         return Answer(400, f"entry refused: {result.reason}")

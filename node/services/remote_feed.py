@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from federation import feed
 from federation.errors import ProofError
@@ -69,13 +69,28 @@ def _break(peer: Peer, seq: int | None, reason: str) -> ApplyResult:
     return ApplyResult("refused", seq, reason)
 
 
+def hold(peer: Peer) -> None:
+    """Take ``peer``'s row for this transaction and read it afresh.
+
+    Two deliveries of the same entry (a push racing a pull, or two workers) must not both
+    find the chain where it was: the second would see the first's entry and call it a
+    forgery. Updating the row makes the other transaction wait until this one commits (a
+    row lock on PostgreSQL, the database's write lock on SQLite); whatever it committed
+    before is then read back. Pending changes to ``peer`` are flushed first, not lost.
+    """
+    db.session.flush()
+    lock = update(Peer).where(Peer.id == peer.id).values(held_seq=Peer.held_seq)
+    db.session.execute(lock.execution_options(synchronize_session=False))
+    db.session.refresh(peer)
+
+
 def apply_entry(peer: Peer, entry: dict[str, Any], body: str) -> ApplyResult:
     """Check ``entry`` (parsed from ``body``) as the next link of ``peer``'s feed and store it.
 
     A seq already held is a duplicate (and a different entry at that seq breaks the
     chain); a seq beyond the next leaves everything as it is and marks the peer behind,
     so the puller fetches ``outbox?after=held_seq``; a bad proof or link marks the peer's
-    chain broken, with the reason. The caller commits.
+    chain broken, with the reason. The caller holds the peer (``hold``) and commits.
     """
     seq = entry.get("seq") if isinstance(entry, dict) else None
     if not _usable_seq(seq):
@@ -114,7 +129,8 @@ def apply_entries(peer: Peer, items: Sequence[tuple[dict[str, Any], str]]) -> li
     it stay applied. A stretch of entries that are each the next link is verified with one
     ``verify_run`` and stored together (one INSERT, one look-up of their objects); whatever
     does not fit that stretch (a duplicate, a gap, a bad proof) goes through
-    ``apply_entry``, which decides it and says why. The caller commits.
+    ``apply_entry``, which decides it and says why. The caller holds the peer (``hold``)
+    and commits.
     """
     results: list[ApplyResult] = []
     index = 0

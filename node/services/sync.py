@@ -28,7 +28,7 @@ from federation.jcs import canonicalize
 from ..extensions import db
 from ..models.federation import Following, Peer
 from ..models.types import utcnow
-from . import outbound, reachability
+from . import outbound, reachability, remote_feed
 
 Progress = Callable[[int, int], None]  # (held seq, head seq), after each page
 FOLLOWING_STATES = ("pending", "accepted")  # the outbox is public: pull while we wait too
@@ -54,16 +54,6 @@ class SyncReport:
         return not (self.refused or self.error or self.skipped)
 
 
-def _apply_entries() -> Callable[[Peer, list[tuple[dict[str, Any], str]]], list[Any]] | None:
-    # The receiving side's verify-and-store path (apply_entry, a page at a time); it may not
-    # be installed yet.
-    try:
-        from .remote_feed import apply_entries
-    except ImportError:
-        return None
-    return apply_entries
-
-
 def page_url(outbox: str, after: int, limit: int) -> str:
     """Return the outbox page holding the entries after ``after``."""
     parts = urlsplit(outbox)
@@ -78,10 +68,6 @@ def catch_up(peer: Peer, progress: Progress | None = None) -> SyncReport:
     if not peer.is_branchline or not peer.outbox:
         report.skipped = "not a Branchline feed: nothing to pull"
         return report
-    apply_entries = _apply_entries()
-    if apply_entries is None:
-        report.skipped = "this node cannot apply entries yet (node.services.inbox is missing)"
-        return report
     limit = int(current_app.config.get("SYNC_PAGE_SIZE", 100))
     now = utcnow()
     url: str | None = page_url(peer.outbox, peer.held_seq, limit)
@@ -95,9 +81,10 @@ def catch_up(peer: Peer, progress: Progress | None = None) -> SyncReport:
             head = _head_seq(page)
             if head is not None:
                 peer.head_seq, head_known = max(peer.head_seq, head), True
+            remote_feed.hold(peer)  # a push may have applied some of this page meanwhile
             fresh, unusable = _fresh(_items(page), peer.held_seq)
             if fresh:
-                _apply(apply_entries, peer, fresh, report)
+                _apply(peer, fresh, report)
             if unusable and not report.refused:
                 report.refused = "the outbox served an entry that is not a JSON object"
             peer.head_seq = max(peer.head_seq, peer.held_seq)
@@ -151,16 +138,11 @@ def _fresh(items: list[Any], held: int) -> tuple[list[dict[str, Any]], bool]:
     return fresh, False
 
 
-def _apply(
-    apply_entries: Callable[..., list[Any]],
-    peer: Peer,
-    entries: list[dict[str, Any]],
-    report: SyncReport,
-) -> None:
+def _apply(peer: Peer, entries: list[dict[str, Any]], report: SyncReport) -> None:
     # Entries are stored and hashed in their RFC 8785 form, which is what a Branchline
     # outbox serves; re-serialising the parsed entry gives those same bytes back.
     items = [(entry, canonicalize(entry).decode("utf-8")) for entry in entries]
-    for (entry, _body), result in zip(items, apply_entries(peer, items), strict=False):
+    for (entry, _body), result in zip(items, remote_feed.apply_entries(peer, items), strict=False):
         outcome = getattr(result, "outcome", None)
         if outcome == "applied":
             report.applied += 1

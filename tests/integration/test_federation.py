@@ -58,7 +58,7 @@ def test_group_follows_another_and_shows_its_new_event_on_the_network_page(start
     )
     assert len(shown) == 1
     assert "Hull Unite Branch" in shown[0]
-    assert "Verified" in shown[0]
+    assert "Verified" in shown[0], leeds.output()[-3000:]
     # Hull counts Leeds among its followers (a number only: who follows is not published).
     followers = hull.get("/followers", headers={"Accept": "application/activity+json"}).json()
     assert followers["totalItems"] == 1

@@ -206,3 +206,46 @@ def test_proof_key_of_another_actor_is_not_used(app, remote):  # noqa: F811
     assert lookup("http://127.0.0.9/actor#ed25519-key") is None
     assert isinstance(peers.http_public_key(peer.key_id), type(peer.http_key.public_key()))
     assert keys.public_key_to_pem(peers.http_public_key(peer.key_id)) == stored_peer.public_key_pem
+
+
+def test_same_entry_pushed_twice_at_once_is_stored_once_and_breaks_nothing(
+    app,
+    remote,  # noqa: F811
+    monkeypatch,
+):
+    # A push racing a pull (or two workers) bring the same entry together. The second must
+    # wait for the first and call it a duplicate: reading the chain before the first
+    # committed, it would take the first's entry for a forgery and mark the chain broken.
+    import threading
+    import time
+
+    from node.services import remote_feed
+
+    peer = FakePeer(2)
+    stored_peer = follow_peer(peer, remote)
+    body = body_of(peer.entry("Create", peer.event("rally", "Rally")))
+    slow_verify = remote_feed._verify
+
+    def verify_slowly(*args, **kwargs):
+        time.sleep(0.3)  # widen the window between reading the chain and storing the entry
+        return slow_verify(*args, **kwargs)
+
+    monkeypatch.setattr(remote_feed, "_verify", verify_slowly)
+    answers: list[tuple[int, dict]] = []
+
+    def push(delay: float) -> None:
+        time.sleep(delay)
+        response = app.test_client().post("/inbox", data=body, headers=peer.signed_headers(body))
+        answers.append((response.status_code, response.get_json()))
+
+    threads = [threading.Thread(target=push, args=(delay,)) for delay in (0, 0.1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(status for status, _ in answers) == [202, 202], answers
+    db.session.expire_all()
+    assert len(db.session.scalars(select(RemoteEntry)).all()) == 1
+    db.session.refresh(stored_peer)
+    assert (stored_peer.held_seq, stored_peer.state) == (1, "in_step"), stored_peer.state_reason
