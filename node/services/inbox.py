@@ -12,7 +12,6 @@ answered 400: nothing a peer sends may make the inbox fail with a 500.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +28,7 @@ from federation.httpsig import Verified
 from federation.keys import PublicKey
 from federation.signed_requests import verify_signed_request
 
+from .. import write_lock
 from ..extensions import db
 from ..models import Peer, ReceivedActivity, RemoteEntry
 from . import follows, peers, remote_feed
@@ -101,36 +101,25 @@ def _receive(url: str, headers: Mapping[str, str], body: bytes) -> Answer:
     # repeated seq with what it holds); everything else by its activity id.
     if "seq" not in activity and _already_received(activity["id"]):
         return Answer(202, "already received")
-    answer = _apply(peer, activity, body)
-    # Set after the checks and look-ups, not before: the first change starts SQLite's
-    # write transaction, and every other inbox request waits until it commits.
-    peer.last_contact_at = _now()
-    if answer is not None:
-        _commit()  # a feed entry: one commit writes it, its objects and the peer
-        return answer
-    db.session.add(
-        ReceivedActivity(
-            activity_id=activity["id"], actor_id=actor, activity_type=activity["type"][:40]
-        )
-    )
+    # Everything is written in one transaction, begun only now, after the checks and
+    # look-ups: writers queue for it (write_lock) rather than hold each other up meanwhile.
     try:
-        _commit()
+        with write_lock.writing():
+            answer = _apply(peer, activity, body)
+            peer.last_contact_at = _now()
+            if answer is None:
+                db.session.add(
+                    ReceivedActivity(
+                        activity_id=activity["id"],
+                        actor_id=actor,
+                        activity_type=activity["type"][:40],
+                    )
+                )
     except IntegrityError:
-        db.session.rollback()  # the same activity, delivered twice at once
-        return Answer(202, "already received")
-    return Answer(202, "accepted")
-
-
-# SQLite lets one connection write at a time, and one that finds the database locked
-# sleeps in steps of up to 100 ms before it looks again. The inbox writes everything in its
-# final commit, so this worker's threads queue for that here and each goes the moment the
-# one before it is done; only the other workers' writes meet SQLite's busy wait.
-_commit_lock = threading.Lock()
-
-
-def _commit() -> None:
-    with _commit_lock:
-        db.session.commit()
+        if "seq" in activity:
+            raise
+        return Answer(202, "already received")  # the same activity, delivered twice at once
+    return answer or Answer(202, "accepted")
 
 
 # Reading the request -----------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from federation import feed
 from federation.errors import ProofError
@@ -36,6 +37,9 @@ ANNOUNCED = "announced"
 IN_STEP = "in_step"
 BEHIND = "behind"
 CHAIN_BROKEN = "chain_broken"
+
+# What another transaction may have moved on since ``peer`` was read: ``hold`` reads them back.
+CHAIN_COLUMNS = ("held_seq", "held_hash", "head_seq", "state", "state_reason")
 
 MAX_SEQ = 2**31 - 1  # what an INTEGER column holds on every database we support
 CHUNK = 500  # values per IN (...): well within every database's limit on parameters
@@ -76,12 +80,20 @@ def hold(peer: Peer) -> None:
     find the chain where it was: the second would see the first's entry and call it a
     forgery. Updating the row makes the other transaction wait until this one commits (a
     row lock on PostgreSQL, the database's write lock on SQLite); whatever it committed
-    before is then read back. Pending changes to ``peer`` are flushed first, not lost.
+    before is then read back (the chain columns, in the same statement). Pending changes to
+    ``peer`` are flushed first, not lost.
     """
     db.session.flush()
-    lock = update(Peer).where(Peer.id == peer.id).values(held_seq=Peer.held_seq)
-    db.session.execute(lock.execution_options(synchronize_session=False))
-    db.session.refresh(peer)
+    lock = (
+        update(Peer)
+        .where(Peer.id == peer.id)
+        .values(held_seq=Peer.held_seq)
+        .returning(*(getattr(Peer, name) for name in CHAIN_COLUMNS))
+        .execution_options(synchronize_session=False)
+    )
+    row = db.session.execute(lock).one()
+    for name, value in zip(CHAIN_COLUMNS, row, strict=True):
+        set_committed_value(peer, name, value)
 
 
 def apply_entry(peer: Peer, entry: dict[str, Any], body: str) -> ApplyResult:

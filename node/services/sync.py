@@ -25,6 +25,7 @@ from federation.client import same_origin
 from federation.errors import FetchError
 from federation.jcs import canonicalize
 
+from .. import write_lock
 from ..extensions import db
 from ..models.federation import Following, Peer
 from ..models.types import utcnow
@@ -81,14 +82,14 @@ def catch_up(peer: Peer, progress: Progress | None = None) -> SyncReport:
             head = _head_seq(page)
             if head is not None:
                 peer.head_seq, head_known = max(peer.head_seq, head), True
-            remote_feed.hold(peer)  # a push may have applied some of this page meanwhile
-            fresh, unusable = _fresh(_items(page), peer.held_seq)
-            if fresh:
-                _apply(peer, fresh, report)
-            if unusable and not report.refused:
-                report.refused = "the outbox served an entry that is not a JSON object"
-            peer.head_seq = max(peer.head_seq, peer.held_seq)
-            db.session.commit()
+            with write_lock.writing():  # commits the page
+                remote_feed.hold(peer)  # a push may have applied some of this page meanwhile
+                fresh, unusable = _fresh(_items(page), peer.held_seq)
+                if fresh:
+                    _apply(peer, fresh, report)
+                if unusable and not report.refused:
+                    report.refused = "the outbox served an entry that is not a JSON object"
+                peer.head_seq = max(peer.head_seq, peer.held_seq)
             if progress is not None:
                 progress(peer.held_seq, peer.head_seq)
             if report.refused or not fresh:
