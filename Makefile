@@ -10,7 +10,7 @@ INTEROP := tests/interop
 INTEROP_STAMP := $(INTEROP)/node_modules/.installed
 NPM := $(shell command -v npm 2>/dev/null)
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench demo clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,11 +27,15 @@ run: $(STAMP)
 	$(BIN)/branchline run --host $(HOST) --port $(PORT)
 
 test: $(STAMP) $(if $(NPM),$(INTEROP_STAMP))
-	$(BIN)/ruff check node federation schemas tests bench
+	$(BIN)/ruff check node federation schemas tests bench deploy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/pages.py
 
+# Four group nodes and a national aggregator on 127.0.0.1 until Ctrl-C (deploy/demo.py).
+demo: $(STAMP)
+	$(BIN)/python deploy/demo.py
+
 clean:
-	rm -rf $(VENV) instance .pytest_cache $(INTEROP)/node_modules
+	rm -rf $(VENV) instance .demo .pytest_cache $(INTEROP)/node_modules

@@ -85,6 +85,23 @@ def extension_terms() -> dict[str, Any]:
         "office": f"{prefix}:office",
         "area": f"{prefix}:area",
         "seat": f"{prefix}:seat",
+        # A group's seat: the sitting majority (votes) and marginality (that majority as a
+        # percentage of the votes cast: lower is more marginal).
+        "seatMajority": f"{prefix}:seatMajority",
+        "seatMarginality": f"{prefix}:seatMarginality",
+        # An aggregator's combined feed of the groups it follows, and the node's role.
+        "aggregateFeed": {"@id": f"{prefix}:aggregateFeed", "@type": "@id"},
+        "nodeRole": f"{prefix}:nodeRole",
+        # Counts only, never names: how many came to an event.
+        "attendedCount": f"{prefix}:attendedCount",
+        # What an RSVP from a twinned group's member carries: how many are coming, the
+        # name they chose to share (if any), the RSVP's revision (an older one is
+        # ignored) and, in a Reject of it, why it was turned down ("full", "closed").
+        # (A twinning Offer's Relationship names NAMESPACE + "twinnedWith".)
+        "partySize": f"{prefix}:partySize",
+        "attendeeName": f"{prefix}:attendeeName",
+        "revision": f"{prefix}:revision",
+        "refusalReason": f"{prefix}:refusalReason",
         "stage": f"{prefix}:stage",
         "endorsement": f"{prefix}:endorsement",
         "contestDate": f"{prefix}:contestDate",

@@ -45,11 +45,26 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     errors.init_app(app)
 
-    from .views import account, activitypub, api, auth, inbox, manage, network, pages, wellknown
+    from .views import (
+        account,
+        activitypub,
+        aggregate,
+        api,
+        auth,
+        inbox,
+        manage,
+        network,
+        pages,
+        wellknown,
+    )
 
     blueprints = (wellknown.bp, activitypub.bp, inbox.bp, pages.bp, auth.bp, account.bp)
-    for blueprint in (*blueprints, manage.bp, network.bp, api.bp):
+    for blueprint in (*blueprints, manage.bp, network.bp, aggregate.bp, api.bp):
         app.register_blueprint(blueprint)
+    from .views import national, twins
+
+    app.register_blueprint(national.bp)
+    app.register_blueprint(twins.bp)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, never cookies
     csrf.exempt(inbox.bp)  # peers authenticate with HTTP signatures
 

@@ -43,9 +43,11 @@ main.add_command(routes_command)
 
 
 def _add_federation_commands() -> None:
-    from . import cli_follow, cli_sync
+    from . import cli_aggregate, cli_follow, cli_sync, cli_verify
 
-    for command in (*cli_follow.commands, *cli_sync.commands):
+    for command in (*cli_follow.commands, *cli_sync.commands, *cli_verify.commands):
+        main.add_command(command)
+    for command in cli_aggregate.commands:
         main.add_command(command)
 
 
@@ -55,8 +57,16 @@ def _add_federation_commands() -> None:
 @click.option("--base-url", help="The public address of this node. Default: BRANCHLINE_BASE_URL.")
 @click.option("--admin-email", required=True)
 @click.option("--admin-name", default="Admin", show_default=True)
+@click.option("--aggregator", is_flag=True, help="Give this node the aggregator role, for good.")
 @with_appcontext
-def init(name: str, handle: str, base_url: str | None, admin_email: str, admin_name: str) -> None:
+def init(
+    name: str,
+    handle: str,
+    base_url: str | None,
+    admin_email: str,
+    admin_name: str,
+    aggregator: bool,
+) -> None:
     """Create the database, the group and its first admin."""
     upgrade(directory=current_app.extensions["migrate"].directory)
     if groups.is_set_up():
@@ -81,7 +91,14 @@ def init(name: str, handle: str, base_url: str | None, admin_email: str, admin_n
     except (ValidationError, ServiceError) as exc:
         _fail(_explain(exc))
     node_keys()  # the RSA and Ed25519 key pairs, made now rather than on first request
-    click.echo(f"Set up {group.name} (@{group.handle}) at {group.base_url}; admin {admin.email}.")
+    if aggregator:
+        from .services import aggregate
+
+        aggregate.set_role(group, aggregate.AGGREGATOR)
+    role = " as an aggregator" if aggregator else ""
+    click.echo(
+        f"Set up {group.name} (@{group.handle}) at {group.base_url}{role}; admin {admin.email}."
+    )
 
 
 @main.command()
@@ -232,3 +249,4 @@ def _base_url() -> str:
 
 
 _add_federation_commands()
+from . import cli_geo, cli_twin  # noqa: E402,F401 - add `branchline geo` and `twin` to main

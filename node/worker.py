@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from flask import Flask
 
 from .extensions import db
-from .services import deliveries, feed, sync
+from .services import aggregate_sources, deliveries, feed, sync
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +35,17 @@ class PassReport:
     polled: int = 0
     applied: int = 0
     published: int = 0  # scheduled posts whose time came, appended to the feed
+    aggregated: int = 0  # on an aggregator: entries pulled from sources and admitted
 
     @property
     def busy(self) -> bool:
         """Tell whether the pass found any work (so the next one should not sleep first)."""
         return bool(
-            self.deliveries.sent or self.deliveries.released or self.polled or self.published
+            self.deliveries.sent
+            or self.deliveries.released
+            or self.polled
+            or self.published
+            or self.aggregated
         )
 
 
@@ -74,6 +79,8 @@ class Worker:
                     for synced in sync.poll_due():
                         report.polled += 1
                         report.applied += synced.applied
+                if not self.stopping.is_set():
+                    report.aggregated = self._aggregate()
             finally:
                 db.session.remove()
         return report
@@ -87,6 +94,16 @@ class Worker:
             # Deliveries and polls must not wait on it: log, and try again next pass.
             db.session.rollback()
             log.exception("publishing scheduled posts failed")
+            return 0
+
+    def _aggregate(self) -> int:
+        # An aggregator pulls the combined feeds of its sources and admits what it holds to
+        # its own combined feed (node/services/aggregate_sources.py); elsewhere a no-op.
+        try:
+            return aggregate_sources.run_due()
+        except Exception:
+            db.session.rollback()
+            log.exception("the aggregator's step failed")
             return 0
 
     def run(self) -> None:

@@ -124,6 +124,7 @@ def event_document(group: Group, event: Event, campaign: Campaign | None = None)
             "ical:status": ICAL_STATUS.get(event.status, "CONFIRMED"),
             "maximumAttendeeCapacity": event.capacity,
             "goingCount": event.going_count,
+            "attendedCount": event.attended_count,  # recorded after the event: a number only
             "accessibility": event.accessibility,
         }
     )
@@ -320,6 +321,8 @@ def actor_object(group: Group) -> dict[str, Any]:
         "manuallyApprovesFollowers": bool(group.follow_approval),
         "area": group.area,
         "seat": group.seat_name,
+        "seatMajority": group.seat_majority,
+        "seatMarginality": group.seat_marginality,
         "location": location,
         "published": timestamp(group.created_at),
         "updated": timestamp(group.updated_at),
@@ -344,4 +347,9 @@ def actor_document(group: Group, head: tuple[int, str] | None) -> dict[str, Any]
     """Return the actor as served at ``/actor``, naming the feed head ``{seq, hash}``."""
     document = actor_object(group)
     document["feedHead"] = {"seq": 0} if head is None else {"seq": head[0], "hash": head[1]}
+    from ..services.aggregate import is_aggregator  # services import this module
+
+    if is_aggregator(group):
+        document["nodeRole"] = "aggregator"
+        document["aggregateFeed"] = f"{group.base_url}/aggregate/feed"
     return document

@@ -1,5 +1,6 @@
 """The node's tables. Only services change them."""
 
+from .aggregate import CombinedEntry, CombinedFeedState, Listing, QuarantinedEntry
 from .content import Campaign, Candidate, Event, Post, Rsvp
 from .federation import (
     Delivery,
@@ -11,10 +12,12 @@ from .federation import (
     RemoteEntry,
     RemoteObject,
 )
+from .geo import PostcodeDistrict
 from .group import Group
 from .member import ROLE_RANK, Invite, LoginFailure, Member, PasswordReset
 from .oauth import ApiClient, ApiToken, digest
 from .state import SiteState
+from .twinning import OutgoingRsvp, RemoteRsvp, Twinning
 from .types import UTCDateTime, utcnow
 
 __all__ = [
@@ -23,6 +26,8 @@ __all__ = [
     "ApiToken",
     "Campaign",
     "Candidate",
+    "CombinedEntry",
+    "CombinedFeedState",
     "Delivery",
     "Event",
     "FeedEntry",
@@ -30,16 +35,22 @@ __all__ = [
     "Following",
     "Group",
     "Invite",
+    "Listing",
     "LoginFailure",
     "Member",
+    "OutgoingRsvp",
     "PasswordReset",
     "Peer",
     "Post",
+    "PostcodeDistrict",
+    "QuarantinedEntry",
     "ReceivedActivity",
     "RemoteEntry",
     "RemoteObject",
+    "RemoteRsvp",
     "Rsvp",
     "SiteState",
+    "Twinning",
     "UTCDateTime",
     "digest",
     "utcnow",

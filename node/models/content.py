@@ -49,6 +49,8 @@ class Event(Timestamps, db.Model):
     # Kept in step with the 'going' RSVPs by the events service; the capacity check
     # is a conditional UPDATE of this counter, which is atomic on SQLite and PostgreSQL.
     going_count: Mapped[int] = mapped_column(Integer, default=0)
+    # How many came, as organisers recorded it after the event (a number only, federated).
+    attended_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
     campaign_id: Mapped[int | None] = mapped_column(
         ForeignKey("campaign.id", ondelete="SET NULL"), nullable=True, index=True
     )

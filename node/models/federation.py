@@ -9,12 +9,14 @@ from datetime import datetime
 
 from sqlalchemy import (
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -72,6 +74,19 @@ class Peer(db.Model):
     # Deliveries and polls that failed in a row (timeouts, 5xx); any answer resets it.
     contact_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The group's profile as its actor document (or an Update of it) last said; the
+    # national pages search and rank groups by these.
+    area: Mapped[str] = mapped_column(String(300), default="", server_default=text("''"))
+    seat_name: Mapped[str] = mapped_column(String(300), default="", server_default=text("''"))
+    seat_majority: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The majority as a percentage of the votes cast: lower is more marginal.
+    seat_marginality: Mapped[float | None] = mapped_column(Float, nullable=True)
+    latitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    longitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # The ``updated`` time of the profile held, so an older Update never overwrites it.
+    profile_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # When the peer's latest feed entry was published (or received, if it names no time).
+    last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -156,6 +171,21 @@ class RemoteObject(db.Model):
     """The latest state of a campaign, event, candidate or post another group published."""
 
     __tablename__ = "remote_object"
+    __table_args__ = (
+        # Upcoming events across the network, soonest first.
+        Index("ix_remote_object_object_type_starts_at", "object_type", "starts_at"),
+        # Events near a place: a bounding box on these two, then the exact distance.
+        Index("ix_remote_object_latitude_longitude", "latitude", "longitude"),
+        # Campaigns (and events) by kind and status.
+        Index("ix_remote_object_object_type_kind_status", "object_type", "kind", "status"),
+        # Endorsed candidates by office, for the win rates.
+        Index(
+            "ix_remote_object_object_type_endorsement_office",
+            "object_type",
+            "endorsement",
+            "office",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     peer_id: Mapped[int] = mapped_column(ForeignKey("peer.id", ondelete="CASCADE"), index=True)
@@ -164,6 +194,16 @@ class RemoteObject(db.Model):
     data: Mapped[str] = mapped_column(Text)  # the object's JSON as published
     title: Mapped[str] = mapped_column(String(300), default="")
     starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    # Searchable copies of fields of ``data`` (the national pages filter on them).
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    kind: Mapped[str | None] = mapped_column(String(40), nullable=True)  # campaigns, events
+    status: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    latitude: Mapped[float | None] = mapped_column(Float, nullable=True)  # an event's place
+    longitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    office: Mapped[str | None] = mapped_column(String(40), nullable=True)  # candidates
+    stage: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    endorsement: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    election_result: Mapped[str | None] = mapped_column(String(500), nullable=True)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # The object's own updated time: an Update older than this is ignored.
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

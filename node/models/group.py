@@ -28,5 +28,8 @@ class Group(db.Model):
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
     base_url: Mapped[str] = mapped_column(String(500))
     follow_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+    # "group", or "aggregator" (`branchline init --aggregator`): the role kept across
+    # restarts; BRANCHLINE_ROLE=aggregator switches it on too.
+    role: Mapped[str] = mapped_column(String(20), default="group", server_default="group")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, case, or_, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
@@ -122,6 +122,11 @@ def is_over(event: Event) -> bool:
     return (event.ends_at or event.starts_at) < utcnow()
 
 
+def has_begun(event: Event) -> bool:
+    """Say whether an event has started (so how many came can be recorded)."""
+    return event.starts_at <= utcnow()
+
+
 def spaces_left(event: Event) -> int | None:
     """Return how many more can say they are going, or None without a capacity."""
     if event.capacity is None:
@@ -166,30 +171,45 @@ def upcoming_answers(member: Member, limit: int = 50) -> list[tuple[Event, str]]
     return [(row[0], row[1]) for row in rows]
 
 
-def _take_place(event: Event) -> None:
-    # One UPDATE that only succeeds while there is room: atomic on both databases,
-    # so two people racing for the last place cannot both get it.
+def take_places(event_id: int, places: int) -> bool:
+    """Take ``places`` places at once if there is room for all of them; say whether it did.
+
+    One UPDATE that only succeeds while there is room: atomic on both databases, so two
+    people (or a member and a twinned group's RSVP) racing for the last place cannot both
+    get it. Nothing is committed or rolled back here.
+    """
     taken = db.session.execute(
         sql_update(Event)
         .where(
-            Event.id == event.id,
-            or_(Event.capacity.is_(None), Event.going_count < Event.capacity),
+            Event.id == event_id,
+            or_(Event.capacity.is_(None), Event.going_count + places <= Event.capacity),
         )
-        .values(going_count=Event.going_count + 1)
+        .values(going_count=Event.going_count + places)
         .execution_options(synchronize_session=False)
     )
-    if taken.rowcount != 1:
+    return taken.rowcount == 1
+
+
+def free_places(event_id: int, places: int) -> None:
+    """Give back ``places`` places (never below zero), without committing."""
+    db.session.execute(
+        sql_update(Event)
+        .where(Event.id == event_id, Event.going_count > 0)
+        .values(
+            going_count=case((Event.going_count >= places, Event.going_count - places), else_=0)
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _take_place(event: Event) -> None:
+    if not take_places(event.id, 1):
         db.session.rollback()
         raise Conflict("This event is full.", {"response": ["No places left."]})
 
 
 def _free_place(event: Event) -> None:
-    db.session.execute(
-        sql_update(Event)
-        .where(Event.id == event.id, Event.going_count > 0)
-        .values(going_count=Event.going_count - 1)
-        .execution_options(synchronize_session=False)
-    )
+    free_places(event.id, 1)
 
 
 def respond(event: Event, member: Member, response: str) -> Rsvp:
@@ -233,6 +253,28 @@ def withdraw(event: Event, member: Member) -> None:
     db.session.execute(sql_delete(Rsvp).where(Rsvp.id == existing.id))
     db.session.commit()
     db.session.refresh(event)
+
+
+MAX_ATTENDED = 1_000_000
+
+
+def record_attended(event: Event, attended: int) -> Event:
+    """Record how many came to an event once it has begun; the number goes on the feed."""
+    if isinstance(attended, bool) or not isinstance(attended, int):
+        raise Invalid.on("attended_count", "Give a whole number.")
+    if not 0 <= attended <= MAX_ATTENDED:
+        raise Invalid.on("attended_count", f"Give a number from 0 to {MAX_ATTENDED:,}.")
+    if event.status == "cancelled":
+        raise Conflict("This event is cancelled.", {"attended_count": ["It was cancelled."]})
+    if not has_begun(event):
+        raise Conflict(
+            "Attendance can be recorded once the event has begun.",
+            {"attended_count": ["The event has not begun yet."]},
+        )
+    event.attended_count = attended
+    feed.record(event, "update")  # an Update carrying attendedCount (a number, never names)
+    commit()
+    return event
 
 
 def attendance(event: Event) -> dict[str, int]:

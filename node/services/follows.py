@@ -175,10 +175,19 @@ def receive_follow(peer: Peer, activity: dict[str, Any]) -> Follower:
     follower.follow_activity_id = activity["id"]
     if follower.state != ACCEPTED:
         follower.state = PENDING
-    if follower.state == ACCEPTED or not current_group().follow_approval:
+    if follower.state == ACCEPTED or not _waits_for_approval(peer):
         follower.state = ACCEPTED
         _answer(follower, "Accept")
     return follower
+
+
+def _waits_for_approval(peer: Peer) -> bool:
+    from . import aggregate  # it imports this module
+
+    # On an aggregator a group's Follow asks to be listed: it waits for an admin.
+    if aggregate.is_aggregator() and aggregate.receive_listing_request(peer):
+        return True
+    return bool(current_group().follow_approval)
 
 
 def receive_undo_follow(peer: Peer, activity: dict[str, Any]) -> None:
@@ -191,6 +200,9 @@ def receive_undo_follow(peer: Peer, activity: dict[str, Any]) -> None:
     is_follow = isinstance(obj, dict) and obj.get("type") == "Follow"
     if object_id == follower.follow_activity_id or is_follow:
         db.session.delete(follower)
+        from . import aggregate  # it imports this module
+
+        aggregate.withdraw_request(peer)  # on an aggregator, the group no longer asks
 
 
 def _answer(follower: Follower, kind: str) -> None:

@@ -31,7 +31,8 @@ from federation.signed_requests import verify_signed_request
 from .. import write_lock
 from ..extensions import db
 from ..models import Peer, ReceivedActivity, RemoteEntry
-from . import follows, peers, remote_feed
+from . import follows, peers, remote_feed, twinning
+from .errors import ServiceError
 from .groups import current_group
 from .outbound import actor_id as our_actor_id
 from .remote_feed import ApplyResult, apply_entry
@@ -72,6 +73,10 @@ def receive(url: str, headers: Mapping[str, str], body: bytes) -> Answer:
     except OperationalError:
         db.session.rollback()
         current_app.logger.exception("inbox: database unavailable")
+        return Answer(503, "try again later")
+    except IntegrityError:
+        db.session.rollback()  # a race with another request writing the same row
+        current_app.logger.warning("inbox: a concurrent request wrote first", exc_info=True)
         return Answer(503, "try again later")
     except Exception:  # noqa: BLE001 - a peer's input must never become a 500
         db.session.rollback()
@@ -266,6 +271,9 @@ def _apply(peer: Peer, activity: dict[str, Any], body: bytes) -> Answer | None:
     """Apply a checked activity; return an answer for feed entries, None to record it."""
     kind = activity["type"]
     obj = activity.get("object")
+    # Twinning steps (feed entries too) and RSVPs between twins, recognised by their object.
+    if _twinning(peer, activity) and "seq" not in activity:
+        return None
     if "seq" in activity:
         return _feed_entry(peer, activity, body)
     if kind == "Follow":
@@ -279,6 +287,13 @@ def _apply(peer: Peer, activity: dict[str, Any], body: bytes) -> Answer | None:
     elif kind in FEED_TYPES and not peer.is_branchline:
         _plain_activity(peer, activity, body)
     return None
+
+
+def _twinning(peer: Peer, activity: dict[str, Any]) -> bool:
+    try:
+        return twinning.receive(peer, activity)
+    except ServiceError as refusal:
+        raise Refused(refusal.status, refusal.message) from None
 
 
 def _feed_entry(peer: Peer, activity: dict[str, Any], body: bytes) -> Answer:

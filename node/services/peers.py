@@ -20,6 +20,7 @@ from urllib.parse import quote, urlsplit
 from flask import current_app
 from marshmallow import ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from federation import client
 from federation.errors import FetchError, KeyFormatError
@@ -29,7 +30,7 @@ from schemas.remote_actor import ActorIn, WebFingerIn
 
 from ..extensions import db
 from ..models import Peer
-from . import outbound
+from . import geo, outbound
 from .errors import Invalid
 
 ACCT = re.compile(r"^(?:acct:|@)?([A-Za-z0-9_.~-]+)@([A-Za-z0-9.-]+(?::[0-9]{1,5})?)$")
@@ -131,11 +132,22 @@ def refresh(actor_url: str, *, handle: str = "") -> Peer:
     except FetchError as error:
         raise PeerError(f"Could not fetch {actor_url}: {error}") from error
     document = _actor_document(fetched)
+    try:
+        return _keep(document, fetched.document, handle)
+    except IntegrityError:
+        # Another request stored this actor since we looked (two deliveries from a group we
+        # had not met): start again from its row. Nothing else is pending this early.
+        db.session.rollback()
+        return _keep(document, fetched.document, handle)
+
+
+def _keep(document: dict[str, Any], raw: dict[str, Any], handle: str) -> Peer:
     peer = db.session.scalar(select(Peer).where(Peer.actor_id == document["id"]))
     if peer is None:
         peer = Peer(actor_id=document["id"])
         db.session.add(peer)
     _store(peer, document)
+    store_profile(peer, raw)
     if handle:
         peer.handle = handle
     db.session.flush()
@@ -194,6 +206,51 @@ def _store(peer: Peer, document: dict[str, Any]) -> None:
     peer.assertion_keys = json.dumps(assertion, sort_keys=True)
     peer.is_branchline = _publishes_feed_terms(document.get("raw_context"))
     peer.fetched_at = _now()
+
+
+def store_profile(peer: Peer, document: dict[str, Any]) -> bool:
+    """Keep the group profile an actor document gives (area, seat, place); say if it did.
+
+    A document older (by ``updated``) than the profile held changes nothing: an Update
+    entry applied late must not undo a newer fetch. A field the document leaves out is
+    cleared, since our actors leave out what is empty.
+    """
+    updated = _moment(document.get("updated"))
+    held = peer.profile_updated_at
+    if held is not None and held.tzinfo is None:
+        held = held.replace(tzinfo=UTC)
+    if updated is not None and held is not None and updated < held:
+        return False
+    peer.area = _label(document.get("area"))
+    peer.seat_name = _label(document.get("seat"))
+    majority = document.get("seatMajority")
+    valid_majority = isinstance(majority, int) and not isinstance(majority, bool)
+    peer.seat_majority = majority if valid_majority and 0 <= majority <= 2**31 - 1 else None
+    peer.seat_marginality = geo.coordinate(document.get("seatMarginality"), 100)
+    if peer.seat_marginality is not None and peer.seat_marginality < 0:
+        peer.seat_marginality = None
+    peer.latitude, peer.longitude = geo.place_of(document.get("location"))
+    peer.profile_updated_at = updated or held
+    return True
+
+
+def _label(value: object) -> str:
+    # Read like ActorIn's labels: a string, a one-item list, or a language map.
+    if isinstance(value, list) and value:
+        value = value[0]
+    if isinstance(value, dict):
+        value = next((v for v in value.values() if isinstance(v, str)), "")
+    return value.strip()[:300] if isinstance(value, str) else ""
+
+
+def _moment(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _pem_ok(key: dict[str, Any]) -> bool:

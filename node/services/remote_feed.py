@@ -25,7 +25,7 @@ from federation.proofs import verify_object
 
 from ..extensions import db
 from ..models import Peer, RemoteEntry, RemoteObject
-from . import peers
+from . import geo, peers
 
 Outcome = Literal["applied", "duplicate", "behind", "refused"]
 
@@ -66,10 +66,15 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _break(peer: Peer, seq: int | None, reason: str) -> ApplyResult:
+def _break(peer: Peer, seq: int | None, reason: str, body: str | None = None) -> ApplyResult:
     peer.state = CHAIN_BROKEN
     peer.state_reason = f"entry {seq}: {reason}" if seq is not None else reason
     current_app.logger.warning("chain of %s broken: %s", peer.actor_id, peer.state_reason)
+    if body is not None:
+        from . import aggregate  # it imports this module
+
+        # An aggregator keeps what a listed group's feed served that failed, never serving it.
+        aggregate.quarantine(peer, seq, body, reason)
     return ApplyResult("refused", seq, reason)
 
 
@@ -106,9 +111,9 @@ def apply_entry(peer: Peer, entry: dict[str, Any], body: str) -> ApplyResult:
     """
     seq = entry.get("seq") if isinstance(entry, dict) else None
     if not _usable_seq(seq):
-        return _break(peer, None, "an entry without a usable seq")
+        return _break(peer, None, "an entry without a usable seq", body)
     if seq <= peer.held_seq:
-        return _duplicate(peer, entry, seq)
+        return _duplicate(peer, entry, seq, body)
     if seq > peer.held_seq + 1:
         peer.state = BEHIND
         peer.head_seq = max(peer.head_seq, seq)
@@ -117,7 +122,7 @@ def apply_entry(peer: Peer, entry: dict[str, Any], body: str) -> ApplyResult:
 
     problem = _origin_problem(peer, entry)
     if problem:
-        return _break(peer, seq, problem)
+        return _break(peer, seq, problem, body)
     report = _verify(peer, [entry])
     if not report.ok and report.reason == "wrong-key":
         # The group may have rotated its proof key since we last fetched its actor.
@@ -126,10 +131,12 @@ def apply_entry(peer: Peer, entry: dict[str, Any], body: str) -> ApplyResult:
             report = _verify(peer, [entry])
     if not report.ok:
         problem = report.problem
-        return _break(peer, seq, f"{problem.reason}: {problem.detail}" if problem else "invalid")
+        reason = f"{problem.reason}: {problem.detail}" if problem else "invalid"
+        return _break(peer, seq, reason, body)
     activity_id = entry["id"]
     if _used_activity_ids([activity_id]):
-        return _break(peer, seq, f"activity id {activity_id} was already used by another entry")
+        reused = f"activity id {activity_id} was already used by another entry"
+        return _break(peer, seq, reused, body)
     _store(peer, [(entry, body)], report.hashes)
     return ApplyResult("applied", seq)
 
@@ -259,7 +266,7 @@ def _verify(peer: Peer, entries: list[dict[str, Any]]) -> feed.RunReport:
     )
 
 
-def _duplicate(peer: Peer, entry: dict[str, Any], seq: int) -> ApplyResult:
+def _duplicate(peer: Peer, entry: dict[str, Any], seq: int, body: str | None = None) -> ApplyResult:
     held = db.session.scalar(
         select(RemoteEntry).where(RemoteEntry.peer_id == peer.id, RemoteEntry.seq == seq)
     )
@@ -270,7 +277,7 @@ def _duplicate(peer: Peer, entry: dict[str, Any], seq: int) -> ApplyResult:
     if not same:
         # Two different entries with one seq: the group (or someone with its key) forked
         # its feed. Keep what we hold and say so.
-        return _break(peer, seq, "a different entry with a seq we already hold")
+        return _break(peer, seq, "a different entry with a seq we already hold", body)
     return ApplyResult("duplicate", seq)
 
 
@@ -352,6 +359,7 @@ def apply_activity(
 
     ``objects`` holds the rows already looked up (see ``_prefetch``) when a run is applied.
     """
+    _note_activity(peer, activity)
     kind = activity.get("type")
     obj = activity.get("object")
     if kind in ("Create", "Update") and isinstance(obj, dict):
@@ -380,7 +388,10 @@ def _upsert(
     if not peers.same_origin(object_id, peer.actor_id):
         return  # nobody writes another server's objects
     if object_type in ACTOR_TYPES:
-        if object_id == peer.actor_id and isinstance(obj.get("name"), str):
+        # An Update of the group itself: its name and profile (area, seat, place), unless
+        # it is older than the profile held.
+        fresh = object_id == peer.actor_id and peers.store_profile(peer, obj)
+        if fresh and isinstance(obj.get("name"), str):
             peer.name = obj["name"][:300]
         return
     if object_type not in CONTENT_TYPES:
@@ -401,11 +412,46 @@ def _upsert(
     stored.data = json.dumps(obj, ensure_ascii=False, sort_keys=True)
     stored.title = _title(obj)
     stored.starts_at = _moment(obj.get("startTime"))
+    _fill_searchable(stored, obj)
     stored.published_at = _moment(obj.get("published")) or stored.published_at or _now()
     stored.updated_at = updated
     stored.verification = verification
     stored.source_entry = entry
     stored.received_at = _now()
+
+
+def _fill_searchable(stored: RemoteObject, obj: dict[str, Any]) -> None:
+    """Copy the fields the national pages filter on out of the object (None when absent)."""
+    stored.ends_at = _moment(obj.get("endTime"))
+    stored.kind = _term(obj.get("kind"))  # campaigns and events
+    stored.status = _term(obj.get("status"))
+    stored.latitude, stored.longitude = geo.place_of(obj.get("location"))
+    stored.office = _term(obj.get("office"))  # candidates
+    stored.stage = _term(obj.get("stage"))
+    stored.endorsement = _term(obj.get("endorsement"))
+    result = obj.get("electionResult")
+    stored.election_result = (result.strip()[:500] or None) if isinstance(result, str) else None
+
+
+def _term(value: object) -> str | None:
+    """Return a vocabulary value (``canvass``, ``endorsed``) as stored, or None."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value.strip()[:40]
+
+
+def _note_activity(peer: Peer, activity: dict[str, Any]) -> None:
+    """Move the peer's last activity on to when this entry was published (or now)."""
+    now = _now()
+    proof = activity.get("proof")
+    published = _moment(activity.get("published")) or (
+        _moment(proof.get("created")) if isinstance(proof, dict) else None
+    )
+    # A clock ahead of ours (or a made-up date) must not pin a group to the top of a list.
+    moment = min(published, now) if published is not None else now
+    held = _as_aware(peer.last_activity_at)
+    if held is None or moment > held:
+        peer.last_activity_at = moment
 
 
 def _tombstone(
@@ -422,6 +468,7 @@ def _tombstone(
     stored.data = "{}"
     stored.title = ""
     stored.starts_at = None
+    _fill_searchable(stored, {})
     stored.source_entry = entry
     stored.received_at = _now()
 

@@ -205,34 +205,37 @@ def poll_due(*, clock: Callable[[], datetime] = utcnow) -> list[SyncReport]:
     ).all()
     reports = []
     for peer in due:
-        if not _claim_poll(peer, now, interval):
+        if not claim_due(peer, "next_poll_at", now, interval):
             continue  # another worker is polling it
         report = catch_up(peer)
-        peer.next_poll_at = clock() + _poll_delay(peer, interval, now)
+        peer.next_poll_at = clock() + poll_delay(peer, interval, now)
         db.session.commit()
         reports.append(report)
     return reports
 
 
-def _claim_poll(peer: Peer, now: datetime, interval: timedelta) -> bool:
-    # Move the poll time on before polling, conditionally, so two workers never both poll.
+def claim_due(row: Any, column: str, now: datetime, interval: timedelta) -> bool:
+    """Move ``row``'s next-due time (``column``) on before the work, if it is still due.
+
+    The UPDATE is conditional and committed at once, so of two workers only one gets it.
+    """
+    model = type(row)
+    due_at = getattr(model, column)
     claimed = db.session.execute(
-        update(Peer)
-        .where(
-            Peer.id == peer.id,
-            or_(Peer.next_poll_at.is_(None), Peer.next_poll_at <= now),
-        )
-        .values(next_poll_at=now + interval)
+        update(model)
+        .where(model.id == row.id, or_(due_at.is_(None), due_at <= now))
+        .values({column: now + interval})
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
     if not claimed.rowcount:
         return False
-    db.session.refresh(peer)
+    db.session.refresh(row)
     return True
 
 
-def _poll_delay(peer: Peer, interval: timedelta, now: datetime) -> timedelta:
+def poll_delay(peer: Peer, interval: timedelta, now: datetime) -> timedelta:
+    """How long to wait before asking ``peer`` again: longer while it does not answer."""
     if peer.unreachable_since is None:
         return interval
     # Wait about as long as it has been down (so the wait doubles), within interval..6 h.

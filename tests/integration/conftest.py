@@ -157,10 +157,11 @@ def start_node(tmp_path):
         name: str = "Leeds North Momentum",
         handle: str = "leedsnorth",
         settings: dict[str, str] | None = None,
+        init_args: tuple[str, ...] = (),
     ) -> RunningNode:
         folder = tmp_path / handle
         for _attempt in range(3):  # another process may take the free port before the node binds it
-            node = _start_one(folder, name, handle, settings or {})
+            node = _start_one(folder, name, handle, settings or {}, init_args)
             started.append(node)
             if _wait_until_answering(node):
                 return node
@@ -175,8 +176,11 @@ def start_node(tmp_path):
         node.stop()
 
 
-def _start_one(folder: Path, name: str, handle: str, settings: dict[str, str]) -> RunningNode:
-    """Set up a node in ``folder`` with `branchline init`, then start `branchline run`."""
+def _start_one(
+    folder: Path, name: str, handle: str, settings: dict[str, str], init_args: tuple[str, ...] = ()
+) -> RunningNode:
+    """Set up a node in ``folder`` with `branchline init` (and ``init_args``, such as
+    ``--aggregator``), then start `branchline run`."""
     instance = folder / "instance"
     log = folder / "node.log"
     folder.mkdir(parents=True)
@@ -184,7 +188,8 @@ def _start_one(folder: Path, name: str, handle: str, settings: dict[str, str]) -
     port = free_port()
     init = subprocess.run(
         [str(BRANCHLINE), "init", "--name", name, "--handle", handle]
-        + ["--base-url", f"http://127.0.0.1:{port}", "--admin-email", f"admin@{handle}.test"],
+        + ["--base-url", f"http://127.0.0.1:{port}", "--admin-email", f"admin@{handle}.test"]
+        + list(init_args),
         env=env,
         stdin=subprocess.DEVNULL,
         capture_output=True,

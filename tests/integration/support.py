@@ -193,3 +193,44 @@ def outbox_entries(node: RunningNode) -> list[dict[str, Any]]:
     answer = node.get("/outbox?after=0&limit=200", headers={"Accept": "application/activity+json"})
     assert answer.status_code == 200, answer.text
     return answer.json()["orderedItems"]
+
+
+# Members and forms, as people use them --------------------------------------------------
+
+
+def post_page_form(
+    session: requests.Session, node: RunningNode, path: str, data: dict[str, Any], *, page: str
+) -> requests.Response:
+    """POST ``data`` to ``path`` as the form on ``page`` would (with its CSRF token)."""
+    form = session.get(f"{node.url}{page}", timeout=10)
+    token = _CSRF.search(form.text)
+    assert token, f"no CSRF token on {page}"
+    return session.post(
+        f"{node.url}{path}",
+        data={**data, "csrf_token": token[1]},
+        allow_redirects=False,
+        timeout=30,
+    )
+
+
+def join_as_member(node: RunningNode, email: str, name: str) -> requests.Session:
+    """Add a member with `branchline member add`, accept the invitation; return their session."""
+    added = node.cli("member", "add", email, "--name", name).stdout
+    link = re.search(r"https?://\S+", added)
+    assert link, added
+    path = link[0].split(str(node.port), 1)[1]
+    session = requests.Session()
+    answer = post_page_form(
+        session,
+        node,
+        path,
+        {
+            "email": email,
+            "display_name": name,
+            "password": ADMIN_PASSWORD,
+            "password_confirm": ADMIN_PASSWORD,
+        },
+        page=path,
+    )
+    assert answer.status_code == 302, answer.text
+    return session

@@ -35,6 +35,11 @@ ROUTES = [
     ("PUT", "/events/{event}/rsvp", {"response": "going"}, ANY_TOKEN),
     ("DELETE", "/events/{event}/rsvp", None, (401, 204, 204, 204)),
     ("GET", "/events/{event}/rsvps", None, ORGANISERS),
+    ("GET", "/network/groups", None, OPEN),
+    ("GET", "/network/events", None, OPEN),
+    ("GET", "/network/needed", None, OPEN),
+    ("GET", "/network/campaigns", None, OPEN),
+    ("GET", "/network/candidates", None, OPEN),
 ]
 CONTENT = {
     "campaigns": {"title": "T", "kind": "policy"},

@@ -132,3 +132,69 @@ def test_models_and_migrations_agree(empty_app):
         "run `flask --app node db migrate -m ...` and review the result:\n"
         + "\n".join(map(repr, differences))
     )
+
+
+# Tables whose rows must survive every step down to the federation schema and back up.
+KEPT = (
+    "group_profile",
+    "member",
+    "event",
+    "rsvp",
+    "peer",
+    "following",
+    "remote_entry",
+    "remote_object",
+)
+FEDERATION_SCHEMA = "68a3da2f4b17"
+
+
+def _counts() -> dict[str, int]:
+    with db.engine.connect() as conn:
+        return {name: conn.execute(text(f"SELECT count(*) FROM {name}")).scalar() for name in KEPT}
+
+
+def test_stepping_down_and_up_again_keeps_every_row(empty_app):
+    # SQLite rebuilds a table to change it; with foreign keys on, dropping the old copy would
+    # delete every row that points at it (a peer's entries, follows and objects).
+    from node.models import Following, Peer, RemoteEntry, RemoteObject
+    from tests import factories
+
+    upgrade(directory=str(MIGRATIONS))
+    factories.group()
+    event = factories.event()
+    from node.services import events
+
+    events.respond(event, factories.member(), "going")
+    peer = Peer(actor_id="http://127.0.0.2/actor", name="Hull", held_seq=1)
+    db.session.add(peer)
+    db.session.flush()
+    entry = RemoteEntry(
+        peer_id=peer.id,
+        seq=1,
+        activity_id="http://127.0.0.2/outbox/1",
+        activity_type="Create",
+        body="{}",
+    )
+    db.session.add_all([entry, Following(peer_id=peer.id, follow_activity_id="http://x/f/1")])
+    db.session.add(
+        RemoteObject(
+            peer_id=peer.id,
+            object_id="http://127.0.0.2/events/1",
+            object_type="Event",
+            data="{}",
+            source_entry=entry,
+        )
+    )
+    db.session.commit()
+    before = _counts()
+    assert all(before.values()), before
+    db.session.remove()
+
+    for revision in ScriptDirectory(str(MIGRATIONS)).walk_revisions():
+        if revision.revision == FEDERATION_SCHEMA:
+            break
+        downgrade(directory=str(MIGRATIONS), revision="-1")
+        assert _counts() == before, f"rows lost going below {revision.revision}"
+    upgrade(directory=str(MIGRATIONS))
+
+    assert _counts() == before

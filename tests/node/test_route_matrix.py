@@ -17,7 +17,7 @@ from tests.conftest import csrf_token, log_in
 
 ROLES = ("anonymous", "member", "organiser", "admin")
 RANK = {"anonymous": 0, "member": 1, "organiser": 2, "admin": 3}
-NEEDS = {"public": 0, "member": 1, "organiser": 2}
+NEEDS = {"public": 0, "member": 1, "organiser": 2, "admin": 3}
 
 # endpoint -> who may use it; every method the route accepts is checked
 ACCESS = {
@@ -75,6 +75,30 @@ ACCESS = {
     "network.followers": "organiser",
     "network.approve_follower": "organiser",
     "network.reject_follower": "organiser",
+    # The national pages: public network data, read-only.
+    "national.groups": "public",
+    "national.events": "public",
+    "national.needed": "public",
+    "national.campaigns": "public",
+    "national.candidates": "public",
+    "national.evidence": "public",
+    # An aggregator's combined feed (read-only) and directory; 404 on other nodes.
+    "aggregate.feed": "public",
+    "aggregate.outbox": "public",
+    "aggregate.announce": "public",
+    "aggregate.directory": "admin",
+    "aggregate.add": "admin",
+    "aggregate.approve": "admin",
+    "aggregate.refuse": "admin",
+    "aggregate.remove": "admin",
+    # Twinning: organisers propose and answer; members RSVP to twinned groups' events.
+    "twins.index": "organiser",
+    "twins.accept": "organiser",
+    "twins.decline": "organiser",
+    "twins.end": "organiser",
+    "twins.record_attended": "organiser",
+    "twins.event": "member",
+    "twins.cancel": "member",
 }
 
 
@@ -119,6 +143,10 @@ def test_route_answers_each_role_as_the_table_says(app, client, endpoint, method
         "following_id": 1,
         "follower_id": 1,
         "seq": 1,
+        "cursor": 1,
+        "listing_id": 1,
+        "twin_id": 1,
+        "object_id": 1,
     }
     factories.campaign(), factories.candidate(), factories.post()
     if role != "anonymous":

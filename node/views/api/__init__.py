@@ -56,7 +56,7 @@ def _escape_markup(response):
     return response
 
 
-from . import content, group, members, oauth_token, rsvps, spec  # noqa: E402,F401 - routes
+from . import content, group, members, network, oauth_token, rsvps, spec  # noqa: E402,F401 - routes
 
 for _resource in content.RESOURCES:
     content.register(bp, _resource)

@@ -1,0 +1,267 @@
+"""Places on the map: coordinates in documents, distances, bounding boxes, postcode districts.
+
+A distance search first narrows the rows with a bounding box on indexed latitude and
+longitude columns (an index range, not a scan), then keeps the rows whose great-circle
+distance is within the radius. Postcode districts come from the ONS Postcode Directory
+(``branchline geo load FILE``): the mean position of the live postcodes of each outward code.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, func, insert, select
+
+from ..extensions import db
+from ..models import PostcodeDistrict
+from .errors import Invalid
+
+EARTH_RADIUS_KM = 6371.0088  # the mean radius (IUGG)
+# Slack on the box and on the exact test, so float rounding never drops a row on the edge.
+EDGE_SLACK_DEGREES = 1e-9
+EDGE_SLACK_KM = 1e-6
+
+OUTWARD_CODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?$")
+INWARD_CODE = re.compile(r"^[0-9][A-Z]{2}$")
+
+# The ONS Postcode Directory columns the loader reads (the file has many more).
+ONSPD_COLUMNS = ("pcds", "lat", "long", "doterm")
+
+
+def coordinate(value: object, bound: float) -> float | None:
+    """Return a latitude (bound 90) or longitude (bound 180) a document gives, or None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) and -bound <= value <= bound else None
+
+
+def place_of(location: object) -> tuple[float | None, float | None]:
+    """Return the (latitude, longitude) of the first Place in ``location`` that has both."""
+    for place in location if isinstance(location, list) else [location]:
+        if isinstance(place, dict):
+            latitude = coordinate(place.get("latitude"), 90)
+            longitude = coordinate(place.get("longitude"), 180)
+            if latitude is not None and longitude is not None:
+                return latitude, longitude
+    return None, None
+
+
+def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Return the great-circle (haversine) distance between two points, in kilometres."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    d_phi = phi2 - phi1
+    d_lambda = math.radians(lon2 - lon1)
+    h = math.sin(d_phi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(d_lambda / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
+def within(distance: float, radius_km: float) -> bool:
+    """Tell whether ``distance`` (km) counts as inside ``radius_km``, edge included."""
+    return distance <= radius_km + EDGE_SLACK_KM
+
+
+@dataclass(frozen=True)
+class Box:
+    """The smallest latitude/longitude box holding a circle; ``west > east`` wraps at 180°."""
+
+    south: float
+    north: float
+    west: float
+    east: float
+
+    def longitude_ranges(self) -> list[tuple[float, float]]:
+        """Return one (west, east) range, or two when the box crosses the antimeridian."""
+        if self.west <= self.east:
+            return [(self.west, self.east)]
+        return [(self.west, 180.0), (-180.0, self.east)]
+
+    def contains(self, latitude: float, longitude: float) -> bool:
+        in_latitude = self.south <= latitude <= self.north
+        return in_latitude and any(w <= longitude <= e for w, e in self.longitude_ranges())
+
+
+def bounding_box(latitude: float, longitude: float, radius_km: float) -> Box:
+    """Return the box that holds every point within ``radius_km`` of the given point.
+
+    Latitude spans the angular radius either way; longitude spans
+    asin(sin δ / cos φ), the widest the circle gets (not its width on the centre's
+    parallel). A circle reaching a pole spans every longitude.
+    """
+    delta = radius_km / EARTH_RADIUS_KM
+    phi, lam = math.radians(latitude), math.radians(longitude)
+    south, north = phi - delta, phi + delta
+    slack = EDGE_SLACK_DEGREES
+    if delta >= math.pi or south <= -math.pi / 2 or north >= math.pi / 2:
+        return Box(
+            max(-90.0, math.degrees(south) - slack),
+            min(90.0, math.degrees(north) + slack),
+            -180.0,
+            180.0,
+        )
+    d_lambda = math.asin(min(1.0, math.sin(delta) / math.cos(phi)))
+    west, east = lam - d_lambda, lam + d_lambda
+    if west < -math.pi:
+        west += 2 * math.pi
+    if east > math.pi:
+        east -= 2 * math.pi
+    return Box(
+        math.degrees(south) - slack,
+        math.degrees(north) + slack,
+        max(-180.0, math.degrees(west) - slack),
+        min(180.0, math.degrees(east) + slack),
+    )
+
+
+# Postcode districts ------------------------------------------------------------------------
+
+
+def outward_code(text: str) -> str | None:
+    """Return the district (outward code) of a postcode or district: ``ls6 1an`` -> ``LS6``."""
+    compact = re.sub(r"\s+", "", text or "").upper()
+    if OUTWARD_CODE.match(compact):
+        return compact
+    spaced = (text or "").strip().upper().split()
+    if len(spaced) == 2 and OUTWARD_CODE.match(spaced[0]) and INWARD_CODE.match(spaced[1]):
+        return spaced[0]
+    if len(compact) > 3 and INWARD_CODE.match(compact[-3:]) and OUTWARD_CODE.match(compact[:-3]):
+        return compact[:-3]
+    return None
+
+
+def districts_loaded() -> bool:
+    """Tell whether a postcode district table has been loaded on this node."""
+    return db.session.scalar(select(PostcodeDistrict.id).limit(1)) is not None
+
+
+def find_district(code: str) -> PostcodeDistrict | None:
+    """Return the stored district a postcode or district belongs to, or None."""
+    district = outward_code(code)
+    if district is None:
+        return None
+    return db.session.scalar(select(PostcodeDistrict).where(PostcodeDistrict.district == district))
+
+
+def district_count() -> int:
+    return db.session.scalar(select(func.count(PostcodeDistrict.id))) or 0
+
+
+class DirectoryError(Invalid):
+    """A file that is not an ONS Postcode Directory CSV."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, {"file": [message]})
+
+
+@dataclass
+class LoadReport:
+    """What loading a postcode directory found."""
+
+    rows: int = 0
+    used: int = 0
+    terminated: int = 0
+    no_coordinates: int = 0
+    bad_postcode: int = 0
+    districts: int = 0
+    sums: dict[str, list[float]] = field(default_factory=dict, repr=False)
+
+    @property
+    def skipped(self) -> int:
+        return self.terminated + self.no_coordinates + self.bad_postcode
+
+
+def _header(row: list[str]) -> dict[str, int]:
+    names = [cell.strip().lstrip("\ufeff").lower() for cell in row]
+    missing = [name for name in ONSPD_COLUMNS if name not in names]
+    if missing:
+        raise DirectoryError(
+            "This is not an ONS Postcode Directory CSV: the header has no "
+            + ", ".join(missing)
+            + " column"
+            + ("s" if len(missing) > 1 else "")
+            + f" (it needs {', '.join(ONSPD_COLUMNS)})."
+        )
+    return {name: names.index(name) for name in ONSPD_COLUMNS}
+
+
+def _degrees(text: str, bound: float) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    if not math.isfinite(value) or abs(value) > bound:
+        return None  # ONS writes 99.999999 for a postcode with no grid reference
+    return value
+
+
+def read_postcode_directory(lines: Iterable[str]) -> LoadReport:
+    """Sum the live postcodes of an ONS Postcode Directory CSV by district (nothing stored)."""
+    reader = csv.reader(lines)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise DirectoryError("The file is empty: it has no header row.") from None
+    except csv.Error as error:
+        raise DirectoryError(f"The file is not CSV: {error}.") from None
+    columns = _header(header)
+    report = LoadReport()
+    last = max(columns.values())
+    try:
+        for row in reader:
+            report.rows += 1
+            if len(row) <= last:
+                report.bad_postcode += 1
+                continue
+            if row[columns["doterm"]].strip():
+                report.terminated += 1
+                continue
+            district = outward_code(row[columns["pcds"]])
+            if district is None:
+                report.bad_postcode += 1
+                continue
+            latitude = _degrees(row[columns["lat"]], 90)
+            longitude = _degrees(row[columns["long"]], 180)
+            if latitude is None or longitude is None or (latitude == 0 and longitude == 0):
+                report.no_coordinates += 1
+                continue
+            sums = report.sums.setdefault(district, [0.0, 0.0, 0])
+            sums[0] += latitude
+            sums[1] += longitude
+            sums[2] += 1
+            report.used += 1
+    except csv.Error as error:
+        raise DirectoryError(f"Line {reader.line_num} is not valid CSV: {error}.") from None
+    report.districts = len(report.sums)
+    return report
+
+
+def replace_districts(report: LoadReport) -> None:
+    """Replace the district table with the centroids ``report`` found, in one transaction."""
+    rows = [
+        {
+            "district": district,
+            "latitude": round(lat_sum / count, 6),
+            "longitude": round(lon_sum / count, 6),
+            "postcodes": int(count),
+        }
+        for district, (lat_sum, lon_sum, count) in sorted(report.sums.items())
+    ]
+    try:
+        db.session.execute(delete(PostcodeDistrict))
+        for start in range(0, len(rows), 1000):
+            db.session.execute(insert(PostcodeDistrict), rows[start : start + 1000])
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def decoded_lines(handle: Iterable[bytes], progress: Callable[[int], None]) -> Iterator[str]:
+    """Decode a binary file line by line, reporting the bytes read (for a progress bar)."""
+    for raw in handle:
+        progress(len(raw))
+        yield raw.decode("utf-8", errors="replace")

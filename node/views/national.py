@@ -1,0 +1,161 @@
+"""The national pages: groups, events near a place, where members are needed, campaigns and
+endorsed candidates across the groups this node follows. Public and read-only; filters are
+GET forms and sorting is by links, so every view of the data has its own address.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, render_template, request
+from marshmallow import EXCLUDE, Schema
+
+from schemas import network as shapes
+from schemas import vocab
+
+from ..services import geo, national
+from ..services.groups import current_group
+
+bp = Blueprint("national", __name__, url_prefix="/network")
+
+
+def _filters(schema: Schema) -> dict[str, Any]:
+    """Validate the query string (a ValidationError is a 400 page naming each argument).
+
+    Arguments this page does not know are ignored, so a shared link with tracking
+    arguments still opens; a repeated argument counts once, as browsers send forms.
+    """
+    return schema.load(request.args.to_dict(), unknown=EXCLUDE)
+
+
+def _kept(schema: Schema, *, leave_out: tuple[str, ...] = ("page",)) -> dict[str, str]:
+    """The query string as given (known, non-blank arguments), for sort and page links."""
+    known = {field.data_key or name for name, field in schema.load_fields.items()}
+    return {
+        name: value
+        for name, value in request.args.to_dict().items()
+        if name in known and name not in leave_out and value.strip()
+    }
+
+
+def _zone() -> str:
+    group = current_group()
+    return group.timezone if group else "Europe/London"
+
+
+@bp.get("/groups")
+def groups():
+    """List followed groups with area, seat, marginality, sync state and last activity."""
+    schema = shapes.NetworkGroupQuery()
+    filters = _filters(schema)
+    found = national.groups(**filters)
+    sort, direction = national.sorting("groups", filters.get("sort"), filters.get("dir"))
+    return render_template(
+        "national/groups.html",
+        found=found,
+        filters=filters,
+        query=_kept(schema),
+        sort=sort,
+        direction=direction,
+        states=national.STATE_LABELS,
+    )
+
+
+@bp.get("/events")
+def events():
+    """List upcoming events across the network, by kind, dates and distance from a place."""
+    schema = shapes.NetworkEventQuery()
+    filters = _filters(schema)
+    found, place = national.event_search(filters, _zone())
+    sort, direction = national.sorting("events", filters.get("sort"), filters.get("dir"))
+    return render_template(
+        "national/events.html",
+        found=found,
+        place=place,
+        filters=filters,
+        query=_kept(schema),
+        sort=sort,
+        direction=direction,
+        radius=filters.get("within") or national.DEFAULT_RADIUS_KM,
+        default_radius=national.DEFAULT_RADIUS_KM,
+        districts_loaded=geo.districts_loaded(),
+    )
+
+
+@bp.get("/needed")
+def needed():
+    """Rank seats by need and distance, showing every input and the formula."""
+    schema = shapes.NeededQuery()
+    filters = _filters(schema)
+    found, place = national.needed_search(filters)
+    sort, direction = national.sorting("needed", filters.get("sort"), filters.get("dir"))
+    return render_template(
+        "national/needed.html",
+        found=found,
+        place=place,
+        filters=filters,
+        query=_kept(schema),
+        sort=sort,
+        direction=direction,
+        formula=national.formula(),
+        districts_loaded=geo.districts_loaded(),
+    )
+
+
+@bp.get("/campaigns")
+def campaigns():
+    """List campaigns across the network, with counts by kind and status."""
+    schema = shapes.NetworkCampaignQuery()
+    filters = _filters(schema)
+    found = national.campaigns(**filters)
+    sort, direction = national.sorting("campaigns", filters.get("sort"), filters.get("dir"))
+    return render_template(
+        "national/campaigns.html",
+        found=found,
+        counts=national.campaign_counts(),
+        filters=filters,
+        query=_kept(schema),
+        sort=sort,
+        direction=direction,
+    )
+
+
+@bp.get("/candidates")
+def candidates():
+    """List endorsed candidates and the win rate, each figure linked to its evidence."""
+    schema = shapes.NetworkCandidateQuery()
+    filters = _filters(schema)
+    found = national.candidates(**filters)
+    sort, direction = national.sorting("candidates", filters.get("sort"), filters.get("dir"))
+    return render_template(
+        "national/candidates.html",
+        found=found,
+        rates=national.win_rates(),
+        filters=filters,
+        query=_kept(schema),
+        sort=sort,
+        direction=direction,
+    )
+
+
+@bp.get("/candidates/evidence")
+def evidence():
+    """List the signed entries a win-rate figure was computed from."""
+    schema = shapes.NetworkEvidenceQuery()
+    filters = _filters(schema)
+    outcome = filters.get("outcome") or "decided"
+    found = national.candidates(
+        office=filters.get("office"),
+        outcome=outcome,
+        sort="group",
+        page=filters["page"],
+        per_page=filters["per_page"],
+    )
+    return render_template(
+        "national/evidence.html",
+        found=found,
+        office=filters.get("office"),
+        outcome=outcome,
+        query=_kept(schema),
+        offices=vocab.CANDIDATE_OFFICES,
+    )

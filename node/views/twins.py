@@ -1,0 +1,217 @@
+"""Twinning pages: organisers propose and answer twinnings (/manage/twins), members RSVP to
+twinned groups' events (/twins/events/…), organisers record how many came to an event.
+
+The group page, the member's page and the attendance page show twins through the template
+helpers this blueprint installs (``twinned_groups``, ``twin_events_for``,
+``twin_attendance``), so those views need not know about twinning.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from marshmallow import fields, validate
+
+from schemas import vocab
+from schemas.common import Choice, InputSchema, Text
+
+from ..auth import current_member, role_required
+from ..extensions import db
+from ..services import events, remote_rsvp, twinning
+from ..services.errors import ServiceError
+from .forms import Errors, read_form, service_errors
+
+bp = Blueprint("twins", __name__)
+
+
+class ProposeForm(InputSchema):
+    target = Text(twinning.TARGET_MAX, min_length=1, required=True)
+    note = Text(twinning.NOTE_MAX)
+
+
+class TwinRsvpForm(InputSchema):
+    response = Choice(vocab.RSVP_RESPONSES, required=True)
+    party_size = fields.Integer(
+        required=True, validate=validate.Range(1, remote_rsvp.MAX_PARTY), strict=False
+    )
+    share = Choice(remote_rsvp.SHARE_CHOICES, required=True)
+
+
+class AttendedForm(InputSchema):
+    attended_count = fields.Integer(
+        required=True, validate=validate.Range(0, events.MAX_ATTENDED), strict=False
+    )
+
+
+def _attempt(action) -> tuple[Any, Errors, int]:
+    try:
+        return action(), {}, 200
+    except ServiceError as exc:
+        db.session.rollback()  # nothing half written stays in the session
+        return None, service_errors(exc), exc.status
+
+
+@bp.app_context_processor
+def _twin_helpers() -> dict[str, Any]:
+    # Functions, not values: each page calls only the one it shows.
+    return {
+        "twinned_groups": twinning.twinned_peers,
+        "twin_events_for": remote_rsvp.twin_events,
+        "twin_attendance": remote_rsvp.attendance,
+        "event_has_begun": events.has_begun,
+    }
+
+
+# Organisers: proposing and answering -------------------------------------------------
+
+
+def _twins_page(values: dict, errors: Errors, status: int = 200):
+    return render_template(
+        "twins/index.html",
+        found=twinning.listing(),
+        candidates=twinning.candidates(),
+        values=values,
+        errors=errors,
+    ), status
+
+
+@bp.route("/manage/twins", methods=["GET", "POST"])
+@role_required("organiser")
+def index():
+    """List this group's twinnings, and propose one to another group."""
+    if request.method == "GET":
+        return _twins_page({"target": request.args.get("target", "")[:2000], "note": ""}, {})
+    values = {name: request.form.get(name, "") for name in ("target", "note")}
+    data, errors = read_form(ProposeForm())
+    if errors:
+        return _twins_page(values, errors, 400)
+    twin, errors, status = _attempt(
+        lambda: twinning.propose(data["target"], data.get("note") or "", by=current_member())
+    )
+    if twin is None:
+        return _twins_page(values, errors, status)
+    flash(f"Proposed twinning to {twin.peer.name or twin.peer.actor_id}.", "success")
+    return redirect(url_for("twins.index"))
+
+
+def _decide(twin_id: int, action, done: str):
+    twin = twinning.get(twin_id)
+    name = twin.peer.name or twin.peer.actor_id
+    _, errors, _status = _attempt(lambda: action(twin, by=current_member()))
+    if errors:
+        flash(" ".join(message for messages in errors.values() for message in messages), "error")
+    else:
+        flash(done.format(name=name), "success")
+    return redirect(url_for("twins.index"))
+
+
+@bp.post("/manage/twins/<int:twin_id>/accept")
+@role_required("organiser")
+def accept(twin_id: int):
+    return _decide(twin_id, twinning.accept, "This group is now twinned with {name}.")
+
+
+@bp.post("/manage/twins/<int:twin_id>/decline")
+@role_required("organiser")
+def decline(twin_id: int):
+    return _decide(twin_id, twinning.decline, "Declined {name}'s proposal.")
+
+
+@bp.post("/manage/twins/<int:twin_id>/end")
+@role_required("organiser")
+def end(twin_id: int):
+    return _decide(twin_id, twinning.end, "Ended the twinning with {name}.")
+
+
+# Organisers: how many came -----------------------------------------------------------
+
+
+@bp.post("/manage/events/<int:item_id>/attended")
+@role_required("organiser")
+def record_attended(item_id: int):
+    """Record how many came to an event; the number (never names) goes on the feed."""
+    event = events.get(item_id, current_member())
+    data, errors = read_form(AttendedForm())
+    status = 400
+    if not errors:
+        _, errors, status = _attempt(lambda: events.record_attended(event, data["attended_count"]))
+    if not errors:
+        flash(f"Recorded that {event.attended_count} came to “{event.title}”.", "success")
+        return redirect(url_for("manage.attendance", item_id=item_id))
+    from .manage_forms import EVENTS
+
+    found = events.responses_listing(event, page=1, per_page=100)
+    return render_template(
+        "manage/attendance.html",
+        event=event,
+        found=found,
+        counts=events.attendance(event),
+        response=None,
+        resource=EVENTS,
+        attended_errors=errors,
+        attended_value=request.form.get("attended_count", ""),
+    ), status
+
+
+# Members: answering a twin's event ---------------------------------------------------
+
+
+def _event_page(found, values: dict, errors: Errors, status: int = 200):
+    return render_template(
+        "twins/event.html",
+        event=found,
+        values=values,
+        errors=errors,
+        max_party=remote_rsvp.MAX_PARTY,
+    ), status
+
+
+def _current_values(found) -> dict[str, Any]:
+    rsvp = found.rsvp
+    if rsvp is None or rsvp.state == remote_rsvp.CANCELLED:
+        return {"response": "going", "party_size": 1, "share": "name"}
+    return {
+        "response": rsvp.response,
+        "party_size": rsvp.party_size,
+        "share": "name" if rsvp.share_name else "count",
+    }
+
+
+@bp.route("/twins/events/<int:object_id>", methods=["GET", "POST"])
+@role_required("member")
+def event(object_id: int):
+    """Show a twinned group's event and the member's answer; POST sends a new answer."""
+    viewer = current_member()
+    found = remote_rsvp.twin_event(object_id, viewer)
+    if request.method == "GET":
+        return _event_page(found, _current_values(found), {})
+    values = {name: request.form.get(name, "") for name in ("response", "party_size", "share")}
+    data, errors = read_form(TwinRsvpForm())
+    if errors:
+        return _event_page(found, values, errors, 400)
+    rsvp, errors, status = _attempt(
+        lambda: remote_rsvp.send(
+            viewer, object_id, data["response"], data["party_size"], data["share"]
+        )
+    )
+    if rsvp is None:
+        return _event_page(found, values, errors, status)
+    flash(f"Sent your answer to {found.peer.name or 'the twinned group'}.", "success")
+    return redirect(url_for("twins.event", object_id=object_id))
+
+
+@bp.post("/twins/events/<int:object_id>/cancel")
+@role_required("member")
+def cancel(object_id: int):
+    """Cancel the member's answer to a twinned group's event, freeing their places there."""
+    viewer = current_member()
+    found = remote_rsvp.twin_event(object_id, viewer)
+    _, errors, _status = _attempt(lambda: remote_rsvp.cancel(viewer, object_id))
+    if errors:
+        flash(" ".join(message for messages in errors.values() for message in messages), "error")
+    else:
+        flash(
+            f"Cancelled your answer; {found.peer.name or 'the twinned group'} is told.", "success"
+        )
+    return redirect(url_for("twins.event", object_id=object_id))
