@@ -379,6 +379,7 @@ def main() -> int:
     parser.add_argument("--entries", type=int, default=100, help="entries per group")
     parser.add_argument("--database-url", help="PostgreSQL to use (emptied first)")
     parser.add_argument("--queries", type=int, default=300, help="requests per query kind")
+    parser.add_argument("--keep", help="build the aggregator in this folder and keep it")
     args = parser.parse_args()
 
     ctx = multiprocessing.get_context("fork")
@@ -397,6 +398,7 @@ def main() -> int:
     database = "PostgreSQL" if args.database_url else "SQLite"
     try:
         with tempfile.TemporaryDirectory(prefix="branchline-bench-") as tmp:
+            tmp = args.keep or tmp
             if args.database_url:
                 empty_postgres(args.database_url)
             settings = node_settings(Path(tmp) / "instance", node_port, args.database_url)

@@ -625,35 +625,43 @@ def needed(
     A seat is a group that names one or publishes its marginality. Every seat is scored
     (there are as many as groups, not events), then the page's upcoming events are counted.
     """
-    query = select(*GROUP_COLUMNS).where(
+    query = select(*SEAT_COLUMNS).where(
         Peer.id.in_(_followed()),
         Peer.actor_type == "Group",
         or_(Peer.seat_name != "", Peer.seat_marginality.is_not(None)),
     )
-    # Every seat is scored from plain rows; only the page shown becomes NeededRows.
+    # Every seat is scored from plain tuples of the few columns the score needs; only the
+    # page shown is read in full and becomes NeededRows.
     scored = []
-    for peer in db.session.execute(query):
+    given = place is not None
+    for peer_id, name, handle, actor, seat_name, area, marginality, lat, lon in db.session.execute(
+        query
+    ):
         distance = None
-        if place is not None and peer.latitude is not None and peer.longitude is not None:
-            distance = round(
-                geo.distance_km(place.latitude, place.longitude, peer.latitude, peer.longitude), 2
-            )
-        need = need_of(peer.seat_marginality)
-        proximity = proximity_of(distance, place_given=place is not None)
-        name = peer.name or peer.handle or peer.actor_id
-        seat = peer.seat_name or peer.area or name
-        scored.append(_Scored(peer, name, seat, distance, need, proximity, need * proximity))
-    scored.sort(key=lambda row: (row.name.lower(), row.peer.id))  # ties: by group name
+        if given and lat is not None and lon is not None:
+            distance = round(geo.distance_km(place.latitude, place.longitude, lat, lon), 2)
+        need = need_of(marginality)
+        proximity = proximity_of(distance, place_given=given)
+        label = name or handle or actor
+        seat = seat_name or area or label
+        scored.append(
+            _Scored(peer_id, label, seat, marginality, distance, need, proximity, need * proximity)
+        )
+    scored.sort(key=lambda row: (row.name.lower(), row.peer_id))  # ties: by group name
     sort, direction = sorting("needed", sort, dir)
     scored = _ordered(scored, NEEDED_ORDER[sort], direction == "desc")
     shown = _page_of(scored, page, per_page)
+    ids = [row.peer_id for row in shown.items]
+    groups = {
+        row.id: row for row in db.session.execute(select(*GROUP_COLUMNS).where(Peer.id.in_(ids)))
+    }
     rows = [
         NeededRow(
-            group=_group_row(row.peer),
+            group=_group_row(groups[row.peer_id]),
             seat=row.seat,
-            marginality=row.peer.seat_marginality,
+            marginality=row.marginality,
             need=row.need,
-            need_known=row.peer.seat_marginality is not None,
+            need_known=row.marginality is not None,
             distance_km=row.distance_km,
             proximity=row.proximity,
             score=row.score,
@@ -663,10 +671,25 @@ def needed(
     return replace(shown, items=_with_events(rows))
 
 
+# What a seat's score is worked from.
+SEAT_COLUMNS = (
+    Peer.id,
+    Peer.name,
+    Peer.handle,
+    Peer.actor_id,
+    Peer.seat_name,
+    Peer.area,
+    Peer.seat_marginality,
+    Peer.latitude,
+    Peer.longitude,
+)
+
+
 class _Scored(NamedTuple):
-    peer: Any  # a row of GROUP_COLUMNS
+    peer_id: int
     name: str
     seat: str
+    marginality: float | None
     distance_km: float | None
     need: float
     proximity: float
@@ -675,7 +698,7 @@ class _Scored(NamedTuple):
 
 NEEDED_ORDER: dict[str, Callable[[_Scored], Any]] = {
     "score": lambda row: row.score,
-    "marginality": lambda row: row.peer.seat_marginality,
+    "marginality": lambda row: row.marginality,
     "distance": lambda row: row.distance_km,
     "name": lambda row: row.seat.lower(),
 }
