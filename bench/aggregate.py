@@ -1,7 +1,7 @@
 """An aggregator ingesting 1,000 groups x 100 signed entries, then answering the national view.
 
     .venv/bin/python bench/aggregate.py [--groups 1000] [--entries 100] [--database-url URL]
-                                        [--queries 300]
+                                        [--queries 300] [--pullers 2] [--keep DIR]
 
 1. Generates the groups' feeds (federation.feed.build_entry: every entry signed with its
    group's Ed25519 key and chained; events, campaigns, candidates and news, with places and
@@ -9,9 +9,12 @@
    127.0.0.1 (its own process): each group's actor document and its paged outbox.
 2. A throwaway aggregator node (SQLite in a temporary folder, or the PostgreSQL database
    --database-url names, emptied first) lists every group (aggregate.add, without back-fill),
-   then, timed: pulls every group's whole feed with sync.catch_up (each proof and the chain
-   verified, entries stored verbatim, objects brought up to date) and admits the entries to
-   the combined feed. Runs in a child process so its peak memory is its own.
+   then, timed: --pullers processes (one per core by default) each make the passes a
+   `branchline worker` makes (node/worker.py) until none finds a group due: each pass claims
+   the groups due and pulls each whole feed with sync.catch_up (each proof and the chain
+   verified, entries stored verbatim, objects brought up to date) and admits entries to the
+   combined feed; a last process admits what is left and counts. Every step runs in its own
+   process; the peak memory reported is the largest of them.
 3. Serves the aggregator with gunicorn (deploy/gunicorn.conf.py, one worker) and times
    /api/v1/network/events?near=…&within=… and /api/v1/network/needed?near=… from random
    places, one request at a time: p50 and p99.
@@ -290,15 +293,13 @@ def empty_postgres(url: str) -> None:
     engine.dispose()
 
 
-def ingest(settings: dict[str, str], actors: list[str], out: Any) -> None:
-    """In a child process: set up, list every group, then time the pull of every feed."""
+def prepare(settings: dict[str, str], actors: list[str], out: Any) -> None:
+    """In a child process: set the aggregator up and list every group (timed)."""
     from flask_migrate import upgrade
-    from sqlalchemy import func, select
 
     from node import create_app
     from node.extensions import db
-    from node.models import Peer, RemoteEntry
-    from node.services import aggregate, combined_feed, groups, sync
+    from node.services import aggregate, groups
 
     app = create_app(settings)
     with app.app_context():
@@ -317,31 +318,86 @@ def ingest(settings: dict[str, str], actors: list[str], out: Any) -> None:
         for actor in actors:
             aggregate.add(actor, backfill=False)
         listed = time.perf_counter() - began
+        db.session.remove()
+        db.engine.dispose()
+    out.put({"listed_s": listed, "peak_mb": _peak_mb()})
 
-        began = time.perf_counter()
-        refused = []
-        for peer in db.session.scalars(select(Peer).order_by(Peer.id)).all():
-            report = sync.catch_up(peer)
-            if not report.ok:
-                refused.append(f"{peer.actor_id}: {report.refused or report.error}")
+
+def pull(settings: dict[str, str], start: Any, out: Any) -> None:
+    """In a child process: what a `branchline worker` does, pass after pass, until a pass
+    finds no group due (each pass claims due groups, so workers share them out)."""
+    from node import create_app
+    from node.worker import Worker
+
+    worker = Worker(create_app(settings))
+    start.wait()
+    polled = 0
+    while True:
+        report = worker.run_once()
+        polled += report.polled
+        if not report.polled:
+            break
+    out.put({"polled": polled, "peak_mb": _peak_mb()})
+
+
+def tally(settings: dict[str, str], out: Any) -> None:
+    """In a child process: admit what is left to the combined feed, then count (timed)."""
+    from sqlalchemy import func, select
+
+    from node import create_app
+    from node.extensions import db
+    from node.models import Peer, RemoteEntry
+    from node.services import combined_feed
+
+    app = create_app(settings)
+    with app.app_context():
         while combined_feed.admit():
             pass
-        elapsed = time.perf_counter() - began
         stored = db.session.scalar(select(func.count(RemoteEntry.id))) or 0
+        problems = [
+            f"{peer.actor_id}: {peer.state} {peer.state_reason}"
+            for peer in db.session.scalars(select(Peer).where(Peer.state != "in_step"))
+        ]
         served = combined_feed.total()
         db.session.remove()
         db.engine.dispose()
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    out.put(
-        {
-            "listed_s": listed,
-            "elapsed": elapsed,
-            "stored": stored,
-            "served": served,
-            "refused": refused[:5],
-            "peak_mb": peak_mb,
-        }
-    )
+    out.put({"stored": stored, "served": served, "refused": problems[:5], "peak_mb": _peak_mb()})
+
+
+def ingest(ctx: Any, settings: dict[str, str], actors: list[str], pullers: int) -> dict:
+    """List the groups, then time ``pullers`` worker processes pulling every feed and the
+    combined feed admitting it all."""
+    out = ctx.Queue()
+    child = ctx.Process(target=prepare, args=(settings, actors, out))
+    child.start()
+    prepared = out.get(timeout=3600)
+    child.join()
+    start = ctx.Event()
+    workers = [ctx.Process(target=pull, args=(settings, start, out)) for _ in range(pullers)]
+    for process in workers:
+        process.start()
+    time.sleep(2)  # let each load the app before the clock starts
+    began = time.perf_counter()
+    start.set()
+    pulled = [out.get(timeout=3600) for _ in workers]
+    for process in workers:
+        process.join()
+    child = ctx.Process(target=tally, args=(settings, out))
+    child.start()
+    tallied = out.get(timeout=3600)
+    child.join()
+    elapsed = time.perf_counter() - began
+    return {
+        **tallied,
+        "listed_s": prepared["listed_s"],
+        "elapsed": elapsed,
+        "polled": sum(result["polled"] for result in pulled),
+        "peak_mb": max(result["peak_mb"] for result in (prepared, *pulled, tallied)),
+    }
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def time_queries(port: int, count: int) -> dict[str, list[float]]:
@@ -380,6 +436,9 @@ def main() -> int:
     parser.add_argument("--database-url", help="PostgreSQL to use (emptied first)")
     parser.add_argument("--queries", type=int, default=300, help="requests per query kind")
     parser.add_argument("--keep", help="build the aggregator in this folder and keep it")
+    parser.add_argument(
+        "--pullers", type=int, default=2, help="branchline worker processes pulling the feeds"
+    )
     args = parser.parse_args()
 
     ctx = multiprocessing.get_context("fork")
@@ -402,11 +461,7 @@ def main() -> int:
             if args.database_url:
                 empty_postgres(args.database_url)
             settings = node_settings(Path(tmp) / "instance", node_port, args.database_url)
-            out = ctx.Queue()
-            child = ctx.Process(target=ingest, args=(settings, actors, out))
-            child.start()
-            result = out.get(timeout=3600)
-            child.join()
+            result = ingest(ctx, settings, actors, args.pullers)
             log = Path(tmp) / "gunicorn.log"
             node = gunicorn_server.start_gunicorn(settings, node_port, log, workers=1, threads=1)
             try:
@@ -422,6 +477,7 @@ def main() -> int:
     ok = rate >= INGEST_TARGET and result["peak_mb"] < MEMORY_TARGET_MB
     ok = ok and result["stored"] == total == result["served"] and not result["refused"]
     print(f"aggregator on {database}: {args.groups} groups listed in {result['listed_s']:.1f} s")
+    print(f"pulled by {args.pullers} worker processes ({result['polled']} group pulls)")
     print(
         f"ingest: {result['stored']} of {total} entries verified and stored in "
         f"{result['elapsed']:.1f} s, {result['served']} in the combined feed: {rate:,.0f}/s "

@@ -1,17 +1,24 @@
 """Signed feed entries accepted per second by one node's inbox over HTTP (gunicorn, SQLite).
 
-    .venv/bin/python bench/ingest.py [--entries 3000] [--senders 4] [--workers N] [--threads 4]
+    .venv/bin/python bench/ingest.py [--entries 3000] [--senders 4] [--workers N] [--threads 1]
+                                     [--keep-alive]
 
 Builds a throwaway node (SQLite, a temporary folder) served by gunicorn with
 deploy/gunicorn.conf.py on a free 127.0.0.1 port, with that file's defaults (gthread
-workers: 2 x cores + 1, at most 8; 4 threads each) unless told otherwise. Fake followed
+workers: 2 x cores + 1, at most 8; 1 thread each) unless told otherwise. Fake followed
 peers live on a local server on 127.0.0.1 (its own process) that serves their actor
 documents, so the node fetches their keys as it would in the field; the node follows them
 (Following rows set up through its own services). Each concurrent sender is one peer
 pushing its own run of signed entries (federation.feed.build_entry) as Create activities,
-in order, each POST signed (federation.httpsig.sign_request) over a keep-alive connection:
-a feed's entries must arrive in order, so concurrency comes from several peers at once.
-Requests are built and signed before the clock starts: the sender's cost is not the node's.
+in order, each POST signed (federation.httpsig.sign_request): a feed's entries must arrive
+in order, so concurrency comes from several peers at once. Requests are built and signed
+before the clock starts: the sender's cost is not the node's.
+
+Each request comes on its own connection by default, as nginx (the documented front, see
+deploy/) passes requests to gunicorn, so any worker may take the next one. With
+--keep-alive each peer keeps one connection: gunicorn's workers do not share connections
+out, so the figure then depends on how the four connections happened to land (two on one
+worker halve those peers' rate).
 
 Counts an entry accepted when the inbox answered 202 and checks afterwards that the node
 stored every one. Reports accepted/s, p50/p99 latency and the CPU the node's processes spent
@@ -44,7 +51,7 @@ from federation.httpsig import sign_request  # noqa: E402
 TARGET = 300.0
 # What deploy/gunicorn.conf.py gives a self-hoster on this machine unless told otherwise.
 DEFAULT_WORKERS = min(2 * multiprocessing.cpu_count() + 1, 8)
-DEFAULT_THREADS = 4
+DEFAULT_THREADS = 1
 ACTIVITY_JSON = "application/activity+json"
 
 
@@ -222,8 +229,14 @@ def stored_entries(settings: dict[str, str]) -> tuple[int, dict[str, str]]:
 # --- The load ---------------------------------------------------------------------------
 
 
-def sender(port: int, requests: list[tuple[bytes, dict[str, str]]], start: Any, out: Any) -> None:
-    """One peer: its entries in order over one keep-alive connection; report latencies."""
+def sender(
+    port: int,
+    requests: list[tuple[bytes, dict[str, str]]],
+    keep_alive: bool,
+    start: Any,
+    out: Any,
+) -> None:
+    """One peer: its entries in order, each on a new connection or all on one; report latencies."""
     latencies: list[float] = []
     refused: list[str] = []
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -239,6 +252,8 @@ def sender(port: int, requests: list[tuple[bytes, dict[str, str]]], start: Any, 
             conn.close()
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             continue
+        if not keep_alive:
+            conn.close()  # the next request connects again, and any worker may accept it
         if response.status == 202 and json.loads(answer).get("status") == "applied":
             latencies.append(time.perf_counter() - began)
         else:
@@ -259,6 +274,11 @@ def main() -> int:
     parser.add_argument("--senders", type=int, default=4, help="concurrent peers")
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="threads each")
+    parser.add_argument(
+        "--keep-alive",
+        action="store_true",
+        help="each peer sends everything over one connection (default: one per request)",
+    )
     args = parser.parse_args()
     each = max(1, args.entries // args.senders)
 
@@ -291,7 +311,7 @@ def main() -> int:
                 )
                 start, out = ctx.Event(), ctx.Queue()
                 senders = [
-                    ctx.Process(target=sender, args=(node_port, batch, start, out))
+                    ctx.Process(target=sender, args=(node_port, batch, args.keep_alive, start, out))
                     for batch in batches
                 ]
                 for process in senders:
@@ -319,7 +339,8 @@ def main() -> int:
     print(
         f"gunicorn: {args.workers} gthread workers x {args.threads} threads "
         f"on 127.0.0.1:{node_port}; "
-        f"{args.senders} concurrent peers, keep-alive"
+        f"{args.senders} concurrent peers, "
+        + ("one keep-alive connection each" if args.keep_alive else "a connection per request")
     )
     print(f"accepted (202, applied): {len(latencies)} in {elapsed:.2f} s; refused: {len(refused)}")
     print(f"stored by the node: {stored}")

@@ -12,11 +12,15 @@ wsgi_app = "node.wsgi:app"
 # Where to listen: behind nginx on the same machine, loopback; in a container, 0.0.0.0:8000.
 bind = os.environ.get("BRANCHLINE_BIND", "127.0.0.1:8000").split(",")
 
-# Threaded workers: a page mostly waits on the database, and threads keep idle keep-alive
-# connections from tying up a whole process.
+# gthread workers: idle keep-alive connections wait in each worker's poller, not in a thread
+# or a process. One thread per process by default: the node's requests spend their time in
+# Python (signatures, proofs, templates, the ORM), and threads of one process take turns on
+# one interpreter lock. Measured with bench/ingest.py on 2 cores: 5 workers x 1 thread
+# accept 370/s, 5 x 4 threads 165/s (each thread that waits on SQLite or a socket waits
+# again for the lock). Raise GUNICORN_THREADS only for a node whose requests mostly wait.
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 8)))
-threads = int(os.environ.get("GUNICORN_THREADS", 4))
+threads = int(os.environ.get("GUNICORN_THREADS", 1))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 graceful_timeout = 30
 keepalive = 5

@@ -216,7 +216,7 @@ class RemoteObject(db.Model):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     peer = relationship("Peer", lazy="joined")
-    # Set rather than source_entry_id, so an entry and its objects are written in one flush.
+    # The entry that last changed it (remote_feed writes entries with Core: it sets the id).
     source_entry = relationship("RemoteEntry")
 
 

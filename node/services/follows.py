@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from federation.feed import ACTIVITYSTREAMS_CONTEXT, DATA_INTEGRITY_CONTEXT
 from federation.jcs import canonicalize
@@ -128,17 +128,25 @@ def following_list() -> list[Following]:
     return list(db.session.scalars(query))
 
 
+# Built once: the inbox asks for every entry it receives.
+_FOLLOWED = select(Following).where(
+    Following.peer_id == bindparam("peer_id"), Following.state != REJECTED
+)
+_FOLLOWS = (
+    select(Following.id)
+    .where(Following.peer_id == bindparam("peer_id"), Following.state != REJECTED)
+    .limit(1)
+)
+
+
 def followed_peer(peer: Peer) -> Following | None:
     """Return this group's follow of ``peer`` if it asked to follow it."""
-    return db.session.scalar(
-        select(Following).where(Following.peer_id == peer.id, Following.state != REJECTED)
-    )
+    return db.session.scalar(_FOLLOWED, {"peer_id": peer.id})
 
 
 def follows_peer(peer: Peer) -> bool:
     """Tell whether this group asked to follow ``peer`` (``followed_peer``, without the rows)."""
-    query = select(Following.id).where(Following.peer_id == peer.id, Following.state != REJECTED)
-    return db.session.scalar(query.limit(1)) is not None
+    return db.session.scalar(_FOLLOWS, {"peer_id": peer.id}) is not None
 
 
 def answer_to_our_follow(peer: Peer, activity: dict[str, Any], accepted: bool) -> None:

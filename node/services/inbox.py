@@ -31,7 +31,7 @@ from federation.signed_requests import verify_signed_request
 from .. import write_lock
 from ..extensions import db
 from ..models import Peer, ReceivedActivity, RemoteEntry
-from . import follows, peers, remote_feed, twinning
+from . import follows, peers, remote_feed, remote_objects, twinning
 from .errors import ServiceError
 from .groups import current_group
 from .outbound import actor_id as our_actor_id
@@ -106,12 +106,16 @@ def _receive(url: str, headers: Mapping[str, str], body: bytes) -> Answer:
     # repeated seq with what it holds); everything else by its activity id.
     if "seq" not in activity and _already_received(activity["id"]):
         return Answer(202, "already received")
+    # A feed entry's proof is checked now, outside the write lock (the check is most of the
+    # work); under the lock it counts if the chain has not moved meanwhile.
+    checked = remote_feed.check_ahead(peer, activity) if "seq" in activity else None
     # Everything is written in one transaction, begun only now, after the checks and
     # look-ups: writers queue for it (write_lock) rather than hold each other up meanwhile.
     try:
         with write_lock.writing():
-            answer = _apply(peer, activity, body)
-            peer.last_contact_at = _now()
+            answer = _apply(peer, activity, body, checked)
+            if "seq" not in activity:  # a stored entry told the peer's row itself
+                peer.last_contact_at = _now()
             if answer is None:
                 db.session.add(
                     ReceivedActivity(
@@ -267,7 +271,9 @@ def _already_received(activity_id: str) -> bool:
 # What it does ------------------------------------------------------------------------
 
 
-def _apply(peer: Peer, activity: dict[str, Any], body: bytes) -> Answer | None:
+def _apply(
+    peer: Peer, activity: dict[str, Any], body: bytes, checked: remote_feed.Checked | None
+) -> Answer | None:
     """Apply a checked activity; return an answer for feed entries, None to record it."""
     kind = activity["type"]
     obj = activity.get("object")
@@ -275,7 +281,7 @@ def _apply(peer: Peer, activity: dict[str, Any], body: bytes) -> Answer | None:
     if _twinning(peer, activity) and "seq" not in activity:
         return None
     if "seq" in activity:
-        return _feed_entry(peer, activity, body)
+        return _feed_entry(peer, activity, body, checked)
     if kind == "Follow":
         object_id = obj.get("id") if isinstance(obj, dict) else obj
         if object_id == our_actor_id():
@@ -296,11 +302,16 @@ def _twinning(peer: Peer, activity: dict[str, Any]) -> bool:
         raise Refused(refusal.status, refusal.message) from None
 
 
-def _feed_entry(peer: Peer, activity: dict[str, Any], body: bytes) -> Answer:
+def _feed_entry(
+    peer: Peer, activity: dict[str, Any], body: bytes, checked: remote_feed.Checked | None
+) -> Answer:
     if not follows.follows_peer(peer):
+        peer.last_contact_at = _now()
         return Answer(202, "ignored: this group does not follow the sender")
     remote_feed.hold(peer)
-    result = apply_entry(peer, activity, body.decode("utf-8"))
+    result = apply_entry(peer, activity, body.decode("utf-8"), checked)
+    if not result.applied:  # an applied entry moved the peer's row on, contact included
+        peer.last_contact_at = _now()
     if result.outcome == "refused":
         return Answer(400, f"entry refused: {result.reason}")
     return Answer(202, result.outcome)
@@ -316,11 +327,13 @@ def _plain_activity(peer: Peer, activity: dict[str, Any], body: bytes) -> None:
         seq=None,
         activity_id=activity["id"],
         activity_type=activity["type"][:40],
-        object_id=remote_feed.object_id_of(activity.get("object")),
+        object_id=remote_objects.object_id_of(activity.get("object")),
         body=body.decode("utf-8"),
         verification=remote_feed.SIGNATURE_ONLY,
     )
     db.session.add(entry)
     db.session.flush()
     if activity["type"] != "Announce":  # a boost of someone else's post vouches for nothing
-        remote_feed.apply_activity(peer, activity, entry, verification=remote_feed.SIGNATURE_ONLY)
+        remote_feed.apply_activity(
+            peer, activity, entry.id, verification=remote_feed.SIGNATURE_ONLY
+        )

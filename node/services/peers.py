@@ -19,7 +19,7 @@ from urllib.parse import quote, urlsplit
 
 from flask import current_app
 from marshmallow import ValidationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from federation import client
@@ -274,14 +274,19 @@ def _publishes_feed_terms(context: object) -> bool:
     return any(isinstance(item, dict) and NAMESPACE in item.values() for item in items)
 
 
+# Built once: every inbox request looks its sender up (building costs more than running).
+_BY_ACTOR = select(Peer).where(Peer.actor_id == bindparam("actor_id"))
+_BY_KEY = select(Peer).where(Peer.key_id == bindparam("key_id"))
+
+
 def find(actor_id: str) -> Peer | None:
     """Return the stored peer with this actor id, without fetching anything."""
-    return db.session.scalar(select(Peer).where(Peer.actor_id == actor_id))
+    return db.session.scalar(_BY_ACTOR, {"actor_id": actor_id})
 
 
 def find_by_key(key_id: str) -> Peer | None:
     """Return the stored peer whose HTTP-signature key has this id."""
-    return db.session.scalar(select(Peer).where(Peer.key_id == key_id))
+    return db.session.scalar(_BY_KEY, {"key_id": key_id})
 
 
 # Keys --------------------------------------------------------------------------------

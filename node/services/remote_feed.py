@@ -3,36 +3,33 @@
 ``apply_entry`` is the one way an entry of a peer's feed gets in, whether it was pushed to
 the inbox or pulled from the peer's outbox: the proof must verify against the peer's own
 assertion key and the entry must be the next link of the chain we hold. Entries are kept
-verbatim; ``RemoteObject`` rows hold the latest state of each campaign, event, candidate
-or post they describe.
+verbatim; ``remote_objects`` keeps the latest state of each campaign, event, candidate or
+post they describe. Proofs may be checked before the write lock (``check_ahead``): the
+result counts if the chain has not moved by the time the peer is held.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm.attributes import set_committed_value
 
 from federation import feed
-from federation.errors import ProofError
-from federation.proofs import verify_object
 
 from ..extensions import db
-from ..models import Peer, RemoteEntry, RemoteObject
-from . import geo, peers
+from ..models import Peer, RemoteEntry
+from . import peers, remote_objects
 
 Outcome = Literal["applied", "duplicate", "behind", "refused"]
 
 VERIFIED = "verified"
 SIGNATURE_ONLY = "signature-only"
 REDACTED = "redacted"
-ANNOUNCED = "announced"
 
 IN_STEP = "in_step"
 BEHIND = "behind"
@@ -43,10 +40,6 @@ CHAIN_COLUMNS = ("held_seq", "held_hash", "head_seq", "state", "state_reason")
 
 MAX_SEQ = 2**31 - 1  # what an INTEGER column holds on every database we support
 CHUNK = 500  # values per IN (...): well within every database's limit on parameters
-
-# Object types the Network page shows; other objects (a group profile) update the peer.
-CONTENT_TYPES = ("Campaign", "Event", "Candidate", "Note", "Article", "Question", "Page")
-ACTOR_TYPES = ("Group", "Person", "Service", "Application", "Organization")
 
 
 @dataclass(frozen=True)
@@ -78,6 +71,25 @@ def _break(peer: Peer, seq: int | None, reason: str, body: str | None = None) ->
     return ApplyResult("refused", seq, reason)
 
 
+# The statements every entry runs: Core, built once (building one costs more than running it).
+_peers = Peer.__table__
+_entries = RemoteEntry.__table__
+_HOLD = (
+    _peers.update()
+    .where(_peers.c.id == bindparam("peer_key"))
+    .values(held_seq=_peers.c.held_seq)
+    .returning(*(_peers.c[name] for name in CHAIN_COLUMNS))
+)
+_ADVANCE = _peers.update().where(_peers.c.id == bindparam("peer_key"))
+_USED_IDS = select(_entries.c.activity_id).where(
+    _entries.c.activity_id.in_(bindparam("ids", expanding=True))
+)
+_INSERT_ENTRIES = _entries.insert().returning(_entries.c.id, sort_by_parameter_order=True)
+_AT_SEQ = select(RemoteEntry).where(
+    RemoteEntry.peer_id == bindparam("peer_id"), RemoteEntry.seq == bindparam("seq")
+)
+
+
 def hold(peer: Peer) -> None:
     """Take ``peer``'s row for this transaction and read it afresh.
 
@@ -89,25 +101,61 @@ def hold(peer: Peer) -> None:
     ``peer`` are flushed first, not lost.
     """
     db.session.flush()
-    lock = (
-        update(Peer)
-        .where(Peer.id == peer.id)
-        .values(held_seq=Peer.held_seq)
-        .returning(*(getattr(Peer, name) for name in CHAIN_COLUMNS))
-        .execution_options(synchronize_session=False)
-    )
-    row = db.session.execute(lock).one()
+    row = db.session.connection().execute(_HOLD, {"peer_key": peer.id}).one()
     for name, value in zip(CHAIN_COLUMNS, row, strict=True):
         set_committed_value(peer, name, value)
 
 
-def apply_entry(peer: Peer, entry: dict[str, Any], body: str) -> ApplyResult:
+@dataclass(frozen=True)
+class Checked:
+    """An entry's proof and link, checked before ``hold`` against the chain as it stood."""
+
+    after: tuple[int, str]  # the (held_seq, held_hash) it was checked against
+    report: feed.RunReport
+    count: int = 1  # how many entries from the first it covers
+
+    def holds_for(self, peer: Peer, count: int) -> bool:
+        """Say whether the check still stands: the chain has not moved, the run is the same."""
+        return self.after == (peer.held_seq, peer.held_hash) and self.count == count
+
+
+def check_ahead(peer: Peer, entry: dict[str, Any]) -> Checked | None:
+    """Verify ``entry`` as the next link of the chain ``peer`` holds now, reading nothing new.
+
+    Verifying is most of the work of applying an entry, and needs no lock: run it before
+    ``hold``, and ``apply_entry`` uses the result if the chain has not moved meanwhile.
+    Returns None when the entry is not the next link or does not verify (``apply_entry``
+    then decides it under the lock, and says why).
+    """
+    seq = entry.get("seq")
+    if not _usable_seq(seq) or seq != peer.held_seq + 1 or _origin_problem(peer, entry):
+        return None
+    report = _verify(peer, [entry])
+    return Checked((peer.held_seq, peer.held_hash), report) if report.ok else None
+
+
+def check_run_ahead(peer: Peer, items: Sequence[tuple[dict[str, Any], str]]) -> Checked | None:
+    """``check_ahead`` for a run of entries (a page of a peer's outbox): verify, before
+    ``hold``, the stretch that continues the chain held now; ``apply_entries`` uses it if
+    the chain has not moved meanwhile. None when the first entry is not the next link."""
+    run = _in_line(peer, items, 0)
+    if not run:
+        return None
+    report = _verify(peer, [entry for entry, _body in items[:run]])
+    return Checked((peer.held_seq, peer.held_hash), report, run)
+
+
+def apply_entry(
+    peer: Peer, entry: dict[str, Any], body: str, checked: Checked | None = None
+) -> ApplyResult:
     """Check ``entry`` (parsed from ``body``) as the next link of ``peer``'s feed and store it.
 
     A seq already held is a duplicate (and a different entry at that seq breaks the
     chain); a seq beyond the next leaves everything as it is and marks the peer behind,
     so the puller fetches ``outbox?after=held_seq``; a bad proof or link marks the peer's
-    chain broken, with the reason. The caller holds the peer (``hold``) and commits.
+    chain broken, with the reason. ``checked`` (from ``check_ahead``) spares verifying
+    again when the chain is still where it was checked. The caller holds the peer
+    (``hold``) and commits.
     """
     seq = entry.get("seq") if isinstance(entry, dict) else None
     if not _usable_seq(seq):
@@ -123,7 +171,10 @@ def apply_entry(peer: Peer, entry: dict[str, Any], body: str) -> ApplyResult:
     problem = _origin_problem(peer, entry)
     if problem:
         return _break(peer, seq, problem, body)
-    report = _verify(peer, [entry])
+    if checked is not None and checked.holds_for(peer, 1):
+        report = checked.report
+    else:
+        report = _verify(peer, [entry])
     if not report.ok and report.reason == "wrong-key":
         # The group may have rotated its proof key since we last fetched its actor.
         refreshed = peers.peer_for_key(peer.key_id or peer.actor_id, refetch=True)
@@ -141,21 +192,25 @@ def apply_entry(peer: Peer, entry: dict[str, Any], body: str) -> ApplyResult:
     return ApplyResult("applied", seq)
 
 
-def apply_entries(peer: Peer, items: Sequence[tuple[dict[str, Any], str]]) -> list[ApplyResult]:
+def apply_entries(
+    peer: Peer, items: Sequence[tuple[dict[str, Any], str]], checked: Checked | None = None
+) -> list[ApplyResult]:
     """Apply a run of ``(entry, body)`` pairs in order, as ``apply_entry`` on each would.
 
     Stops after the first entry that is neither applied nor a duplicate; the entries before
     it stay applied. A stretch of entries that are each the next link is verified with one
     ``verify_run`` and stored together (one INSERT, one look-up of their objects); whatever
     does not fit that stretch (a duplicate, a gap, a bad proof) goes through
-    ``apply_entry``, which decides it and says why. The caller holds the peer (``hold``)
-    and commits.
+    ``apply_entry``, which decides it and says why. ``checked`` (``check_run_ahead``)
+    spares verifying the first stretch again if it still stands. The caller holds the peer
+    (``hold``) and commits.
     """
     results: list[ApplyResult] = []
     index = 0
     while index < len(items):
         run = _in_line(peer, items, index)
-        stored = _apply_run(peer, items[index : index + run]) if run else 0
+        ahead = checked if index == 0 else None
+        stored = _apply_run(peer, items[index : index + run], ahead) if run else 0
         results.extend(
             ApplyResult("applied", items[k][0]["seq"]) for k in range(index, index + stored)
         )
@@ -197,10 +252,15 @@ def _in_line(peer: Peer, items: Sequence[tuple[dict[str, Any], str]], start: int
     return count
 
 
-def _apply_run(peer: Peer, run: Sequence[tuple[dict[str, Any], str]]) -> int:
+def _apply_run(
+    peer: Peer, run: Sequence[tuple[dict[str, Any], str]], checked: Checked | None = None
+) -> int:
     """Verify and store the longest good prefix of ``run``; return how many were stored."""
     entries = [entry for entry, _body in run]
-    report = _verify(peer, entries)
+    if checked is not None and checked.holds_for(peer, len(run)):
+        report = checked.report
+    else:
+        report = _verify(peer, entries)
     good = report.problem.index if report.problem is not None else len(entries)
     ids = [entry["id"] for entry in entries[:good]]
     used = _used_activity_ids(ids)
@@ -218,41 +278,57 @@ def _apply_run(peer: Peer, run: Sequence[tuple[dict[str, Any], str]]) -> int:
 def _used_activity_ids(ids: Sequence[str]) -> set[str]:
     used: set[str] = set()
     for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
-        query = select(RemoteEntry.activity_id).where(RemoteEntry.activity_id.in_(chunk))
-        used.update(db.session.scalars(query))
+        chunk = {"ids": ids[start : start + CHUNK]}
+        used.update(db.session.connection().execute(_USED_IDS, chunk).scalars())
     return used
 
 
 def _store(peer: Peer, items: Sequence[tuple[dict[str, Any], str]], hashes: Sequence[str]) -> None:
-    """Store verified entries that continue the chain held, then bring their objects up."""
-    rows = []
-    for (entry, body), entry_hash in zip(items, hashes, strict=True):
-        rows.append(
-            RemoteEntry(
-                peer_id=peer.id,
-                seq=entry["seq"],
-                activity_id=entry["id"],
-                activity_type=str(entry.get("type", ""))[:40],
-                object_id=object_id_of(entry.get("object")),
-                body=body,
-                entry_hash=entry_hash,
-                verification=REDACTED if feed.is_redacted(entry) else VERIFIED,
-            )
-        )
-    # Everything is read before anything is written: the rows are inserted at the caller's
-    # commit, in one flush, so SQLite's write lock is held only for that.
-    objects = _prefetch([entry for entry, _body in items])
-    db.session.add_all(rows)
-    peer.held_seq = items[-1][0]["seq"]
-    peer.held_hash = hashes[-1]
-    peer.head_seq = max(peer.head_seq, peer.held_seq)
-    peer.state = IN_STEP if peer.held_seq >= peer.head_seq else BEHIND
-    peer.state_reason = ""
-    peer.last_contact_at = _now()
-    for (entry, _body), row in zip(items, rows, strict=True):
-        if row.verification != REDACTED:
-            apply_activity(peer, entry, row, verification=VERIFIED, objects=objects)
+    """Store verified entries that continue the chain held, then bring their objects up.
+
+    Written with Core statements built once (one INSERT for the entries, one UPDATE of the
+    peer): this is the inbox's hot path, and the unit of work costs several times the
+    statements it runs. The peer object is told the values written, so nothing is stale.
+    """
+    now = _now()
+    rows = [
+        {
+            "peer_id": peer.id,
+            "seq": entry["seq"],
+            "activity_id": entry["id"],
+            "activity_type": str(entry.get("type", ""))[:40],
+            "object_id": remote_objects.object_id_of(entry.get("object")),
+            "body": body,
+            "entry_hash": entry_hash,
+            "verification": REDACTED if feed.is_redacted(entry) else VERIFIED,
+            "received_at": now,
+        }
+        for (entry, body), entry_hash in zip(items, hashes, strict=True)
+    ]
+    objects = remote_objects.prefetch([entry for entry, _body in items])
+    connection = db.session.connection()
+    entry_ids = connection.execute(_INSERT_ENTRIES, rows).scalars().all()
+    moments = []
+    for (entry, _body), row, entry_id in zip(items, rows, entry_ids, strict=True):
+        if row["verification"] != REDACTED:
+            moments.append(_activity_moment(entry))
+            remote_objects.apply(peer, entry, entry_id, verification=VERIFIED, objects=objects)
+    held_seq = items[-1][0]["seq"]
+    head_seq = max(peer.head_seq, held_seq)
+    advanced = {
+        "held_seq": held_seq,
+        "held_hash": hashes[-1],
+        "head_seq": head_seq,
+        "state": IN_STEP if held_seq >= head_seq else BEHIND,
+        "state_reason": "",
+        "last_contact_at": now,
+    }
+    later = _later_activity(peer, moments)
+    if later is not None:
+        advanced["last_activity_at"] = later
+    connection.execute(_ADVANCE, {"peer_key": peer.id, **advanced})
+    for name, value in advanced.items():
+        set_committed_value(peer, name, value)
 
 
 def _verify(peer: Peer, entries: list[dict[str, Any]]) -> feed.RunReport:
@@ -267,9 +343,7 @@ def _verify(peer: Peer, entries: list[dict[str, Any]]) -> feed.RunReport:
 
 
 def _duplicate(peer: Peer, entry: dict[str, Any], seq: int, body: str | None = None) -> ApplyResult:
-    held = db.session.scalar(
-        select(RemoteEntry).where(RemoteEntry.peer_id == peer.id, RemoteEntry.seq == seq)
-    )
+    held = db.session.scalar(_AT_SEQ, {"peer_id": peer.id, "seq": seq})
     try:
         same = held is None or held.entry_hash == feed.entry_hash(entry)
     except (TypeError, ValueError):
@@ -281,219 +355,37 @@ def _duplicate(peer: Peer, entry: dict[str, Any], seq: int, body: str | None = N
     return ApplyResult("duplicate", seq)
 
 
-# Objects -----------------------------------------------------------------------------
-
-
-def object_id_of(value: object) -> str | None:
-    if isinstance(value, str):
-        return value[:2000]
-    if isinstance(value, dict) and isinstance(value.get("id"), str):
-        return value["id"][:2000]
-    return None
-
-
-def _moment(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _title(obj: dict[str, Any]) -> str:
-    for name in ("name", "summary", "content"):
-        value = obj.get(name)
-        if isinstance(value, str) and value.strip():
-            return value.strip()[:300]
-    return ""
-
-
-def _as_aware(moment: datetime | None) -> datetime | None:
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
-
-
-# Objects already looked up while applying a run of entries, by object id (None: no row).
-Objects = dict[str, RemoteObject | None]
-
-
-def _prefetch(entries: Sequence[dict[str, Any]]) -> Objects:
-    """Look up the stored objects a run of entries names, with one query per CHUNK ids."""
-    ids = list(dict.fromkeys(filter(None, (object_id_of(e.get("object")) for e in entries))))
-    objects: Objects = dict.fromkeys(ids)
-    for start in range(0, len(ids), CHUNK):
-        query = select(RemoteObject).where(RemoteObject.object_id.in_(ids[start : start + CHUNK]))
-        objects.update((stored.object_id, stored) for stored in db.session.scalars(query))
-    return objects
-
-
-def _stored_object(object_id: str, objects: Objects | None) -> RemoteObject | None:
-    if objects is None:
-        return db.session.scalar(select(RemoteObject).where(RemoteObject.object_id == object_id))
-    if object_id not in objects:
-        objects[object_id] = db.session.scalar(
-            select(RemoteObject).where(RemoteObject.object_id == object_id)
-        )
-    return objects[object_id]
-
-
-def _new_object(stored: RemoteObject, objects: Objects | None) -> RemoteObject:
-    db.session.add(stored)
-    if objects is not None:
-        objects[stored.object_id] = stored
-    return stored
+# Objects and the peer ------------------------------------------------------------------
 
 
 def apply_activity(
-    peer: Peer,
-    activity: dict[str, Any],
-    entry: RemoteEntry,
-    *,
-    verification: str,
-    objects: Objects | None = None,
+    peer: Peer, activity: dict[str, Any], entry_id: int, *, verification: str
 ) -> None:
-    """Bring the stored objects up to date with one checked Create, Update, Delete or Announce.
-
-    ``objects`` holds the rows already looked up (see ``_prefetch``) when a run is applied.
-    """
+    """Apply one activity outside any feed (a fediverse actor's post) to the stored objects."""
     _note_activity(peer, activity)
-    kind = activity.get("type")
-    obj = activity.get("object")
-    if kind in ("Create", "Update") and isinstance(obj, dict):
-        _upsert(peer, obj, entry, verification, create=kind == "Create", objects=objects)
-    elif kind == "Delete":
-        object_id = object_id_of(obj)
-        if object_id and peers.same_origin(object_id, peer.actor_id):
-            _tombstone(peer, object_id, entry, objects)
-    elif kind == "Announce" and isinstance(obj, dict):
-        _announced(peer, obj, entry, objects)
+    remote_objects.apply(peer, activity, entry_id, verification=verification)
 
 
-def _upsert(
-    peer: Peer,
-    obj: dict[str, Any],
-    entry: RemoteEntry,
-    verification: str,
-    *,
-    create: bool,
-    objects: Objects | None = None,
-) -> None:
-    object_id = object_id_of(obj)
-    object_type = obj.get("type")
-    if not object_id or not isinstance(object_type, str):
-        return
-    if not peers.same_origin(object_id, peer.actor_id):
-        return  # nobody writes another server's objects
-    if object_type in ACTOR_TYPES:
-        # An Update of the group itself: its name and profile (area, seat, place), unless
-        # it is older than the profile held.
-        fresh = object_id == peer.actor_id and peers.store_profile(peer, obj)
-        if fresh and isinstance(obj.get("name"), str):
-            peer.name = obj["name"][:300]
-        return
-    if object_type not in CONTENT_TYPES:
-        return
-    updated = _moment(obj.get("updated")) or _moment(obj.get("published"))
-    stored = _stored_object(object_id, objects)
-    if stored is not None:
-        if stored.peer_id != peer.id or stored.deleted:
-            return  # a Delete came first (or the id is another peer's): remembered, ignored
-        held = _as_aware(stored.updated_at)
-        if held is not None and (updated is None or updated < held):
-            return  # older than what we show
-        if create and held is not None and updated == held:
-            return
-    else:
-        stored = _new_object(RemoteObject(peer_id=peer.id, object_id=object_id), objects)
-    stored.object_type = object_type[:40]
-    stored.data = json.dumps(obj, ensure_ascii=False, sort_keys=True)
-    stored.title = _title(obj)
-    stored.starts_at = _moment(obj.get("startTime"))
-    _fill_searchable(stored, obj)
-    stored.published_at = _moment(obj.get("published")) or stored.published_at or _now()
-    stored.updated_at = updated
-    stored.verification = verification
-    stored.source_entry = entry
-    stored.received_at = _now()
+def _activity_moment(activity: dict[str, Any]) -> datetime:
+    """When an entry was published (its own date, its proof's, or now), never in the future."""
+    now = _now()
+    proof = activity.get("proof")
+    published = remote_objects.moment(activity.get("published")) or (
+        remote_objects.moment(proof.get("created")) if isinstance(proof, dict) else None
+    )
+    # A clock ahead of ours (or a made-up date) must not pin a group to the top of a list.
+    return min(published, now) if published is not None else now
 
 
-def _fill_searchable(stored: RemoteObject, obj: dict[str, Any]) -> None:
-    """Copy the fields the national pages filter on out of the object (None when absent)."""
-    stored.ends_at = _moment(obj.get("endTime"))
-    stored.kind = _term(obj.get("kind"))  # campaigns and events
-    stored.status = _term(obj.get("status"))
-    stored.latitude, stored.longitude = geo.place_of(obj.get("location"))
-    stored.office = _term(obj.get("office"))  # candidates
-    stored.stage = _term(obj.get("stage"))
-    stored.endorsement = _term(obj.get("endorsement"))
-    result = obj.get("electionResult")
-    stored.election_result = (result.strip()[:500] or None) if isinstance(result, str) else None
-
-
-def _term(value: object) -> str | None:
-    """Return a vocabulary value (``canvass``, ``endorsed``) as stored, or None."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    return value.strip()[:40]
+def _later_activity(peer: Peer, moments: Sequence[datetime]) -> datetime | None:
+    """The peer's last activity after these entries, or None when it does not move on."""
+    latest = max(moments, default=None)
+    held = remote_objects.as_aware(peer.last_activity_at)
+    return latest if latest is not None and (held is None or latest > held) else None
 
 
 def _note_activity(peer: Peer, activity: dict[str, Any]) -> None:
     """Move the peer's last activity on to when this entry was published (or now)."""
-    now = _now()
-    proof = activity.get("proof")
-    published = _moment(activity.get("published")) or (
-        _moment(proof.get("created")) if isinstance(proof, dict) else None
-    )
-    # A clock ahead of ours (or a made-up date) must not pin a group to the top of a list.
-    moment = min(published, now) if published is not None else now
-    held = _as_aware(peer.last_activity_at)
-    if held is None or moment > held:
-        peer.last_activity_at = moment
-
-
-def _tombstone(
-    peer: Peer, object_id: str, entry: RemoteEntry, objects: Objects | None = None
-) -> None:
-    stored = _stored_object(object_id, objects)
-    if stored is None:
-        stored = _new_object(
-            RemoteObject(peer_id=peer.id, object_id=object_id, object_type="Tombstone"), objects
-        )
-    elif stored.peer_id != peer.id:
-        return
-    stored.deleted = True
-    stored.data = "{}"
-    stored.title = ""
-    stored.starts_at = None
-    _fill_searchable(stored, {})
-    stored.source_entry = entry
-    stored.received_at = _now()
-
-
-def _announced(
-    peer: Peer, obj: dict[str, Any], entry: RemoteEntry, objects: Objects | None = None
-) -> None:
-    # An announced object from another group counts only if it carries that group's own
-    # valid proof; Fedify does not check it, we must. Its origin's actor signs it.
-    proof = obj.get("proof")
-    method = proof.get("verificationMethod") if isinstance(proof, dict) else None
-    object_id = object_id_of(obj)
-    if not isinstance(method, str) or not object_id:
-        return
-    signer_id = peers.actor_of_key(method)
-    if not peers.same_origin(signer_id, object_id):
-        return
-    signer = peers.find(signer_id)
-    if signer is None:
-        return  # not a group we know; the announce alone vouches for nothing
-    try:
-        verify_object(obj, peers.proof_key_lookup(signer), now=_now())
-    except ProofError:
-        entry.verification = "announce-unverified"
-        return
-    inner = obj.get("object") if obj.get("type") in ("Create", "Update") else obj
-    if isinstance(inner, dict):
-        _upsert(signer, inner, entry, ANNOUNCED, create=True, objects=objects)
+    later = _later_activity(peer, [_activity_moment(activity)])
+    if later is not None:
+        peer.last_activity_at = later

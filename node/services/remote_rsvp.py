@@ -43,7 +43,7 @@ from . import events, follows, outbound, peers
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .groups import current_group
 from .records import commit
-from .remote_feed import object_id_of
+from .remote_objects import object_id_of
 
 RESPONSE_TYPES = {"going": "Join", "maybe": "TentativeAccept", "not_going": "Reject"}
 TYPE_RESPONSES = {kind: response for response, kind in RESPONSE_TYPES.items()}

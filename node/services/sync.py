@@ -82,11 +82,17 @@ def catch_up(peer: Peer, progress: Progress | None = None) -> SyncReport:
             head = _head_seq(page)
             if head is not None:
                 peer.head_seq, head_known = max(peer.head_seq, head), True
+            # The page's proofs are checked before the write lock (most of the work); under
+            # it the check counts if the chain has not moved meanwhile.
+            ahead, _unusable = _fresh(_items(page), peer.held_seq)
+            ahead_items = _with_bodies(ahead)
+            checked = remote_feed.check_run_ahead(peer, ahead_items) if ahead else None
             with write_lock.writing():  # commits the page
                 remote_feed.hold(peer)  # a push may have applied some of this page meanwhile
                 fresh, unusable = _fresh(_items(page), peer.held_seq)
                 if fresh:
-                    _apply(peer, fresh, report)
+                    items = ahead_items if fresh == ahead else _with_bodies(fresh)
+                    _apply(peer, items, report, checked)
                 if unusable and not report.refused:
                     report.refused = "the outbox served an entry that is not a JSON object"
                 peer.head_seq = max(peer.head_seq, peer.held_seq)
@@ -139,11 +145,20 @@ def _fresh(items: list[Any], held: int) -> tuple[list[dict[str, Any]], bool]:
     return fresh, False
 
 
-def _apply(peer: Peer, entries: list[dict[str, Any]], report: SyncReport) -> None:
+def _with_bodies(entries: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str]]:
     # Entries are stored and hashed in their RFC 8785 form, which is what a Branchline
     # outbox serves; re-serialising the parsed entry gives those same bytes back.
-    items = [(entry, canonicalize(entry).decode("utf-8")) for entry in entries]
-    for (entry, _body), result in zip(items, remote_feed.apply_entries(peer, items), strict=False):
+    return [(entry, canonicalize(entry).decode("utf-8")) for entry in entries]
+
+
+def _apply(
+    peer: Peer,
+    items: list[tuple[dict[str, Any], str]],
+    report: SyncReport,
+    checked: remote_feed.Checked | None = None,
+) -> None:
+    results = remote_feed.apply_entries(peer, items, checked)
+    for (entry, _body), result in zip(items, results, strict=False):
         outcome = getattr(result, "outcome", None)
         if outcome == "applied":
             report.applied += 1

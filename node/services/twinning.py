@@ -39,7 +39,7 @@ from . import feed, follows, outbound, peers, remote_rsvp
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .groups import current_group
 from .records import commit
-from .remote_feed import object_id_of
+from .remote_objects import object_id_of
 
 TWIN_RELATIONSHIP = f"{NAMESPACE}twinnedWith"
 NOTE_MAX = 500

@@ -249,3 +249,136 @@ def test_same_entry_pushed_twice_at_once_is_stored_once_and_breaks_nothing(
     assert len(db.session.scalars(select(RemoteEntry)).all()) == 1
     db.session.refresh(stored_peer)
     assert (stored_peer.held_seq, stored_peer.state) == (1, "in_step"), stored_peer.state_reason
+
+
+def test_a_proof_checked_ahead_is_used_while_the_chain_has_not_moved(
+    app,
+    remote,  # noqa: F811
+    monkeypatch,
+):
+    from node.services import remote_feed
+
+    peer = FakePeer(2)
+    stored_peer = follow_peer(peer, remote)
+    entry = peer.entry("Create", peer.event("rally", "Rally"))
+    checked = remote_feed.check_ahead(stored_peer, entry)
+    assert checked is not None and checked.after == (0, "")
+
+    def must_not_verify_again(*args, **kwargs):
+        raise AssertionError("verified twice")
+
+    monkeypatch.setattr(remote_feed, "_verify", must_not_verify_again)
+    remote_feed.hold(stored_peer)
+    assert apply_entry(stored_peer, entry, body_of(entry).decode(), checked).applied
+
+
+def test_a_proof_checked_against_another_chain_is_checked_again(app, remote):  # noqa: F811
+    from node.services import remote_feed
+
+    peer = FakePeer(2)
+    stored_peer = follow_peer(peer, remote)
+    good = peer.entry("Create", peer.event("rally", "Rally"))
+    report = remote_feed.check_ahead(stored_peer, good).report
+    tampered = {**good, "object": {**good["object"], "name": "Rally (forged)"}}
+    stale = remote_feed.Checked((0, "sha256:" + "0" * 64), report)  # not the chain held
+
+    result = apply_entry(stored_peer, tampered, body_of(tampered).decode(), stale)
+
+    assert result.outcome == "refused" and stored_peer.state == "chain_broken"
+    assert db.session.scalar(select(RemoteEntry)) is None
+
+
+def test_check_ahead_declines_what_is_not_the_next_good_link(app, remote):  # noqa: F811
+    from node.services import remote_feed
+
+    peer = FakePeer(2)
+    stored_peer = follow_peer(peer, remote)
+    first = peer.entry("Create", peer.event("a", "A"))
+    second = peer.entry("Create", peer.event("b", "B"))
+    forged = {**first, "object": {**first["object"], "name": "Forged"}}
+
+    assert remote_feed.check_ahead(stored_peer, second) is None  # a gap
+    assert remote_feed.check_ahead(stored_peer, forged) is None  # a bad proof
+    assert remote_feed.check_ahead(stored_peer, first) is not None
+
+
+def _announce_of(announcer: FakePeer, signer: FakePeer, obj: dict, *, proof_key=None) -> dict:
+    signed = sign_object(
+        obj,
+        proof_key or signer.proof_key,
+        signer.proof_key_id,
+        datetime(2030, 1, 1, tzinfo=UTC),
+    )
+    return announcer.entry("Announce", signed)
+
+
+def test_an_announced_object_with_its_groups_proof_is_shown(app, remote):  # noqa: F811
+    announcer, signer = FakePeer(2), FakePeer(3)
+    stored_announcer = follow_peer(announcer, remote)
+    follow_peer(signer, remote)
+    entry = _announce_of(announcer, signer, signer.event("march", "March on the council"))
+
+    assert apply_entry(stored_announcer, entry, body_of(entry).decode()).applied
+    db.session.commit()
+
+    (shown,) = _objects()
+    assert shown.title == "March on the council" and shown.verification == "announced"
+    assert shown.peer_id == peers.find(signer.actor).id
+    assert db.session.scalar(select(RemoteEntry)).verification == "verified"
+
+
+def test_an_announced_object_with_a_bad_proof_is_not_shown_and_marked(app, remote):  # noqa: F811
+    announcer, signer = FakePeer(2), FakePeer(3)
+    stored_announcer = follow_peer(announcer, remote)
+    follow_peer(signer, remote)
+    obj = signer.event("march", "March on the council")
+    entry = _announce_of(announcer, signer, obj, proof_key=FakePeer(5).proof_key)
+
+    assert apply_entry(stored_announcer, entry, body_of(entry).decode()).applied
+    db.session.commit()
+
+    assert _objects() == []
+    assert db.session.scalar(select(RemoteEntry)).verification == "announce-unverified"
+
+
+def test_a_run_checked_ahead_is_stored_without_verifying_again(
+    app,
+    remote,  # noqa: F811
+    monkeypatch,
+):
+    from node.services import remote_feed
+
+    peer = FakePeer(2)
+    stored_peer = follow_peer(peer, remote)
+    items = [
+        (e, body_of(e).decode())
+        for e in (peer.entry("Create", peer.event(f"e{n}", f"E{n}")) for n in range(3))
+    ]
+    checked = remote_feed.check_run_ahead(stored_peer, items)
+    assert checked is not None and checked.count == 3
+
+    def must_not_verify_again(*args, **kwargs):
+        raise AssertionError("verified twice")
+
+    monkeypatch.setattr(remote_feed, "_verify", must_not_verify_again)
+    remote_feed.hold(stored_peer)
+    results = remote_feed.apply_entries(stored_peer, items, checked)
+    assert [r.outcome for r in results] == ["applied"] * 3
+
+
+def test_a_run_checked_against_another_chain_is_checked_again(app, remote):  # noqa: F811
+    from node.services import remote_feed
+
+    peer = FakePeer(2)
+    stored_peer = follow_peer(peer, remote)
+    entries = [peer.entry("Create", peer.event(f"e{n}", f"E{n}")) for n in range(2)]
+    checked = remote_feed.check_run_ahead(stored_peer, [(e, body_of(e).decode()) for e in entries])
+    forged = [entries[0], {**entries[1], "object": {**entries[1]["object"], "name": "Forged"}}]
+    stale = remote_feed.Checked((0, "sha256:" + "1" * 64), checked.report, checked.count)
+
+    results = remote_feed.apply_entries(
+        stored_peer, [(e, body_of(e).decode()) for e in forged], stale
+    )
+
+    assert [r.outcome for r in results] == ["applied", "refused"]
+    assert stored_peer.held_seq == 1 and stored_peer.state == "chain_broken"
