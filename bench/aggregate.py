@@ -478,6 +478,7 @@ def main() -> int:
     ok = ok and result["stored"] == total == result["served"] and not result["refused"]
     print(f"aggregator on {database}: {args.groups} groups listed in {result['listed_s']:.1f} s")
     print(f"pulled by {args.pullers} worker processes ({result['polled']} group pulls)")
+    print(gunicorn_server.machine_speed())
     print(
         f"ingest: {result['stored']} of {total} entries verified and stored in "
         f"{result['elapsed']:.1f} s, {result['served']} in the combined feed: {rate:,.0f}/s "

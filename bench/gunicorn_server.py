@@ -113,3 +113,16 @@ def _children(pid: int) -> list[int]:
     for task in Path(f"/proc/{pid}/task").glob("*/children"):
         found += [int(child) for child in task.read_text().split()]
     return found
+
+
+def machine_speed() -> str:
+    """Time a fixed piece of pure Python, so figures from a slow moment can be told apart.
+
+    This machine's speed varies by up to twice from one hour to the next (shared cores):
+    read a benchmark's figures together with this line.
+    """
+    began = time.process_time()
+    total = 0
+    for number in range(10_000_000):
+        total += number
+    return f"machine: 10 million Python additions in {time.process_time() - began:.2f} s CPU"

@@ -4,8 +4,8 @@
                                      [--keep-alive]
 
 Builds a throwaway node (SQLite, a temporary folder) served by gunicorn with
-deploy/gunicorn.conf.py on a free 127.0.0.1 port, with that file's defaults (gthread
-workers: 2 x cores + 1, at most 8; 1 thread each) unless told otherwise. Fake followed
+deploy/gunicorn.conf.py on a free 127.0.0.1 port, with that file's defaults (sync
+workers: cores + 1, at most 8) unless told otherwise. Fake followed
 peers live on a local server on 127.0.0.1 (its own process) that serves their actor
 documents, so the node fetches their keys as it would in the field; the node follows them
 (Following rows set up through its own services). Each concurrent sender is one peer
@@ -14,11 +14,11 @@ in order, each POST signed (federation.httpsig.sign_request): a feed's entries m
 in order, so concurrency comes from several peers at once. Requests are built and signed
 before the clock starts: the sender's cost is not the node's.
 
-Each request comes on its own connection by default, as nginx (the documented front, see
-deploy/) passes requests to gunicorn, so any worker may take the next one. With
---keep-alive each peer keeps one connection: gunicorn's workers do not share connections
-out, so the figure then depends on how the four connections happened to land (two on one
-worker halve those peers' rate).
+Each request comes on its own connection by default, as sync workers (the deploy default)
+take them: a sync worker answers one request and closes, so any worker may take the next.
+--keep-alive asks for one connection per peer; it matters only with --threads above 1
+(gthread workers), whose workers do not share connections out, so the figure then depends
+on how the four connections happened to land (two on one worker halve those peers' rate).
 
 Counts an entry accepted when the inbox answered 202 and checks afterwards that the node
 stored every one. Reports accepted/s, p50/p99 latency and the CPU the node's processes spent
@@ -50,7 +50,7 @@ from federation.httpsig import sign_request  # noqa: E402
 
 TARGET = 300.0
 # What deploy/gunicorn.conf.py gives a self-hoster on this machine unless told otherwise.
-DEFAULT_WORKERS = min(2 * multiprocessing.cpu_count() + 1, 8)
+DEFAULT_WORKERS = min(multiprocessing.cpu_count() + 1, 8)
 DEFAULT_THREADS = 1
 ACTIVITY_JSON = "application/activity+json"
 
@@ -337,9 +337,9 @@ def main() -> int:
     rate = len(latencies) / elapsed
     verdict = "met" if rate >= TARGET else "MISSED"
     print(
-        f"gunicorn: {args.workers} gthread workers x {args.threads} threads "
-        f"on 127.0.0.1:{node_port}; "
-        f"{args.senders} concurrent peers, "
+        f"gunicorn: {args.workers} "
+        + (f"gthread workers x {args.threads} threads" if args.threads > 1 else "sync workers")
+        + f" on 127.0.0.1:{node_port}; {args.senders} concurrent peers, "
         + ("one keep-alive connection each" if args.keep_alive else "a connection per request")
     )
     print(f"accepted (202, applied): {len(latencies)} in {elapsed:.2f} s; refused: {len(refused)}")
@@ -348,6 +348,7 @@ def main() -> int:
     if latencies:
         print(f"node CPU per accepted entry: {server_cpu / len(latencies) * 1000:.2f} ms")
     print(f"accepted/s: {rate:.0f}  (target >= {TARGET:.0f}: {verdict})")
+    print(gunicorn_server.machine_speed())
     if refused:
         print("first refusals:", *refused[:5], sep="\n  ")
         print("peer states:", *states.values(), sep="\n  ")

@@ -12,14 +12,20 @@ wsgi_app = "node.wsgi:app"
 # Where to listen: behind nginx on the same machine, loopback; in a container, 0.0.0.0:8000.
 bind = os.environ.get("BRANCHLINE_BIND", "127.0.0.1:8000").split(",")
 
-# gthread workers: idle keep-alive connections wait in each worker's poller, not in a thread
-# or a process. One thread per process by default: the node's requests spend their time in
-# Python (signatures, proofs, templates, the ORM), and threads of one process take turns on
-# one interpreter lock. Measured with bench/ingest.py on 2 cores: 5 workers x 1 thread
-# accept 370/s, 5 x 4 threads 165/s (each thread that waits on SQLite or a socket waits
-# again for the lock). Raise GUNICORN_THREADS only for a node whose requests mostly wait.
-worker_class = "gthread"
-workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 8)))
+# Sync workers, one request at a time each: the node's requests spend their time in Python
+# (signatures, proofs, templates, the ORM), and nginx in front (deploy/nginx.conf) buffers
+# slow clients, so a worker never waits on one. A sync worker costs less per request than
+# a gthread one with its poller thread: measured on 2 cores, a bare Flask endpoint took
+# 0.77 ms of server CPU per request under sync and 1.18 ms under gthread, and the inbox
+# (bench/ingest.py) accepts more under sync. GUNICORN_THREADS above 1 makes gunicorn use
+# gthread workers instead: only for a node whose requests mostly wait on something.
+# Workers: one per core and one more, to work while another waits on the database or a
+# peer. The usual 2 x cores + 1 is for workers that mostly wait; ours mostly compute, and
+# more processes than that take turns on the cores: on 2 cores the inbox accepted 290-340
+# signed entries/s with 3 workers and 230-270/s with 5 (bench/ingest.py --workers N).
+# Raise WEB_CONCURRENCY for a node whose requests often wait on slow peers.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+workers = int(os.environ.get("WEB_CONCURRENCY", min(multiprocessing.cpu_count() + 1, 8)))
 threads = int(os.environ.get("GUNICORN_THREADS", 1))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 graceful_timeout = 30

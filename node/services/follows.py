@@ -132,9 +132,10 @@ def following_list() -> list[Following]:
 _FOLLOWED = select(Following).where(
     Following.peer_id == bindparam("peer_id"), Following.state != REJECTED
 )
+_following = Following.__table__
 _FOLLOWS = (
-    select(Following.id)
-    .where(Following.peer_id == bindparam("peer_id"), Following.state != REJECTED)
+    select(_following.c.id)
+    .where(_following.c.peer_id == bindparam("peer_id"), _following.c.state != REJECTED)
     .limit(1)
 )
 
@@ -146,7 +147,8 @@ def followed_peer(peer: Peer) -> Following | None:
 
 def follows_peer(peer: Peer) -> bool:
     """Tell whether this group asked to follow ``peer`` (``followed_peer``, without the rows)."""
-    return db.session.scalar(_FOLLOWS, {"peer_id": peer.id}) is not None
+    found = db.session.connection().execute(_FOLLOWS, {"peer_id": peer.id}).first()
+    return found is not None
 
 
 def answer_to_our_follow(peer: Peer, activity: dict[str, Any], accepted: bool) -> None:

@@ -27,6 +27,7 @@ LOGO_MAX_BYTES = 512 * 1024
 # Statements on paths every request takes are built once: building one costs more than
 # running it.
 _THE_GROUP = select(Group).limit(1)
+_THE_ADDRESS = select(Group.__table__.c.base_url).limit(1)
 
 
 def current_group() -> Group | None:
@@ -34,6 +35,18 @@ def current_group() -> Group | None:
     if "group" not in g:
         g.group = db.session.scalar(_THE_GROUP)
     return g.group
+
+
+def base_url() -> str | None:
+    """Return this node's public address as stored, once per request; None before setup.
+
+    The inbox needs only this of the group: a one-column read, not the whole profile.
+    """
+    if "group" in g:
+        return g.group.base_url if g.group is not None else None
+    if "base_url" not in g:
+        g.base_url = db.session.connection().execute(_THE_ADDRESS).scalar()
+    return g.base_url
 
 
 def is_set_up() -> bool:
@@ -63,6 +76,7 @@ def set_up(data: dict[str, Any]) -> tuple[Group, Member]:
     db.session.add_all([group, admin])
     commit()
     g.pop("group", None)
+    g.pop("base_url", None)
     return group, admin
 
 

@@ -33,7 +33,7 @@ from ..extensions import db
 from ..models import Peer, ReceivedActivity, RemoteEntry
 from . import follows, peers, remote_feed, remote_objects, twinning
 from .errors import ServiceError
-from .groups import current_group
+from .groups import base_url as our_base_url
 from .outbound import actor_id as our_actor_id
 from .remote_feed import ApplyResult, apply_entry
 
@@ -89,12 +89,12 @@ def _receive(url: str, headers: Mapping[str, str], body: bytes) -> Answer:
         raise Refused(413, f"the body is larger than {MAX_BODY} bytes")
     _check_media_type(headers.get("Content-Type"))
     activity = parse_activity(body)
-    group = current_group()
-    if group is None:
+    ours = our_base_url()
+    if ours is None:
         raise Refused(404, "this node has no group yet")
 
     verified, signer = _verify_signature(url, headers, body)
-    _check_host(verified, headers.get("Host", ""), group.base_url)
+    _check_host(verified, headers.get("Host", ""), ours)
     # The key's owner, as the signature check found it (one look-up, not two).
     peer = signer if signer is not None else peers.find_by_key(verified.key_id)
     actor = activity["actor"]

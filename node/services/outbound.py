@@ -18,7 +18,7 @@ from federation import client
 from federation.addresses import AddressPolicy
 
 from ..keys import node_keys
-from .groups import current_group
+from .groups import base_url
 
 ACTIVITY_TYPES = client.ACTIVITYPUB_TYPES
 
@@ -35,7 +35,10 @@ def address_policy() -> AddressPolicy:
 
 def actor_id() -> str:
     """Return this node's actor id."""
-    return f"{current_group().base_url}/actor"
+    address = base_url()
+    if address is None:
+        raise RuntimeError("this node has no group yet")
+    return f"{address}/actor"
 
 
 def http_key_id() -> str:

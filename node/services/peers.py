@@ -52,6 +52,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+# Every inbox request compares several URLs' origins; an URL's origin never changes.
+@functools.lru_cache(maxsize=4096)
 def origin(url: str) -> tuple[str, str, int | None]:
     """Return the (scheme, host, port) an URL belongs to, with default ports filled in."""
     parts = urlsplit(url)
@@ -65,7 +67,8 @@ def origin(url: str) -> tuple[str, str, int | None]:
 
 def same_origin(first: str, second: str) -> bool:
     """Tell whether two URLs share scheme, host and port."""
-    return bool(urlsplit(first).hostname) and origin(first) == origin(second)
+    mine = origin(first)
+    return bool(mine[1]) and mine == origin(second)
 
 
 def actor_of_key(key_id: str) -> str:

@@ -84,6 +84,7 @@ _ADVANCE = _peers.update().where(_peers.c.id == bindparam("peer_key"))
 _USED_IDS = select(_entries.c.activity_id).where(
     _entries.c.activity_id.in_(bindparam("ids", expanding=True))
 )
+_USED_ID = select(_entries.c.activity_id).where(_entries.c.activity_id == bindparam("wanted"))
 _INSERT_ENTRIES = _entries.insert().returning(_entries.c.id, sort_by_parameter_order=True)
 _AT_SEQ = select(RemoteEntry).where(
     RemoteEntry.peer_id == bindparam("peer_id"), RemoteEntry.seq == bindparam("seq")
@@ -276,10 +277,13 @@ def _apply_run(
 
 
 def _used_activity_ids(ids: Sequence[str]) -> set[str]:
+    connection = db.session.connection()
+    if len(ids) == 1:  # the inbox's case: a plain comparison, no IN list to render
+        return set(connection.execute(_USED_ID, {"wanted": ids[0]}).scalars())
     used: set[str] = set()
     for start in range(0, len(ids), CHUNK):
         chunk = {"ids": ids[start : start + CHUNK]}
-        used.update(db.session.connection().execute(_USED_IDS, chunk).scalars())
+        used.update(connection.execute(_USED_IDS, chunk).scalars())
     return used
 
 

@@ -112,6 +112,8 @@ def _held(row: Any) -> Held:
 def prefetch(entries: Sequence[dict[str, Any]]) -> Objects:
     """Look up the stored objects a run of entries names, with one query per CHUNK ids."""
     ids = list(dict.fromkeys(filter(None, (object_id_of(e.get("object")) for e in entries))))
+    if len(ids) == 1:  # the inbox's case: a plain comparison, no IN list to render
+        return {ids[0]: _stored(ids[0], None)}
     objects: Objects = dict.fromkeys(ids)
     connection = db.session.connection()
     for start in range(0, len(ids), CHUNK):

@@ -207,7 +207,7 @@ def poll_due(*, clock: Callable[[], datetime] = utcnow) -> list[SyncReport]:
     now = clock()
     interval = timedelta(seconds=float(current_app.config.get("POLL_INTERVAL_SECONDS", 300)))
     due = db.session.scalars(
-        select(Peer)
+        select(Peer.id)
         .join(Following, Following.peer_id == Peer.id)
         .where(
             Following.state.in_(FOLLOWING_STATES),
@@ -219,13 +219,20 @@ def poll_due(*, clock: Callable[[], datetime] = utcnow) -> list[SyncReport]:
         .order_by(Peer.next_poll_at.is_not(None), Peer.next_poll_at)
     ).all()
     reports = []
-    for peer in due:
-        if not claim_due(peer, "next_poll_at", now, interval):
-            continue  # another worker is polling it
-        report = catch_up(peer)
-        peer.next_poll_at = clock() + poll_delay(peer, interval, now)
-        db.session.commit()
-        reports.append(report)
+    for peer_id in due:
+        # One peer in the session at a time: every commit expires all the session holds, and
+        # an aggregator polls a thousand groups with a commit per page. (A peer the caller
+        # already holds stays.)
+        held_before = db.session.identity_key(Peer, peer_id) in db.session.identity_map
+        peer = db.session.get(Peer, peer_id)
+        if peer is None:
+            continue
+        if claim_due(peer, "next_poll_at", now, interval):  # else another worker has it
+            reports.append(catch_up(peer))
+            peer.next_poll_at = clock() + poll_delay(peer, interval, now)
+            db.session.commit()
+        if not held_before:
+            db.session.expunge(peer)
     return reports
 
 

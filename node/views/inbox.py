@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..services import inbox as inbox_service
-from ..services.groups import current_group
+from ..services.groups import base_url as our_base_url
 
 bp = Blueprint("inbox", __name__)
 
@@ -28,8 +28,8 @@ def inbox():
 def _requested_url() -> str:
     # RFC 9421 signatures cover the URI the peer asked for: our public address, not the
     # one a reverse proxy passed on.
-    group = current_group()
-    base = group.base_url.rstrip("/") if group else request.host_url.rstrip("/")
+    ours = our_base_url()
+    base = ours.rstrip("/") if ours else request.host_url.rstrip("/")
     query = request.query_string.decode("latin-1")
     return f"{base}{request.path}" + (f"?{query}" if query else "")
 
