@@ -174,12 +174,13 @@ def _utf16(key: str) -> bytes:
 def _fast_path_applies(value: object) -> bool:
     """Tell whether ``json`` writes ``value`` exactly as RFC 8785 does.
 
-    That holds for plain dicts, lists and tuples of str, bool, None and integers a double
-    holds exactly (those print as the double would), as long as no key has a character
-    beyond U+FFFF: only such a character sorts differently by UTF-16 code units (RFC 8785's
-    order, where it is a surrogate pair) than by code points (Python's order). Floats,
-    larger integers, subclasses and other mappings take the general path, which also raises
-    the errors; exact types only, so no subclass can change how a value prints.
+    That holds for plain dicts, lists and tuples of str, bool, None, integers a double
+    holds exactly (those print as the double would) and fractions of plain magnitude (see
+    ``_plain_float``), as long as no key has a character beyond U+FFFF: only such a
+    character sorts differently by UTF-16 code units (RFC 8785's order, where it is a
+    surrogate pair) than by code points (Python's order). Other floats, larger integers,
+    subclasses and other mappings take the general path, which also raises the errors;
+    exact types only, so no subclass can change how a value prints.
     """
     if not (type(value) is dict or type(value) is list or type(value) is tuple):
         return _plain_scalar(value)
@@ -201,9 +202,21 @@ def _fast_path_applies(value: object) -> bool:
                 continue
             if kind is dict or kind is list or kind is tuple:
                 pending.append((child, depth + 1))
+            elif kind is float:
+                if not _plain_float(child):
+                    return False
             elif kind is not int or not -_EXACT_INTEGER_LIMIT <= child <= _EXACT_INTEGER_LIMIT:
                 return False
     return True
+
+
+def _plain_float(value: float) -> bool:
+    # repr() (which json writes floats with) and ECMAScript both give the shortest digits
+    # that round-trip; they lay them out alike, as plain decimals, for a fraction of
+    # magnitude 1e-4 up to 1e16. Outside that range repr() turns to an exponent sooner, and
+    # a whole number prints "51.0" there and "51" in ECMAScript: the general path's cases.
+    # (NaN fails both comparisons, and infinities the upper one.)
+    return 1e-4 <= abs(value) < 1e16 and not value.is_integer()
 
 
 def _strings_only(value: object) -> bool:
@@ -234,6 +247,8 @@ def _plain_scalar(value: object) -> bool:
     kind = type(value)
     if kind is int:
         return -_EXACT_INTEGER_LIMIT <= value <= _EXACT_INTEGER_LIMIT  # type: ignore[operator]
+    if kind is float:
+        return _plain_float(value)  # type: ignore[arg-type]
     return kind is str or kind is bool or value is None
 
 

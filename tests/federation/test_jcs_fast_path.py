@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 import random
+import struct
 
 import pytest
 
 from federation import jcs
 from federation.jcs import RepeatedMembers, canonical_members, canonicalize, join_members
-from tests.federation.test_jcs import APPENDIX_B
+from tests.federation.test_jcs import APPENDIX_B, _double
 
 # Characters where JSON encoders differ: every control character, the two JSON escapes,
 # characters some encoders escape and RFC 8785 does not (/ DEL U+2028 U+2029 <), both ends
@@ -94,8 +96,9 @@ def test_control_characters_and_json_escapes_match_rfc_8785_on_both_paths():
 @pytest.mark.parametrize(
     "value",
     [
-        1.5,
+        1.0,
         {"a": [0.0]},
+        {"a": 1e21},
         2**53 + 2,
         {"big": -(2**60)},
         {"\U0001f600": 1},
@@ -156,3 +159,54 @@ def test_repeated_members_are_not_fooled_by_a_caller_changing_a_document():
     repeated.members(document)
     document["@context"][0]["seq"] = "https://evil.example/seq"
     assert join_members(repeated.members(document)) == canonicalize(document)
+
+
+# Doubles around every edge of the fast path's range, and fractions with many and few
+# digits: the fast path takes only some, and must agree with the general path where it does.
+EDGE_FLOATS = [
+    1e-4, 9.999999999999999e-05, 0.00010000000000000002, 1e16, 9999999999999998.0,
+    999999999999999.9, 0.1, 0.2 + 0.1, 1 / 3, 2 / 3, 51.5, -51.5, 53.4808, -1.5491,
+    5e-324, 1.7976931348623157e308, 0.0, -0.0, 1.0, -1.0, 51.0, 1e21, 1e-7, 123456.789,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", EDGE_FLOATS)
+def test_floats_inside_documents_print_alike_on_both_paths(value):
+    document = {"latitude": value, "list": [value, -value]}
+    assert canonicalize(document) == _general(document)
+
+
+@pytest.mark.parametrize(("bits", "expected"), APPENDIX_B)
+def test_appendix_b_numbers_inside_documents_print_as_published(bits, expected):
+    # The published texts, whichever path the document takes.
+    assert canonicalize({"n": [_double(bits)]}) == b'{"n":[' + expected.encode() + b"]}"
+
+
+def test_only_plain_fractions_take_the_fast_path():
+    for value in (1.0, 51.0, -0.0, 0.0, 1e16, 1e21, 9.999999999999999e-05, 5e-324):
+        assert not jcs._fast_path_applies({"x": value}), value
+    for value in (0.5, 53.4808, -1.5491, 1e-4, 999999999999999.9, 0.1 + 0.2):
+        assert jcs._fast_path_applies({"x": [value]}), value
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_random_doubles_print_alike_on_both_paths(seed):
+    rng = random.Random(seed)
+    values = [
+        rng.uniform(-90, 90),
+        rng.uniform(-1, 1) * 10 ** rng.randint(-6, 18),
+        round(rng.uniform(0, 1), rng.randint(1, 6)),
+        _random_double(rng),
+    ]
+    document = {"values": values, "nested": {"lat": values[0], "lon": values[1]}}
+    assert canonicalize(document) == _general(document)
+    plain = [value for value in values if jcs._plain_float(value)]
+    assert jcs._fast_path_applies(plain)
+    assert canonicalize(plain) == _general(plain)
+
+
+def _random_double(rng: random.Random) -> float:
+    while True:
+        value = struct.unpack("<d", rng.getrandbits(64).to_bytes(8, "little"))[0]
+        if math.isfinite(value):
+            return value
