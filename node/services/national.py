@@ -725,13 +725,8 @@ def _with_events(rows: list[NeededRow]) -> list[NeededRow]:
         _Unindexed(RemoteObject.starts_at) >= _now(),
         or_(RemoteObject.status.is_(None), RemoteObject.status != "cancelled"),
     )
-    counts = dict(
-        db.session.execute(
-            select(RemoteObject.peer_id, func.count(RemoteObject.id))
-            .where(upcoming)
-            .group_by(RemoteObject.peer_id)
-        ).all()
-    )
+    # One pass over the page's upcoming events gives both: each group's count (a window
+    # over its events) beside the rank of each, of which the first is kept.
     ranked = (
         select(
             RemoteObject.id,
@@ -742,12 +737,18 @@ def _with_events(rows: list[NeededRow]) -> list[NeededRow]:
                 order_by=(RemoteObject.starts_at, RemoteObject.id),
             )
             .label("n"),
+            func.count().over(partition_by=RemoteObject.peer_id).label("upcoming"),
         )
         .where(upcoming)
         .subquery()
     )
-    first = db.session.execute(select(ranked.c.peer_id, ranked.c.id).where(ranked.c.n == 1))
-    next_ids = dict(first.all())
+    counts: dict[int, int] = {}
+    next_ids: dict[int, int] = {}
+    for peer_id, object_id, count in db.session.execute(
+        select(ranked.c.peer_id, ranked.c.id, ranked.c.upcoming).where(ranked.c.n == 1)
+    ):
+        counts[peer_id] = count
+        next_ids[peer_id] = object_id
     stored = _by_ids(list(next_ids.values()))
     result = []
     for row in rows:
