@@ -107,6 +107,13 @@ def extension_terms() -> dict[str, Any]:
         "contestDate": f"{prefix}:contestDate",
         "electionResult": f"{prefix}:electionResult",
         "feedHead": f"{prefix}:feedHead",
+        # A ballot's result (an ActivityStreams Question): Mastodon's voter count, and
+        # the count's details as one JSON literal (kind, seats, who could vote, quorum,
+        # outcome, the chosen, the candidate an endorsement ballot endorses); a
+        # candidate names the ballot that endorsed it.
+        "votersCount": "http://joinmastodon.org/ns#votersCount",
+        "ballotResult": {"@id": f"{prefix}:ballotResult", "@type": "@json"},
+        "endorsementBallot": {"@id": f"{prefix}:endorsementBallot", "@type": "@id"},
         "hash": f"{prefix}:hash",
         # Borrowed, so event software that knows them (Mobilizon, Gancio) reads them too.
         "schema": SCHEMA_NAMESPACE,

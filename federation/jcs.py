@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from typing import Any
 
 # Numbers in JSON are IEEE-754 doubles (RFC 8785 section 3.2.2.3); integers beyond this
@@ -105,13 +105,25 @@ def canonical_members(
     canonicalised once. Raises as ``canonicalize`` does.
     """
     members: dict[str, bytes] = {}
-    for key, member in value.items():
-        if not isinstance(key, str):
-            raise TypeError(f"JSON object keys must be strings, not {type(key).__name__}")
-        if known is not None and key in known:
-            members[key] = known[key]
-            continue
-        members[key] = _utf8(f"{_serialize_string(key)}:{_canonical_text(member)}")
+    try:
+        for key, member in value.items():
+            if type(key) is not str and not isinstance(key, str):
+                raise TypeError(f"JSON object keys must be strings, not {type(key).__name__}")
+            if known is not None and key in known:
+                members[key] = known[key]
+                continue
+            # Most members of an activity are plain strings: written here directly, as
+            # _canonical_text would, without its checks for containers and numbers.
+            kind = type(member)
+            if kind is str:
+                text = _encode_string(member)  # type: ignore[arg-type]
+            elif kind is int and -_EXACT_INTEGER_LIMIT <= member <= _EXACT_INTEGER_LIMIT:  # type: ignore[operator]
+                text = int.__repr__(member)  # type: ignore[arg-type]  # as serialize_number
+            else:
+                text = _canonical_text(member)
+            members[key] = f"{_serialize_string(key)}:{text}".encode()
+    except UnicodeEncodeError as error:
+        raise ValueError("JSON text contains a lone surrogate") from error
     return members
 
 
@@ -149,13 +161,16 @@ class RepeatedMembers:
         return canonical_members(value, known)
 
 
-def join_members(members: Mapping[str, bytes]) -> bytes:
+def join_members(members: Mapping[str, bytes], without: Container[str] = ()) -> bytes:
     """Return the canonical object made of ``members`` (from ``canonical_members``).
 
     RFC 8785 writes an object as its members, each in canonical form, sorted by name and
-    separated by commas, which is all this does.
+    separated by commas, which is all this does; members named in ``without`` are left out.
     """
-    return b"{" + b",".join([members[key] for key in _sorted_keys(members)]) + b"}"
+    keys = _sorted_keys(members)
+    if without:
+        return b"{" + b",".join([members[key] for key in keys if key not in without]) + b"}"
+    return b"{" + b",".join([members[key] for key in keys]) + b"}"
 
 
 def _sorted_keys(keys: Iterable[str]) -> list[str]:
@@ -220,25 +235,31 @@ def _plain_float(value: float) -> bool:
 
 
 def _strings_only(value: object) -> bool:
-    # Only small values are worth remembering; the budget also ends the walk on a cycle.
+    # Only small values are worth remembering; the budget (of members and items walked)
+    # also ends the walk on a cycle.
     budget = 1000
     pending = [value]
+    push = pending.append
     while pending:
         item = pending.pop()
-        budget -= 1
-        if budget < 0:
-            return False
-        if type(item) is dict:
+        kind = type(item)
+        if kind is dict:
+            budget -= len(item)  # type: ignore[arg-type]
+            if budget < 0:
+                return False
             for key, child in item.items():  # type: ignore[attr-defined]
                 if type(key) is not str:
                     return False
                 if type(child) is not str and child is not None:
-                    pending.append(child)
-        elif type(item) is list:
+                    push(child)
+        elif kind is list:
+            budget -= len(item)  # type: ignore[arg-type]
+            if budget < 0:
+                return False
             for child in item:  # type: ignore[attr-defined]
                 if type(child) is not str and child is not None:
-                    pending.append(child)
-        elif type(item) is not str and item is not None:
+                    push(child)
+        elif kind is not str and item is not None:
             return False
     return True
 

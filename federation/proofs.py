@@ -8,6 +8,7 @@ from others that do carry one are verified as the specification says.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Mapping
@@ -29,6 +30,7 @@ PROOF_PURPOSE = "assertionMethod"
 
 _DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
 _SIGNATURE_LENGTH = 64
+_NOT_COVERED = frozenset({"proof", "signature"})
 
 
 @dataclass(frozen=True)
@@ -110,22 +112,24 @@ def verify_object(
         raise ProofError("expired-proof", "proof has expired")
     signature = _proof_signature(proof.get("proofValue"))
 
-    # FEP-8b32: a linked-data signature beside the proof is not part of what the proof covers.
-    unsecured = {key: value for key, value in document.items() if key not in ("proof", "signature")}
     options = {key: value for key, value in proof.items() if key != "proofValue"}
     if "@context" in options:
-        _check_context(options.pop("@context"), unsecured.get("@context"))
+        _check_context(options.pop("@context"), document.get("@context"))
 
     key = lookup_key(method)
     if key is None:
         raise ProofError("unknown-key", f"no key known for verificationMethod {method!r}")
     if not isinstance(key, ed25519.Ed25519PublicKey):
         raise ProofError("wrong-key-type", f"verificationMethod {method!r} is not an Ed25519 key")
-    unsecured_members = None
-    if members is not None:
-        unsecured_members = {k: v for k, v in members.items() if k not in ("proof", "signature")}
+    # FEP-8b32: a linked-data signature beside the proof is not part of what the proof covers.
+    if members is None:
+        unsecured: Mapping[str, Any] = {
+            name: value for name, value in document.items() if name not in _NOT_COVERED
+        }
+    else:
+        unsecured = {}  # not read: _hash_data leaves the uncovered members out itself
     try:
-        key.verify(signature, _hash_data(options, unsecured, unsecured_members))
+        key.verify(signature, _hash_data(options, unsecured, members))
     except InvalidSignature:
         raise ProofError("bad-signature", "proof signature does not match the document") from None
     return VerifiedProof(verification_method=method, cryptosuite=CRYPTOSUITE, created=created)
@@ -138,14 +142,18 @@ def _hash_data(
 ) -> bytes:
     # The proof configuration is the proof's options plus the document's @context; both
     # are put together from canonical members, so the @context is canonicalised once.
+    # ``unsecured_members`` are the whole document's (a feed entry's, which its hash covers
+    # too): the proof and any linked-data signature among them are left out here.
+    left_out: frozenset[str] = _NOT_COVERED
     try:
         if unsecured_members is None:
             unsecured_members = canonical_members(unsecured)
+            left_out = frozenset()
         config_members = canonical_members(options)
         if "@context" in unsecured_members:
             config_members["@context"] = unsecured_members["@context"]
         config_bytes = join_members(config_members)
-        document_bytes = join_members(unsecured_members)
+        document_bytes = join_members(unsecured_members, without=left_out)
     except (TypeError, ValueError) as error:
         raise ProofError(
             "malformed-document", f"document is not canonical JSON: {error}"
@@ -165,7 +173,17 @@ def _timestamp(proof: Mapping[str, Any], name: str) -> datetime | None:
     value = proof.get(name)
     if value is None:
         return None
-    if not isinstance(value, str) or not _DATETIME.fullmatch(value):
+    if not isinstance(value, str):
+        raise ProofError("malformed-proof", f"proof {name} is not an XML Schema dateTime")
+    if type(value) is not str:  # a subclass could hash or compare as it likes
+        return _parse_timestamp.__wrapped__(value, name)
+    return _parse_timestamp(value, name)
+
+
+# A feed's entries are mostly signed within the same few seconds, so their timestamps repeat.
+@functools.lru_cache(maxsize=256)
+def _parse_timestamp(value: str, name: str) -> datetime:
+    if not _DATETIME.fullmatch(value):
         raise ProofError("malformed-proof", f"proof {name} is not an XML Schema dateTime")
     try:
         return datetime.fromisoformat(value.replace("Z", "+00:00"))

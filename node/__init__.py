@@ -51,6 +51,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         aggregate,
         api,
         auth,
+        ballots,
+        feeds,
         inbox,
         manage,
         network,
@@ -59,7 +61,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
 
     blueprints = (wellknown.bp, activitypub.bp, inbox.bp, pages.bp, auth.bp, account.bp)
-    for blueprint in (*blueprints, manage.bp, network.bp, aggregate.bp, api.bp):
+    more = (feeds.bp, ballots.bp, manage.bp, network.bp, aggregate.bp, api.bp)
+    for blueprint in (*blueprints, *more):
         app.register_blueprint(blueprint)
     from .views import national, twins
 

@@ -30,6 +30,13 @@ class Defaults:
     SMTP_PASSWORD: str | None = None
     SMTP_STARTTLS = True
     MAIL_FROM = "branchline@localhost"
+    SMTP_TIMEOUT = 10.0  # seconds for each step of talking to the SMTP server
+    # Outbound mail is queued (node/models/mail.py) and sent by the worker.
+    MAIL_BATCH_SIZE = 20  # messages claimed, and sent over one connection, at a time
+    MAIL_LEASE_SECONDS = 900  # a claimed message not finished by then is tried again
+    MAIL_MAX_ATTEMPTS = 8  # tries in all before a message that keeps failing is failed
+    MAIL_BACKOFF_BASE_SECONDS = 60
+    MAIL_BACKOFF_CAP_SECONDS = 30 * 60
     LOGIN_MAX_FAILURES_PER_ACCOUNT = 5
     LOGIN_MAX_FAILURES_PER_ADDRESS = 20
     LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60

@@ -22,6 +22,7 @@ from schemas.api import ErrorOut
 SCOPES = {
     "read": "See members-only items.",
     "rsvp": "Answer events for yourself.",
+    "vote": "Vote in ballots, for yourself.",
     "write": "Create, change and delete campaigns, events, candidates and posts (organisers).",
     "members": "See and manage members and who answered events (organisers).",
     "group": "Change the group's profile (organisers).",

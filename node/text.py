@@ -1,6 +1,9 @@
-"""Markdown in, sanitised HTML out."""
+"""Markdown in, sanitised HTML out (or plain text, for calendar apps)."""
 
 from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
 
 import markdown as md
 import nh3
@@ -49,3 +52,64 @@ def render_markdown(source: str | None) -> Markup:
         link_rel="nofollow noopener noreferrer",
     )
     return Markup(clean)  # noqa: S704 - nh3 has just sanitised it
+
+
+# Closing these tags ends a paragraph; <br>, <hr> and table rows end a line.
+_PARAGRAPH_ENDS = {"p", "h2", "h3", "h4", "blockquote", "pre", "table", "ul", "ol"}
+_LINE_ENDS = {"br", "hr"}
+_BLANK_LINES = re.compile(r"\n[ \t]*(?:\n[ \t]*)+")
+
+
+class _PlainText(HTMLParser):
+    """Collect the text of sanitised HTML, keeping paragraphs, list items and link targets."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._link: tuple[str, int] | None = None  # (href, where its text starts)
+        self._in_pre = False
+        self._cells = 0  # cells started in this table row
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "li":
+            self.parts.append("\n- ")
+        elif tag == "pre":
+            self._in_pre = True
+        elif tag == "tr":
+            self._cells = 0
+        elif tag in ("td", "th"):
+            self.parts.append(" | " if self._cells else "")
+            self._cells += 1
+        elif tag == "a":
+            self._link = (dict(attrs).get("href") or "", len(self.parts))
+        elif tag in _LINE_ENDS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._link is not None:
+            href, start = self._link
+            text = "".join(self.parts[start:]).strip()
+            if href and text != href and not href.startswith("mailto:"):
+                self.parts.append(f" ({href})")
+            self._link = None
+        elif tag in _PARAGRAPH_ENDS:
+            self._in_pre = self._in_pre and tag != "pre"
+            self.parts.append("\n\n")
+        elif tag == "tr":
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if "\n" in data and not data.strip() and not self._in_pre:
+            return  # the line breaks Markdown puts between blocks; the tags say where
+        self.parts.append(data)
+
+
+def markdown_to_plain_text(source: str | None) -> str:
+    """Render Markdown as the pages do and reduce it to plain text (no tags, no entities)."""
+    if not source:
+        return ""
+    reader = _PlainText()
+    reader.feed(str(render_markdown(source)))
+    reader.close()
+    text = _BLANK_LINES.sub("\n\n", "".join(reader.parts))
+    return "\n".join(line.rstrip() for line in text.strip().splitlines())

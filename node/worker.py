@@ -1,5 +1,5 @@
-"""The delivery and catch-up worker: publish due posts, send due deliveries, poll due peers,
-sleep, repeat.
+"""The delivery and catch-up worker: publish due posts, send queued mail and due deliveries,
+poll due peers, sleep, repeat.
 
 It runs either as a background thread of `branchline run` (the default, so one process
 serves a small group) or as `branchline worker` processes, as many as the queue needs: on
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from flask import Flask
 
 from .extensions import db
-from .services import aggregate_sources, deliveries, feed, sync
+from .services import aggregate_sources, ballots, deliveries, feed, mail, sync
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,8 @@ class PassReport:
     applied: int = 0
     published: int = 0  # scheduled posts whose time came, appended to the feed
     aggregated: int = 0  # on an aggregator: entries pulled from sources and admitted
+    mailed: int = 0  # queued messages taken and tried (sent, logged, retrying or failed)
+    counted: int = 0  # ballots whose time was up, closed and counted
 
     @property
     def busy(self) -> bool:
@@ -46,6 +48,8 @@ class PassReport:
             or self.polled
             or self.published
             or self.aggregated
+            or self.mailed
+            or self.counted
         )
 
 
@@ -64,12 +68,14 @@ class Worker:
         self.stopping.set()
 
     def run_once(self, executor: ThreadPoolExecutor | None = None) -> PassReport:
-        """Make one pass: publish due posts, send due deliveries (in batches), poll due peers."""
+        """Make one pass: publish due posts, send queued mail and due deliveries, poll peers."""
         report = PassReport()
         batch = int(self.app.config.get("DELIVERY_BATCH_SIZE", 100))
         with self.app.app_context():
             try:
                 report.published = self._publish_due()
+                report.counted = self._close_ballots()
+                report.mailed = self._send_mail()
                 for _ in range(MAX_BATCHES_PER_PASS):
                     sent = deliveries.send_due(limit=batch, executor=executor, rng=self.rng)
                     report.deliveries.add(sent)
@@ -95,6 +101,33 @@ class Worker:
             db.session.rollback()
             log.exception("publishing scheduled posts failed")
             return 0
+
+    def _close_ballots(self) -> int:
+        # A ballot's close is its count and its result on the feed: at its time, not at
+        # whoever next opens its page.
+        try:
+            return ballots.close_due()
+        except Exception:
+            db.session.rollback()
+            log.exception("closing ballots failed")
+            return 0
+
+    def _send_mail(self) -> int:
+        # Reset links go out from here, never from the request that asked for one, so a slow
+        # or absent SMTP server neither holds up a page nor loses a message.
+        batch = int(self.app.config.get("MAIL_BATCH_SIZE", 20))
+        taken = 0
+        try:
+            for _ in range(MAX_BATCHES_PER_PASS):
+                sent = mail.send_due(limit=batch, rng=self.rng)
+                taken += sent.taken
+                if sent.taken < batch or self.stopping.is_set():
+                    break
+        except Exception:
+            # Deliveries and polls must not wait on it: log, and try again next pass.
+            db.session.rollback()
+            log.exception("sending queued mail failed")
+        return taken
 
     def _aggregate(self) -> int:
         # An aggregator pulls the combined feeds of its sources and admits what it holds to

@@ -45,9 +45,17 @@ CANDIDATE_STAGES = (
 )
 ENDORSEMENTS = ("none", "proposed", "endorsed")
 
-TOKEN_SCOPES = ("read", "rsvp", "write", "members", "group")
+# yes/no/abstain; choose one option; choose up to N; rank them (STV for N seats).
+BALLOT_KINDS = ("yes_no", "choose_one", "choose_many", "ranked")
+BALLOT_STATES = ("scheduled", "open", "closing", "closed")
+# passed/rejected: a motion; decided/tied: choose one or many; elected: ranked; no_votes;
+# no_quorum: too few voted, whatever the papers said.
+BALLOT_OUTCOMES = ("passed", "rejected", "decided", "tied", "elected", "no_votes", "no_quorum")
+YES_NO_OPTIONS = ("Yes", "No", "Abstain")
+
+TOKEN_SCOPES = ("read", "rsvp", "vote", "write", "members", "group")
 SCOPES_BY_ROLE = {
-    "member": ("read", "rsvp"),
+    "member": ("read", "rsvp", "vote"),
     "organiser": TOKEN_SCOPES,
     "admin": TOKEN_SCOPES,
 }

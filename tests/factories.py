@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from itertools import count
 
 from node.extensions import db
-from node.models import Campaign, Candidate, Event, Group, Member, Post
-from node.services import passwords, tokens
+from node.models import Ballot, Campaign, Candidate, Event, Group, Member, Post
+from node.services import ballots, passwords, tokens
 
 PASSWORD = "correct horse battery"
 _HASH: list[str] = []
@@ -120,3 +120,21 @@ def post(**fields) -> Post:
     db.session.add(found)
     db.session.commit()
     return found
+
+
+def ballot(**fields) -> Ballot:
+    """An open yes/no ballot that any member who joined before now may vote in."""
+    now = datetime.now(UTC)
+    values = {
+        "question": f"Motion {next(_serial)}",
+        "kind": "yes_no",
+        "options": [],
+        "seats": 1,
+        "opens_at": now - timedelta(minutes=5),
+        "closes_at": now + timedelta(days=3),
+        "freeze_at": now,
+        "allow_change": False,
+        "visibility": "public",
+    }
+    values.update(fields)
+    return ballots.create(values, None)

@@ -9,6 +9,7 @@ term beyond ActivityStreams is defined in ``federation.feed.extension_terms()``.
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from federation import feed as signed_feed
 from federation.proofs import format_created
 
 from ..keys import node_keys
-from ..models import Campaign, Candidate, Event, Group, Post, utcnow
+from ..models import Ballot, Campaign, Candidate, Event, Group, Post, utcnow
 from ..text import render_markdown
 
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
@@ -31,6 +32,7 @@ KINDS: dict[type, tuple[str, str]] = {
     Campaign: ("campaigns", "Campaign"),
     Candidate: ("candidates", "Candidate"),
     Post: ("news", "Note"),
+    Ballot: ("ballots", "Question"),
 }
 
 # What Mobilizon and other calendar software read as an event's state (ical:status).
@@ -78,6 +80,8 @@ def is_public(item: Any, now: datetime | None = None) -> bool:
         return False
     if isinstance(item, Post):
         return item.published_at is not None and item.published_at <= (now or utcnow())
+    if isinstance(item, Ballot):
+        return item.closed_at is not None  # a ballot is published with its result, at the close
     return True
 
 
@@ -181,9 +185,16 @@ def campaign_document(group: Group, campaign: Campaign) -> dict[str, Any]:
     return _compact(document)
 
 
-def candidate_document(group: Group, candidate: Candidate) -> dict[str, Any]:
-    """Return a candidate as the Branchline ``Candidate`` type."""
+def candidate_document(
+    group: Group, candidate: Candidate, endorsed_by: Ballot | None = None
+) -> dict[str, Any]:
+    """Return a candidate as the Branchline ``Candidate`` type.
+
+    ``endorsed_by`` is the (public, closed) ballot that decided the endorsement, if any.
+    """
     document = _common(group, candidate)
+    if endorsed_by is not None and is_public(endorsed_by):
+        document["endorsementBallot"] = object_id(group, endorsed_by)
     document.update(
         {
             "name": candidate.name,
@@ -218,14 +229,70 @@ def post_document(group: Group, post: Post) -> dict[str, Any]:
     return {key: value for key, value in document.items() if value is not None}
 
 
-def object_document(group: Group, item: Any, campaign: Campaign | None = None) -> dict[str, Any]:
+def question_document(group: Group, ballot: Ballot) -> dict[str, Any]:
+    """Return a closed ballot's result as an ActivityStreams Question with its counts.
+
+    Each option carries its votes as ``replies.totalItems`` (the shape Mastodon reads
+    polls in; first preferences for a ranked ballot); ``votersCount`` is Mastodon's term.
+    Only numbers leave the node: never who voted, never a paper.
+    """
+    result = json.loads(ballot.result or "{}")
+    votes = result.get("votes") or [0] * len(ballot.options)
+    options = [
+        {
+            "type": "Note",
+            "name": option.label,
+            "replies": {"type": "Collection", "totalItems": votes[option.position]},
+        }
+        for option in ballot.options
+    ]
+    winners = result.get("winners") or []
+    document = _common(group, ballot)
+    document.update(
+        {
+            "name": ballot.question,
+            **_text(ballot.description),
+            "anyOf" if ballot.kind in ("choose_many", "ranked") else "oneOf": options,
+            "startTime": timestamp(ballot.opens_at),
+            "endTime": timestamp(ballot.closes_at),
+            "closed": timestamp(ballot.closed_at),
+            "votersCount": ballot.voters_count or 0,
+            "ballotResult": _compact(
+                {
+                    "kind": ballot.kind,
+                    "seats": ballot.seats if ballot.kind in ("choose_many", "ranked") else None,
+                    "eligibleCount": ballot.eligible_count or 0,
+                    "abstentions": result.get("abstentions", 0),
+                    "quorum": ballot.quorum,
+                    "quorumMet": bool(ballot.quorum_met),
+                    "outcome": ballot.outcome,
+                    "chosen": [ballot.options[p].label for p in winners]
+                    if ballot.quorum_met
+                    else [],
+                    "endorses": object_id(group, ballot.candidate)
+                    if ballot.candidate is not None and is_public(ballot.candidate)
+                    else None,
+                }
+            ),
+            **_dates(ballot.created_at, ballot.updated_at),
+            **_addressing(group),
+        }
+    )
+    return _compact(document)
+
+
+def object_document(
+    group: Group, item: Any, campaign: Campaign | None = None, endorsed_by: Ballot | None = None
+) -> dict[str, Any]:
     """Return the document for any publishable item (the actor for the group)."""
     if isinstance(item, Event):
         return event_document(group, item, campaign)
     if isinstance(item, Campaign):
         return campaign_document(group, item)
     if isinstance(item, Candidate):
-        return candidate_document(group, item)
+        return candidate_document(group, item, endorsed_by)
+    if isinstance(item, Ballot):
+        return question_document(group, item)
     if isinstance(item, Post):
         return post_document(group, item)
     if isinstance(item, Group):

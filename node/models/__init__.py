@@ -1,6 +1,7 @@
 """The node's tables. Only services change them."""
 
 from .aggregate import CombinedEntry, CombinedFeedState, Listing, QuarantinedEntry
+from .ballot import Ballot, BallotOption, BallotPaper, BallotVoter
 from .content import Campaign, Candidate, Event, Post, Rsvp
 from .federation import (
     Delivery,
@@ -14,6 +15,7 @@ from .federation import (
 )
 from .geo import PostcodeDistrict
 from .group import Group
+from .mail import OutboundMail
 from .member import ROLE_RANK, Invite, LoginFailure, Member, PasswordReset
 from .oauth import ApiClient, ApiToken, digest
 from .state import SiteState
@@ -24,6 +26,10 @@ __all__ = [
     "ROLE_RANK",
     "ApiClient",
     "ApiToken",
+    "Ballot",
+    "BallotOption",
+    "BallotPaper",
+    "BallotVoter",
     "Campaign",
     "Candidate",
     "CombinedEntry",
@@ -38,6 +44,7 @@ __all__ = [
     "Listing",
     "LoginFailure",
     "Member",
+    "OutboundMail",
     "OutgoingRsvp",
     "PasswordReset",
     "Peer",

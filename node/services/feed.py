@@ -28,7 +28,9 @@ from ..activitypub import documents
 from ..extensions import db
 from ..keys import node_keys
 from ..models import (
+    Ballot,
     Campaign,
+    Candidate,
     Delivery,
     Event,
     FeedEntry,
@@ -78,10 +80,17 @@ def record(item: Any, change: str) -> FeedEntry | None:
 
 
 def _document(group: Group, item: Any) -> dict[str, Any]:
-    campaign = None
+    campaign = endorsed_by = None
     if isinstance(item, Event) and item.campaign_id is not None:
         campaign = db.session.get(Campaign, item.campaign_id)
-    return documents.object_document(group, item, campaign)
+    if isinstance(item, Candidate):
+        endorsed_by = db.session.scalar(
+            select(Ballot)
+            .where(Ballot.candidate_id == item.id, Ballot.closed_at.is_not(None))
+            .order_by(Ballot.closed_at.desc(), Ballot.id.desc())
+            .limit(1)
+        )
+    return documents.object_document(group, item, campaign, endorsed_by)
 
 
 def _lock_feed() -> None:

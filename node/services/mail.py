@@ -1,30 +1,383 @@
-"""Outbound e-mail through the configured SMTP server, or the log when there is none."""
+"""Outbound e-mail: queued in the caller's unit of work, sent by the worker with retries.
+
+`send` only adds a row to the session, so a request never waits on the SMTP server or
+fails because of it, and the caller's commit stores the message together with what it is
+about (a reset link and its token): both or neither.
+
+The worker's `send_due` claims due rows the way deliveries are claimed: on PostgreSQL with
+``SELECT … FOR UPDATE SKIP LOCKED`` so concurrent workers take disjoint batches, on SQLite
+with one conditional ``UPDATE … RETURNING``. It sends a batch over one SMTP connection and
+records how each message went:
+
+- accepted: ``sent``;
+- a 5xx answer to the recipient or to the message (no such mailbox, content refused):
+  ``failed`` at once, since asking again would get the same answer;
+- anything else (a 4xx such as greylisting or a full mailbox, a refused or dropped
+  connection, a timeout, a refused log-in, sender or STARTTLS, which are our settings
+  and an admin can fix them): tried again after a doubling, jittered delay, and
+  ``failed`` once MAIL_MAX_ATTEMPTS tries have failed.
+
+Without SMTP_HOST the worker writes each message to the log and marks it ``logged``.
+
+A worker that dies mid-batch leaves its rows ``sending``; when the claim runs out they are
+queued again, so a message may (rarely) arrive twice, with the same Message-ID.
+"""
 
 from __future__ import annotations
 
+import json
+import random
 import smtplib
+import ssl
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from typing import Any
 
 from flask import current_app
+from sqlalchemy import select, update
+
+from ..extensions import db
+from ..models.mail import OutboundMail
+from ..models.types import utcnow
+
+QUEUED = "queued"
+SENDING = "sending"
+SENT = "sent"
+LOGGED = "logged"
+FAILED = "failed"
+
+# Headers the node writes itself; a caller's extra headers may not replace them.
+OWN_HEADERS = frozenset({"from", "to", "subject", "date", "message-id"})
+
+Clock = Callable[[], datetime]
 
 
-def send(to: str, subject: str, body: str) -> None:
-    """Send a plain-text message; without BRANCHLINE_SMTP_HOST, write it to the log instead."""
-    config = current_app.config
-    message = EmailMessage()
-    message["From"] = config["MAIL_FROM"]
-    message["To"] = to
-    message["Subject"] = subject
-    message.set_content(body)
-    host = config.get("SMTP_HOST")
-    if not host:
-        current_app.logger.warning(
-            "No SMTP server configured; mail to %s:\n%s\n%s", to, subject, body
+@dataclass(frozen=True)
+class MailPolicy:
+    """How many messages a batch takes, how long a claim lasts, how retries are spaced."""
+
+    batch: int = 20
+    lease: timedelta = timedelta(minutes=15)
+    max_attempts: int = 8
+    base: float = 60.0
+    cap: float = 30 * 60.0
+
+    @classmethod
+    def from_config(cls, config: Any) -> MailPolicy:
+        """Read the MAIL_* settings."""
+        return cls(
+            batch=int(config.get("MAIL_BATCH_SIZE", 20)),
+            lease=timedelta(seconds=float(config.get("MAIL_LEASE_SECONDS", 900))),
+            max_attempts=max(1, int(config.get("MAIL_MAX_ATTEMPTS", 8))),
+            base=float(config.get("MAIL_BACKOFF_BASE_SECONDS", 60)),
+            cap=float(config.get("MAIL_BACKOFF_CAP_SECONDS", 30 * 60)),
         )
-        return
-    with smtplib.SMTP(host, int(config["SMTP_PORT"]), timeout=10) as smtp:
-        if config.get("SMTP_STARTTLS") and smtp.has_extn("starttls"):
-            smtp.starttls()
+
+    def delay(self, attempts: int, rng: random.Random) -> float:
+        """Return seconds to wait after ``attempts`` failed tries: doubling, capped, jittered."""
+        ceiling = min(self.cap, self.base * 2 ** max(0, attempts - 1))
+        # Half fixed, half random: the jitter spreads messages that failed together, and the
+        # fixed half makes every wait really longer than the last, which is what a
+        # greylisting server (the usual 4xx) needs to see before it accepts.
+        return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A queued message this worker holds the claim on, as plain values."""
+
+    id: int
+    to: str
+    subject: str
+    body: str
+    headers: str
+    message_id: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one message went: accepted, refused for good, or worth another try."""
+
+    sent: bool
+    permanent: bool = False
+    error: str = ""
+
+
+@dataclass
+class MailReport:
+    """What one batch did."""
+
+    taken: int = 0
+    sent: int = 0
+    logged: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+
+def send(to: str, subject: str, body: str, *, headers: Mapping[str, str] | None = None) -> None:
+    """Queue a plain-text message in the current unit of work; the worker sends it."""
+    mail_from = current_app.config["MAIL_FROM"]
+    now = utcnow()
+    row = OutboundMail(
+        to_address=to,
+        subject=subject,
+        body=body,
+        headers=json.dumps(dict(headers or {})),
+        message_id=make_msgid(domain=_domain(mail_from)),
+        status=QUEUED,
+        attempts=0,
+        next_attempt_at=now,
+        last_error="",
+        created_at=now,
+    )
+    # A header that could never be sent (a line break in it, a clash with our own) is the
+    # caller's mistake: raise it here, not in the worker some time later.
+    build_message(_claimed(row), mail_from)
+    db.session.add(row)
+
+
+def build_message(item: Claimed, mail_from: str) -> EmailMessage:
+    """Return the message as it goes on the wire: our From, its To and Subject, Date, Message-ID."""
+    message = EmailMessage()
+    message["From"] = mail_from
+    message["To"] = item.to
+    message["Subject"] = item.subject
+    message["Date"] = format_datetime(item.created_at)
+    message["Message-ID"] = item.message_id
+    for name, value in json.loads(item.headers or "{}").items():
+        if name.lower() in OWN_HEADERS:
+            raise ValueError(f"the {name} header is the node's own")
+        message[name] = value
+    message.set_content(item.body)
+    return message
+
+
+def release_expired(now: datetime | None = None) -> int:
+    """Queue again the messages whose claim ran out (their worker died); return how many."""
+    result = db.session.execute(
+        update(OutboundMail)
+        .where(OutboundMail.status == SENDING, OutboundMail.next_attempt_at <= (now or utcnow()))
+        .values(status=QUEUED)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount or 0
+
+
+def claim_due(limit: int, *, now: datetime, lease: timedelta) -> list[Claimed]:
+    """Take up to ``limit`` due messages for this worker and return them, oldest due first."""
+    due = (
+        select(OutboundMail.id)
+        .where(OutboundMail.status == QUEUED, OutboundMail.next_attempt_at <= now)
+        .order_by(OutboundMail.next_attempt_at, OutboundMail.id)
+        .limit(limit)
+    )
+    claim = {"status": SENDING, "next_attempt_at": now + lease}
+    if db.session.get_bind().dialect.name == "postgresql":
+        ids = list(db.session.scalars(due.with_for_update(skip_locked=True)))
+        if ids:
+            db.session.execute(
+                update(OutboundMail)
+                .where(OutboundMail.id.in_(ids))
+                .values(**claim)
+                .execution_options(synchronize_session=False)
+            )
+    else:
+        ids = list(
+            db.session.scalars(
+                update(OutboundMail)
+                .where(OutboundMail.id.in_(due.scalar_subquery()), OutboundMail.status == QUEUED)
+                .values(**claim)
+                .returning(OutboundMail.id)
+                .execution_options(synchronize_session=False)
+            )
+        )
+    claimed = []
+    if ids:
+        rows = db.session.scalars(
+            select(OutboundMail).where(OutboundMail.id.in_(ids)).order_by(OutboundMail.id)
+        )
+        claimed = [_claimed(row) for row in rows]
+    db.session.commit()
+    return claimed
+
+
+def _claimed(row: OutboundMail) -> Claimed:
+    return Claimed(
+        row.id,
+        row.to_address,
+        row.subject,
+        row.body,
+        row.headers,
+        row.message_id,
+        row.created_at,
+    )
+
+
+def send_due(
+    limit: int | None = None, *, clock: Clock = utcnow, rng: random.Random | None = None
+) -> MailReport:
+    """Claim one batch of due messages, send them over one SMTP connection, record each."""
+    config = current_app.config
+    policy = MailPolicy.from_config(config)
+    rng = rng or random.Random()
+    release_expired(clock())
+    claimed = claim_due(limit or policy.batch, now=clock(), lease=policy.lease)
+    report = MailReport(taken=len(claimed))
+    if not claimed:
+        return report
+    # Nothing is held open in the database while the SMTP server is talked to.
+    to_log = not config.get("SMTP_HOST")
+    outcomes = _log_all(claimed) if to_log else _send_all(claimed, config)
+    now = clock()
+    for item, outcome in zip(claimed, outcomes, strict=True):
+        status = _record(item, outcome, now=now, policy=policy, rng=rng, logged=to_log)
+        if status == SENT:
+            report.sent += 1
+        elif status == LOGGED:
+            report.logged += 1
+        elif status == QUEUED:
+            report.retrying += 1
+        elif status == FAILED:
+            report.failed += 1
+    db.session.commit()
+    return report
+
+
+def _log_all(claimed: list[Claimed]) -> list[Outcome]:
+    for item in claimed:
+        current_app.logger.warning(
+            "No SMTP server configured; mail to %s:\n%s\n%s", item.to, item.subject, item.body
+        )
+    return [Outcome(sent=True)] * len(claimed)
+
+
+def _send_all(claimed: list[Claimed], config: Any) -> list[Outcome]:
+    mail_from = config["MAIL_FROM"]
+    envelope_from = parseaddr(mail_from)[1] or mail_from
+    outcomes: list[Outcome] = []
+    smtp: smtplib.SMTP | None = None
+    try:
+        for index, item in enumerate(claimed):
+            try:
+                message = build_message(item, mail_from)
+            except ValueError as error:
+                outcomes.append(Outcome(False, permanent=True, error=str(error)))
+                continue
+            if smtp is None:
+                try:
+                    smtp = _connect(config)
+                except OSError as error:  # smtplib's errors are OSErrors too
+                    # Unreachable, or it will not let us in: the rest of the batch would
+                    # only wait on the same timeout for the same answer.
+                    failure = Outcome(False, error=_describe(error))
+                    outcomes.extend([failure] * (len(claimed) - index))
+                    break
+            outcome, usable = _send_one(smtp, message, envelope_from, item.to)
+            outcomes.append(outcome)
+            if not usable or smtp.sock is None:  # dropped, timed out, or closed after a 421
+                _close(smtp)
+                smtp = None
+    finally:
+        if smtp is not None:
+            _close(smtp)
+    return outcomes
+
+
+def _connect(config: Any) -> smtplib.SMTP:
+    timeout = float(config.get("SMTP_TIMEOUT") or 10)
+    smtp = smtplib.SMTP(config["SMTP_HOST"], int(config.get("SMTP_PORT") or 587), timeout=timeout)
+    try:
+        smtp.ehlo()
+        if config.get("SMTP_STARTTLS"):
+            # Required when on, not used only if offered: otherwise the password and every
+            # reset link would cross the network in clear whenever STARTTLS went missing.
+            # A relay on this machine can have it turned off.
+            smtp.starttls(context=ssl.create_default_context())
+            smtp.ehlo()
         if config.get("SMTP_USERNAME"):
             smtp.login(config["SMTP_USERNAME"], config.get("SMTP_PASSWORD") or "")
-        smtp.send_message(message)
+    except BaseException:
+        _close(smtp)
+        raise
+    return smtp
+
+
+def _send_one(
+    smtp: smtplib.SMTP, message: EmailMessage, envelope_from: str, to: str
+) -> tuple[Outcome, bool]:
+    """Send one message; return how it went and whether the connection can be used again."""
+    try:
+        smtp.send_message(message, from_addr=envelope_from, to_addrs=[to])
+    except smtplib.SMTPRecipientsRefused as error:
+        code, reply = next(iter(error.recipients.values()))
+        return _answered(code, reply, "recipient refused"), True
+    except smtplib.SMTPDataError as error:
+        return _answered(error.smtp_code, error.smtp_error, "message refused"), True
+    except smtplib.SMTPResponseException as error:
+        # The sender refused, or an answer out of turn: about our settings, not this message.
+        return Outcome(False, error=_reply(error.smtp_code, error.smtp_error, "refused")), True
+    except smtplib.SMTPNotSupportedError as error:
+        # The address needs SMTPUTF8 and this server has not got it: asking again will not help.
+        return Outcome(False, permanent=True, error=_describe(error)), True
+    except OSError as error:
+        return Outcome(False, error=_describe(error)), False
+    return Outcome(True), True
+
+
+def _answered(code: int, reply: bytes | str, what: str) -> Outcome:
+    return Outcome(False, permanent=500 <= code < 600, error=_reply(code, reply, what))
+
+
+def _reply(code: int, reply: bytes | str, what: str) -> str:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    return f"{what}: {code} {text}"
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def _close(smtp: smtplib.SMTP) -> None:
+    try:
+        smtp.quit()
+    except OSError:
+        smtp.close()
+
+
+def _record(
+    item: Claimed,
+    outcome: Outcome,
+    *,
+    now: datetime,
+    policy: MailPolicy,
+    rng: random.Random,
+    logged: bool,
+) -> str | None:
+    row = db.session.get(OutboundMail, item.id)
+    if row is None:
+        return None
+    row.attempts += 1
+    row.last_error = outcome.error[:500]
+    if outcome.sent:
+        row.status = LOGGED if logged else SENT
+        row.sent_at = now
+    elif outcome.permanent or row.attempts >= policy.max_attempts:
+        row.status = FAILED
+    else:
+        row.status = QUEUED
+        row.next_attempt_at = now + timedelta(seconds=policy.delay(row.attempts, rng))
+    if row.status != QUEUED:
+        # Done with: drop the text, which may hold a reset link (its token is otherwise
+        # stored only hashed). Address, subject and outcome stay for the record.
+        row.body = ""
+        row.headers = "{}"
+    return row.status
+
+
+def _domain(address: str) -> str:
+    return parseaddr(address)[1].rpartition("@")[2] or "localhost"

@@ -273,7 +273,6 @@ def request_reset(email: str, link_for: Any) -> None:
     db.session.add(
         PasswordReset(token_hash=hashed, member_id=member.id, expires_at=utcnow() + RESET_LIFETIME)
     )
-    commit()
     mail.send(
         member.email,
         "Reset your Branchline password",
@@ -281,6 +280,7 @@ def request_reset(email: str, link_for: Any) -> None:
         f"Choose a new password here (the link works for two hours):\n{link_for(value)}\n\n"
         "If it was not you, ignore this message.",
     )
+    commit()  # the reset and its message together; the worker sends it
 
 
 def reset_password(token: str, password: str) -> Member:

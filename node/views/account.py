@@ -1,4 +1,4 @@
-"""A member's own page: profile, password, upcoming RSVPs and personal API tokens."""
+"""A member's own page: profile, password, upcoming RSVPs, their calendar and API tokens."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from .. import auth
 from ..auth import current_member, login_required
 from ..services import events, members, tokens
 from ..services.errors import ServiceError
+from .feeds import member_calendar_address
 from .forms import Errors, read_form, service_errors, submitted
 
 bp = Blueprint("account", __name__)
@@ -28,9 +29,13 @@ def _page(status: int = 200, **forms: Any):
         "token_errors": {},
     }
     context.update(forms)
+    calendar = member_calendar_address(viewer)
     return render_template(
         "account/home.html",
         answers=events.upcoming_answers(viewer),
+        calendar_address=calendar,
+        # webcal:// makes browsers hand the address to the calendar app, as a subscription.
+        calendar_subscribe="webcal://" + calendar.partition("://")[2],
         api_tokens=tokens.for_member(viewer),
         allowed_scopes=tokens.allowed_scopes(viewer),
         **context,

@@ -210,3 +210,56 @@ def _random_double(rng: random.Random) -> float:
         value = struct.unpack("<d", rng.getrandbits(64).to_bytes(8, "little"))[0]
         if math.isfinite(value):
             return value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [0, -0, 7, -7, 2**53, -(2**53), 2**53 - 1, True, False, None, "7", 1.5, 2.0],
+    ids=repr,
+)
+def test_members_that_are_numbers_print_as_the_general_path_prints_them(value):
+    document = {"n": value, "m": [value], "k": {"n": value}}
+    members = canonical_members(document)
+    assert members["n"] == b'"n":' + _general(value)
+    assert join_members(members) == canonicalize(document) == _general(document)
+
+
+@pytest.mark.parametrize("value", [2**53 + 1, -(2**53) - 1, 10**400])
+def test_member_integers_a_double_cannot_hold_are_refused(value):
+    with pytest.raises(ValueError):
+        canonical_members({"n": value})
+
+
+def test_member_integer_subclasses_take_the_general_path():
+    count = type("Count", (int,), {"__repr__": lambda self: "lots"})(3)
+    assert canonical_members({"n": count})["n"] == b'"n":3'
+
+
+def test_members_can_be_joined_without_some_of_them():
+    document = {"b": 1, "proof": {"x": "y"}, "a": "\U0001f600", "\ufb33": [], "\U00010000": 2}
+    members = canonical_members(document)
+    kept = {key: value for key, value in document.items() if key not in ("proof", "a")}
+    assert join_members(members, without={"proof", "a"}) == canonicalize(kept)
+    assert join_members(members, without=()) == canonicalize(document)
+
+
+def test_a_context_that_contains_itself_is_not_remembered_and_not_looped_over():
+    looped: dict[str, object] = {"a": "b"}
+    looped["self"] = looped
+    assert not jcs._strings_only(looped)
+    listed: list[object] = ["a"]
+    listed.append(listed)
+    assert not jcs._strings_only(listed)
+    assert not jcs._strings_only({f"k{n}": "v" for n in range(1001)})
+    assert jcs._strings_only({f"k{n}": "v" for n in range(999)})
+
+
+@pytest.mark.parametrize("seed", range(100))
+def test_repeated_members_match_canonical_members_on_random_contexts(seed):
+    rng = random.Random(seed)
+    repeated = RepeatedMembers(["@context"])
+    context = [_text(rng), {_text(rng, bmp_only=True): _text(rng) for _ in range(5)}, None]
+    for _ in range(3):
+        document = {"@context": context, "x": _document(rng), _text(rng, bmp_only=True): 1}
+        assert repeated.members(document) == canonical_members(document)
+        assert join_members(repeated.members(document)) == canonicalize(document)

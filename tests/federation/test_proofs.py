@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from federation.errors import ProofError
-from federation.jcs import canonicalize
+from federation.jcs import canonical_members, canonicalize
 from federation.keys import (
     ed25519_private_key_from_multikey,
     ed25519_public_key_from_multikey,
@@ -212,3 +212,22 @@ def test_expired_proof_is_refused_when_the_time_is_given(vector_key):
     signed = sign_object({"type": "Note"}, vector_key, ALICE_KEY, VECTOR_CREATED)
     signed["proof"]["expires"] = "2024-01-01T00:00:00Z"
     assert reason_for(signed, now=datetime(2025, 1, 1, tzinfo=UTC)) == "expired-proof"
+
+
+def test_malformed_timestamps_are_refused_every_time_they_come():
+    for _ in range(3):
+        signed = document(VECTOR_FILES[0])
+        signed["proof"]["created"] = "2023-02-30T23:36:38Z"
+        assert reason_for(signed) == "malformed-proof"
+    signed = document(VECTOR_FILES[0])
+    signed["proof"]["created"] = type("Moment", (str,), {})(signed["proof"]["created"])
+    assert verify_object(signed, actor_keys()).created == VECTOR_CREATED
+
+
+def test_canonical_members_handed_in_leave_out_the_proof_and_a_signature():
+    published = document(VECTOR_FILES[0])
+    published["signature"] = {"type": "RsaSignature2017", "signatureValue": "…"}
+    members = canonical_members(published)
+    assert verify_object(published, actor_keys(), members=members)
+    tampered = dict(members, type=b'"type":"Delete"')
+    assert reason_for(published, members=tampered) == "bad-signature"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from node.services import ballots
 from tests import factories
 from tests.node.api_support import ApiClient
 
@@ -40,6 +41,27 @@ ROUTES = [
     ("GET", "/network/needed", None, OPEN),
     ("GET", "/network/campaigns", None, OPEN),
     ("GET", "/network/candidates", None, OPEN),
+    # Ballots: an open one is members' business (404 to the public); a closed public one's
+    # result is anyone's; only a ballot not yet open can be changed or deleted.
+    ("GET", "/ballots", None, OPEN),
+    (
+        "POST",
+        "/ballots",
+        {
+            "question": "Q",
+            "kind": "yes_no",
+            "opens_at": "2031-01-01T18:00:00Z",
+            "closes_at": "2031-01-08T18:00:00Z",
+        },
+        ORGANISERS_CREATE,
+    ),
+    ("GET", "/ballots/{ballot}", None, (404, 200, 200, 200)),
+    ("PATCH", "/ballots/{later}", {"question": "Changed"}, ORGANISERS),
+    ("DELETE", "/ballots/{later}", None, ORGANISERS_DELETE),
+    ("POST", "/ballots/{ballot}/vote", {"choices": [0]}, (401, 201, 201, 201)),
+    ("POST", "/ballots/{ballot}/close", None, ORGANISERS),
+    ("GET", "/ballots/{closed}/result", None, OPEN),
+    ("GET", "/ballots/{closed}/papers", None, ANY_TOKEN),
 ]
 CONTENT = {
     "campaigns": {"title": "T", "kind": "policy"},
@@ -75,6 +97,11 @@ def test_who_may_call_each_route(
         "candidate": factories.candidate().id,
         "post": factories.post().id,
         "target": factories.member().id,
+        "ballot": factories.ballot(freeze_at=factories.soon(1)).id,
+        "later": factories.ballot(
+            opens_at=factories.soon(1), closes_at=factories.soon(2), freeze_at=factories.soon(1)
+        ).id,
+        "closed": ballots.close(factories.ballot(), early=True).id,
     }
     holder = {"member": member, "organiser": organiser, "admin": admin}.get(caller)
     token = factories.token(holder) if holder else None

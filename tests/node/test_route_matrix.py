@@ -11,7 +11,7 @@ import tempfile
 import pytest
 
 from node import create_app
-from node.services import members, tokens
+from node.services import calendar_feeds, members, tokens
 from tests import factories
 from tests.conftest import csrf_token, log_in
 
@@ -33,6 +33,11 @@ ACCESS = {
     "pages.news": "public",
     "pages.post": "public",
     "pages.logo": "public",
+    # Feeds for calendar apps and feed readers; a member's own calendar is reached by its
+    # signed address, not a log-in (calendar apps cannot log in), so it is public here.
+    "feeds.events_calendar": "public",
+    "feeds.member_calendar": "public",
+    "feeds.news": "public",
     "wellknown.webfinger": "public",
     "wellknown.host_meta": "public",
     "wellknown.nodeinfo_links": "public",
@@ -99,6 +104,14 @@ ACCESS = {
     "twins.record_attended": "organiser",
     "twins.event": "member",
     "twins.cancel": "member",
+    # Ballots: members vote and check the papers; organisers set up, close, delete.
+    "ballots.index": "public",
+    "ballots.ballot": "public",
+    "ballots.vote": "member",
+    "ballots.papers": "member",
+    "ballots.new": "organiser",
+    "ballots.close": "organiser",
+    "ballots.delete": "organiser",
 }
 
 
@@ -139,6 +152,7 @@ def test_route_answers_each_role_as_the_table_says(app, client, endpoint, method
         "member_id": target.id,
         "filename": "style.css",
         "token": members.invite(None),
+        "calendar_token": calendar_feeds.token_for(target),
         "token_id": 1,
         "following_id": 1,
         "follower_id": 1,
@@ -147,6 +161,7 @@ def test_route_answers_each_role_as_the_table_says(app, client, endpoint, method
         "listing_id": 1,
         "twin_id": 1,
         "object_id": 1,
+        "ballot_id": factories.ballot(freeze_at=factories.soon(1)).id,  # the viewer may vote
     }
     factories.campaign(), factories.candidate(), factories.post()
     if role != "anonymous":

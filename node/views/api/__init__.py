@@ -56,7 +56,16 @@ def _escape_markup(response):
     return response
 
 
-from . import content, group, members, network, oauth_token, rsvps, spec  # noqa: E402,F401 - routes
+from . import (  # noqa: E402,F401 - routes
+    ballots,
+    content,
+    group,
+    members,
+    network,
+    oauth_token,
+    rsvps,
+    spec,
+)
 
 for _resource in content.RESOURCES:
     content.register(bp, _resource)

@@ -1,0 +1,99 @@
+"""Ballots: one member, one vote, and nothing stored that says who voted for what.
+
+Who has voted (``BallotVoter``) and what was voted (``BallotPaper``) are separate tables
+with nothing in common but the ballot. A paper's key is its random receipt code, and
+neither table records when a row was written, so neither order nor time links the two:
+on SQLite both are ``WITHOUT ROWID`` tables, kept in key order rather than insertion
+order. The member alone holds the secret half of their receipt, which is what lets
+them change their vote (where the ballot allows it) and check it at the close.
+"""
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .content import Timestamps
+from .types import UTCDateTime
+
+
+class Ballot(Timestamps, db.Model):
+    __tablename__ = "ballot"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    question: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[str] = mapped_column(String(16))  # schemas.vocab.BALLOT_KINDS
+    # choose_many: how many options a member may choose; ranked: seats to fill.
+    seats: Mapped[int] = mapped_column(Integer, default=1)
+    opens_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closes_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Only members who joined on or before this moment (and are active) may vote.
+    freeze_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    quorum: Mapped[int | None] = mapped_column(Integer, nullable=True)  # minimum votes cast
+    allow_change: Mapped[bool] = mapped_column(Boolean, default=False)
+    # An endorsement ballot (yes/no) sets this candidate's endorsement when it passes.
+    candidate_id: Mapped[int | None] = mapped_column(
+        ForeignKey("candidate.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    # public: the result is published (and federated) at the close; members: never leaves.
+    visibility: Mapped[str] = mapped_column(String(16), default="public")
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("member.id", ondelete="SET NULL"), nullable=True
+    )
+    # Set once, at the count.
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    voters_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    eligible_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    quorum_met: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    outcome: Mapped[str] = mapped_column(String(16), default="")  # schemas.vocab.BALLOT_OUTCOMES
+    result: Mapped[str] = mapped_column(Text, default="")  # the count as JSON (ballot_count)
+
+    options = relationship(
+        "BallotOption",
+        lazy="selectin",
+        order_by="BallotOption.position",
+        cascade="all, delete-orphan",
+    )
+    candidate = relationship("Candidate", lazy="select", foreign_keys=[candidate_id])
+
+
+class BallotOption(db.Model):
+    __tablename__ = "ballot_option"
+    __table_args__ = (UniqueConstraint("ballot_id", "position", name="uq_ballot_option_position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ballot_id: Mapped[int] = mapped_column(ForeignKey("ballot.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(String(200))
+
+
+class BallotVoter(db.Model):
+    """That a member has voted in a ballot: never what, never when."""
+
+    __tablename__ = "ballot_voter"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    ballot_id: Mapped[int] = mapped_column(
+        ForeignKey("ballot.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class BallotPaper(db.Model):
+    """One anonymous ballot paper, keyed by its public receipt code."""
+
+    __tablename__ = "ballot_paper"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    ballot_id: Mapped[int] = mapped_column(
+        ForeignKey("ballot.id", ondelete="CASCADE"), primary_key=True
+    )
+    receipt: Mapped[str] = mapped_column(String(16), primary_key=True)
+    # SHA-256 of the member's whole code (receipt and secret), checked to change the vote.
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    # The choice as JSON: option positions, in rank order for ranked ballots ([] abstains).
+    choices: Mapped[str] = mapped_column(String(2000))

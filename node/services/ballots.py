@@ -1,0 +1,437 @@
+"""Ballots: one member, one vote; secret papers with receipts; the count at the close.
+
+Casting writes two rows in one transaction: that the member voted (``BallotVoter``,
+whose key makes a second vote impossible, however many arrive at once) and an anonymous
+paper keyed by a fresh receipt code (``BallotPaper``). Nothing stored joins the two. The
+member is given the whole receipt code once: its first part is published with their
+choice at the close, so they can check it was counted as cast; the rest is secret, and
+is what changes the vote where the ballot allows it.
+
+The close (by the worker when the time comes, or an organiser early) is a conditional
+update, so it happens once; it counts the papers (``ballot_count``), checks the quorum,
+stores the result, settles an endorsement ballot's candidate and puts the result on the
+group's feed as an ActivityStreams ``Question`` with its counts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy import update as sql_update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from schemas import vocab
+
+from ..extensions import db
+from ..models import Ballot, BallotOption, BallotPaper, BallotVoter, Candidate, Member, utcnow
+from . import ballot_count, feed
+from .errors import Conflict, Forbidden, Invalid, NotFound
+from .groups import current_group
+from .records import Page, can_see_members_only, commit, paginate
+
+# Crockford's base 32: no I, L, O or U, so a code read aloud or copied by hand survives.
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+RECEIPT_LENGTH = 10  # public: ~50 bits, unguessable among a ballot's papers
+SECRET_LENGTH = 16  # private: ~80 bits
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a member is given for their vote: shown once, never stored whole."""
+
+    receipt: str
+    receipt_code: str
+    changed: bool = False
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def state(ballot: Ballot, now: datetime | None = None) -> str:
+    """Say where a ballot stands: scheduled, open, closing (time is up, not yet counted), closed."""
+    if ballot.closed_at is not None:
+        return "closed"
+    now = now or utcnow()
+    if now < ballot.opens_at:
+        return "scheduled"
+    if now < ballot.closes_at:
+        return "open"
+    return "closing"
+
+
+def _may_see(ballot: Ballot, viewer: Member | None) -> bool:
+    # Ballots are members' business; the public sees a public ballot's result once closed.
+    if can_see_members_only(viewer):
+        return True
+    return ballot.visibility == "public" and ballot.closed_at is not None
+
+
+def listing(viewer: Member | None, page: int = 1, per_page: int = 20) -> Page[Ballot]:
+    """List the ballots the viewer may see: open and coming first, then the latest closed."""
+    query = select(Ballot).options(selectinload(Ballot.options))
+    if not can_see_members_only(viewer):
+        query = query.where(Ballot.visibility == "public", Ballot.closed_at.is_not(None))
+    query = query.order_by(Ballot.closed_at.is_not(None), Ballot.closes_at.desc(), Ballot.id.desc())
+    return paginate(query, page, per_page)
+
+
+def get(ballot_id: int, viewer: Member | None) -> Ballot:
+    """Fetch a ballot the viewer may see, as a 404 otherwise (so hidden ones don't leak)."""
+    ballot = db.session.scalar(
+        select(Ballot).options(selectinload(Ballot.options)).where(Ballot.id == ballot_id)
+    )
+    if ballot is None or not _may_see(ballot, viewer):
+        raise NotFound("No such ballot.")
+    return ballot
+
+
+def has_voted(ballot: Ballot, member: Member | None) -> bool:
+    if member is None:
+        return False
+    return db.session.get(BallotVoter, (ballot.id, member.id)) is not None
+
+
+def ineligibility(ballot: Ballot, member: Member) -> str | None:
+    """Say why ``member`` may not vote in ``ballot``, or None when they may."""
+    if not member.is_active:
+        return "Your membership is suspended, so you can't vote."
+    if member.joined_at > ballot.freeze_at:
+        return "Only members who joined by the ballot's freeze date can vote in it."
+    return None
+
+
+def result(ballot: Ballot) -> dict[str, Any]:
+    """Return the count of a closed ballot; before the close there is none to see."""
+    if ballot.closed_at is None:
+        raise Forbidden("The result is hidden until the ballot closes.")
+    found = json.loads(ballot.result or "{}")
+    eligible = ballot.eligible_count or 0
+    return {
+        **found,
+        "outcome": ballot.outcome,
+        "voters_count": ballot.voters_count or 0,
+        "eligible_count": eligible,
+        "turnout": round((ballot.voters_count or 0) / eligible, 4) if eligible else 0.0,
+        "quorum": ballot.quorum,
+        "quorum_met": bool(ballot.quorum_met),
+    }
+
+
+def papers(
+    ballot: Ballot, receipt: str | None = None, page: int = 1, per_page: int = 100
+) -> Page[dict[str, Any]]:
+    """Return a page of the closed ballot's papers, by receipt, for members to check."""
+    if ballot.closed_at is None:
+        raise Forbidden("The papers are published when the ballot closes.")
+    where = [BallotPaper.ballot_id == ballot.id]
+    if receipt:
+        where.append(BallotPaper.receipt == receipt_part(receipt))
+    total = db.session.scalar(select(func.count()).select_from(BallotPaper).where(*where))
+    rows = db.session.execute(
+        select(BallotPaper.receipt, BallotPaper.choices)
+        .where(*where)
+        .order_by(BallotPaper.receipt)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    items = [{"receipt": code, "choices": json.loads(choices)} for code, choices in rows]
+    return Page(items=items, page=page, per_page=per_page, total=total or 0)
+
+
+def endorsing_ballot(candidate: Candidate) -> Ballot | None:
+    """Return the closed ballot that decided a candidate's endorsement, if one did."""
+    return db.session.scalar(
+        select(Ballot)
+        .where(Ballot.candidate_id == candidate.id, Ballot.closed_at.is_not(None))
+        .order_by(Ballot.closed_at.desc(), Ballot.id.desc())
+        .limit(1)
+    )
+
+
+# --- setting up ----------------------------------------------------------------------------
+
+
+def _in_utc(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    group = current_group()
+    return value.replace(tzinfo=ZoneInfo(group.timezone if group else "UTC"))
+
+
+def create(data: dict[str, Any], by: Member | None) -> Ballot:
+    """Set up a ballot from validated input (schemas.ballots.BallotIn)."""
+    data = dict(data)
+    labels = list(vocab.YES_NO_OPTIONS) if data["kind"] == "yes_no" else data.pop("options")
+    data.pop("options", None)
+    for key in ("opens_at", "closes_at", "freeze_at"):
+        data[key] = _in_utc(data.get(key))
+    data["freeze_at"] = data.get("freeze_at") or data["opens_at"]
+    if data["kind"] not in ("choose_many", "ranked"):
+        data["seats"] = 1
+    _check_times(data["opens_at"], data["closes_at"], data["freeze_at"], new=True)
+    candidate_id = data.get("candidate_id")
+    if candidate_id is not None and db.session.get(Candidate, candidate_id) is None:
+        raise Invalid.on("candidate_id", "No candidate has that id.")
+    ballot = Ballot(**data, created_by_id=by.id if by else None)
+    ballot.options = [BallotOption(position=i, label=label) for i, label in enumerate(labels)]
+    db.session.add(ballot)
+    commit()
+    return ballot
+
+
+def _check_times(opens: datetime, closes: datetime, freeze: datetime, *, new: bool) -> None:
+    if closes <= opens:
+        raise Invalid.on("closes_at", "Must be after the opening time.")
+    if freeze > closes:
+        raise Invalid.on("freeze_at", "Must not be after the closing time.")
+    if closes <= utcnow():
+        raise Invalid.on("closes_at", "Must be in the future.")
+
+
+def update(ballot: Ballot, data: dict[str, Any]) -> Ballot:
+    """Change a ballot that has not opened yet: once voting starts, the terms are fixed."""
+    if state(ballot) != "scheduled":
+        raise Conflict("This ballot has opened: its terms can no longer change.")
+    for key in ("opens_at", "closes_at", "freeze_at"):
+        if key in data:
+            data[key] = _in_utc(data[key])
+    merged = {k: data.get(k, getattr(ballot, k)) for k in ("opens_at", "closes_at", "freeze_at")}
+    _check_times(merged["opens_at"], merged["closes_at"], merged["freeze_at"], new=False)
+    for key, value in data.items():
+        setattr(ballot, key, "" if value is None and key == "description" else value)
+    # The conditional update makes "not opened yet" hold at the moment of writing too.
+    changed = db.session.execute(
+        sql_update(Ballot)
+        .where(Ballot.id == ballot.id, Ballot.opens_at > utcnow(), Ballot.closed_at.is_(None))
+        .values(updated_at=utcnow())
+    )
+    if changed.rowcount != 1:
+        db.session.rollback()
+        raise Conflict("This ballot has opened: its terms can no longer change.")
+    commit()
+    return ballot
+
+
+def delete(ballot: Ballot) -> None:
+    """Remove a ballot nobody has voted in (a mistake, caught before it mattered)."""
+    if db.session.scalar(select(exists().where(BallotVoter.ballot_id == ballot.id))):
+        raise Conflict("Members have voted in this ballot, so it can't be deleted.")
+    if ballot.closed_at is not None:
+        raise Conflict("This ballot is closed; its result stays on record.")
+    db.session.delete(ballot)
+    commit()
+
+
+# --- voting --------------------------------------------------------------------------------
+
+
+def _check_choices(ballot: Ballot, choices: list[int]) -> list[int]:
+    options = len(ballot.options)
+    if any(not 0 <= c < options for c in choices):
+        raise Invalid.on("choices", f"Choose among options 0 to {options - 1}.")
+    if len(set(choices)) != len(choices):
+        raise Invalid.on("choices", "Choose each option at most once.")
+    if ballot.kind in ("yes_no", "choose_one") and len(choices) > 1:
+        raise Invalid.on("choices", "Choose one option (or none, to abstain).")
+    if ballot.kind == "choose_many" and len(choices) > ballot.seats:
+        raise Invalid.on("choices", f"Choose at most {ballot.seats}.")
+    return list(choices)
+
+
+def _new_code() -> tuple[str, str]:
+    receipt = "".join(secrets.choice(ALPHABET) for _ in range(RECEIPT_LENGTH))
+    secret = "".join(secrets.choice(ALPHABET) for _ in range(SECRET_LENGTH))
+    return receipt, f"{receipt}-{secret}"
+
+
+def _normal_code(code: str) -> str:
+    # Forgive case, spaces and look-alike letters in a code typed back in.
+    cleaned = code.strip().upper().replace(" ", "").translate(str.maketrans("ILO", "110"))
+    return cleaned
+
+
+def receipt_part(code: str) -> str:
+    return _normal_code(code).split("-", 1)[0]
+
+
+def _secret_hash(code: str) -> str:
+    return hashlib.sha256(_normal_code(code).encode()).hexdigest()
+
+
+def cast(
+    ballot: Ballot, member: Member, choices: list[int], receipt_code: str | None = None
+) -> Receipt:
+    """Record ``member``'s vote, or change it (with their receipt code) where that's allowed."""
+    choices = _check_choices(ballot, choices)
+    now = utcnow()
+    where = state(ballot, now)
+    if where == "scheduled":
+        raise Conflict("This ballot is not open yet.")
+    if where != "open":
+        raise Conflict("This ballot has closed.")
+    reason = ineligibility(ballot, member)
+    if reason:
+        raise Forbidden(reason)
+    if has_voted(ballot, member):
+        return _change(ballot, member, choices, receipt_code)
+    if receipt_code:
+        raise Forbidden("That receipt code is not one of this ballot's.")
+    receipt, code = _new_code()
+    db.session.add(BallotVoter(ballot_id=ballot.id, member_id=member.id))
+    db.session.add(
+        BallotPaper(
+            ballot_id=ballot.id,
+            receipt=receipt,
+            secret_hash=_secret_hash(code),
+            choices=json.dumps(choices),
+        )
+    )
+    try:
+        db.session.flush()  # on SQLite this takes the write lock: the close waits for us
+    except IntegrityError:
+        # The same member's other vote got in first (the voter key): this one adds nothing.
+        db.session.rollback()
+        raise Conflict("You have already voted in this ballot.") from None
+    _still_open(ballot)
+    db.session.commit()
+    return Receipt(receipt, code)
+
+
+def _change(ballot: Ballot, member: Member, choices: list[int], code: str | None) -> Receipt:
+    if not ballot.allow_change:
+        raise Conflict("You have already voted in this ballot, and votes can't be changed.")
+    if not code:
+        raise Conflict(
+            "You have already voted. To change your vote, give the receipt code you were given."
+        )
+    paper = db.session.get(BallotPaper, (ballot.id, receipt_part(code)))
+    if paper is None or not hmac.compare_digest(paper.secret_hash, _secret_hash(code)):
+        raise Forbidden("That receipt code is not one of this ballot's.")
+    changed = db.session.execute(
+        sql_update(BallotPaper)
+        .where(
+            BallotPaper.ballot_id == ballot.id,
+            BallotPaper.receipt == paper.receipt,
+            BallotPaper.secret_hash == paper.secret_hash,
+        )
+        .values(choices=json.dumps(choices))
+    )
+    if changed.rowcount != 1:
+        db.session.rollback()
+        raise Forbidden("That receipt code is not one of this ballot's.")
+    _still_open(ballot)
+    db.session.commit()
+    return Receipt(paper.receipt, _normal_code(code), changed=True)
+
+
+def _still_open(ballot: Ballot) -> None:
+    # Read again inside the transaction (FOR SHARE on PostgreSQL, so the close's update
+    # waits for this vote or this vote sees the close), and refuse a vote that lost the race.
+    closed_at, closes_at = db.session.execute(
+        select(Ballot.closed_at, Ballot.closes_at)
+        .where(Ballot.id == ballot.id)
+        .with_for_update(read=True)
+    ).one()
+    if closed_at is not None or closes_at <= utcnow():
+        db.session.rollback()
+        raise Conflict("This ballot has closed.")
+
+
+# --- the close -----------------------------------------------------------------------------
+
+
+def close(ballot: Ballot, *, early: bool = False) -> Ballot:
+    """Count and close a ballot: when its time is up, or before that if ``early``."""
+    now = utcnow()
+    if ballot.closed_at is not None:
+        raise Conflict("This ballot is already closed.")
+    if now < ballot.opens_at:
+        raise Conflict("This ballot has not opened yet; change or delete it instead.")
+    if now < ballot.closes_at and not early:
+        raise Conflict("This ballot is still open.")
+    claimed = db.session.execute(
+        sql_update(Ballot)
+        .where(Ballot.id == ballot.id, Ballot.closed_at.is_(None))
+        .values(closed_at=now)
+    )
+    if claimed.rowcount != 1:
+        db.session.rollback()
+        raise Conflict("This ballot is already closed.")
+    if now < ballot.closes_at:
+        ballot.closes_at = now  # closed early: it was open until now
+    _count(ballot, now)
+    feed.record(ballot, "update")
+    _settle_endorsement(ballot)
+    commit()
+    return ballot
+
+
+def _count(ballot: Ballot, now: datetime) -> None:
+    papers_json = db.session.scalars(
+        select(BallotPaper.choices).where(BallotPaper.ballot_id == ballot.id)
+    )
+    counted = ballot_count.count(
+        ballot.kind, len(ballot.options), ballot.seats, (json.loads(p) for p in papers_json)
+    )
+    voters = db.session.scalar(
+        select(func.count()).select_from(BallotVoter).where(BallotVoter.ballot_id == ballot.id)
+    )
+    voted = select(BallotVoter.member_id).where(BallotVoter.ballot_id == ballot.id)
+    eligible = db.session.scalar(
+        select(func.count())
+        .select_from(Member)
+        .where(
+            Member.joined_at <= ballot.freeze_at,
+            or_(Member.status == "active", Member.id.in_(voted)),
+        )
+    )
+    ballot.closed_at = now
+    ballot.voters_count = voters
+    ballot.eligible_count = max(eligible, voters)
+    ballot.quorum_met = ballot.quorum is None or voters >= ballot.quorum
+    ballot.outcome = counted.outcome if ballot.quorum_met else "no_quorum"
+    ballot.result = json.dumps(counted.as_json())
+
+
+def _settle_endorsement(ballot: Ballot) -> None:
+    if ballot.candidate_id is None:
+        return
+    candidate = db.session.get(Candidate, ballot.candidate_id)
+    if candidate is None:
+        return
+    if ballot.outcome == "passed":
+        candidate.endorsement = "endorsed"
+    elif candidate.endorsement == "proposed":
+        candidate.endorsement = "none"  # the proposal was put to the members and fell
+    else:
+        return
+    feed.record(candidate, "update")
+
+
+def close_due(limit: int = 20) -> int:
+    """Close ballots whose time is up (the worker calls this); return how many."""
+    due = db.session.scalars(
+        select(Ballot)
+        .options(selectinload(Ballot.options))
+        .where(Ballot.closed_at.is_(None), Ballot.closes_at <= utcnow())
+        .order_by(Ballot.closes_at, Ballot.id)
+        .limit(limit)
+    ).all()
+    closed = 0
+    for ballot in due:
+        try:
+            close(ballot)
+        except Conflict:
+            db.session.rollback()  # another worker closed it first
+            continue
+        closed += 1
+    return closed

@@ -1,0 +1,177 @@
+"""Ballots: organisers set them up and close them; members vote and check their receipts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g
+from marshmallow import fields
+
+from schemas import api as shapes
+from schemas.ballots import (
+    BallotChange,
+    BallotIn,
+    BallotOut,
+    PaperOut,
+    ReceiptOut,
+    ResultOut,
+    VoteIn,
+)
+from schemas.common import PageArgs, Text
+
+from ...models import Ballot
+from ...services import ballots
+from . import bp
+from .access import PUBLIC, caller, operation, token, viewer
+from .content import ID, WRITE
+from .exchange import body, created, html_url, page_response, query_args
+
+ONE = f"/ballots/<{ID}:ballot_id>"
+
+
+class BallotItem(BallotOut):
+    url = fields.String(metadata={"description": "the ballot's page"})
+    has_voted = fields.Boolean(metadata={"description": "whether the token's member has voted"})
+
+
+class PapersQuery(PageArgs):
+    receipt = Text(40)
+
+
+def _dump(ballot: Ballot) -> dict[str, Any]:
+    dumped = BallotOut().dump(ballot)
+    dumped["state"] = ballots.state(ballot)
+    dumped["options"] = [{"position": o.position, "label": o.label} for o in ballot.options]
+    dumped["url"] = html_url("ballots.ballot", "/ballots/{ballot_id}", ballot_id=ballot.id)
+    member = g.get("api_member")
+    if member is not None:
+        dumped["has_voted"] = ballots.has_voted(ballot, member)
+    return dumped
+
+
+@bp.get("/ballots")
+@operation(
+    "List ballots",
+    PUBLIC,
+    query=PageArgs,
+    response=shapes.page_of(BallotItem),
+    description="Open and coming ballots first, then the latest closed. Members (a token "
+    "with scope `read`) see every ballot; the public sees public ballots once closed.",
+)
+def list_ballots():
+    args = query_args(PageArgs())
+    found = ballots.listing(viewer(), **args)
+    return {**page_response(found, BallotOut()), "items": [_dump(b) for b in found.items]}
+
+
+@bp.get(ONE)
+@operation("Get one ballot", PUBLIC, response=BallotItem, errors=(404,))
+def get_ballot(ballot_id: int):
+    return _dump(ballots.get(ballot_id, viewer()))
+
+
+@bp.post("/ballots")
+@operation(
+    "Create a ballot",
+    WRITE,
+    body=BallotIn,
+    response=BallotItem,
+    status=201,
+    description="Times without an offset are read in the group's time zone; freeze_at "
+    "(who may vote: members who joined by then) defaults to the opening time.",
+    errors=(400,),
+)
+def create_ballot():
+    found = ballots.create(body(BallotIn()), caller())
+    return created(_dump(found), "api.get_ballot", ballot_id=found.id)
+
+
+@bp.patch(ONE)
+@operation(
+    "Change a ballot before it opens",
+    WRITE,
+    body=BallotChange,
+    response=BallotItem,
+    description="Once a ballot opens its terms are fixed: this answers 409.",
+    errors=(404, 409),
+)
+def update_ballot(ballot_id: int):
+    found = ballots.get(ballot_id, viewer())
+    return _dump(ballots.update(found, body(BallotChange(), partial=True)))
+
+
+@bp.delete(ONE)
+@operation(
+    "Delete a ballot nobody has voted in",
+    WRITE,
+    status=204,
+    description="A ballot with votes, or closed, stays on record: 409.",
+    errors=(404, 409),
+)
+def delete_ballot(ballot_id: int):
+    ballots.delete(ballots.get(ballot_id, viewer()))
+    return "", 204
+
+
+@bp.post(f"{ONE}/vote")
+@operation(
+    "Vote",
+    token("vote"),
+    body=VoteIn,
+    response=ReceiptOut,
+    description="Casts the token's member's vote and answers with a receipt code, shown "
+    "only this once: its first part is published with your choice at the close, the rest "
+    "changes your vote where the ballot allows (send it back as receipt_code). A second "
+    "vote is 409; a member who joined after the freeze date, or is suspended, 403; a "
+    "receipt code that is not this ballot's, 403; after the close, 409.",
+    errors=(400, 403, 404, 409),
+)
+def vote(ballot_id: int):
+    member = caller()
+    found = ballots.get(ballot_id, member)
+    data = body(VoteIn())
+    receipt = ballots.cast(found, member, data["choices"], data.get("receipt_code"))
+    return ReceiptOut().dump(receipt), 200 if receipt.changed else 201
+
+
+@bp.post(f"{ONE}/close")
+@operation(
+    "Close a ballot now and count it",
+    WRITE,
+    response=ResultOut,
+    description="Closes early (or when its time is up, before the worker does). The result "
+    "goes on the group's feed as a Question with its counts if the ballot is public.",
+    errors=(404, 409),
+)
+def close_ballot(ballot_id: int):
+    found = ballots.close(ballots.get(ballot_id, viewer()), early=True)
+    return ResultOut().dump(ballots.result(found))
+
+
+@bp.get(f"{ONE}/result")
+@operation(
+    "Get a closed ballot's result",
+    PUBLIC,
+    response=ResultOut,
+    description="Counts, turnout and quorum; for ranked ballots each STV round. Before the "
+    "close: 403.",
+    errors=(403, 404),
+)
+def ballot_result(ballot_id: int):
+    return ResultOut().dump(ballots.result(ballots.get(ballot_id, viewer())))
+
+
+@bp.get(f"{ONE}/papers")
+@operation(
+    "List a closed ballot's papers by receipt",
+    token("read"),
+    query=PapersQuery,
+    response=shapes.page_of(PaperOut),
+    description="For members: every paper's receipt with its choices, so each can check "
+    "their vote was counted as cast (?receipt= finds one). Before the close: 403.",
+    errors=(403, 404),
+)
+def ballot_papers(ballot_id: int):
+    found = ballots.get(ballot_id, caller())
+    args = query_args(PapersQuery())
+    return page_response(ballots.papers(found, **args), PaperOut())

@@ -1,0 +1,225 @@
+"""Ballot pages: members vote and check their receipts; organisers set ballots up and close them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from schemas import vocab
+from schemas.ballots import BallotIn, VoteIn
+
+from ..auth import current_member, role_required
+from ..extensions import db
+from ..models import Ballot, Candidate
+from ..services import ballots
+from ..services.errors import ServiceError
+from ..services.groups import current_group
+from .forms import Errors, flatten, service_errors
+
+bp = Blueprint("ballots", __name__)
+
+PAPERS_PER_PAGE = 100
+
+
+def _page_number() -> int:
+    return min(max(request.args.get("page", 1, type=int), 1), 100_000)
+
+
+def _group_zone() -> str:
+    group = current_group()
+    return group.timezone if group else "UTC"
+
+
+@bp.get("/ballots")
+def index():
+    viewer = current_member()
+    found = ballots.listing(viewer, page=_page_number())
+    voted = {b.id for b in found.items if ballots.has_voted(b, viewer)} if viewer else set()
+    return render_template("ballots/index.html", found=found, voted=voted, state=ballots.state)
+
+
+def _ballot_page(ballot: Ballot, status: int = 200, errors: Errors | None = None, **extra: Any):
+    viewer = current_member()
+    where = ballots.state(ballot)
+    return render_template(
+        "ballots/ballot.html",
+        ballot=ballot,
+        where=where,
+        voted=ballots.has_voted(ballot, viewer),
+        barred=ballots.ineligibility(ballot, viewer) if viewer else None,
+        result=ballots.result(ballot) if where == "closed" else None,
+        endorses=_candidate(ballot),
+        option_choices=[(o.position, o.label) for o in ballot.options],
+        errors=errors or {},
+        **extra,
+    ), status
+
+
+def _candidate(ballot: Ballot) -> Candidate | None:
+    return db.session.get(Candidate, ballot.candidate_id) if ballot.candidate_id else None
+
+
+@bp.get("/ballots/<int:ballot_id>")
+def ballot(ballot_id: int):
+    return _ballot_page(ballots.get(ballot_id, current_member()))
+
+
+def _posted_choices(ballot: Ballot) -> list[int]:
+    """Read the vote form: radio or boxes named ``choice``, or a rank per option when ranked."""
+    if ballot.kind != "ranked":
+        raw = [v for v in request.form.getlist("choice") if v != ""]
+        try:
+            return [int(v) for v in raw]
+        except ValueError:
+            raise ValidationError({"choices": ["Choose among the options shown."]}) from None
+    ranks: dict[int, int] = {}
+    for option in ballot.options:
+        value = request.form.get(f"rank_{option.position}", "").strip()
+        if not value:
+            continue
+        if not value.isdigit() or not 1 <= int(value) <= len(ballot.options):
+            raise ValidationError({"choices": ["Give each rank as a number from the list."]})
+        if int(value) in ranks:
+            raise ValidationError({"choices": ["Give each rank to one candidate only."]})
+        ranks[int(value)] = option.position
+    order = sorted(ranks)
+    if order != list(range(1, len(order) + 1)):
+        raise ValidationError({"choices": ["Number your preferences 1, 2, 3… without gaps."]})
+    return [ranks[rank] for rank in order]
+
+
+@bp.post("/ballots/<int:ballot_id>/vote")
+def vote(ballot_id: int):
+    viewer = current_member()
+    if viewer is None:
+        return redirect(url_for("auth.login", next=url_for("ballots.ballot", ballot_id=ballot_id)))
+    found = ballots.get(ballot_id, viewer)
+    code = request.form.get("receipt_code", "").strip() or None
+    try:
+        choices = _posted_choices(found)
+        VoteIn().load({"choices": choices, "receipt_code": code})
+        receipt = ballots.cast(found, viewer, choices, code)
+    except ValidationError as exc:
+        return _ballot_page(found, 400, flatten(exc.messages))
+    except ServiceError as exc:
+        db.session.rollback()
+        return _ballot_page(ballots.get(ballot_id, viewer), exc.status, service_errors(exc))
+    # Shown here, once: it is not stored anywhere a page could be rendered from again.
+    return render_template("ballots/receipt.html", ballot=found, receipt=receipt)
+
+
+@bp.get("/ballots/<int:ballot_id>/papers")
+def papers(ballot_id: int):
+    viewer = current_member()
+    if viewer is None:
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    found = ballots.get(ballot_id, viewer)
+    if found.closed_at is None:
+        flash("The papers are published when the ballot closes.", "info")
+        return redirect(url_for("ballots.ballot", ballot_id=found.id))
+    # Only the public part is looked up or shown back, even if the whole code was typed.
+    receipt = ballots.receipt_part(request.args.get("receipt", "")[:40]) or None
+    listed = ballots.papers(found, receipt, page=_page_number(), per_page=PAPERS_PER_PAGE)
+    return render_template("ballots/papers.html", ballot=found, listed=listed, receipt=receipt)
+
+
+# --- organisers ---------------------------------------------------------------------------
+
+FIELDS = (
+    "question",
+    "description",
+    "kind",
+    "seats",
+    "opens_at",
+    "closes_at",
+    "freeze_at",
+    "quorum",
+    "candidate_id",
+    "visibility",
+)
+
+
+def _posted_ballot() -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for name in FIELDS:
+        value = request.form.get(name, "").strip()
+        if value:
+            data[name] = value
+    data["allow_change"] = "allow_change" in request.form
+    lines = [line.strip() for line in request.form.get("options", "").splitlines()]
+    if data.get("kind") != "yes_no":
+        data["options"] = [line for line in lines if line]
+    return data
+
+
+def _candidates() -> list[tuple[int, str]]:
+    rows = db.session.execute(select(Candidate.id, Candidate.name).order_by(Candidate.name))
+    return [(cid, name) for cid, name in rows]
+
+
+def _form(values: dict[str, Any], errors: Errors, status: int = 200):
+    return render_template(
+        "ballots/form.html",
+        values=values,
+        errors=errors,
+        candidates=_candidates(),
+        zone=_group_zone(),
+        kinds=[(k, KIND_LABELS[k]) for k in vocab.BALLOT_KINDS],
+    ), status
+
+
+KIND_LABELS = {
+    "yes_no": "Yes / no / abstain (a motion)",
+    "choose_one": "Choose one option",
+    "choose_many": "Choose up to N options",
+    "ranked": "Ranked choice: single transferable vote for N seats",
+}
+
+
+@bp.route("/manage/ballots/new", methods=["GET", "POST"])
+@role_required("organiser")
+def new():
+    if request.method == "GET":
+        return _form({"kind": "yes_no", "visibility": "public", "seats": 1}, {})
+    posted = _posted_ballot()
+    values = {**posted, "options": request.form.get("options", "")}
+    try:
+        data = BallotIn().load(posted)
+        created = ballots.create(data, current_member())
+    except ValidationError as exc:
+        return _form(values, flatten(exc.messages), 400)
+    except ServiceError as exc:
+        return _form(values, service_errors(exc), exc.status)
+    flash("Ballot set up.", "success")
+    return redirect(url_for("ballots.ballot", ballot_id=created.id))
+
+
+@bp.post("/manage/ballots/<int:ballot_id>/close")
+@role_required("organiser")
+def close(ballot_id: int):
+    found = ballots.get(ballot_id, current_member())
+    try:
+        ballots.close(found, early=True)
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("ballots.ballot", ballot_id=ballot_id))
+    flash("The ballot is closed and counted.", "success")
+    return redirect(url_for("ballots.ballot", ballot_id=ballot_id))
+
+
+@bp.post("/manage/ballots/<int:ballot_id>/delete")
+@role_required("organiser")
+def delete(ballot_id: int):
+    found = ballots.get(ballot_id, current_member())
+    try:
+        ballots.delete(found)
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("ballots.ballot", ballot_id=ballot_id))
+    flash("Ballot deleted.", "success")
+    return redirect(url_for("ballots.index"))

@@ -1,0 +1,148 @@
+"""Ballots in and out: what an organiser sets up, what a member casts, what the count says."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from . import vocab
+from .common import Choice, InputSchema, Text
+
+MAX_OPTIONS = 50
+
+
+class BallotIn(InputSchema):
+    """A ballot; times without an offset are read in the group's time zone.
+
+    ``options`` is required except for yes/no ballots, whose options are Yes, No and
+    Abstain. ``seats`` is how many a member may choose (choose_many) or how many seats
+    the count fills (ranked).
+    """
+
+    question = Text(200, min_length=1, required=True)
+    description = Text(20_000)
+    kind = Choice(vocab.BALLOT_KINDS, required=True)
+    options = fields.List(
+        Text(200, min_length=1, required=True),
+        validate=validate.Length(max=MAX_OPTIONS),
+        load_default=list,
+    )
+    seats = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_OPTIONS))
+    opens_at = fields.DateTime(required=True)
+    closes_at = fields.DateTime(required=True)
+    freeze_at = fields.DateTime(allow_none=True)  # default: when the ballot opens
+    quorum = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=10_000_000))
+    allow_change = fields.Boolean(load_default=False)
+    candidate_id = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=2**31 - 1))
+    visibility = Choice(vocab.VISIBILITIES, load_default="public")
+
+    @validates_schema
+    def _shape(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        kind, options = data.get("kind"), data.get("options") or []
+        if kind == "yes_no":
+            if options:
+                raise ValidationError(
+                    "A yes/no ballot's options are Yes, No and Abstain: leave this out.",
+                    field_name="options",
+                )
+        elif kind in vocab.BALLOT_KINDS:
+            if len(options) < 2:
+                raise ValidationError("Give at least two options.", field_name="options")
+            if len({o.casefold() for o in options}) != len(options):
+                raise ValidationError("Each option must differ.", field_name="options")
+            seats = data.get("seats", 1)
+            if kind == "choose_many" and seats > len(options):
+                raise ValidationError("Can't choose more than there are options.", "seats")
+            if kind == "ranked" and seats >= len(options):
+                raise ValidationError(
+                    "Give more candidates than seats, or there is nothing to count.", "seats"
+                )
+        if data.get("candidate_id") is not None and kind != "yes_no":
+            raise ValidationError("An endorsement is decided by a yes/no ballot.", "candidate_id")
+        opens, closes = data.get("opens_at"), data.get("closes_at")
+        if opens and closes and closes <= opens:
+            raise ValidationError("Must be after the opening time.", field_name="closes_at")
+        freeze = data.get("freeze_at")
+        if freeze and closes and freeze > closes:
+            raise ValidationError("Must not be after the closing time.", field_name="freeze_at")
+
+
+class BallotChange(InputSchema):
+    """What an organiser may change before a ballot opens (every field optional)."""
+
+    question = Text(200, min_length=1)
+    description = Text(20_000)
+    opens_at = fields.DateTime()
+    closes_at = fields.DateTime()
+    freeze_at = fields.DateTime()
+    quorum = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=10_000_000))
+    allow_change = fields.Boolean()
+    visibility = Choice(vocab.VISIBILITIES)
+
+
+class VoteIn(InputSchema):
+    """A member's choice, as option positions (0 is the first option).
+
+    One position for yes/no (0 yes, 1 no, 2 abstain) and choose_one; up to ``seats``
+    for choose_many; an order of preference for ranked. An empty list abstains. To
+    change a vote, send the receipt code you were given with the new choice.
+    """
+
+    choices = fields.List(
+        fields.Integer(validate=validate.Range(min=0, max=MAX_OPTIONS - 1)),
+        required=True,
+        validate=validate.Length(max=MAX_OPTIONS),
+    )
+    receipt_code = Text(40, allow_none=True)
+
+
+class OptionOut(Schema):
+    position = fields.Integer()
+    label = fields.String()
+
+
+class BallotOut(Schema):
+    id = fields.Integer()
+    question = fields.String()
+    description = fields.String()
+    kind = fields.String()
+    seats = fields.Integer()
+    options = fields.List(fields.Nested(OptionOut))
+    opens_at = fields.DateTime()
+    closes_at = fields.DateTime()
+    freeze_at = fields.DateTime()
+    quorum = fields.Integer(allow_none=True)
+    allow_change = fields.Boolean()
+    candidate_id = fields.Integer(allow_none=True)
+    visibility = fields.String()
+    state = fields.String(metadata={"enum": list(vocab.BALLOT_STATES)})
+    closed_at = fields.DateTime(allow_none=True)
+
+
+class ResultOut(Schema):
+    """The count, published at the close (never before)."""
+
+    outcome = fields.String(metadata={"enum": list(vocab.BALLOT_OUTCOMES)})
+    voters_count = fields.Integer()
+    eligible_count = fields.Integer()
+    turnout = fields.Float(metadata={"description": "voters / eligible, 0 to 1"})
+    quorum = fields.Integer(allow_none=True)
+    quorum_met = fields.Boolean()
+    votes = fields.List(fields.Float(), metadata={"description": "per option position"})
+    abstentions = fields.Integer()
+    winners = fields.List(fields.Integer(), metadata={"description": "option positions"})
+    rounds = fields.List(fields.Dict(), metadata={"description": "ranked: each STV round"})
+
+
+class ReceiptOut(Schema):
+    receipt = fields.String(metadata={"description": "published with your choice at the close"})
+    receipt_code = fields.String(
+        metadata={"description": "keep it secret: it changes your vote; shown only now"}
+    )
+    changed = fields.Boolean()
+
+
+class PaperOut(Schema):
+    receipt = fields.String()
+    choices = fields.List(fields.Integer())
