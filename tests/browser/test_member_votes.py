@@ -1,0 +1,89 @@
+"""A member votes in a ballot in a real browser, and after the close sees the result."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.integration.conftest import ADMIN_PASSWORD
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 390, "height": 844}
+QUESTION = "Should we twin with Leeds Central?"
+MEMBER_PASSWORD = "a long member passphrase"
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone(ZoneInfo("Europe/London")).strftime("%Y-%m-%dT%H:%M")
+
+
+def _log_in(context, email: str, password: str):
+    page = context.new_page()
+    page.goto("/login")
+    page.fill("#f-email", email)
+    page.fill("#f-password", password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("link", name="Ballots")).to_be_visible()
+    return page
+
+
+def test_a_member_votes_and_later_sees_the_result(start_node, chromium):
+    node = start_node()
+    added = node.cli("member", "add", "ria@example.org", "--name", "Ria").stdout
+    invite = re.search(r"https?://\S+", added).group(0)
+
+    member = chromium.new_context(base_url=node.url, viewport=PHONE)
+    joining = member.new_page()
+    joining.goto(invite)
+    joining.fill("#f-display_name", "Ria")
+    joining.fill("#f-password", MEMBER_PASSWORD)
+    joining.fill("#f-password_confirm", MEMBER_PASSWORD)
+    joining.get_by_role("button", name="Join the group").click()
+    joining.close()
+
+    organiser = chromium.new_context(base_url=node.url)
+    admin = _log_in(organiser, f"admin@{node.handle}.test", ADMIN_PASSWORD)
+    now = datetime.now(ZoneInfo("UTC"))
+    admin.goto("/manage/ballots/new")
+    admin.fill("#f-question", QUESTION)
+    admin.select_option("#f-kind", "yes_no")
+    admin.fill("#f-opens_at", _local(now - timedelta(minutes=2)))
+    admin.fill("#f-closes_at", _local(now + timedelta(days=2)))
+    admin.fill("#f-freeze_at", _local(now + timedelta(days=1)))
+    admin.get_by_role("button", name="Set up the ballot").click()
+    expect(admin.get_by_role("heading", name=QUESTION)).to_be_visible()
+    ballot_url = admin.url
+
+    page = member.new_page()  # joining logged Ria in
+    page.goto("/")
+    page.get_by_role("link", name="Ballots").click()
+    page.get_by_role("link", name=QUESTION).click()
+    page.get_by_label("Yes").check()
+    page.get_by_role("button", name="Cast my vote").click()
+    expect(page.get_by_role("heading", name="Your vote is in")).to_be_visible()
+    code = page.locator("#receipt-code").inner_text()
+    public_part = page.locator("#receipt-public").inner_text()
+    assert code.startswith(public_part + "-")
+    page.goto(ballot_url)
+    expect(page.get_by_text("You have voted")).to_be_visible()
+    expect(page.get_by_role("heading", name=re.compile("^Result"))).to_have_count(0)
+
+    admin.goto(ballot_url)
+    admin.get_by_role("button", name="Close and count now").click()
+    expect(admin.get_by_text("The ballot is closed and counted.")).to_be_visible()
+    organiser.close()
+
+    page.reload()
+    expect(page.get_by_role("heading", name="Result: Passed")).to_be_visible()
+    expect(page.get_by_text("1 of 2 eligible members voted")).to_be_visible()
+    page.get_by_role("link", name=re.compile("Check your vote")).click()
+    page.fill("#receipt", public_part)
+    page.get_by_role("button", name="Find").click()
+    expect(page.get_by_role("cell", name=public_part)).to_be_visible()
+    expect(page.get_by_role("cell", name="Yes")).to_be_visible()
+    member.close()
