@@ -382,8 +382,9 @@ def _count(ballot: Ballot, now: datetime) -> None:
     counted = ballot_count.count(
         ballot.kind, len(ballot.options), ballot.seats, (json.loads(p) for p in papers_json)
     )
+    # Turnout is the papers cast: a member who has since left keeps their vote, as a count.
     voters = db.session.scalar(
-        select(func.count()).select_from(BallotVoter).where(BallotVoter.ballot_id == ballot.id)
+        select(func.count()).select_from(BallotPaper).where(BallotPaper.ballot_id == ballot.id)
     )
     voted = select(BallotVoter.member_id).where(BallotVoter.ballot_id == ballot.id)
     eligible = db.session.scalar(
