@@ -68,6 +68,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(national.bp)
     app.register_blueprint(twins.bp)
+    from .views import shifts as shift_pages
+
+    app.register_blueprint(shift_pages.bp)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, never cookies
     csrf.exempt(inbox.bp)  # peers authenticate with HTTP signatures
 

@@ -72,3 +72,9 @@ class PersonalTokenIn(InputSchema):
     name = Text(120)
     scopes = fields.List(Choice(vocab.TOKEN_SCOPES), required=True, validate=validate.Length(min=1))
     days = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=3650))
+
+
+class LeaveForm(InputSchema):
+    """Leaving the group: the member types their password again."""
+
+    password = fields.String(required=True, load_only=True, validate=PASSWORD)

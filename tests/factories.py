@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import count
 
 from node.extensions import db
-from node.models import Ballot, Campaign, Candidate, Event, Group, Member, Post
+from node.models import Ballot, Campaign, Candidate, Event, Group, Member, Post, Shift
 from node.services import ballots, passwords, tokens
 
 PASSWORD = "correct horse battery"
@@ -88,6 +88,24 @@ def event(**fields) -> Event:
     }
     values.update(fields)
     found = Event(**values)
+    db.session.add(found)
+    db.session.commit()
+    return found
+
+
+def shift(event_id: int | None = None, **fields) -> Shift:
+    """A two-hour shift at the start of its event (a new event unless one is given)."""
+    found_event = db.session.get(Event, event_id) if event_id else event()
+    values = {
+        "event_id": found_event.id,
+        "label": f"Shift {next(_serial)}",
+        "starts_at": found_event.starts_at,
+        "ends_at": found_event.starts_at + timedelta(hours=2),
+        "capacity": None,
+        "going_count": 0,
+    }
+    values.update(fields)
+    found = Shift(**values)
     db.session.add(found)
     db.session.commit()
     return found

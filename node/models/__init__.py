@@ -18,6 +18,7 @@ from .group import Group
 from .mail import OutboundMail
 from .member import ROLE_RANK, Invite, LoginFailure, Member, PasswordReset
 from .oauth import ApiClient, ApiToken, digest
+from .shift import Shift, ShiftSignup
 from .state import SiteState
 from .twinning import OutgoingRsvp, RemoteRsvp, Twinning
 from .types import UTCDateTime, utcnow
@@ -56,6 +57,8 @@ __all__ = [
     "RemoteObject",
     "RemoteRsvp",
     "Rsvp",
+    "Shift",
+    "ShiftSignup",
     "SiteState",
     "Twinning",
     "UTCDateTime",

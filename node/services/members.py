@@ -21,7 +21,7 @@ from ..models import (
     Rsvp,
     utcnow,
 )
-from . import mail, passwords
+from . import mail, passwords, shifts
 from .errors import Conflict, Forbidden, Invalid, NotFound, TooManyAttempts, Unauthorised
 from .records import Page, assign, commit, paginate
 
@@ -70,7 +70,8 @@ def _check_role_change(actor: Member | None, new_role: str | None, target: Membe
         raise Forbidden("Only an admin can grant or change the admin role.")
 
 
-def _admins_left(excluding: Member) -> int:
+def admins_left(excluding: Member) -> int:
+    """Count the active admins other than ``excluding``."""
     return db.session.scalar(
         select(func.count())
         .select_from(Member)
@@ -103,7 +104,7 @@ def change(member: Member, data: dict[str, Any], actor: Member | None = None) ->
         _check_role_change(actor, None, member)
     demoted = new_role not in (None, "admin") and member.role == "admin"
     deactivated = data.get("status") not in (None, "active") and member.role == "admin"
-    if (demoted or deactivated) and _admins_left(member) == 0:
+    if (demoted or deactivated) and admins_left(member) == 0:
         raise Conflict("The group must keep at least one active admin.")
     if data.get("status") not in (None, "active", member.status):
         member.session_version += 1  # log them out everywhere
@@ -116,13 +117,14 @@ def change(member: Member, data: dict[str, Any], actor: Member | None = None) ->
 def remove(member: Member, actor: Member | None = None) -> None:
     """Erase a member and everything tied to them, freeing their event places."""
     _check_role_change(actor, None, member)
-    if member.role == "admin" and _admins_left(member) == 0:
+    if member.role == "admin" and admins_left(member) == 0:
         raise Conflict("The group must keep at least one active admin.")
     going = select(Rsvp.event_id).where(Rsvp.member_id == member.id, Rsvp.response == "going")
     db.session.execute(
         update(Event).where(Event.id.in_(going)).values(going_count=Event.going_count - 1)
     )
     db.session.execute(delete(Rsvp).where(Rsvp.member_id == member.id))
+    shifts.release_all(member)  # their shift places go to whoever is waiting
     db.session.delete(member)
     commit()
 

@@ -30,6 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, or_, select
+from sqlalchemy import delete as sql_delete
 
 from federation.feed import entry_context
 from federation.proofs import sign_object
@@ -38,7 +39,17 @@ from schemas.common import CONTROL_CHARS
 
 from ..extensions import db
 from ..keys import node_keys
-from ..models import Event, Member, OutgoingRsvp, Peer, RemoteObject, RemoteRsvp, Twinning, utcnow
+from ..models import (
+    Delivery,
+    Event,
+    Member,
+    OutgoingRsvp,
+    Peer,
+    RemoteObject,
+    RemoteRsvp,
+    Twinning,
+    utcnow,
+)
 from . import events, follows, outbound, peers
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .groups import current_group
@@ -261,20 +272,51 @@ def cancel(member: Member, event_row_id: int) -> OutgoingRsvp:
     rsvp = found.rsvp
     if rsvp is None or rsvp.state == CANCELLED:
         raise NotFound("You have not answered this event.")
-    statement = _statement(rsvp, found.peer, None)
+    _queue_undo(rsvp, found.peer)
+    commit()
+    return rsvp
+
+
+def _queue_undo(rsvp: OutgoingRsvp, peer: Peer) -> None:
+    statement = _statement(rsvp, peer, None)
     undo = {
         "id": f"{rsvp.rsvp_id}/undo",
         "type": "Undo",
         "actor": outbound.actor_id(),
         "object": {key: statement[key] for key in ("id", "type", "actor", "object")},
-        "to": [found.peer.actor_id],
+        "to": [peer.actor_id],
     }
     rsvp.activity_id = undo["id"]
     rsvp.state = CANCELLED
     rsvp.refusal = ""
-    follows.queue(found.peer, _signed(undo))
-    commit()
-    return rsvp
+    follows.queue(peer, _signed(undo))
+
+
+def withdraw_all(member: Member) -> None:
+    """Cancel a leaving member's answers to twins' events still to come, without committing.
+
+    The deliveries that carried their answers (and so perhaps their name) go first, sent or
+    not; then each twin whose event is still to come is sent an Undo, which names no one.
+    A twin keeps what it recorded of events that are over, as this group keeps its count.
+    """
+    answers = list(
+        db.session.scalars(select(OutgoingRsvp).where(OutgoingRsvp.member_id == member.id))
+    )
+    for rsvp in answers:
+        # The RSVP's id is random and in every activity about it, so this finds only those.
+        db.session.execute(
+            sql_delete(Delivery)
+            .where(Delivery.feed_entry_id.is_(None), Delivery.body.contains(rsvp.rsvp_id))
+            .execution_options(synchronize_session=False)
+        )
+    for rsvp in answers:
+        if rsvp.state == CANCELLED:
+            continue
+        stored = db.session.scalar(
+            _twin_events_query().where(RemoteObject.object_id == rsvp.event_object_id)
+        )
+        if stored is not None and _twin_event(stored, rsvp).open:
+            _queue_undo(rsvp, stored.peer)
 
 
 def _statement(rsvp: OutgoingRsvp, peer: Peer, member: Member | None) -> dict[str, Any]:

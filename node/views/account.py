@@ -1,16 +1,19 @@
-"""A member's own page: profile, password, upcoming RSVPs, their calendar and API tokens."""
+"""A member's own page: profile, password, upcoming RSVPs, their calendar, API tokens, their
+data (to read and download) and leaving the group."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 
-from schemas.account import PasswordChangeForm, PersonalTokenIn, ProfileForm
+from schemas.account import LeaveForm, PasswordChangeForm, PersonalTokenIn, ProfileForm
+from schemas.member_data import MemberDataOut
 
 from .. import auth
 from ..auth import current_member, login_required
-from ..services import events, members, tokens
+from ..services import events, member_data, members, tokens
 from ..services.errors import ServiceError
 from .feeds import member_calendar_address
 from .forms import Errors, read_form, service_errors, submitted
@@ -121,3 +124,59 @@ def revoke_token(token_id: int):
     tokens.revoke(current_member(), token_id)  # someone else's token is a 404
     flash("The token is revoked and stops working now.", "success")
     return redirect(url_for("account.home"))
+
+
+# Your data and leaving ------------------------------------------------------------------
+
+
+@bp.get("/account/data", endpoint="data")
+@login_required
+def data():
+    response = make_response(
+        render_template("account/data.html", export=member_data.export(current_member()))
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/account/data.json", endpoint="data_download")
+@login_required
+def data_download():
+    document = MemberDataOut().dump(member_data.export(current_member()))
+    response = make_response(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    response.mimetype = "application/json"
+    response.headers["Content-Disposition"] = 'attachment; filename="my-branchline-data.json"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _leave_page(status: int = 200, errors: Errors | None = None):
+    """Render the leave page; the group's last admin is told why they cannot leave (409)."""
+    refusal = None
+    try:
+        member_data.check_can_leave(current_member())
+    except ServiceError as exc:
+        refusal, status = exc.message, 409
+    return render_template("account/leave.html", errors=errors or {}, refusal=refusal), status
+
+
+@bp.get("/account/leave", endpoint="leave")
+@login_required
+def leave_form():
+    return _leave_page()
+
+
+@bp.post("/account/leave", endpoint="leave_confirm")
+@login_required
+def leave_confirm():
+    data, errors = read_form(LeaveForm())
+    if not errors:
+        try:
+            member_data.leave(current_member(), data["password"])
+        except ServiceError as exc:
+            errors = service_errors(exc)
+    if errors:
+        return _leave_page(400, errors)
+    auth.log_out()  # the member row is gone; this drops the session cookie's contents too
+    flash("You have left the group and your personal data has been deleted. Goodbye.", "success")
+    return redirect(url_for("pages.home"))

@@ -214,7 +214,7 @@ EVENTS = Resource(
         Filter("kind", "Kind", vocab.EVENT_KINDS),
     ),
     defaults=_event_defaults,
-    row_actions=(("Attendance", "manage.attendance"),),
+    row_actions=(("Attendance", "manage.attendance"), ("Shifts", "shifts.manage")),
 )
 
 CANDIDATES = Resource(

@@ -6,6 +6,8 @@ status each gets. A route added to the API without a row here fails the coverage
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from node.services import ballots
@@ -26,6 +28,7 @@ ROUTES = [
     ("GET", "/group", None, OPEN),
     ("PATCH", "/group", {"summary": "Changed"}, ORGANISERS),
     ("GET", "/me", None, ANY_TOKEN),
+    ("GET", "/me/data", None, ANY_TOKEN),
     ("GET", "/openapi.json", None, OPEN),
     ("POST", "/oauth/token", "form", CLIENT_ONLY),
     ("GET", "/members", None, ORGANISERS),
@@ -36,6 +39,19 @@ ROUTES = [
     ("PUT", "/events/{event}/rsvp", {"response": "going"}, ANY_TOKEN),
     ("DELETE", "/events/{event}/rsvp", None, (401, 204, 204, 204)),
     ("GET", "/events/{event}/rsvps", None, ORGANISERS),
+    # Shifts: public to read like their event; organisers set them up; members sign up.
+    ("GET", "/events/{event}/shifts", None, OPEN),
+    (
+        "POST",
+        "/events/{fixed}/shifts",
+        {"starts_at": "2031-01-01T10:00:00Z", "ends_at": "2031-01-01T12:00:00Z"},
+        ORGANISERS_CREATE,
+    ),
+    ("GET", "/shifts/{shift}", None, OPEN),
+    ("PATCH", "/shifts/{shift}", {"label": "Changed"}, ORGANISERS),
+    ("DELETE", "/shifts/{shift}", None, ORGANISERS_DELETE),
+    ("PUT", "/shifts/{shift}/signup", None, ANY_TOKEN),
+    ("DELETE", "/shifts/{shift}/signup", None, (401, 204, 204, 204)),
     ("GET", "/network/groups", None, OPEN),
     ("GET", "/network/events", None, OPEN),
     ("GET", "/network/needed", None, OPEN),
@@ -94,6 +110,11 @@ def test_who_may_call_each_route(
     seeded = {
         "campaign": factories.campaign().id,
         "event": factories.event().id,
+        "fixed": factories.event(
+            starts_at=datetime(2031, 1, 1, 9, tzinfo=UTC),
+            ends_at=datetime(2031, 1, 1, 18, tzinfo=UTC),
+        ).id,
+        "shift": factories.shift().id,
         "candidate": factories.candidate().id,
         "post": factories.post().id,
         "target": factories.member().id,

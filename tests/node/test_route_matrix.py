@@ -59,6 +59,10 @@ ACCESS = {
     "account.password": "member",
     "account.create_token": "member",
     "account.revoke_token": "member",
+    "account.data": "member",
+    "account.data_download": "member",
+    "account.leave": "member",  # the group's last admin is told they cannot (409)
+    "account.leave_confirm": "member",  # needs the password again: 400 without it
     "manage.dashboard": "organiser",
     "manage.items": "organiser",
     "manage.new_item": "organiser",
@@ -102,6 +106,10 @@ ACCESS = {
     "twins.decline": "organiser",
     "twins.end": "organiser",
     "twins.record_attended": "organiser",
+    "shifts.signup": "member",
+    "shifts.manage": "organiser",
+    "shifts.change_capacity": "organiser",
+    "shifts.delete": "organiser",
     "twins.event": "member",
     "twins.cancel": "member",
     # Ballots: members vote and check the papers; organisers set up, close, delete.
@@ -162,6 +170,7 @@ def test_route_answers_each_role_as_the_table_says(app, client, endpoint, method
         "twin_id": 1,
         "object_id": 1,
         "ballot_id": factories.ballot(freeze_at=factories.soon(1)).id,  # the viewer may vote
+        "shift_id": factories.shift().id,
     }
     factories.campaign(), factories.candidate(), factories.post()
     if role != "anonymous":

@@ -2,7 +2,7 @@
 
 One module per concern: ``access`` (who is asking, and the decorator each route
 declares its access and contract with), ``exchange`` (query strings, bodies, list
-pages), and the routes in ``content``, ``rsvps``, ``members``, ``group``,
+pages), and the routes in ``content``, ``rsvps``, ``shifts``, ``members``, ``group``,
 ``oauth_token`` and ``spec``.
 """
 
@@ -64,6 +64,7 @@ from . import (  # noqa: E402,F401 - routes
     network,
     oauth_token,
     rsvps,
+    shifts,
     spec,
 )
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from flask import jsonify
+
 from schemas import api as shapes
+from schemas.member_data import MemberDataOut
 from schemas.members import MemberIn, MemberOut, MemberUpdate
 
-from ...services import members, tokens
+from ...services import member_data, members, tokens
 from . import bp
 from .access import caller, operation, presented_token, token
 from .content import ID
@@ -28,6 +31,23 @@ def me():
     member = caller()
     scopes = sorted(tokens.effective_scopes(presented_token()))
     return {**MemberOut().dump(member), "scopes": scopes}
+
+
+@bp.get("/me/data")
+@operation(
+    "Everything the node holds about this token's member",
+    token("read"),
+    query=shapes.NoQuery,
+    response=MemberDataOut,
+    description="Profile, RSVPs, ballots voted in (never what was chosen: papers are "
+    "anonymous), tokens (never their secrets), mail sent to the member's address and more. "
+    "Leaving the group is only on the account page, with the password.",
+)
+def my_data():
+    query_args(shapes.NoQuery())
+    response = jsonify(MemberDataOut().dump(member_data.export(caller())))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/members")
