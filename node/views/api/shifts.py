@@ -68,8 +68,11 @@ def create_shift(item_id: int):
 
 @bp.get(ONE)
 @operation(
-    "Get one shift", PUBLIC, response=ShiftOut, description="Visible to whoever may see the "
-    "event.", errors=(404,)
+    "Get one shift",
+    PUBLIC,
+    response=ShiftOut,
+    description="Visible to whoever may see the event.",
+    errors=(404,),
 )
 def get_shift(shift_id: int):
     return _shift(shifts.get(shift_id, viewer()))
