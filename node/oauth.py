@@ -68,7 +68,7 @@ def token_for_request(scopes: list[str] | None = None, role: str | None = None) 
     """Check this request's bearer token; raise an authlib OAuth2Error when it falls short."""
     # validate_request rather than acquire_token: the latter wraps every keyword in a list.
     token = require_token.validate_request(scopes or [], FlaskJsonRequest(request), role=role)
-    tokens.touch(token)
+    tokens.touch(token)  # stored with the request's commit, or by the API's after_request
     g.api_token = token
     return token
 

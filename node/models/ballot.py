@@ -11,7 +11,7 @@ them change their vote (where the ballot allows it) and check it at the close.
 from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from ..extensions import db
 from .content import Timestamps
@@ -57,6 +57,8 @@ class Ballot(Timestamps, db.Model):
         cascade="all, delete-orphan",
     )
     candidate = relationship("Candidate", lazy="select", foreign_keys=[candidate_id])
+    # How many options, when a query asks for it (the voting path, which needs no more).
+    option_count: Mapped[int | None] = query_expression()
 
 
 class BallotOption(db.Model):

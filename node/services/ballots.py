@@ -24,10 +24,10 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import bindparam, exists, func, insert, or_, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import lazyload, selectinload, with_expression
 
 from schemas import vocab
 
@@ -89,6 +89,36 @@ def get(ballot_id: int, viewer: Member | None) -> Ballot:
     ballot = db.session.scalar(
         select(Ballot).options(selectinload(Ballot.options)).where(Ballot.id == ballot_id)
     )
+    if ballot is None or not _may_see(ballot, viewer):
+        raise NotFound("No such ballot.")
+    return ballot
+
+
+# The voting path's statements, built once: a vote is the hot path, and building a
+# statement costs more than running it.
+_OPTION_COUNT = (
+    select(func.count())
+    .select_from(BallotOption)
+    .where(BallotOption.ballot_id == Ballot.id)
+    .scalar_subquery()
+)
+_FOR_VOTING = (
+    select(Ballot)
+    .options(lazyload(Ballot.options), with_expression(Ballot.option_count, _OPTION_COUNT))
+    .where(Ballot.id == bindparam("ballot_id"))
+)
+_ADD_VOTER = insert(BallotVoter.__table__)
+_ADD_PAPER = insert(BallotPaper.__table__)
+_STILL_OPEN = (
+    select(Ballot.closed_at, Ballot.closes_at)
+    .where(Ballot.id == bindparam("ballot_id"))
+    .with_for_update(read=True)
+)
+
+
+def for_voting(ballot_id: int, viewer: Member) -> Ballot:
+    """Fetch a ballot to vote in, with the number of its options but not the options."""
+    ballot = db.session.scalar(_FOR_VOTING, {"ballot_id": ballot_id})
     if ballot is None or not _may_see(ballot, viewer):
         raise NotFound("No such ballot.")
     return ballot
@@ -234,8 +264,11 @@ def delete(ballot: Ballot) -> None:
 # --- voting --------------------------------------------------------------------------------
 
 
+CANNOT_CHANGE = "You have already voted in this ballot, and votes can't be changed."
+
+
 def _check_choices(ballot: Ballot, choices: list[int]) -> list[int]:
-    options = len(ballot.options)
+    options = ballot.option_count if ballot.option_count is not None else len(ballot.options)
     if any(not 0 <= c < options for c in choices):
         raise Invalid.on("choices", f"Choose among options 0 to {options - 1}.")
     if len(set(choices)) != len(choices):
@@ -281,26 +314,29 @@ def cast(
     reason = ineligibility(ballot, member)
     if reason:
         raise Forbidden(reason)
-    if has_voted(ballot, member):
+    # Without changes allowed, the voter row's key alone refuses a second vote.
+    if (ballot.allow_change or receipt_code) and has_voted(ballot, member):
         return _change(ballot, member, choices, receipt_code)
     if receipt_code:
         raise Forbidden("That receipt code is not one of this ballot's.")
     receipt, code = _new_code()
-    db.session.add(BallotVoter(ballot_id=ballot.id, member_id=member.id))
-    db.session.add(
-        BallotPaper(
-            ballot_id=ballot.id,
-            receipt=receipt,
-            secret_hash=_secret_hash(code),
-            choices=json.dumps(choices),
-        )
-    )
+    # Core inserts: two rows need no unit of work (nor anything loaded back).
     try:
-        db.session.flush()  # on SQLite this takes the write lock: the close waits for us
+        # On SQLite the first insert takes the write lock: the close waits for us.
+        db.session.execute(_ADD_VOTER, {"ballot_id": ballot.id, "member_id": member.id})
     except IntegrityError:
-        # The same member's other vote got in first (the voter key): this one adds nothing.
+        # The member has voted already, or their other vote got in first (the voter key).
         db.session.rollback()
-        raise Conflict("You have already voted in this ballot.") from None
+        if ballot.allow_change:
+            raise Conflict("You have already voted in this ballot.") from None
+        raise Conflict(CANNOT_CHANGE) from None
+    paper = {
+        "ballot_id": ballot.id,
+        "receipt": receipt,
+        "secret_hash": _secret_hash(code),
+        "choices": json.dumps(choices),
+    }
+    db.session.execute(_ADD_PAPER, paper)
     _still_open(ballot)
     db.session.commit()
     return Receipt(receipt, code)
@@ -308,7 +344,7 @@ def cast(
 
 def _change(ballot: Ballot, member: Member, choices: list[int], code: str | None) -> Receipt:
     if not ballot.allow_change:
-        raise Conflict("You have already voted in this ballot, and votes can't be changed.")
+        raise Conflict(CANNOT_CHANGE)
     if not code:
         raise Conflict(
             "You have already voted. To change your vote, give the receipt code you were given."
@@ -336,11 +372,7 @@ def _change(ballot: Ballot, member: Member, choices: list[int], code: str | None
 def _still_open(ballot: Ballot) -> None:
     # Read again inside the transaction (FOR SHARE on PostgreSQL, so the close's update
     # waits for this vote or this vote sees the close), and refuse a vote that lost the race.
-    closed_at, closes_at = db.session.execute(
-        select(Ballot.closed_at, Ballot.closes_at)
-        .where(Ballot.id == ballot.id)
-        .with_for_update(read=True)
-    ).one()
+    closed_at, closes_at = db.session.execute(_STILL_OPEN, {"ballot_id": ballot.id}).one()
     if closed_at is not None or closes_at <= utcnow():
         db.session.rollback()
         raise Conflict("This ballot has closed.")

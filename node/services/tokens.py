@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, event, select, update
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, joinedload
 
 from schemas import vocab
 
@@ -75,9 +76,18 @@ def create_client(
     return client_id, secret
 
 
+# Built once (every API request runs it); its member comes in the same query, since every
+# check on a token reads it.
+_BY_HASH = (
+    select(ApiToken)
+    .options(joinedload(ApiToken.member))
+    .where(ApiToken.token_hash == bindparam("token_hash"))
+)
+
+
 def find(value: str) -> ApiToken | None:
     """Look up a presented bearer token by its hash."""
-    return db.session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(value)))
+    return db.session.scalar(_BY_HASH, {"token_hash": digest(value)})
 
 
 def for_member(member: Member) -> list[ApiToken]:
@@ -146,13 +156,52 @@ def store_issued(client: ApiClient, value: str, scope: str, expires_in: int) -> 
     return issued
 
 
+USE_NOTED = "branchline.token_use"  # session.info key: (token id, time) not yet stored
+
+
 def touch(token: ApiToken) -> None:
-    """Record that ``token`` was used, at most once per LAST_USED_GRANULARITY."""
+    """Note that ``token`` was used (at most once per LAST_USED_GRANULARITY), to store later.
+
+    The time is written inside the request's own commit, just before it (see
+    ``_store_noted_use``), so a vote or an RSVP is one transaction and the write lock is
+    not taken any earlier; ``settle_touch`` writes it alone after a request that committed
+    nothing.
+    """
     now = utcnow()
     if token.last_used_at is not None and now - token.last_used_at < LAST_USED_GRANULARITY:
         return
-    token.last_used_at = now
+    db.session().info[USE_NOTED] = (token.id, now)
+
+
+_NOTE_USE = (
+    update(ApiToken)
+    .where(ApiToken.id == bindparam("token_id"))
+    .values(last_used_at=bindparam("last_used_at"))
+    .execution_options(synchronize_session=False)
+)
+
+
+def _write_use(session: Session, noted: tuple[int, datetime]) -> None:
+    token_id, when = noted
+    session.execute(_NOTE_USE, {"token_id": token_id, "last_used_at": when})
+
+
+@event.listens_for(Session, "before_commit")
+def _store_noted_use(session: Session) -> None:
+    noted = session.info.pop(USE_NOTED, None)
+    if noted is not None:
+        _write_use(session, noted)
+
+
+def settle_touch() -> None:
+    """Store a noted use that no commit carried (a read, or a refusal that rolled back)."""
+    session = db.session()
+    noted = session.info.pop(USE_NOTED, None)
+    if noted is None:
+        return
     try:
-        db.session.commit()
+        session.rollback()  # whatever the request left uncommitted would be dropped anyway
+        _write_use(session, noted)
+        session.commit()
     except SQLAlchemyError:
-        db.session.rollback()  # bookkeeping only: never fail the caller's request over it
+        session.rollback()  # bookkeeping only: never fail the caller's request over it

@@ -6,6 +6,8 @@ import base64
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from node.extensions import db
 from node.models import ApiClient, ApiToken, Campaign, digest, utcnow
@@ -112,6 +114,31 @@ def test_use_is_recorded_at_most_once_per_interval(api, organiser):
     api.get("/me", value)
     db.session.expire_all()
     assert tokens.find(value).last_used_at == first
+
+
+def test_a_write_stores_the_token_use_in_its_own_commit(api, organiser):
+    value = factories.token(organiser)
+    commits = []
+
+    def note(session):
+        commits.append(tokens.USE_NOTED in session.info)
+
+    event.listen(Session, "before_commit", note, insert=True)  # runs before the store
+    try:
+        assert api.post("/campaigns", value, json=NEW_CAMPAIGN).status_code == 201
+    finally:
+        event.remove(Session, "before_commit", note)
+    assert commits == [True]  # one commit, and it carried the noted use
+    db.session.expire_all()
+    assert tokens.find(value).last_used_at is not None and count(Campaign) == 1
+
+
+def test_a_refused_write_still_records_the_use_and_nothing_else(api, organiser):
+    value = factories.token(organiser)
+    assert_error(api.post("/campaigns", value, json={"title": ""}), 400)
+    db.session.expire_all()
+    assert tokens.find(value).last_used_at is not None
+    assert count(Campaign) == 0
 
 
 # The client-credentials grant ---------------------------------------------------------

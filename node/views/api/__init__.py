@@ -14,6 +14,7 @@ from flask import Blueprint
 
 from ...errors import error_response
 from ...oauth import REALM, InactiveMember
+from ...services import tokens
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -40,6 +41,13 @@ def _refused(error: OAuth2Error):
             challenge += f', error="invalid_token", error_description="{message}"'
     response.headers["WWW-Authenticate"] = challenge
     response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.after_request
+def _store_token_use(response):
+    """Store when the request's token was used, if the request's own commit did not."""
+    tokens.settle_touch()
     return response
 
 
