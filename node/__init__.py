@@ -71,6 +71,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .views import shifts as shift_pages
 
     app.register_blueprint(shift_pages.bp)
+
+    from .views import checkin, guests
+
+    app.register_blueprint(guests.bp)
+    app.register_blueprint(checkin.bp)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, never cookies
     csrf.exempt(inbox.bp)  # peers authenticate with HTTP signatures
 

@@ -1,6 +1,7 @@
 """The node's tables. Only services change them."""
 
 from .aggregate import CombinedEntry, CombinedFeedState, Listing, QuarantinedEntry
+from .attendee import GuestRsvp
 from .ballot import Ballot, BallotOption, BallotPaper, BallotVoter
 from .content import Campaign, Candidate, Event, Post, Rsvp
 from .federation import (
@@ -37,6 +38,7 @@ __all__ = [
     "CombinedFeedState",
     "Delivery",
     "Event",
+    "GuestRsvp",
     "FeedEntry",
     "Follower",
     "Following",

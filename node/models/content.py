@@ -69,6 +69,8 @@ class Rsvp(Timestamps, db.Model):
     event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
     response: Mapped[str] = mapped_column(String(16))
+    # Set at the door by an organiser's check-in (see services.checkin).
+    checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     member = relationship("Member", lazy="raise")
     event = relationship("Event", lazy="raise")

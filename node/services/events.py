@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Campaign, Event, Member, Rsvp, utcnow
-from . import feed
+from . import event_notices, feed
 from .errors import Conflict, Invalid
 from .groups import current_group
 from .records import Page, assign, commit, get_visible, paginate, visible
@@ -96,17 +96,21 @@ def create(data: dict[str, Any]) -> Event:
 
 
 def update(event: Event, data: dict[str, Any]) -> Event:
-    """Apply validated changes to an event."""
+    """Apply validated changes to an event; those who answered hear of a new status or time."""
+    before = (event.status, event.starts_at)
     assign(event, _normalise(event, data))
     feed.record(event, "update")
+    event_notices.changed(event, *before)
     commit()
     return event
 
 
 def cancel(event: Event) -> Event:
-    """Mark an event cancelled; RSVPs are kept so people can be told."""
+    """Mark an event cancelled; RSVPs are kept, and everyone who answered is e-mailed."""
+    before = (event.status, event.starts_at)
     event.status = "cancelled"
     feed.record(event, "cancel")
+    event_notices.changed(event, *before)
     commit()
     return event
 

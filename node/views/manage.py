@@ -258,7 +258,7 @@ def event_status(item_id: int):
         return render_template(
             "manage/confirm.html",
             heading=f"{verb} “{event.title}”?",
-            warning="People who answered keep their answers and see the new status.",
+            warning="People who answered keep their answers and are e-mailed the new status.",
             button=f"{verb} event",
             fields={"status": wanted},
             back=url_for("manage.edit_item", kind="events", item_id=item_id),

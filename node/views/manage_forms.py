@@ -214,7 +214,11 @@ EVENTS = Resource(
         Filter("kind", "Kind", vocab.EVENT_KINDS),
     ),
     defaults=_event_defaults,
-    row_actions=(("Attendance", "manage.attendance"), ("Shifts", "shifts.manage")),
+    row_actions=(
+        ("Attendance", "manage.attendance"),
+        ("Check-in", "checkin.door"),
+        ("Shifts", "shifts.manage"),
+    ),
 )
 
 CANDIDATES = Resource(

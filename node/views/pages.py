@@ -84,7 +84,7 @@ def events_list():
     return render_template("pages/events.html", found=found, when=when, kind=kind, answers=answers)
 
 
-def _event_page(event, status: int = 200, errors: dict | None = None):
+def _event_page(event, status: int = 200, errors: dict | None = None, **extra):
     viewer = current_member()
     campaign = None
     if event.campaign_id is not None:
@@ -100,7 +100,11 @@ def _event_page(event, status: int = 200, errors: dict | None = None):
         spaces_left=events.spaces_left(event),
         is_over=events.is_over(event),
         errors=errors or {},
+        **{"guest_errors": {}, "guest_values": {}, **extra},
     ), status
+
+
+render_event_page = _event_page  # for the guests' form, which shows its errors on this page
 
 
 @bp.get("/events/<int:item_id>")

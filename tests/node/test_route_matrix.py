@@ -110,6 +110,15 @@ ACCESS = {
     "shifts.manage": "organiser",
     "shifts.change_capacity": "organiser",
     "shifts.delete": "organiser",
+    # RSVPs without an account: the form and the e-mailed link's page are for anybody
+    # (the link's token is the authority); the door is for organisers.
+    "guests.ask": "public",
+    "guests.link": "public",
+    "guests.answer": "public",
+    "checkin.door": "organiser",
+    "checkin.mark": "organiser",
+    "checkin.walk_in": "organiser",
+    "checkin.publish": "organiser",
     "twins.event": "member",
     "twins.cancel": "member",
     # Ballots: members vote and check the papers; organisers set up, close, delete.
@@ -171,6 +180,7 @@ def test_route_answers_each_role_as_the_table_says(app, client, endpoint, method
         "object_id": 1,
         "ballot_id": factories.ballot(freeze_at=factories.soon(1)).id,  # the viewer may vote
         "shift_id": factories.shift().id,
+        "attendee_id": 1,
     }
     factories.campaign(), factories.candidate(), factories.post()
     if role != "anonymous":

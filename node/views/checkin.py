@@ -1,0 +1,106 @@
+"""The door: organisers check people in from a phone, add walk-ins and publish the count.
+
+Plain forms (no JavaScript): each tap is a POST that comes back to the same place in the
+list, with the search kept.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from marshmallow import fields, validate
+
+from schemas.common import InputSchema, Text
+
+from ..auth import current_member, role_required
+from ..extensions import db
+from ..models import Event
+from ..services import checkin, events, guests
+from ..services.errors import ServiceError
+from .forms import Errors, read_form, service_errors, submitted
+
+bp = Blueprint("checkin", __name__, url_prefix="/manage/events/<int:item_id>")
+
+
+class WalkInForm(InputSchema):
+    name = Text(120, required=True, min_length=1)
+    email = fields.Email(allow_none=True, validate=validate.Length(max=254))
+
+
+def _search() -> str:
+    return (request.values.get("q") or "").strip()[:120]
+
+
+def _back(event: Event, anchor: str = "") -> str:
+    search = _search()
+    target = url_for("checkin.door", item_id=event.id, **({"q": search} if search else {}))
+    return target + (f"#{anchor}" if anchor else "")
+
+
+def _page(event: Event, status: int = 200, errors: Errors | None = None, values=None):
+    search = _search()
+    return render_template(
+        "manage/checkin.html",
+        event=event,
+        people=checkin.attendees(event, search),
+        search=search,
+        here=checkin.here_count(event),
+        guest_counts=guests.counts(event),
+        is_open=checkin.is_open(event),
+        errors=errors or {},
+        values=values or {},
+    ), status
+
+
+@bp.get("/checkin")
+@role_required("organiser")
+def door(item_id: int):
+    """The list at the door: who is expected, who is here, a search and the walk-in form."""
+    return _page(events.get(item_id, current_member()))
+
+
+@bp.post("/checkin/<kind>/<int:attendee_id>")
+@role_required("organiser")
+def mark(item_id: int, kind: str, attendee_id: int):
+    """Check one person in, or out again with present=0."""
+    event = events.get(item_id, current_member())
+    present = request.form.get("present", "1") != "0"
+    try:
+        checkin.check_in(event, kind, attendee_id, present)
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(_back(event))
+    return redirect(_back(event, f"{kind}-{attendee_id}"))
+
+
+@bp.post("/walk-in")
+@role_required("organiser")
+def walk_in(item_id: int):
+    """Add someone who came without an RSVP, checked in at once."""
+    event = events.get(item_id, current_member())
+    data, errors = read_form(WalkInForm())
+    if not errors:
+        try:
+            guest = checkin.walk_in(event, data["name"], data.get("email"))
+        except ServiceError as exc:
+            db.session.rollback()
+            errors = {"_form": [exc.message], **service_errors(exc)}
+    if errors:
+        return _page(event, 400, errors, submitted("name", "email"))
+    flash(f"{guest.name or 'A walk-in'} is checked in.", "success")
+    return redirect(_back(event))
+
+
+@bp.post("/checkin/publish")
+@role_required("organiser")
+def publish(item_id: int):
+    """Record the check-in count as how many came: it goes on the feed as a number."""
+    event = events.get(item_id, current_member())
+    try:
+        checkin.publish(event)
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(_back(event))
+    flash(f"Published: {event.attended_count} came to “{event.title}”.", "success")
+    return redirect(_back(event))
