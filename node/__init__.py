@@ -72,10 +72,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(shift_pages.bp)
 
-    from .views import checkin, guests
+    from .views import checkin, guests, series
 
     app.register_blueprint(guests.bp)
     app.register_blueprint(checkin.bp)
+    app.register_blueprint(series.bp)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, never cookies
     csrf.exempt(inbox.bp)  # peers authenticate with HTTP signatures
 

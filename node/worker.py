@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from flask import Flask
 
 from .extensions import db
-from .services import aggregate_sources, ballots, deliveries, feed, mail, sync
+from .services import aggregate_sources, ballots, deliveries, feed, mail, series, sync
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ class PassReport:
     aggregated: int = 0  # on an aggregator: entries pulled from sources and admitted
     mailed: int = 0  # queued messages taken and tried (sent, logged, retrying or failed)
     counted: int = 0  # ballots whose time was up, closed and counted
+    occurrences: int = 0  # recurring events' occurrences made as the horizon moved on
 
     @property
     def busy(self) -> bool:
@@ -50,6 +51,7 @@ class PassReport:
             or self.aggregated
             or self.mailed
             or self.counted
+            or self.occurrences
         )
 
 
@@ -75,6 +77,7 @@ class Worker:
             try:
                 report.published = self._publish_due()
                 report.counted = self._close_ballots()
+                report.occurrences = self._extend_series()
                 report.mailed = self._send_mail()
                 for _ in range(MAX_BATCHES_PER_PASS):
                     sent = deliveries.send_due(limit=batch, executor=executor, rng=self.rng)
@@ -110,6 +113,16 @@ class Worker:
         except Exception:
             db.session.rollback()
             log.exception("closing ballots failed")
+            return 0
+
+    def _extend_series(self) -> int:
+        # Recurring events are made a horizon ahead; as days pass the next dates are made
+        # here (and federated), so the weekly stall never runs out of dates.
+        try:
+            return series.extend_due()
+        except Exception:
+            db.session.rollback()
+            log.exception("making recurring events' dates failed")
             return 0
 
     def _send_mail(self) -> int:

@@ -19,6 +19,7 @@ from .group import Group
 from .mail import OutboundMail
 from .member import ROLE_RANK, Invite, LoginFailure, Member, PasswordReset
 from .oauth import ApiClient, ApiToken, digest
+from .series import EventSeries, SeriesException
 from .shift import Shift, ShiftSignup
 from .state import SiteState
 from .twinning import OutgoingRsvp, RemoteRsvp, Twinning
@@ -38,6 +39,7 @@ __all__ = [
     "CombinedFeedState",
     "Delivery",
     "Event",
+    "EventSeries",
     "GuestRsvp",
     "FeedEntry",
     "Follower",
@@ -59,6 +61,7 @@ __all__ = [
     "RemoteObject",
     "RemoteRsvp",
     "Rsvp",
+    "SeriesException",
     "Shift",
     "ShiftSignup",
     "SiteState",

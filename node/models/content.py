@@ -31,7 +31,10 @@ class Campaign(Timestamps, db.Model):
 
 class Event(Timestamps, db.Model):
     __tablename__ = "event"
-    __table_args__ = (Index("ix_event_starts_at_visibility", "starts_at", "visibility"),)
+    __table_args__ = (
+        Index("ix_event_starts_at_visibility", "starts_at", "visibility"),
+        UniqueConstraint("series_id", "occurrence_at", name="uq_event_series_occurrence"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
@@ -57,6 +60,13 @@ class Event(Timestamps, db.Model):
     status: Mapped[str] = mapped_column(String(16), default="scheduled")
     accessibility: Mapped[str] = mapped_column(Text, default="")
     visibility: Mapped[str] = mapped_column(String(16), default="public")
+
+    # An occurrence of a recurring event: its series, and the start the series' rule gave it
+    # (kept when the occurrence itself is moved, so it is never made twice).
+    series_id: Mapped[int | None] = mapped_column(
+        ForeignKey("event_series.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    occurrence_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     campaign = relationship("Campaign", lazy="raise")
 

@@ -217,6 +217,7 @@ EVENTS = Resource(
     row_actions=(
         ("Attendance", "manage.attendance"),
         ("Check-in", "checkin.door"),
+        ("Repeat", "series.repeat"),
         ("Shifts", "shifts.manage"),
     ),
 )

@@ -11,7 +11,7 @@ import tempfile
 import pytest
 
 from node import create_app
-from node.services import calendar_feeds, members, tokens
+from node.services import calendar_feeds, members, series, tokens
 from tests import factories
 from tests.conftest import csrf_token, log_in
 
@@ -119,6 +119,13 @@ ACCESS = {
     "checkin.mark": "organiser",
     "checkin.walk_in": "organiser",
     "checkin.publish": "organiser",
+    # Recurring events: organisers only.
+    "series.repeat": "organiser",
+    "series.manage": "organiser",
+    "series.skip": "organiser",
+    "series.restore": "organiser",
+    "series.stop": "organiser",
+    "series.apply_details": "organiser",
     "twins.event": "member",
     "twins.cancel": "member",
     # Ballots: members vote and check the papers; organisers set up, close, delete.
@@ -181,6 +188,7 @@ def test_route_answers_each_role_as_the_table_says(app, client, endpoint, method
         "ballot_id": factories.ballot(freeze_at=factories.soon(1)).id,  # the viewer may vote
         "shift_id": factories.shift().id,
         "attendee_id": 1,
+        "series_id": series.repeat(factories.event(), "FREQ=WEEKLY;COUNT=2").id,
     }
     factories.campaign(), factories.candidate(), factories.post()
     if role != "anonymous":

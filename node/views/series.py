@@ -1,0 +1,189 @@
+"""Recurring events: organisers make an event repeat, skip and restore dates, stop a series.
+
+The event page says how an occurrence repeats and lists the next dates through the
+``event_series`` template helper this blueprint installs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from marshmallow import fields, validate, validates_schema
+from marshmallow.exceptions import ValidationError
+
+from schemas.common import InputSchema, Text
+
+from ..auth import current_member, role_required
+from ..extensions import db
+from ..models import Event, EventSeries
+from ..services import events, series
+from ..services.errors import ServiceError
+from .forms import Errors, read_form, service_errors, submitted
+
+bp = Blueprint("series", __name__, url_prefix="/manage")
+
+FREQUENCIES = {
+    "weekly": "Every week",
+    "fortnightly": "Every other week",
+    "monthly_weekday": "Every month, on the same weekday (e.g. the second Saturday)",
+    "monthly_date": "Every month, on the same date",
+    "daily": "Every day",
+    "custom": "By a rule I write (RRULE)",
+}
+FORM_FIELDS = ("frequency", "count", "until", "rule")
+
+
+class RepeatForm(InputSchema):
+    frequency = fields.String(required=True, validate=validate.OneOf(list(FREQUENCIES)))
+    count = fields.Integer(
+        allow_none=True, strict=False, validate=validate.Range(min=2, max=series.MAX_COUNT)
+    )
+    until = fields.Date(allow_none=True)
+    rule = Text(300)
+
+    @validates_schema
+    def _one_end(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("count") is not None and data.get("until") is not None:
+            raise ValidationError("Give a number of times or a last date, not both.", "until")
+        if data["frequency"] == "custom" and not data.get("rule"):
+            raise ValidationError("Write the rule, or choose how often above.", "rule")
+
+
+class StopForm(InputSchema):
+    last = fields.Date(required=True)
+
+
+def _event_series(event: Event) -> series.Summary | None:
+    return series.summary(event, current_member())
+
+
+@bp.app_context_processor
+def _series_helpers() -> dict[str, Any]:
+    return {"event_series": _event_series}
+
+
+def _repeat_page(event: Event, values: dict[str, Any], errors: Errors, status: int = 200):
+    return render_template(
+        "manage/repeat.html", event=event, values=values, errors=errors, choices=FREQUENCIES
+    ), status
+
+
+@bp.route("/events/<int:item_id>/repeat", methods=["GET", "POST"])
+@role_required("organiser")
+def repeat(item_id: int):
+    """Make an event repeat; an event that already does shows its series."""
+    event = events.get(item_id, current_member())
+    if event.series_id is not None:
+        return redirect(url_for("series.manage", series_id=event.series_id))
+    if request.method == "GET":
+        return _repeat_page(event, {"frequency": "weekly"}, {})
+    data, errors = read_form(RepeatForm())
+    status = 400
+    if not errors:
+        try:
+            if data["frequency"] == "custom":
+                rule = data["rule"]
+            else:
+                rule = series.build_rule(
+                    event, data["frequency"], data.get("count"), data.get("until")
+                )
+            made = series.repeat(event, rule)
+        except ServiceError as exc:
+            db.session.rollback()
+            errors, status = service_errors(exc), exc.status
+    if errors:
+        return _repeat_page(event, submitted(*FORM_FIELDS), errors, status)
+    flash(f"“{event.title}” now repeats: {series.describe(made).lower()}.", "success")
+    return redirect(url_for("series.manage", series_id=made.id))
+
+
+def _series_page(found: EventSeries, errors: Errors | None = None, status: int = 200):
+    coming = series.upcoming(found, organiser=True)
+    return render_template(
+        "manage/series.html",
+        series=found,
+        description=series.describe(found),
+        coming=coming,
+        skipped=series.skipped(found),
+        errors=errors or {},
+        values=submitted("last") if errors else {},
+    ), status
+
+
+@bp.get("/series/<int:series_id>")
+@role_required("organiser")
+def manage(series_id: int):
+    """A series: its dates to come, the dates taken out, and stopping it."""
+    return _series_page(series.get(series_id))
+
+
+def _occurrence(item_id: int) -> Event:
+    event = events.get(item_id, current_member())
+    if event.series_id is None:
+        abort(404)
+    return event
+
+
+@bp.post("/events/<int:item_id>/skip")
+@role_required("organiser")
+def skip(item_id: int):
+    """Take one date out of its series (those who answered it are told it is cancelled)."""
+    event = _occurrence(item_id)
+    series_id, when = event.series_id, event.starts_at
+    try:
+        series.skip(event)
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(f"Took {when:%d %b %Y} out of the series.", "success")
+    return redirect(url_for("series.manage", series_id=series_id))
+
+
+@bp.post("/series/<int:series_id>/restore")
+@role_required("organiser")
+def restore(series_id: int):
+    """Put a date taken out back into the series."""
+    found = series.get(series_id)
+    try:
+        when = datetime.fromisoformat(request.form.get("occurrence_at", ""))
+    except ValueError:
+        return _series_page(found, {"occurrence_at": ["Choose a date to restore."]}, 400)
+    try:
+        series.restore(found, when)
+    except ServiceError as exc:
+        db.session.rollback()
+        return _series_page(found, service_errors(exc), exc.status)
+    flash("The date is back in the series.", "success")
+    return redirect(url_for("series.manage", series_id=series_id))
+
+
+@bp.post("/series/<int:series_id>/stop")
+@role_required("organiser")
+def stop(series_id: int):
+    """End the series after a day: later dates go (cancelled if anyone answered)."""
+    found = series.get(series_id)
+    data, errors = read_form(StopForm())
+    status = 400
+    if not errors:
+        try:
+            gone = series.stop(found, data["last"])
+        except ServiceError as exc:
+            db.session.rollback()
+            errors, status = service_errors(exc), exc.status
+    if errors:
+        return _series_page(found, errors, status)
+    flash(f"The series ends on {data['last']:%d %b %Y}; {gone} later dates removed.", "success")
+    return redirect(url_for("series.manage", series_id=series_id))
+
+
+@bp.post("/events/<int:item_id>/apply-to-series")
+@role_required("organiser")
+def apply_details(item_id: int):
+    """Use this date's title, place, places and notes for every date still to come."""
+    event = _occurrence(item_id)
+    changed = series.apply_details(series.get(event.series_id), event)
+    flash(f"Updated {changed} dates to come with the details of this one.", "success")
+    return redirect(url_for("series.manage", series_id=event.series_id))
