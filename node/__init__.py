@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from . import errors
 from .config import (
@@ -21,6 +22,14 @@ from .config import (
 from .extensions import csrf, db, migrate
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class RowId(IntegerConverter):
+    """``<int:…>`` in every route: a whole number that fits a 32-bit signed column."""
+
+    def __init__(self, url_map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -40,6 +49,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if app.config.get("PROXY_FIX"):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
+    # Ids in addresses are database integers: a larger number is a 404 from routing, never
+    # an overflow in the database driver.
+    app.url_map.converters["int"] = RowId
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     csrf.init_app(app)
@@ -71,7 +83,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .views import shifts as shift_pages
 
     app.register_blueprint(shift_pages.bp)
+    from .views import carpools as carpool_pages
 
+    app.register_blueprint(carpool_pages.bp)
     from .views import checkin, guests, series
 
     app.register_blueprint(guests.bp)

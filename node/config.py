@@ -45,6 +45,7 @@ class Defaults:
     API_MAX_PAGE_SIZE = 100
     # "1" allows requests to private/loopback addresses; or a list such as "127.0.0.0/8".
     ALLOW_PRIVATE_ADDRESSES: str | None = None
+    GUEST_RETENTION_DAYS = 90  # guests' names and addresses are erased this long after
     SERIES_HORIZON_DAYS = 90  # how far ahead a recurring event's dates are made
     PAGE_CACHE_SECONDS = 30  # visitors' copy of the group page; 0 turns it off
     TOKEN_LIFETIME_SECONDS = 3600  # OAuth client-credentials tokens

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from flask import Flask
 
 from .extensions import db
-from .services import aggregate_sources, ballots, deliveries, feed, mail, series, sync
+from .services import aggregate_sources, ballots, deliveries, feed, guests, mail, series, sync
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ class PassReport:
     mailed: int = 0  # queued messages taken and tried (sent, logged, retrying or failed)
     counted: int = 0  # ballots whose time was up, closed and counted
     occurrences: int = 0  # recurring events' occurrences made as the horizon moved on
+    forgotten: int = 0  # guests whose name and address were erased, long after the event
 
     @property
     def busy(self) -> bool:
@@ -78,6 +79,7 @@ class Worker:
                 report.published = self._publish_due()
                 report.counted = self._close_ballots()
                 report.occurrences = self._extend_series()
+                report.forgotten = self._forget_guests()
                 report.mailed = self._send_mail()
                 for _ in range(MAX_BATCHES_PER_PASS):
                     sent = deliveries.send_due(limit=batch, executor=executor, rng=self.rng)
@@ -123,6 +125,14 @@ class Worker:
         except Exception:
             db.session.rollback()
             log.exception("making recurring events' dates failed")
+            return 0
+
+    def _forget_guests(self) -> int:
+        try:
+            return guests.forget_past()
+        except Exception:
+            db.session.rollback()
+            log.exception("erasing past guests' details failed")
             return 0
 
     def _send_mail(self) -> int:

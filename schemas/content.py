@@ -119,6 +119,7 @@ class EventOut(Timestamped):
     capacity = fields.Integer(allow_none=True)
     going_count = fields.Integer()
     campaign_id = fields.Integer(allow_none=True)
+    series_id = fields.Integer(allow_none=True)  # the dates of one recurring event share it
     status = fields.String()
     accessibility = fields.String()
     visibility = fields.String()

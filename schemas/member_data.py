@@ -40,6 +40,19 @@ class DataShiftSignup(Schema):
     signed_up_at = When()
 
 
+class DataCarpool(Schema):
+    event_id = fields.Integer()
+    event_title = fields.String()
+    kind = fields.String(metadata={"description": "offer (seats in your car) or request"})
+    from_place = fields.String()
+    seats = fields.Integer(allow_none=True, metadata={"description": "Offers only."})
+    note = fields.String()
+    riders_matched = fields.Integer(allow_none=True, metadata={"description": "Offers only."})
+    driver_matched = fields.Boolean(allow_none=True, metadata={"description": "Requests only."})
+    created_at = When()
+    matched_at = When(allow_none=True)
+
+
 class DataBallotVotedIn(Schema):
     ballot_id = fields.Integer()
     question = fields.String()
@@ -123,6 +136,7 @@ class MemberDataOut(Schema):
     profile = fields.Nested(DataProfile)
     rsvps = fields.List(fields.Nested(DataRsvp))
     shift_signups = fields.List(fields.Nested(DataShiftSignup))
+    carpools = fields.List(fields.Nested(DataCarpool))
     ballots_voted_in = fields.List(fields.Nested(DataBallotVotedIn))
     ballots_created = fields.List(fields.Nested(DataBallotCreated))
     api_tokens = fields.List(fields.Nested(DataApiToken))

@@ -3,6 +3,7 @@
 from .aggregate import CombinedEntry, CombinedFeedState, Listing, QuarantinedEntry
 from .attendee import GuestRsvp
 from .ballot import Ballot, BallotOption, BallotPaper, BallotVoter
+from .carpool import CarpoolOffer, CarpoolRequest
 from .content import Campaign, Candidate, Event, Post, Rsvp
 from .federation import (
     Delivery,
@@ -35,6 +36,8 @@ __all__ = [
     "BallotVoter",
     "Campaign",
     "Candidate",
+    "CarpoolOffer",
+    "CarpoolRequest",
     "CombinedEntry",
     "CombinedFeedState",
     "Delivery",

@@ -15,7 +15,8 @@ import secrets
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from flask import current_app
+from sqlalchemy import and_, or_, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 
@@ -202,3 +203,33 @@ def counts(event: Event) -> dict[str, int]:
     for guest in db.session.scalars(select(GuestRsvp).where(GuestRsvp.event_id == event.id)):
         found["walk_in" if guest.walk_in and guest.state == GOING else guest.state] += 1
     return found
+
+
+def forget_past(now=None) -> int:
+    """Erase guests' names and addresses once their event has been over GUEST_RETENTION_DAYS
+    (0 keeps them); what they did (confirmed, came) stays as counts. Return how many."""
+    days = float(current_app.config.get("GUEST_RETENTION_DAYS", 90))
+    if days <= 0:
+        return 0
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    long_over = select(Event.id).where(
+        or_(
+            and_(Event.ends_at.is_not(None), Event.ends_at < cutoff),
+            and_(Event.ends_at.is_(None), Event.starts_at < cutoff),
+        )
+    )
+    erased = db.session.execute(
+        sql_update(GuestRsvp)
+        .where(
+            GuestRsvp.event_id.in_(long_over),
+            or_(
+                GuestRsvp.email.is_not(None),
+                GuestRsvp.name != "",
+                GuestRsvp.token_hash.is_not(None),
+            ),
+        )
+        .values(name="", email=None, token_hash=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return erased.rowcount

@@ -2,7 +2,7 @@
 
 Leaving deletes the member's row rather than scrubbing it. Every table that points at
 ``member.id`` either holds the member's personal data (RSVPs, that they voted, tokens,
-OAuth clients, password resets, answers to twins' events: deleted here) or only records
+OAuth clients, password resets, answers to twins' events, carpools: deleted here) or only records
 who did something (ballots and invitations created, the invitation used, twinning
 proposed or answered: set to NULL here, as the foreign keys' ``ON DELETE SET NULL``
 would). Scrubbing would keep a row with the join date and last log-in of someone who
@@ -44,7 +44,7 @@ from ..models import (
     Twinning,
     utcnow,
 )
-from . import events, members, passwords, remote_rsvp, shifts
+from . import carpools, events, members, passwords, remote_rsvp, shifts
 from .errors import Conflict, Invalid
 from .records import commit
 
@@ -78,6 +78,7 @@ def export(member: Member) -> dict[str, Any]:
         },
         "rsvps": _rsvps(member),
         "shift_signups": _shift_signups(member),
+        "carpools": _carpools(member),
         "ballots_voted_in": _ballots_voted_in(member),
         "ballots_created": _ballots_created(member),
         "api_tokens": _api_tokens(member),
@@ -131,6 +132,28 @@ def _shift_signups(member: Member) -> list[dict[str, Any]]:
         }
         for signup, shift, title in rows
     ]
+
+
+def _carpools(member: Member) -> list[dict[str, Any]]:
+    # Their own offers and requests; whom they were matched with is the others' data.
+    rows = []
+    for kind, event, row in carpools.of_member(member):
+        offered = kind == "offer"
+        rows.append(
+            {
+                "event_id": event.id,
+                "event_title": event.title,
+                "kind": kind,
+                "from_place": row.from_place,
+                "seats": row.seats if offered else None,
+                "note": row.note,
+                "riders_matched": carpools.riders_count(row) if offered else None,
+                "driver_matched": None if offered else row.offer_id is not None,
+                "created_at": _when(row.created_at),
+                "matched_at": None if offered else _when(row.matched_at),
+            }
+        )
+    return rows
 
 
 def _ballots_voted_in(member: Member) -> list[dict[str, Any]]:
@@ -329,6 +352,7 @@ def leave(member: Member, password: str) -> None:
     # Tell twins the member will not come, before their answers go (see remote_rsvp).
     remote_rsvp.withdraw_all(member)
     shifts.release_all(member)  # their shift places go to whoever is waiting
+    carpools.release_all(member)  # riders and drivers matched with them are told
     mine = member.id
     for table, column in (
         (Rsvp, Rsvp.member_id),

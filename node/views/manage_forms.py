@@ -219,6 +219,7 @@ EVENTS = Resource(
         ("Check-in", "checkin.door"),
         ("Repeat", "series.repeat"),
         ("Shifts", "shifts.manage"),
+        ("Carpools", "carpools.manage"),
     ),
 )
 

@@ -12,6 +12,7 @@ from node.extensions import db
 from node.models import Event, GuestRsvp, OutboundMail, utcnow
 from node.services import events, guests
 from node.services.errors import Conflict, Invalid
+from node.worker import Worker
 from tests import factories
 from tests.conftest import log_in, post_form
 from tests.node.pages_support import field_error
@@ -242,3 +243,31 @@ def test_two_clicks_on_confirm_at_once_take_one_place(app, group):
         thread.join()
     assert errors == []
     assert _going_count(event) == 1
+
+
+def test_guests_details_are_erased_long_after_the_event_and_the_counts_stay(app, group):
+    old = factories.event(starts_at=utcnow() - timedelta(days=100))
+    recent = factories.event(starts_at=utcnow() - timedelta(days=10))
+    for event in (old, recent):
+        db.session.add(
+            GuestRsvp(
+                event_id=event.id,
+                name="Sam",
+                email=f"sam{event.id}@example.org",
+                state="going",
+                token_hash=f"hash{event.id}",
+                checked_in_at=event.starts_at,
+            )
+        )
+    db.session.commit()
+    report = Worker(app).run_once()
+    assert report.forgotten == 1
+    db.session.expire_all()
+    erased = db.session.scalars(select(GuestRsvp).where(GuestRsvp.event_id == old.id)).one()
+    assert (erased.name, erased.email, erased.token_hash) == ("", None, None)
+    assert (erased.state, erased.checked_in_at is not None) == ("going", True)
+    kept = db.session.scalars(select(GuestRsvp).where(GuestRsvp.event_id == recent.id)).one()
+    assert kept.email == f"sam{recent.id}@example.org"
+    assert Worker(app).run_once().forgotten == 0
+    app.config["GUEST_RETENTION_DAYS"] = 0  # keep them
+    assert guests.forget_past(utcnow() + timedelta(days=365)) == 0

@@ -293,3 +293,17 @@ def test_setup_admin_lands_on_the_group_page(client, admin, content):
     response = client.get("/")
     assert response.status_code == 200
     assert SECRET in text_of(response)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/events/99999999999999999999",
+        "/events/2147483648",
+        "/campaigns/9223372036854775808",
+        "/ballots/99999999999999999999",
+        "/api/v1/events/99999999999999999999",
+    ],
+)
+def test_ids_too_big_for_the_database_are_a_404(client, path):
+    assert client.get(path).status_code == 404

@@ -251,3 +251,23 @@ def _assert_no_personal_keys(value) -> None:
     elif isinstance(value, list):
         for inner in value:
             _assert_no_personal_keys(inner)
+
+
+def test_leaving_withdraws_answers_to_twins_events_with_an_undo_that_names_no_one(
+    client, member, twin
+):
+    log_in(client, member)
+    row = _event_row()
+    _answer(client, row, share="name")
+    join = _rsvps_sent(twin)[0]
+    assert join["attendeeName"] == member.display_name
+    left = post_form(client, "/account/leave", {"password": factories.PASSWORD})
+    assert left.status_code == 302
+    db.session.expire_all()
+    queued = _rsvps_sent(twin)
+    # The Join that carried the member's name is gone from the queue; the Undo names no one.
+    assert [body["type"] for body in queued] == ["Undo"]
+    undo = queued[0]
+    assert undo["object"]["id"] == join["id"]
+    assert member.display_name not in json.dumps(undo)
+    assert db.session.scalar(select(func.count()).select_from(OutgoingRsvp)) == 0

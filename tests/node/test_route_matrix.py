@@ -11,7 +11,7 @@ import tempfile
 import pytest
 
 from node import create_app
-from node.services import calendar_feeds, members, series, tokens
+from node.services import calendar_feeds, carpools, members, series, tokens
 from tests import factories
 from tests.conftest import csrf_token, log_in
 
@@ -126,6 +126,12 @@ ACCESS = {
     "series.restore": "organiser",
     "series.stop": "organiser",
     "series.apply_details": "organiser",
+    # Carpools: members offer and ask on the event page; organisers match them.
+    "carpools.offer": "member",
+    "carpools.ask": "member",
+    "carpools.manage": "organiser",
+    "carpools.match": "organiser",
+    "carpools.unmatch": "organiser",
     "twins.event": "member",
     "twins.cancel": "member",
     # Ballots: members vote and check the papers; organisers set up, close, delete.
@@ -189,6 +195,7 @@ def test_route_answers_each_role_as_the_table_says(app, client, endpoint, method
         "shift_id": factories.shift().id,
         "attendee_id": 1,
         "series_id": series.repeat(factories.event(), "FREQ=WEEKLY;COUNT=2").id,
+        "request_id": carpools.ask(factories.event(), factories.member(), "Leeds").id,
     }
     factories.campaign(), factories.candidate(), factories.post()
     if role != "anonymous":
