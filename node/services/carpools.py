@@ -231,6 +231,24 @@ def _seats(value: int) -> int:
 # Members: offering and asking --------------------------------------------------------
 
 
+def _add_once(made, stored, what: str):
+    """Store a member's first offer or request; return it, or the one stored meanwhile.
+
+    The same member sending the form twice at once: the other insert won, and this one
+    changes that row instead.
+    """
+    db.session.add(made)
+    try:
+        db.session.commit()
+        return made
+    except IntegrityError:
+        db.session.rollback()
+        existing = stored()
+        if existing is None:
+            raise Conflict(f"Your {what} changed while this one was saved; try again.") from None
+        return existing
+
+
 def offer(
     event: Event, member: Member, from_place: str, seats: int, note: str | None = ""
 ) -> CarpoolOffer:
@@ -251,16 +269,9 @@ def offer(
             note=note,
             created_at=utcnow(),
         )
-        db.session.add(made)
-        try:
-            db.session.commit()
+        existing = _add_once(made, lambda: offer_of(event, member), "offer")
+        if existing is made:
             return made
-        except IntegrityError:
-            # The same member offered twice at once: the other won; change that one.
-            db.session.rollback()
-            existing = offer_of(event, member)
-            if existing is None:
-                raise Conflict("Your offer changed while this one was saved; try again.") from None
     _lock(existing.id)
     changed = db.session.execute(
         sql_update(CarpoolOffer)
@@ -297,17 +308,9 @@ def ask(event: Event, member: Member, from_place: str, note: str | None = "") ->
             note=note,
             created_at=utcnow(),
         )
-        db.session.add(made)
-        try:
-            db.session.commit()
+        existing = _add_once(made, lambda: request_of(event, member), "request")
+        if existing is made:
             return made
-        except IntegrityError:
-            db.session.rollback()
-            existing = request_of(event, member)
-            if existing is None:
-                raise Conflict(
-                    "Your request changed while this one was saved; try again."
-                ) from None
     existing.from_place, existing.note = from_place, note
     commit()
     return existing
