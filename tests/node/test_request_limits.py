@@ -15,7 +15,7 @@ from node.config import Defaults
 from node.extensions import db
 from node.models import RequestCount, utcnow
 from tests import factories
-from tests.conftest import post_form
+from tests.conftest import log_in, post_form
 
 
 def _counts() -> list[RequestCount]:
@@ -119,3 +119,9 @@ def test_any_route_can_be_limited_and_is_answered_with_429_and_retry_after(app_c
     assert [answer.status_code for answer in answers] == [200, 200, 429]
     assert answers[-1].get_json()["error"].startswith("Too many")
     assert 0 < int(answers[-1].headers["Retry-After"]) <= 3600
+
+
+def test_a_member_posting_the_guest_form_spends_no_count(app, client, member):
+    log_in(client, member)
+    assert _ask(client, factories.event(), 1).status_code == 302
+    assert _counts() == []
