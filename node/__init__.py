@@ -94,9 +94,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, never cookies
     csrf.exempt(inbox.bp)  # peers authenticate with HTTP signatures
 
-    from . import templating
+    from . import request_limits, templating
     from .services import content_version  # noqa: F401 - installs the change listeners
 
+    request_limits.init_app(app)  # after the blueprints: it applies their views' limits
     templating.init_app(app)
     app.after_request(_security_headers)
     return app

@@ -46,6 +46,15 @@ class Defaults:
     # "1" allows requests to private/loopback addresses; or a list such as "127.0.0.0/8".
     ALLOW_PRIVATE_ADDRESSES: str | None = None
     GUEST_RETENTION_DAYS = 90  # guests' names and addresses are erased this long after
+    # Request limits (node/request_limits.py) are counted in the node's own database, so
+    # they hold across gunicorn workers; "redis://…" or "memory://" also work (memory
+    # counts per process, so N workers let N times as much through).
+    RATELIMIT_STORAGE_URI = "branchline-db://"
+    # A visitor's RSVP e-mails the address they typed: asks an hour from one client address
+    # (an IPv6 /64), for one event, and for the whole node. 0 turns a limit off.
+    GUEST_RSVP_PER_CLIENT_HOURLY = 10
+    GUEST_RSVP_PER_EVENT_HOURLY = 100
+    GUEST_RSVP_PER_NODE_HOURLY = 300
     SERIES_HORIZON_DAYS = 90  # how far ahead a recurring event's dates are made
     PAGE_CACHE_SECONDS = 30  # visitors' copy of the group page; 0 turns it off
     TOKEN_LIFETIME_SECONDS = 3600  # OAuth client-credentials tokens

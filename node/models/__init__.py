@@ -20,6 +20,7 @@ from .group import Group
 from .mail import OutboundMail
 from .member import ROLE_RANK, Invite, LoginFailure, Member, PasswordReset
 from .oauth import ApiClient, ApiToken, digest
+from .request_count import RequestCount
 from .series import EventSeries, SeriesException
 from .shift import Shift, ShiftSignup
 from .state import SiteState
@@ -63,6 +64,7 @@ __all__ = [
     "RemoteEntry",
     "RemoteObject",
     "RemoteRsvp",
+    "RequestCount",
     "Rsvp",
     "SeriesException",
     "Shift",

@@ -24,7 +24,7 @@ from ..extensions import db
 from ..models import Event, GuestRsvp, digest, utcnow
 from . import events, mail
 from .errors import Conflict, Invalid, NotFound
-from .groups import base_url
+from .groups import base_url, current_group
 
 PENDING = "pending"
 GOING = "going"
@@ -106,24 +106,33 @@ def _when(event: Event) -> str:
 
 
 def _mail_link(event: Event, guest: GuestRsvp, value: str) -> None:
+    # Anyone can type any address into the form, so the mail holds only the node's and the
+    # organisers' words: no greeting by the name typed in, nor that name anywhere (the
+    # link's page shows it), so nobody can have the node mail a stranger text of theirs.
     title = " ".join(event.title.split())
+    group = current_group()
+    at = f" at {' '.join(group.name.split())}" if group is not None else ""
     where = ", ".join(part for part in (event.place_name, event.address) if part)
     if guest.state == GOING:
         subject = f"Your place at {title}"
-        opening = f"You are going to {title}, {_when(event)}."
+        opening = (
+            f"Someone asked for the link to your place at {title}{at} to be sent to this "
+            "address. You are going."
+        )
         action = "To cancel your place, open this link"
     else:
         subject = f"Confirm you are coming: {title}"
         opening = (
-            f"Somebody (we hope you) asked to come to {title}, {_when(event)}, with this "
-            "address. Nothing is booked until you confirm."
+            f"Someone asked to RSVP to {title}{at} with this e-mail address. Nothing is "
+            "booked until you confirm."
         )
         action = "To confirm (or to say you cannot come after all), open this link"
     body = (
-        f"Hello {guest.name},\n\n{opening}\n"
+        f"{opening}\n\nWhen: {_when(event)}\n"
         + (f"Where: {' '.join(where.split())}\n" if where else "")
         + f"\n{action}:\n{link(value)}\n\n"
-        "It works until the event is over. If you did not ask, ignore this e-mail."
+        "It works until the event is over. If you did not ask, ignore this e-mail: nothing "
+        "happens unless the link is opened."
     )
     mail.send(guest.email or "", subject[:500], body)
 

@@ -8,11 +8,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from marshmallow import fields, validate
 
 from schemas.common import InputSchema, Text
 
+from .. import request_limits
 from ..auth import current_member
 from ..extensions import db
 from ..services import events, guests
@@ -38,7 +48,47 @@ def _guest_helpers() -> dict[str, Any]:
     return {"event_guests": _event_guests}
 
 
+TOO_MANY = (
+    "Too many people have asked for a place from here, or for this event, in the last hour. "
+    "Nothing was sent: please try again later."
+)
+
+
+def _event_key() -> str:
+    return f"event:{request.view_args['item_id']}"
+
+
+def _node_key() -> str:
+    return "node"
+
+
+def _member_asking() -> bool:
+    return current_member() is not None  # members are sent to their own form, uncounted
+
+
+def _refused(_limit) -> Response:
+    """Answer an ask over a limit on the event's page; the view does not run, nothing is sent."""
+    event = events.get(request.view_args["item_id"], current_member())
+    page = render_event_page(
+        event, 429, guest_errors={"_form": [TOO_MANY]}, guest_values=submitted("name", "email")
+    )
+    return make_response(page)
+
+
+# Each ask e-mails the address typed in, so asks are counted, in this order, per client
+# address, per event and for the whole node (BRANCHLINE_GUEST_RSVP_PER_*_HOURLY). A refused
+# ask spends no count further down the list.
+_COUNTED = {"exempt_when": _member_asking, "on_breach": _refused}
+
+
 @bp.post("/events/<int:item_id>/guest-rsvp")
+@request_limits.limit(request_limits.per_hour("GUEST_RSVP_PER_CLIENT_HOURLY"), **_COUNTED)
+@request_limits.limit(
+    request_limits.per_hour("GUEST_RSVP_PER_EVENT_HOURLY"), key_func=_event_key, **_COUNTED
+)
+@request_limits.limit(
+    request_limits.per_hour("GUEST_RSVP_PER_NODE_HOURLY"), key_func=_node_key, **_COUNTED
+)
 def ask(item_id: int):
     """A visitor asks to come: the link to confirm goes to the address they gave."""
     event = events.get(item_id, current_member())  # members-only events are a 404 here

@@ -8,13 +8,14 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from node import create_app
 from node.extensions import db
 from node.models import Event, GuestRsvp, OutboundMail, utcnow
 from node.services import events, guests
 from node.services.errors import Conflict, Invalid
 from node.worker import Worker
 from tests import factories
-from tests.conftest import log_in, post_form
+from tests.conftest import csrf_token, log_in, post_form
 from tests.node.pages_support import field_error
 
 LINK = re.compile(r"/rsvp/(glt_[A-Za-z0-9_-]+)")
@@ -42,12 +43,13 @@ def _going_count(event: Event) -> int:
     return db.session.get(Event, event.id).going_count
 
 
-def _ask(client, event, name="Sam Visitor", email="sam@example.org", page=None):
+def _ask(client, event, name="Sam Visitor", email="sam@example.org", page=None, **kwargs):
     return post_form(
         client,
         f"/events/{event.id}/guest-rsvp",
         {"name": name, "email": email},
         page=page or f"/events/{event.id}",
+        **kwargs,
     )
 
 
@@ -271,3 +273,121 @@ def test_guests_details_are_erased_long_after_the_event_and_the_counts_stay(app,
     assert Worker(app).run_once().forgotten == 0
     app.config["GUEST_RETENTION_DAYS"] = 0  # keep them
     assert guests.forget_past(utcnow() + timedelta(days=365)) == 0
+
+
+# Request limits (finding 4 of issue 13): the form mails any address, so asks are counted
+# per client address, per event and per node, in the database every worker shares.
+
+PER_CLIENT = "GUEST_RSVP_PER_CLIENT_HOURLY"
+PER_EVENT = "GUEST_RSVP_PER_EVENT_HOURLY"
+PER_NODE = "GUEST_RSVP_PER_NODE_HOURLY"
+
+
+def _mails() -> int:
+    db.session.expire_all()
+    return db.session.scalar(select(func.count()).select_from(OutboundMail))
+
+
+def _ask_from(client, event, n: int, address: str = "127.0.0.1"):
+    """Ask for a place for visitor ``n`` from the client address ``address``."""
+    return _ask(
+        client, event, email=f"visitor{n}@example.org", environ_base={"REMOTE_ADDR": address}
+    )
+
+
+def test_a_flood_from_one_address_is_cut_at_the_limit_and_mails_nothing_more(app, client):
+    app.config[PER_CLIENT] = 3
+    event = factories.event()
+    answers = [_ask_from(client, event, n) for n in range(6)]
+    assert [answer.status_code for answer in answers] == [302, 302, 302, 429, 429, 429]
+    assert _mails() == 3 and _guests() == 3
+    refused = answers[-1]
+    assert 0 < int(refused.headers["Retry-After"]) <= 3600
+    page = refused.get_data(as_text=True)
+    assert "Too many" in page and "Nothing was sent" in page and "E-mail me the link" in page
+    assert _mail_to("visitor5@example.org") == []
+    # Another client address is still served.
+    assert _ask_from(client, event, 9, "192.0.2.7").status_code == 302
+    assert _mails() == 4
+
+
+def test_a_flood_across_many_addresses_is_cut_per_event_and_then_per_node(app, client):
+    app.config[PER_EVENT] = 3
+    app.config[PER_NODE] = 5
+    first, second = factories.event(), factories.event()
+    answers = [_ask_from(client, first, n, f"198.51.100.{n}") for n in range(5)]
+    assert [answer.status_code for answer in answers] == [302, 302, 302, 429, 429]
+    assert _mails() == 3
+    # Another event has its own count, until the node's count is spent.
+    answers = [_ask_from(client, second, n, f"203.0.113.{n}") for n in range(10, 14)]
+    assert [answer.status_code for answer in answers] == [302, 302, 429, 429]
+    assert _mails() == 5
+    assert "Retry-After" in answers[-1].headers
+
+
+def test_the_limit_holds_across_two_app_instances_sharing_one_database(
+    app, app_config, node_keys, client
+):
+    """Two create_app() on one database stand in for two gunicorn workers."""
+    app.config[PER_CLIENT] = 3
+    other = create_app({**app_config, PER_CLIENT: 3})
+    other.extensions["branchline_keys"] = node_keys
+    event = factories.event()
+    clients = (client, other.test_client())
+    answers = [_ask_from(clients[n % 2], event, n).status_code for n in range(6)]
+    assert answers == [302, 302, 302, 429, 429, 429]
+    assert _mails() == 3
+
+
+def test_addresses_in_one_ipv6_64_share_a_count(app, client):
+    app.config[PER_CLIENT] = 2
+    event = factories.event()
+    answers = [_ask_from(client, event, n, f"2001:db8:1:2::{n + 1:x}") for n in range(3)]
+    assert [answer.status_code for answer in answers] == [302, 302, 429]
+    assert _ask_from(client, event, 7, "2001:db8:1:3::1").status_code == 302
+
+
+def test_simultaneous_asks_never_both_take_the_last_place_in_the_count(app, client):
+    app.config[PER_CLIENT] = 3
+    event = factories.event()
+    callers = [app.test_client() for _ in range(6)]
+    tokens = [csrf_token(caller, f"/events/{event.id}") for caller in callers]
+    start = threading.Barrier(len(callers))
+    answers: dict[int, int] = {}
+
+    def ask(n: int) -> None:
+        start.wait()
+        answers[n] = (
+            callers[n]
+            .post(
+                f"/events/{event.id}/guest-rsvp",
+                data={"name": "Sam", "email": f"v{n}@example.org", "csrf_token": tokens[n]},
+            )
+            .status_code
+        )
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in range(len(callers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers.values()) == [302, 302, 302, 429, 429, 429]
+    assert _mails() == 3
+
+
+def test_the_mail_opens_with_the_nodes_own_words_not_the_visitors(client, group):
+    event = factories.event(title="Canvass Chapel Allerton")
+    spam = "Claim your prize at http://prize.example"
+    _ask(client, event, name=spam, email="someone@example.org")
+    [sent] = _mail_to("someone@example.org")
+    first = sent.body.splitlines()[0]
+    assert first.startswith("Someone asked") and event.title in first and group.name in first
+    assert "prize" not in sent.body and "prize" not in sent.subject
+    assert "Hello" not in sent.body
+    # A confirmed guest asking again gets their cancel link, still with no typed text.
+    post_form(client, f"/rsvp/{_token('someone@example.org')}", {"action": "confirm"})
+    db.session.execute(db.update(GuestRsvp).values(mailed_at=utcnow() - timedelta(hours=1)))
+    db.session.commit()
+    _ask(client, event, name=spam, email="someone@example.org")
+    newest = _mail_to("someone@example.org")[-1]
+    assert newest.body.splitlines()[0].startswith("Someone asked") and "prize" not in newest.body

@@ -17,8 +17,18 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    op.create_table('request_counts',
+    sa.Column('key', sa.String(length=255), nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.Column('expires_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_request_counts'))
+    )
+    with op.batch_alter_table('request_counts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_request_counts_expires_at'), ['expires_at'], unique=False)
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table('request_counts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_request_counts_expires_at'))
+
+    op.drop_table('request_counts')
