@@ -59,12 +59,21 @@ def test_the_invited_address_cannot_be_swapped_for_another(client, admin):
     assert members.by_email("rosa@example.org") is not None
 
 
-def test_open_invite_takes_any_address(client, admin):
+def test_open_invite_takes_any_new_address_once_it_is_confirmed(client, admin, outbox):
+    # Changed for issue 13: it asserted that the open link made the account at once for
+    # any address typed, the hole that let a link take over a member's account.
     token = members.invite(admin, role="organiser")
     html = text_of(client.get(f"/invite/{token}"))
     assert "readonly" not in html and "as an organiser" in html
     assert _join(client, token, email="kim@example.org").status_code == 302
+    assert members.by_email("kim@example.org") is None and _logged_in_member_id(client) is None
+    confirm = _mailed_link(outbox, "kim@example.org", "/invite/")
+    page = text_of(client.get(confirm))
+    assert "kim@example.org" in page and "Rosa" in page and "as an organiser" in page
+    response = post_form(client, confirm, {"password": NEW_PASSWORD})
+    assert response.status_code == 302
     assert members.by_email("kim@example.org").role == "organiser"
+    assert _logged_in_member_id(client) == members.by_email("kim@example.org").id
 
 
 def test_bad_invite_input_is_a_400_with_field_errors_and_nothing_stored(client, admin):
@@ -109,6 +118,14 @@ def outbox(monkeypatch):
     sent: list[tuple[str, str, str]] = []
     monkeypatch.setattr(mail, "send", lambda to, subject, body: sent.append((to, subject, body)))
     return sent
+
+
+def _mailed_link(outbox, to: str, path: str) -> str:
+    """Return the one link to ``path`` mailed to ``to``."""
+    (body,) = [body for address, _subject, body in outbox if address == to]
+    found = re.search(rf"http://localhost({path}\S+)", body)
+    assert found, body
+    return found.group(1)
 
 
 def _reset_link(outbox) -> str:
