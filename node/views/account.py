@@ -104,7 +104,7 @@ def end_all_sessions():
     sessions.end_everywhere(current_member())
     auth.log_out()
     flash("You are logged out everywhere, on this device too.", "success")
-    return redirect(url_for("auth.login"))
+    return redirect(url_for("pages.home"))
 
 
 @bp.post("/account/tokens")

@@ -57,7 +57,7 @@ def test_log_out_everywhere_ends_every_session(client, member):
     log_in(phone, member)
     copied = _copy_of_cookie(laptop)
     response = post_form(laptop, "/account/sessions/end-all", page="/account")
-    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    assert response.status_code == 302 and response.headers["Location"] == "/"
     for browser in (laptop, phone, copied):
         assert browser.get("/account").status_code == 302
     assert log_in(phone, member).status_code == 302  # and they can log in again
