@@ -1,4 +1,9 @@
-"""Who is asking: the logged-in member of a browser session, and page guards."""
+"""Who is asking: the logged-in member of a browser session, and page guards.
+
+The signed cookie carries the member's id and the key of a session stored on the server
+(services/sessions.py): logging out deletes that session, so a copy of the cookie taken
+before stops working at once.
+"""
 
 from __future__ import annotations
 
@@ -8,36 +13,51 @@ from typing import Any
 
 from flask import abort, g, redirect, request, session, url_for
 
-from .extensions import db
 from .models import Member
+from .services import sessions
 
 
 def log_in(member: Member) -> None:
     """Start a fresh session for ``member`` (the old session's contents are dropped)."""
+    old_key = session.get("key")
+    if old_key is not None:
+        sessions.end(old_key)  # whoever was logged in on this browser is logged out
     session.clear()
     session.permanent = True
     session["member_id"] = member.id
-    session["version"] = member.session_version
+    session["key"] = sessions.start(member, sessions.describe_device(request.user_agent.string))
     g.member = member
+    g.member_session_id = None
 
 
 def log_out() -> None:
+    """End this browser's session on the server and empty its cookie."""
+    key = session.get("key")
+    if key is not None:
+        sessions.end(key)
     session.clear()
     g.member = None
+
+
+def current_session_id() -> int | None:
+    """Return the id of this browser's stored session, if a member is logged in."""
+    current_member()
+    return g.get("member_session_id")
 
 
 def current_member() -> Member | None:
     """Return the active member behind this browser session, once per request."""
     if "member" not in g:
-        member = None
-        member_id = session.get("member_id")
-        if member_id is not None:
-            member = db.session.get(Member, member_id)
-            stale = member is None or member.session_version != session.get("version")
-            if stale or not member.is_active:
-                session.clear()
-                member = None
-        g.member = member
+        member, session_id = None, None
+        key = session.get("key")
+        found = sessions.find(key) if isinstance(key, str) else None
+        mine = found is not None and found.member_id == session.get("member_id")
+        if mine and found.member.is_active:
+            member, session_id = found.member, found.id
+            sessions.touch(found)
+        if member is None and session.get("member_id") is not None:
+            session.clear()  # ended, run out, or a cookie from before sessions were stored
+        g.member, g.member_session_id = member, session_id
     return g.member
 
 

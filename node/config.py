@@ -37,9 +37,13 @@ class Defaults:
     MAIL_MAX_ATTEMPTS = 8  # tries in all before a message that keeps failing is failed
     MAIL_BACKOFF_BASE_SECONDS = 60
     MAIL_BACKOFF_CAP_SECONDS = 30 * 60
-    LOGIN_MAX_FAILURES_PER_ACCOUNT = 5
-    LOGIN_MAX_FAILURES_PER_ADDRESS = 20
+    # Log-in limits (services/members.authenticate says how they work together).
+    LOGIN_MAX_FAILURES_PER_ACCOUNT = 5  # for one account from one client address, per window
+    LOGIN_MAX_FAILURES_PER_ADDRESS = 20  # from one client address, whatever the accounts
     LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
+    LOGIN_ACCOUNT_FREE_FAILURES = 5  # failures for one account from anywhere before it slows
+    LOGIN_ACCOUNT_DELAY_SECONDS = 5  # the first wait after those; it doubles with each failure
+    LOGIN_ACCOUNT_DELAY_CAP_SECONDS = 60  # ... up to this, so a stranger cannot lock anyone out
     PASSWORD_MIN_LENGTH = 10
     PASSWORD_HASH_PROFILE = "rfc9106-low-memory"  # noqa: S105 - a cost profile name, not a secret
     API_MAX_PAGE_SIZE = 100

@@ -54,6 +54,12 @@ class InviteAcceptIn(NewPasswordIn):
     display_name = Text(80, min_length=1, required=True)
 
 
+class JoinConfirmIn(InputSchema):
+    """Confirming an address typed into an open invitation: the password chosen there."""
+
+    password = fields.String(required=True, load_only=True, validate=PASSWORD)
+
+
 class ProfileForm(InputSchema):
     """The profile form always sends the name, so a blank one is an error, not a change."""
 

@@ -18,7 +18,7 @@ from .federation import (
 from .geo import PostcodeDistrict
 from .group import Group
 from .mail import OutboundMail
-from .member import ROLE_RANK, Invite, LoginFailure, Member, PasswordReset
+from .member import ROLE_RANK, Invite, LoginFailure, Member, MemberSession, PasswordReset
 from .oauth import ApiClient, ApiToken, digest
 from .request_count import RequestCount
 from .series import EventSeries, SeriesException
@@ -52,6 +52,7 @@ __all__ = [
     "Invite",
     "Listing",
     "LoginFailure",
+    "MemberSession",
     "Member",
     "OutboundMail",
     "OutgoingRsvp",

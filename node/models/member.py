@@ -1,4 +1,4 @@
-"""Members, their invitations, password resets and login attempts."""
+"""Members, their browser sessions, invitations, password resets and login attempts."""
 
 from datetime import datetime
 
@@ -22,7 +22,8 @@ class Member(db.Model):
     password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    # Bumped on password change or suspension so old sessions stop working.
+    # Bumped on password change or suspension; it is part of the calendar feed address, so
+    # that address stops working too. Browser sessions are rows of MemberSession.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
 
     def has_role(self, role: str) -> bool:
@@ -32,6 +33,21 @@ class Member(db.Model):
     @property
     def is_active(self) -> bool:
         return self.status == "active"
+
+
+class MemberSession(db.Model):
+    """One logged-in browser: the cookie holds the key, the database only its hash."""
+
+    __tablename__ = "member_session"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    device: Mapped[str] = mapped_column(String(120), default="")
+
+    member = relationship("Member")
 
 
 class Invite(db.Model):
@@ -50,6 +66,10 @@ class Invite(db.Model):
     used_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("member.id", ondelete="SET NULL"), nullable=True
     )
+    # Set only on the confirmation an open invitation link mails to the address typed into
+    # it: the name and password chosen there wait here until the address is confirmed.
+    display_name: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
     created_by = relationship("Member", foreign_keys=[created_by_id])
 
@@ -68,10 +88,11 @@ class PasswordReset(db.Model):
 
 
 class LoginFailure(db.Model):
-    """One failed login, kept for the rate-limit window, keyed by account or by address."""
+    """One failed log-in (the account typed and the client address), kept for the window."""
 
     __tablename__ = "login_failure"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(300), index=True)
+    account: Mapped[str] = mapped_column(String(254), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

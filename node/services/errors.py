@@ -39,4 +39,15 @@ class Conflict(ServiceError):
 
 
 class TooManyAttempts(ServiceError):
+    """Refused for now; ``retry_after`` (seconds) is when to try again, for Retry-After."""
+
     status = 429
+
+    def __init__(
+        self,
+        message: str,
+        fields: dict[str, list[str]] | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(message, fields)
+        self.retry_after = retry_after

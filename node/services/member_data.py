@@ -34,6 +34,7 @@ from ..models import (
     Invite,
     LoginFailure,
     Member,
+    MemberSession,
     OutboundMail,
     OutgoingRsvp,
     PasswordReset,
@@ -53,12 +54,6 @@ SCHEMA_VERSION = 1
 
 def _when(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
-
-
-def _account_key(member: Member) -> str:
-    # The log-in service keys failures by "account:<address>" (and, separately, by the
-    # caller's IP address, which is not tied to an account and is kept for its window).
-    return f"account:{member.email}"
 
 
 def export(member: Member) -> dict[str, Any]:
@@ -325,7 +320,8 @@ def _login_failures(member: Member) -> dict[str, Any]:
     times = list(
         db.session.scalars(
             select(LoginFailure.at)
-            .where(LoginFailure.key == _account_key(member))
+            # Times only: the addresses they came from may be anyone's.
+            .where(LoginFailure.account == member.email)
             .order_by(LoginFailure.at)
         )
     )
@@ -360,6 +356,7 @@ def leave(member: Member, password: str) -> None:
         (ApiToken, ApiToken.member_id),
         (ApiClient, ApiClient.member_id),
         (PasswordReset, PasswordReset.member_id),
+        (MemberSession, MemberSession.member_id),
         (OutgoingRsvp, OutgoingRsvp.member_id),
     ):
         db.session.execute(delete(table).where(column == mine))
@@ -367,7 +364,7 @@ def leave(member: Member, password: str) -> None:
     db.session.execute(
         delete(OutboundMail).where(func.lower(OutboundMail.to_address) == member.email)
     )
-    db.session.execute(delete(LoginFailure).where(LoginFailure.key == _account_key(member)))
+    db.session.execute(delete(LoginFailure).where(LoginFailure.account == member.email))
     for column in (
         Ballot.created_by_id,
         Invite.created_by_id,

@@ -1,5 +1,5 @@
-"""A member's own page: profile, password, upcoming RSVPs, their calendar, API tokens, their
-data (to read and download) and leaving the group."""
+"""A member's own page: profile, password, where they are logged in, upcoming RSVPs, their
+calendar, API tokens, their data (to read and download) and leaving the group."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from schemas.member_data import MemberDataOut
 
 from .. import auth
 from ..auth import current_member, login_required
-from ..services import events, member_data, members, tokens
+from ..services import events, member_data, members, sessions, tokens
 from ..services.errors import ServiceError
 from .feeds import member_calendar_address
 from .forms import Errors, read_form, service_errors, submitted
@@ -40,6 +40,8 @@ def _page(status: int = 200, **forms: Any):
         # webcal:// makes browsers hand the address to the calendar app, as a subscription.
         calendar_subscribe="webcal://" + calendar.partition("://")[2],
         api_tokens=tokens.for_member(viewer),
+        member_sessions=sessions.for_member(viewer),
+        this_session_id=auth.current_session_id(),
         allowed_scopes=tokens.allowed_scopes(viewer),
         **context,
     ), status
@@ -82,6 +84,27 @@ def password():
     auth.log_in(viewer)
     flash("Your password is changed. Other devices have been logged out.", "success")
     return redirect(url_for("account.home"))
+
+
+@bp.post("/account/sessions/<int:session_id>/end")
+@login_required
+def end_session(session_id: int):
+    if session_id == auth.current_session_id():
+        auth.log_out()
+        flash("You are logged out.", "success")
+        return redirect(url_for("pages.home"))
+    sessions.end_one(current_member(), session_id)  # someone else's session is a 404
+    flash("That device is logged out.", "success")
+    return redirect(url_for("account.home"))
+
+
+@bp.post("/account/sessions/end-all")
+@login_required
+def end_all_sessions():
+    sessions.end_everywhere(current_member())
+    auth.log_out()
+    flash("You are logged out everywhere, on this device too.", "success")
+    return redirect(url_for("pages.home"))
 
 
 @bp.post("/account/tokens")

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import hmac
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 
-from schemas.account import InviteAcceptIn, LoginIn, NewPasswordIn, ResetRequestIn, SetupForm
+from schemas.account import (
+    InviteAcceptIn,
+    JoinConfirmIn,
+    LoginIn,
+    NewPasswordIn,
+    ResetRequestIn,
+    SetupForm,
+)
 
 from .. import auth
 from ..errors import error_response, wants_json
-from ..services import groups, members
+from ..services import groups, members, sessions
 from ..services.errors import ServiceError, TooManyAttempts
 from .forms import read_form, safe_next, service_errors, submitted
 
@@ -25,6 +32,25 @@ RESET_SENT = (
     "If that address belongs to a member, we have sent it a link to choose a new password. "
     "The link works for two hours."
 )
+
+
+# Pages whose address holds a secret, or whose form takes one: no cache may keep a copy.
+NOT_STORED = frozenset(
+    {"auth.login", "auth.accept_invite", "auth.request_reset", "auth.reset_password"}
+)
+
+
+@bp.after_request
+def _not_stored(response):
+    if request.endpoint in NOT_STORED:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.after_app_request
+def _store_session_seen(response):
+    sessions.settle_touch()  # "last seen" of a page that wrote nothing (see sessions.touch)
+    return response
 
 
 @bp.before_app_request
@@ -89,7 +115,9 @@ def login():
                     data["email"], data["password"], request.remote_addr or "unknown"
                 )
             except TooManyAttempts as exc:
-                return error_response(429, exc.message)
+                response = make_response(error_response(429, exc.message))
+                response.headers["Retry-After"] = str(exc.retry_after or 60)
+                return response
             except ServiceError as exc:
                 errors, status = {"_form": [exc.message]}, exc.status
             else:
@@ -114,13 +142,15 @@ def logout():
 @bp.route("/invite/<token>", methods=["GET", "POST"], endpoint="accept_invite")
 def accept_invite(token: str):
     invite = members.find_invite(token)  # an unknown or used link is a 404 page saying so
-    values = {"email": invite.email or "", "display_name": ""}
+    if invite.password_hash is not None:
+        return _confirm_join(token, invite)
+    if invite.email is None:
+        return _join_by_link(token, invite)
+    values = {"email": invite.email, "display_name": ""}
     errors: dict = {}
     if request.method == "POST":
-        values = submitted("email", "display_name")
-        if invite.email:
-            values["email"] = invite.email  # the address is fixed by whoever invited
-        data, errors = read_form(InviteAcceptIn(), extra={"email": values["email"]})
+        values = {**submitted("display_name"), "email": invite.email}  # fixed by the inviter
+        data, errors = read_form(InviteAcceptIn(), extra={"email": invite.email})
         if not errors:
             try:
                 member = members.accept_invite(
@@ -129,12 +159,67 @@ def accept_invite(token: str):
             except ServiceError as exc:
                 errors = service_errors(exc)
             else:
-                auth.log_in(member)
-                flash(f"Welcome to {groups.current_group().name}!", "success")
+                return _welcome(member)
+    return _invite_page(invite, values, errors, token)
+
+
+def _join_by_link(token: str, invite):
+    """An open link: the address typed is confirmed by e-mail before any account exists."""
+    values = {"email": "", "display_name": ""}
+    errors: dict = {}
+    if request.method == "POST":
+        values = submitted("email", "display_name")
+        data, errors = read_form(InviteAcceptIn())
+        if not errors:
+            try:
+                members.join_by_link(
+                    token,
+                    data["email"],
+                    data["display_name"],
+                    data["password"],
+                    confirm_link=lambda value: url_for(
+                        "auth.accept_invite", token=value, _external=True
+                    ),
+                    reset_link=lambda value: url_for(
+                        "auth.reset_password", token=value, _external=True
+                    ),
+                )
+            except ServiceError as exc:
+                errors = service_errors(exc)
+            else:
+                # The same answer for every address: whether it is a member's is only told
+                # to its owner, by e-mail.
+                flash(members.JOIN_MAIL_SENT.format(email=data["email"]), "success")
                 return redirect(url_for("pages.home"))
+    return _invite_page(invite, values, errors, token)
+
+
+def _confirm_join(token: str, invite):
+    errors: dict = {}
+    if request.method == "POST":
+        data, errors = read_form(JoinConfirmIn())
+        if not errors:
+            try:
+                member = members.confirm_join(token, data["password"])
+            except ServiceError as exc:
+                errors = service_errors(exc)
+            else:
+                return _welcome(member)
+    return render_template("auth/confirm_join.html", invite=invite, errors=errors, token=token), (
+        400 if errors else 200
+    )
+
+
+def _invite_page(invite, values: dict, errors: dict, token: str):
     return render_template(
         "auth/invite.html", invite=invite, values=values, errors=errors, token=token
     ), (400 if errors else 200)
+
+
+def _welcome(member):
+    auth.log_in(member)
+    flash(f"Welcome to {groups.current_group().name}!", "success")
+    return redirect(url_for("pages.home"))
 
 
 # Password resets -----------------------------------------------------------------

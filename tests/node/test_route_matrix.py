@@ -59,6 +59,8 @@ ACCESS = {
     "account.password": "member",
     "account.create_token": "member",
     "account.revoke_token": "member",
+    "account.end_session": "member",  # someone else's session is a 404
+    "account.end_all_sessions": "member",
     "account.data": "member",
     "account.data_download": "member",
     "account.leave": "member",  # the group's last admin is told they cannot (409)
@@ -184,6 +186,7 @@ def test_route_answers_each_role_as_the_table_says(app, client, endpoint, method
         "token": members.invite(None),
         "calendar_token": calendar_feeds.token_for(target),
         "token_id": 1,
+        "session_id": 1,
         "following_id": 1,
         "follower_id": 1,
         "seq": 1,

@@ -96,12 +96,26 @@ def test_suspended_member_cannot_log_in(member):
         members.authenticate(member.email, factories.PASSWORD, "127.0.0.1")
 
 
-def test_invite_creates_a_member_once(admin):
+def test_an_open_invite_makes_one_member_once_the_address_is_confirmed(admin, monkeypatch):
+    # Was test_invite_creates_a_member_once, which had the open link make the account at
+    # once for any address typed: the hole of issue 13's first finding.
+    sent = []
+    monkeypatch.setattr("node.services.mail.send", lambda to, subject, body: sent.append(body))
+    links = {"confirm_link": lambda v: f"CONFIRM:{v}", "reset_link": lambda v: f"RESET:{v}"}
     token = members.invite(admin, role="organiser")
-    joined = members.accept_invite(token, "new@example.org", "New Person", "a long passphrase")
-    assert joined.role == "organiser"
+    members.join_by_link(token, "new@example.org", "New Person", "a long passphrase", **links)
+    assert members.by_email("new@example.org") is None  # nothing until the address answers
+    confirm = sent[0].split("CONFIRM:")[1].split()[0]
+    joined = members.confirm_join(confirm, "a long passphrase")
+    assert (joined.email, joined.display_name, joined.role) == (
+        "new@example.org",
+        "New Person",
+        "organiser",
+    )
     with pytest.raises(NotFound):
-        members.accept_invite(token, "other@example.org", "Other", "a long passphrase")
+        members.join_by_link(token, "other@example.org", "Other", "a long passphrase", **links)
+    with pytest.raises(NotFound):
+        members.confirm_join(confirm, "a long passphrase")
 
 
 def test_invite_for_a_named_address_only_works_for_it(admin):
