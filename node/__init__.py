@@ -17,6 +17,7 @@ from .config import (
     ensure_private_dir,
     instance_path_from,
     load_or_create_secret,
+    private_database_files,
     read_environment,
 )
 from .extensions import csrf, db, migrate
@@ -44,6 +45,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config.get("DATABASE_URL") or default_database_url(
         instance
     )
+    private_database_files(app.config["SQLALCHEMY_DATABASE_URI"])
     if "SESSION_COOKIE_SECURE" not in settings:
         app.config["SESSION_COOKIE_SECURE"] = str(app.config["BASE_URL"]).startswith("https://")
     if app.config.get("PROXY_FIX"):

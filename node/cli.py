@@ -15,6 +15,7 @@ from schemas import vocab
 from schemas.group import GroupSetup
 
 from . import create_app
+from .config import keep_files_private
 from .keys import node_keys
 from .services import groups, members, tokens
 from .services.errors import ServiceError
@@ -33,7 +34,13 @@ def _explain(exc: Exception) -> str:
     return str(exc)
 
 
-@click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_default_commands=False)
+def _create_app():
+    # Before the app exists: the database, keys and uploads the commands make are private.
+    keep_files_private()
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False)
 def main() -> None:
     """Branchline: a local group's own federated campaigning node."""
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.engine import make_url
 
 ENV_PREFIX = "BRANCHLINE"
 
@@ -134,6 +137,42 @@ def load_or_create_secret(instance: Path, name: str, nbytes: int = 32) -> str:
         finally:
             candidate.unlink(missing_ok=True)
     return path.read_text().strip()
+
+
+def keep_files_private() -> None:
+    """Make every file this process creates from now on owner-only (umask 077).
+
+    Called by the entry points (the ``branchline`` command, the WSGI module) before the app
+    exists, so nothing in the instance folder (the SQLite database and its -wal and -shm
+    files, keys, uploads, anything a library writes) is ever readable by other accounts.
+    The app factory does not call it: tests and embedders keep their own umask, and
+    ``private_database_files`` covers the database for them.
+    """
+    os.umask(0o077)
+
+
+def private_database_files(database_url: str) -> None:
+    """Create a SQLite database file owner-only before SQLite does, and tighten what exists.
+
+    SQLite gives its -wal and -shm files the database file's mode, so a 0600 database keeps
+    all three private whatever the process umask. Files from before this rule (0644) are
+    made 0600; a file owned by another account is left as it is.
+    """
+    url = make_url(database_url)
+    name = url.database
+    if url.get_backend_name() != "sqlite" or not name or name == ":memory:":
+        return
+    if name.startswith("file:") or url.query.get("mode") == "memory":
+        return
+    path = Path(name)
+    if not path.parent.is_dir():
+        return  # SQLite will say so when it opens it
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            if candidate.stat().st_mode & 0o077:
+                os.chmod(candidate, 0o600)
 
 
 def default_database_url(instance: Path) -> str:

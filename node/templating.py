@@ -22,7 +22,12 @@ def local_time(
         return ""
     group = current_group()
     tz = ZoneInfo(zone or (group.timezone if group else "Europe/London"))
-    return value.astimezone(tz).strftime(fmt)
+    try:
+        return value.astimezone(tz).strftime(fmt)
+    except OverflowError:
+        # A date at the edge of the calendar (year 1, year 9999), stored before input was
+        # bounded: shown as it is held rather than breaking the page for everyone.
+        return value.strftime(fmt) + " UTC"
 
 
 def input_time(value: datetime | None, zone: str | None = None) -> str:

@@ -4,5 +4,7 @@ Configured entirely by BRANCHLINE_* environment variables (see deploy/).
 """
 
 from . import create_app
+from .config import keep_files_private
 
+keep_files_private()  # before anything is written: see node.config
 app = create_app()

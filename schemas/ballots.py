@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from . import vocab
-from .common import Choice, InputSchema, Text
+from .common import Choice, InputSchema, Moment, Text
 
 MAX_OPTIONS = 50
 
@@ -29,9 +29,9 @@ class BallotIn(InputSchema):
         load_default=list,
     )
     seats = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_OPTIONS))
-    opens_at = fields.DateTime(required=True)
-    closes_at = fields.DateTime(required=True)
-    freeze_at = fields.DateTime(allow_none=True)  # default: when the ballot opens
+    opens_at = Moment(required=True)
+    closes_at = Moment(required=True)
+    freeze_at = Moment(allow_none=True)  # default: when the ballot opens
     quorum = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=10_000_000))
     allow_change = fields.Boolean(load_default=False)
     candidate_id = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=2**31 - 1))
@@ -73,9 +73,9 @@ class BallotChange(InputSchema):
 
     question = Text(200, min_length=1)
     description = Text(20_000)
-    opens_at = fields.DateTime()
-    closes_at = fields.DateTime()
-    freeze_at = fields.DateTime()
+    opens_at = Moment()
+    closes_at = Moment()
+    freeze_at = Moment()
     quorum = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=10_000_000))
     allow_change = fields.Boolean()
     visibility = Choice(vocab.VISIBILITIES)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -65,6 +66,46 @@ def _zone_names() -> set[str]:
     if not _ZONES:
         _ZONES.update(available_timezones())
     return _ZONES
+
+
+# Every date and time we accept lies in these years: far enough from datetime's own limits
+# (years 1 and 9999) that converting between zones never overflows, and wide enough for any
+# campaign, event or ballot a group has.
+FIRST_YEAR = 1900
+LAST_YEAR = 2200
+OUT_OF_RANGE = f"Give a date between the years {FIRST_YEAR} and {LAST_YEAR}."
+
+
+def in_range(value: date) -> bool:
+    """Say whether a date or time lies between ``FIRST_YEAR`` and ``LAST_YEAR``."""
+    return FIRST_YEAR <= value.year <= LAST_YEAR
+
+
+def _bounded(value: date) -> Any:
+    if not in_range(value):
+        raise ValidationError(OUT_OF_RANGE)
+    return value
+
+
+class Day(fields.Date):
+    """A calendar day between ``FIRST_YEAR`` and ``LAST_YEAR``."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> date:
+        return _bounded(super()._deserialize(value, attr, data, **kwargs))
+
+
+class Moment(fields.DateTime):
+    """A date and time between ``FIRST_YEAR`` and ``LAST_YEAR``, with or without an offset."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        return _bounded(super()._deserialize(value, attr, data, **kwargs))
+
+
+class AwareMoment(fields.AwareDateTime):
+    """A ``Moment`` that must carry a UTC offset (or get ``default_timezone``)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        return _bounded(super()._deserialize(value, attr, data, **kwargs))
 
 
 def Latitude(**kwargs: Any) -> fields.Float:  # noqa: N802

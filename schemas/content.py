@@ -8,10 +8,13 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from . import vocab
 from .common import (
+    AwareMoment,
     Choice,
+    Day,
     InputSchema,
     Latitude,
     Longitude,
+    Moment,
     Text,
     TimeZoneName,
     WebAddress,
@@ -27,8 +30,8 @@ class CampaignIn(InputSchema):
     body = Text(BODY_MAX)
     kind = Choice(vocab.CAMPAIGN_KINDS, required=True)
     status = Choice(vocab.CAMPAIGN_STATUSES)
-    starts_on = fields.Date(allow_none=True)
-    ends_on = fields.Date(allow_none=True)
+    starts_on = Day(allow_none=True)
+    ends_on = Day(allow_none=True)
     visibility = Choice(vocab.VISIBILITIES)
 
     @validates_schema
@@ -44,8 +47,8 @@ class EventIn(InputSchema):
     title = Text(200, min_length=1, required=True)
     description = Text(BODY_MAX)
     kind = Choice(vocab.EVENT_KINDS, required=True)
-    starts_at = fields.DateTime(required=True)
-    ends_at = fields.DateTime(allow_none=True)
+    starts_at = Moment(required=True)
+    ends_at = Moment(allow_none=True)
     timezone = TimeZoneName()
     place_name = Text(200)
     address = Text(500)
@@ -75,7 +78,7 @@ class CandidateIn(InputSchema):
     stage = Choice(vocab.CANDIDATE_STAGES)
     endorsement = Choice(vocab.ENDORSEMENTS)
     statement = Text(BODY_MAX)
-    contest_date = fields.Date(allow_none=True)
+    contest_date = Day(allow_none=True)
     result = Text(500)
     visibility = Choice(vocab.VISIBILITIES)
 
@@ -83,7 +86,7 @@ class CandidateIn(InputSchema):
 class PostIn(InputSchema):
     title = Text(200, min_length=1, required=True)
     body = Text(BODY_MAX)
-    published_at = fields.AwareDateTime(allow_none=True, default_timezone=None)
+    published_at = AwareMoment(allow_none=True, default_timezone=None)
     visibility = Choice(vocab.VISIBILITIES)
 
 

@@ -12,7 +12,7 @@ from marshmallow import Schema, ValidationError, fields, pre_load, validate, val
 
 from . import vocab
 from .api import page_of
-from .common import Choice, PageArgs, Text
+from .common import Choice, Day, PageArgs, Text
 
 # A followed group's sync state, as Peer.state records it.
 SYNC_STATES = ("in_step", "behind", "unreachable", "chain_broken", "key_changed", "new")
@@ -61,11 +61,11 @@ class NetworkGroupQuery(NetworkQuery):
 class NetworkEventQuery(NetworkQuery):
     kind = Choice(vocab.EVENT_KINDS)
     status = Choice(vocab.EVENT_STATUSES)
-    from_ = fields.Date(
+    from_ = Day(
         data_key="from",
         metadata={"description": "First day (YYYY-MM-DD); default: from now on."},
     )
-    to = fields.Date(metadata={"description": "Last day (YYYY-MM-DD), included."})
+    to = Day(metadata={"description": "Last day (YYYY-MM-DD), included."})
     near = _near()
     within = fields.Float(
         allow_nan=False,

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from .common import InputSchema, Text
+from .common import InputSchema, Moment, Text
 
 CAPACITY_MAX = 100_000
 
@@ -15,8 +15,8 @@ class ShiftIn(InputSchema):
     """A shift; a start or end without an offset is read in the event's time zone."""
 
     label = Text(120)
-    starts_at = fields.DateTime(required=True)
-    ends_at = fields.DateTime(required=True)
+    starts_at = Moment(required=True)
+    ends_at = Moment(required=True)
     capacity = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=CAPACITY_MAX))
 
     @validates_schema

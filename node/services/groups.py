@@ -9,7 +9,7 @@ from typing import Any
 from flask import current_app, g
 from sqlalchemy import select
 
-from ..config import load_or_create_secret, write_private_file
+from ..config import ensure_private_dir, load_or_create_secret, write_private_file
 from ..extensions import db
 from ..models import Group, Member
 from . import passwords
@@ -99,8 +99,7 @@ def store_logo(group: Group, content: bytes) -> str:
         kind = None
     if kind is None:
         raise Invalid.on("logo", "Upload a PNG, JPEG or WebP image.")
-    folder = logo_folder()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = ensure_private_dir(logo_folder())
     name = f"logo-{hashlib.sha256(content).hexdigest()[:16]}.{kind}"
     write_private_file(folder / name, content)
     old = group.logo_filename

@@ -4,7 +4,9 @@ Checks, in order: the media type (415), the JSON (400: not UTF-8, not JSON, nest
 deeper than ``MAX_DEPTH``, not an activity), the HTTP signature (400 malformed, 401
 failed; the key is found through its owner's actor document and the signed host must be
 ours), that the key's owner is the activity's actor (401) and that the activity and its
-object live on the actor's server (403). Then the activity is applied and the answer is
+object live on the actor's server (403). A document with an array longer than
+``federation.limits`` allows (20,000 tags, 5,000 recipients) is refused (400, naming it)
+before anything else is looked at. Then the activity is applied and the answer is
 202. The same activity twice is processed once. Anything unexpected is logged and
 answered 400: nothing a peer sends may make the inbox fail with a 500.
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
 from typing import Any
@@ -26,6 +28,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from federation.errors import MalformedSignature, SignatureError
 from federation.httpsig import Verified
 from federation.keys import PublicKey
+from federation.limits import oversized_array
 from federation.signed_requests import verify_signed_request
 
 from .. import write_lock
@@ -47,16 +50,18 @@ FEED_TYPES = ("Create", "Update", "Delete", "Announce")
 
 @dataclass(frozen=True)
 class Answer:
-    """How the inbox answers: a status and a short reason for the peer's logs."""
+    """How the inbox answers: a status, a short reason for the peer's logs, and the fields
+    at fault when a part of the document is (``{"object.tag": ["At most 200 …"]}``)."""
 
     status: int
     message: str
+    fields: dict[str, list[str]] = field(default_factory=dict)
 
 
 class Refused(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, fields: dict[str, list[str]] | None = None):
         super().__init__(message)
-        self.answer = Answer(status, message)
+        self.answer = Answer(status, message, fields or {})
 
 
 def _now() -> datetime:
@@ -89,6 +94,7 @@ def _receive(url: str, headers: Mapping[str, str], body: bytes) -> Answer:
         raise Refused(413, f"the body is larger than {MAX_BODY} bytes")
     _check_media_type(headers.get("Content-Type"))
     activity = parse_activity(body)
+    _check_sizes(activity)
     ours = our_base_url()
     if ours is None:
         raise Refused(404, "this node has no group yet")
@@ -139,6 +145,18 @@ def _check_media_type(content_type: str | None) -> None:
     message["Content-Type"] = content_type or ""
     if message.get_content_type() not in MEDIA_TYPES:
         raise Refused(415, f"send one of {', '.join(MEDIA_TYPES)}")
+
+
+def _check_sizes(activity: dict[str, Any]) -> None:
+    # Before the signature: an oversized document is refused whoever sent it, and its
+    # 20,000 tags are never hashed, verified, stored or indexed.
+    found = oversized_array(activity)
+    if found is not None:
+        raise Refused(
+            400,
+            f"{found.path} has {found.length} items, more than {found.limit}",
+            {found.path: [found.message]},
+        )
 
 
 def _refuse_constant(name: str) -> None:

@@ -26,6 +26,7 @@ from federation import client
 from federation.errors import FetchError, KeyFormatError
 from federation.feed import NAMESPACE
 from federation.keys import PublicKey, ed25519_public_key_from_multikey, load_public_key_pem
+from schemas.common import in_range
 from schemas.remote_actor import ActorIn, WebFingerIn
 
 from ..extensions import db
@@ -252,6 +253,8 @@ def _moment(value: object) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
+        return None
+    if not in_range(moment):  # as remote_objects.moment: it would overflow in a column
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 

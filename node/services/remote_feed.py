@@ -20,6 +20,8 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm.attributes import set_committed_value
 
 from federation import feed
+from federation.jcs import canonicalize
+from federation.limits import oversized_array
 
 from ..extensions import db
 from ..models import Peer, RemoteEntry
@@ -302,9 +304,8 @@ def _store(peer: Peer, items: Sequence[tuple[dict[str, Any], str]], hashes: Sequ
             "activity_id": entry["id"],
             "activity_type": str(entry.get("type", ""))[:40],
             "object_id": remote_objects.object_id_of(entry.get("object")),
-            "body": body,
+            **_kept(peer, entry, body),
             "entry_hash": entry_hash,
-            "verification": REDACTED if feed.is_redacted(entry) else VERIFIED,
             "received_at": now,
         }
         for (entry, body), entry_hash in zip(items, hashes, strict=True)
@@ -333,6 +334,31 @@ def _store(peer: Peer, items: Sequence[tuple[dict[str, Any], str]], hashes: Sequ
     connection.execute(_ADVANCE, {"peer_key": peer.id, **advanced})
     for name, value in advanced.items():
         set_committed_value(peer, name, value)
+
+
+def _kept(peer: Peer, entry: dict[str, Any], body: str) -> dict[str, str]:
+    """Return the body to store for a verified entry, and how it stands.
+
+    An entry with an array over ``federation.limits`` (20,000 tags) keeps only its place
+    in the chain: its redaction stub (its hash, seq and link), so the entries after it
+    still verify and a catch-up goes on past it, while its content is neither stored nor
+    applied. The inbox refuses such an entry outright; this is for what a pull brings.
+    """
+    if feed.is_redacted(entry):
+        return {"body": body, "verification": REDACTED}
+    found = oversized_array(entry)
+    if found is None:
+        return {"body": body, "verification": VERIFIED}
+    current_app.logger.warning(
+        "entry %s of %s kept as its hash only: %s has %d items, more than %d",
+        entry.get("seq"),
+        peer.actor_id,
+        found.path,
+        found.length,
+        found.limit,
+    )
+    stub = canonicalize(feed.redact(entry)).decode("utf-8")
+    return {"body": stub, "verification": REDACTED}
 
 
 def _verify(peer: Peer, entries: list[dict[str, Any]]) -> feed.RunReport:

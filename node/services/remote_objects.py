@@ -21,6 +21,7 @@ from sqlalchemy import bindparam, select
 
 from federation.errors import ProofError
 from federation.proofs import verify_object
+from schemas.common import in_range
 
 from ..extensions import db
 from ..models import Peer, RemoteEntry, RemoteObject
@@ -83,12 +84,19 @@ def object_id_of(value: object) -> str | None:
 
 
 def moment(value: object) -> datetime | None:
-    """Read an ISO 8601 timestamp (UTC when it names no zone); None if it is not one."""
+    """Read an ISO 8601 timestamp (UTC when it names no zone); None if it is not one.
+
+    A date outside the years our own input allows (``0001-01-01``, year 9999 with a
+    negative offset) is dropped too: the entry is kept as sent, but a column holding it
+    would overflow when converted to UTC or to a reader's zone, and break every page.
+    """
     if not isinstance(value, str):
         return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
+        return None
+    if not in_range(parsed):
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 

@@ -26,6 +26,8 @@ from flask import current_app
 from sqlalchemy import exists, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from schemas.common import FIRST_YEAR, LAST_YEAR
+
 from ..extensions import db
 from ..models import (
     Campaign,
@@ -102,6 +104,8 @@ def normalise_rule(text: str) -> str:
     if "UNTIL" in parts:
         if not re.fullmatch(r"\d{8}(T\d{6})?", parts["UNTIL"]):
             raise _refuse("Give UNTIL as a local date, YYYYMMDD (or YYYYMMDDTHHMMSS), without Z.")
+        if not FIRST_YEAR <= int(parts["UNTIL"][:4]) <= LAST_YEAR:
+            raise _refuse(f"UNTIL must fall between the years {FIRST_YEAR} and {LAST_YEAR}.")
         if len(parts["UNTIL"]) == 8:
             parts["UNTIL"] += "T235959"  # a day: the whole of it, in the series' zone
     return ";".join(f"{name}={value}" for name, value in parts.items())

@@ -17,6 +17,7 @@ from ..services import events, member_data, members, sessions, tokens
 from ..services.errors import ServiceError
 from .feeds import member_calendar_address
 from .forms import Errors, read_form, service_errors, submitted
+from .no_store import no_store
 
 bp = Blueprint("account", __name__)
 
@@ -48,12 +49,14 @@ def _page(status: int = 200, **forms: Any):
 
 
 @bp.get("/account", endpoint="home")
+@no_store  # the account page shows the secret address of the member's calendar
 @login_required
 def home():
     return _page()
 
 
 @bp.post("/account/profile")
+@no_store
 @login_required
 def profile():
     data, errors = read_form(ProfileForm())
@@ -69,6 +72,7 @@ def profile():
 
 
 @bp.post("/account/password")
+@no_store
 @login_required
 def password():
     viewer = current_member()
@@ -108,6 +112,7 @@ def end_all_sessions():
 
 
 @bp.post("/account/tokens")
+@no_store
 @login_required
 def create_token():
     viewer = current_member()
@@ -126,11 +131,7 @@ def create_token():
         return _page(400, token_values=values, token_errors=errors)
     # The token is shown on this response only: it is stored hashed, and putting it in a
     # flash message would park the secret in the session cookie. So no redirect here.
-    response = make_response(
-        render_template("account/token_created.html", token=value, scopes=data["scopes"])
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return render_template("account/token_created.html", token=value, scopes=data["scopes"])
 
 
 def _scope_errors_on_field(errors: Errors) -> Errors:
@@ -153,23 +154,20 @@ def revoke_token(token_id: int):
 
 
 @bp.get("/account/data", endpoint="data")
+@no_store
 @login_required
 def data():
-    response = make_response(
-        render_template("account/data.html", export=member_data.export(current_member()))
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return render_template("account/data.html", export=member_data.export(current_member()))
 
 
 @bp.get("/account/data.json", endpoint="data_download")
+@no_store
 @login_required
 def data_download():
     document = MemberDataOut().dump(member_data.export(current_member()))
     response = make_response(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     response.mimetype = "application/json"
     response.headers["Content-Disposition"] = 'attachment; filename="my-branchline-data.json"'
-    response.headers["Cache-Control"] = "no-store"
     return response
 
 

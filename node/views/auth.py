@@ -20,6 +20,7 @@ from ..errors import error_response, wants_json
 from ..services import groups, members, sessions
 from ..services.errors import ServiceError, TooManyAttempts
 from .forms import read_form, safe_next, service_errors, submitted
+from .no_store import no_store
 
 bp = Blueprint("auth", __name__)
 
@@ -71,6 +72,7 @@ def _setup_code_ok(code: str | None) -> bool:
 
 
 @bp.route("/setup", methods=["GET", "POST"])
+@no_store
 def setup():
     if groups.is_set_up():
         return redirect(url_for("pages.home"))
@@ -140,6 +142,7 @@ def logout():
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"], endpoint="accept_invite")
+@no_store
 def accept_invite(token: str):
     invite = members.find_invite(token)  # an unknown or used link is a 404 page saying so
     if invite.password_hash is not None:
@@ -246,6 +249,7 @@ def request_reset():
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"], endpoint="reset_password")
+@no_store
 def reset_password(token: str):
     errors: dict = {}
     if request.method == "POST":

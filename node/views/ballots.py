@@ -18,6 +18,7 @@ from ..services import ballots
 from ..services.errors import ServiceError
 from ..services.groups import current_group
 from .forms import Errors, flatten, service_errors
+from .no_store import no_store
 
 bp = Blueprint("ballots", __name__)
 
@@ -92,6 +93,7 @@ def _posted_choices(ballot: Ballot) -> list[int]:
 
 
 @bp.post("/ballots/<int:ballot_id>/vote")
+@no_store
 def vote(ballot_id: int):
     viewer = current_member()
     if viewer is None:
@@ -112,6 +114,7 @@ def vote(ballot_id: int):
 
 
 @bp.get("/ballots/<int:ballot_id>/papers")
+@no_store  # the receipt code may be in the address
 def papers(ballot_id: int):
     viewer = current_member()
     if viewer is None:

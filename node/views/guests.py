@@ -28,6 +28,7 @@ from ..extensions import db
 from ..services import events, guests
 from ..services.errors import ServiceError
 from .forms import read_form, service_errors, submitted
+from .no_store import no_store
 from .pages import render_event_page
 
 bp = Blueprint("guests", __name__)
@@ -114,13 +115,14 @@ def ask(item_id: int):
 
 
 def _private(response):
-    # The token is in this page's address: keep it out of Referer headers and caches.
+    # The token is in this page's address: keep it out of Referer headers (and, by
+    # no_store on the routes, out of caches).
     response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-store"
     return response
 
 
 @bp.get("/rsvp/<token>")
+@no_store
 def link(token: str):
     """The page the e-mailed link opens: the guest's RSVP with Confirm and Cancel."""
     return _show(token, guests.by_token(token))
@@ -144,6 +146,7 @@ def _show(token: str, guest, status: int = 200, error: str | None = None):
 
 
 @bp.post("/rsvp/<token>")
+@no_store
 def answer(token: str):
     """Confirm (action=confirm) or cancel (action=cancel) from the link's page."""
     guest = guests.by_token(token)

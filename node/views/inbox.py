@@ -37,5 +37,6 @@ def _requested_url() -> str:
 def _answer(answer: inbox_service.Answer):
     if answer.status >= 400:
         current_app.logger.info("inbox refused a request: %s %s", answer.status, answer.message)
-    key = "status" if answer.status < 400 else "error"
-    return jsonify({key: answer.message}), answer.status
+    if answer.status < 400:
+        return jsonify({"status": answer.message}), answer.status
+    return jsonify({"error": answer.message, "fields": answer.fields}), answer.status

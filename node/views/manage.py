@@ -30,6 +30,7 @@ from .manage_forms import (
     member_fields,
     role_choices,
 )
+from .no_store import no_store
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
 
@@ -319,10 +320,11 @@ def _show_invite(token: str, member=None, role: str = "member"):
     response = render_template(
         "manage/invite_link.html", link=_invite_link(token), member=member, role=role
     )
-    return response, 200, {"Cache-Control": "no-store"}
+    return response
 
 
 @bp.route("/members/new", methods=["GET", "POST"])
+@no_store  # the answer shows the invitation link
 def add_member():
     viewer = current_member()
     fields = member_fields(viewer, new=True)
@@ -340,6 +342,7 @@ def add_member():
 
 
 @bp.route("/members/invite", methods=["GET", "POST"])
+@no_store
 def invite():
     """Make an invitation link for anyone, with the chosen role, without e-mail."""
     viewer = current_member()

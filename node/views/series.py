@@ -6,14 +6,13 @@ The event page says how an occurrence repeats and lists the next dates through t
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from marshmallow import fields, validate, validates_schema
 from marshmallow.exceptions import ValidationError
 
-from schemas.common import InputSchema, Text
+from schemas.common import AwareMoment, Day, InputSchema, Text
 
 from ..auth import current_member, role_required
 from ..extensions import db
@@ -40,7 +39,7 @@ class RepeatForm(InputSchema):
     count = fields.Integer(
         allow_none=True, strict=False, validate=validate.Range(min=2, max=series.MAX_COUNT)
     )
-    until = fields.Date(allow_none=True)
+    until = Day(allow_none=True)
     rule = Text(300)
 
     @validates_schema
@@ -52,7 +51,14 @@ class RepeatForm(InputSchema):
 
 
 class StopForm(InputSchema):
-    last = fields.Date(required=True)
+    last = Day(required=True)
+
+
+class RestoreForm(InputSchema):
+    # The page sends the date back as it showed it: in UTC, with its offset.
+    occurrence_at = AwareMoment(
+        required=True, error_messages={"required": "Choose a date to restore."}
+    )
 
 
 def _event_series(event: Event) -> series.Summary | None:
@@ -147,12 +153,11 @@ def skip(item_id: int):
 def restore(series_id: int):
     """Put a date taken out back into the series."""
     found = series.get(series_id)
+    data, errors = read_form(RestoreForm())
+    if errors:
+        return _series_page(found, errors, 400)
     try:
-        when = datetime.fromisoformat(request.form.get("occurrence_at", ""))
-    except ValueError:
-        return _series_page(found, {"occurrence_at": ["Choose a date to restore."]}, 400)
-    try:
-        series.restore(found, when)
+        series.restore(found, data["occurrence_at"])
     except ServiceError as exc:
         db.session.rollback()
         return _series_page(found, service_errors(exc), exc.status)

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from marshmallow import fields, validate
 
-from schemas.common import InputSchema, Text
+from schemas.common import InputSchema, Moment, Text
 from schemas.shifts import CAPACITY_MAX
 
 from ..auth import current_member, login_required, role_required
@@ -30,8 +30,8 @@ class ShiftForm(InputSchema):
     """A shift from the organisers' form: datetime-local values, read in the event's zone."""
 
     label = Text(120)
-    starts_at = fields.DateTime(required=True)
-    ends_at = fields.DateTime(required=True)
+    starts_at = Moment(required=True)
+    ends_at = Moment(required=True)
     capacity = fields.Integer(
         allow_none=True, strict=False, validate=validate.Range(min=1, max=CAPACITY_MAX)
     )

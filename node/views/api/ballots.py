@@ -21,6 +21,7 @@ from schemas.common import PageArgs, Text
 
 from ...models import Ballot
 from ...services import ballots
+from ..no_store import no_store
 from . import bp
 from .access import PUBLIC, caller, operation, token, viewer
 from .content import ID, WRITE
@@ -117,6 +118,7 @@ def delete_ballot(ballot_id: int):
 
 
 @bp.post(f"{ONE}/vote")
+@no_store
 @operation(
     "Vote",
     token("vote"),
@@ -165,6 +167,7 @@ def ballot_result(ballot_id: int):
 
 
 @bp.get(f"{ONE}/papers")
+@no_store
 @operation(
     "List a closed ballot's papers by receipt",
     token("read"),

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from flask import jsonify
-
 from schemas import api as shapes
 from schemas.member_data import MemberDataOut
 from schemas.members import MemberIn, MemberOut, MemberUpdate
 
 from ...services import member_data, members, tokens
+from ..no_store import no_store
 from . import bp
 from .access import caller, operation, presented_token, token
 from .content import ID
@@ -34,6 +33,7 @@ def me():
 
 
 @bp.get("/me/data")
+@no_store
 @operation(
     "Everything the node holds about this token's member",
     token("read"),
@@ -45,9 +45,7 @@ def me():
 )
 def my_data():
     query_args(shapes.NoQuery())
-    response = jsonify(MemberDataOut().dump(member_data.export(caller())))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return MemberDataOut().dump(member_data.export(caller()))
 
 
 @bp.get("/members")
@@ -64,6 +62,7 @@ def get_member(member_id: int):
 
 
 @bp.post("/members")
+@no_store  # the answer carries the invitation link
 @operation(
     "Add a member and get their invitation link",
     MANAGE,

@@ -11,6 +11,7 @@ from flask import request
 from schemas import api as shapes
 
 from ...oauth import authorization_server, error_body
+from ..no_store import no_store
 from . import bp
 from .access import CLIENT, operation
 
@@ -18,6 +19,7 @@ FORM = "application/x-www-form-urlencoded"
 
 
 @bp.post("/oauth/token")
+@no_store  # authlib marks its answers too; errors and 415s included here
 @operation(
     "Get an access token with client credentials",
     CLIENT,
