@@ -35,19 +35,6 @@ RESET_SENT = (
 )
 
 
-# Pages whose address holds a secret, or whose form takes one: no cache may keep a copy.
-NOT_STORED = frozenset(
-    {"auth.login", "auth.accept_invite", "auth.request_reset", "auth.reset_password"}
-)
-
-
-@bp.after_request
-def _not_stored(response):
-    if request.endpoint in NOT_STORED:
-        response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 @bp.after_app_request
 def _store_session_seen(response):
     sessions.settle_touch()  # "last seen" of a page that wrote nothing (see sessions.touch)
@@ -101,6 +88,7 @@ def setup():
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@no_store  # its form takes a password
 def login():
     target = safe_next(request.values.get("next"))
     if auth.current_member() is not None and request.method == "GET":
@@ -229,6 +217,7 @@ def _welcome(member):
 
 
 @bp.route("/reset", methods=["GET", "POST"])
+@no_store
 def request_reset():
     values = {"email": ""}
     errors: dict = {}
