@@ -259,7 +259,7 @@ def _void_resets(member: Member) -> None:
 
 
 def change_password(member: Member, current: str, new: str) -> None:
-    """Change a member's own password, ending every session and reset link they had.
+    """Change a member's own password, ending every session, reset link and API token.
 
     The caller starts a new session for the browser that asked, which stays logged in.
     """
@@ -270,6 +270,7 @@ def change_password(member: Member, current: str, new: str) -> None:
     member.session_version += 1  # a new calendar address
     sessions.end_all(member)
     _void_resets(member)
+    _revoke_tokens(member)  # a token made by whoever knew the old password dies with it
     commit()
 
 
@@ -491,7 +492,7 @@ def request_reset(email: str, link_for: Any) -> None:
 
 
 def reset_password(token: str, password: str) -> Member:
-    """Set a new password from a reset link, ending every session and every other link.
+    """Set a new password from a reset link, ending every session, token and other link.
 
     The caller logs in the browser that used the link, with a new session.
     """
@@ -521,6 +522,7 @@ def reset_password(token: str, password: str) -> Member:
     member.password_hash = hashed
     member.session_version += 1  # a new calendar address
     sessions.end_all(member)
+    _revoke_tokens(member)  # the account may have been someone else's until now
     db.session.execute(delete(LoginFailure).where(LoginFailure.account == member.email))
     commit()
     return member

@@ -334,9 +334,18 @@ def _reset_links(client, member, outbox, count):
     return links
 
 
+def _token_works(client, value: str) -> bool:
+    answer = client.application.test_client().get(
+        "/api/v1/me", headers={"Authorization": f"Bearer {value}"}
+    )
+    return answer.status_code == 200
+
+
 def test_using_one_reset_link_voids_the_others_and_every_session(client, member, outbox):
     elsewhere = client.application.test_client()
     log_in(elsewhere, member)
+    kept_token = factories.token(member)  # made by whoever had the account before the reset
+    assert _token_works(client, kept_token)
     first, second = _reset_links(client, member, outbox, 2)
     chosen = {"password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD}
     assert post_form(client, first, chosen).status_code == 302
@@ -344,6 +353,7 @@ def test_using_one_reset_link_voids_the_others_and_every_session(client, member,
     assert elsewhere.get("/account").status_code == 302  # every other session is over
     late = post_form(client.application.test_client(), second, chosen, page="/reset")
     assert late.status_code == 404
+    assert not _token_works(client, kept_token)
 
 
 def test_changing_the_password_voids_reset_links_and_other_sessions(client, member, outbox):
@@ -351,6 +361,7 @@ def test_changing_the_password_voids_reset_links_and_other_sessions(client, memb
     log_in(elsewhere, member)
     (link,) = _reset_links(client, member, outbox, 1)
     log_in(client, member)
+    kept_token = factories.token(member)
     change = {
         "current_password": factories.PASSWORD,
         "new_password": NEW_PASSWORD,
@@ -361,6 +372,7 @@ def test_changing_the_password_voids_reset_links_and_other_sessions(client, memb
     assert elsewhere.get("/account").status_code == 302
     chosen = {"password": "someone elses choice", "password_confirm": "someone elses choice"}
     assert post_form(elsewhere, link, chosen, page="/reset").status_code == 404
+    assert not _token_works(client, kept_token)
     fresh = client.application.test_client()
     assert (
         post_form(fresh, "/login", {"email": member.email, "password": NEW_PASSWORD}).status_code
