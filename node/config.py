@@ -62,6 +62,11 @@ class Defaults:
     GUEST_RSVP_PER_CLIENT_HOURLY = 10
     GUEST_RSVP_PER_EVENT_HOURLY = 100
     GUEST_RSVP_PER_NODE_HOURLY = 300
+    # Reset requests and open invitation links e-mail the address typed: posts an hour from
+    # one client address and for the whole node, and reset mails to one address.
+    MAIL_FORMS_PER_CLIENT_HOURLY = 10
+    MAIL_FORMS_PER_NODE_HOURLY = 200
+    RESET_MAILS_PER_ADDRESS_HOURLY = 5
     SERIES_HORIZON_DAYS = 90  # how far ahead a recurring event's dates are made
     PAGE_CACHE_SECONDS = 30  # visitors' copy of the group page; 0 turns it off
     TOKEN_LIFETIME_SECONDS = 3600  # OAuth client-credentials tokens

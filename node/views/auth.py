@@ -15,7 +15,7 @@ from schemas.account import (
     SetupForm,
 )
 
-from .. import auth
+from .. import auth, request_limits
 from ..errors import error_response, wants_json
 from ..services import groups, members, sessions
 from ..services.errors import ServiceError, TooManyAttempts
@@ -129,8 +129,33 @@ def logout():
 # Invitations ---------------------------------------------------------------------
 
 
+def _typed_address() -> str:
+    return "address:" + request.form.get("email", "").strip().lower()
+
+
+# Both forms below send e-mail to an address a visitor types, so their POSTs are counted per
+# client address and for the whole node (BRANCHLINE_MAIL_FORMS_PER_*_HOURLY), and reset
+# requests per address asked for too; the answer over a limit is the same for every address.
+_MAIL_FORM = {"methods": ["POST"]}
+_mail_form_limits = [
+    request_limits.limit(request_limits.per_hour("MAIL_FORMS_PER_CLIENT_HOURLY"), **_MAIL_FORM),
+    request_limits.limit(
+        request_limits.per_hour("MAIL_FORMS_PER_NODE_HOURLY"),
+        key_func=lambda: "node",
+        **_MAIL_FORM,
+    ),
+]
+
+
+def _limited_as_mail_form(view):
+    for mark in reversed(_mail_form_limits):
+        view = mark(view)
+    return view
+
+
 @bp.route("/invite/<token>", methods=["GET", "POST"], endpoint="accept_invite")
 @no_store
+@_limited_as_mail_form
 def accept_invite(token: str):
     invite = members.find_invite(token)  # an unknown or used link is a 404 page saying so
     if invite.password_hash is not None:
@@ -218,6 +243,10 @@ def _welcome(member):
 
 @bp.route("/reset", methods=["GET", "POST"])
 @no_store
+@_limited_as_mail_form
+@request_limits.limit(
+    request_limits.per_hour("RESET_MAILS_PER_ADDRESS_HOURLY"), key_func=_typed_address, **_MAIL_FORM
+)
 def request_reset():
     values = {"email": ""}
     errors: dict = {}

@@ -384,3 +384,36 @@ def test_invitation_and_reset_pages_are_not_stored(client, admin, member, outbox
     (link,) = _reset_links(client, member, outbox, 1)
     for page in (f"/invite/{members.invite(admin)}", "/invite/not-a-token", "/reset", link):
         assert client.get(page).headers["Cache-Control"] == "no-store", page
+
+
+def test_reset_requests_are_limited_per_address_and_per_client_and_mail_nothing_more(
+    app, client, member, outbox
+):
+    app.config.update(RESET_MAILS_PER_ADDRESS_HOURLY=2, MAIL_FORMS_PER_CLIENT_HOURLY=4)
+    answers = [post_form(client, "/reset", {"email": member.email}).status_code for _ in range(3)]
+    assert answers == [302, 302, 429]
+    assert len(outbox) == 2
+    # Other addresses from the same client, known or not, meet the client's limit alike.
+    others = [
+        post_form(client, "/reset", {"email": f"someone{n}@example.org"}).status_code
+        for n in range(3)
+    ]
+    assert others == [302, 429, 429]
+    refused = post_form(client, "/reset", {"email": "again@example.org"})
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert len(outbox) == 2
+
+
+def test_open_links_are_limited_per_client(app, client, admin, outbox):
+    app.config.update(MAIL_FORMS_PER_CLIENT_HOURLY=2)
+    answers = []
+    for n in range(3):
+        joining = {
+            "email": f"new{n}@example.org",
+            "display_name": "New",
+            "password": NEW_PASSWORD,
+            "password_confirm": NEW_PASSWORD,
+        }
+        answers.append(post_form(client, f"/invite/{members.invite(admin)}", joining).status_code)
+    assert 429 not in answers[:2] and answers[2] == 429
+    assert len(outbox) == 2
