@@ -76,7 +76,12 @@ class BallotVoter(db.Model):
     """That someone voted in a ballot: never what, never when, and once they leave, never who."""
 
     __tablename__ = "ballot_voter"
-    __table_args__ = {"sqlite_with_rowid": False}
+    __table_args__ = (
+        # A member votes once even if the ballot key were lost and the hashes changed (a
+        # departed member's NULL never clashes); it also finds their rows when they leave.
+        UniqueConstraint("member_id", "ballot_id", name="uq_ballot_voter_member_id"),
+        {"sqlite_with_rowid": False},
+    )
 
     ballot_id: Mapped[int] = mapped_column(
         ForeignKey("ballot.id", ondelete="CASCADE"), primary_key=True
@@ -86,7 +91,7 @@ class BallotVoter(db.Model):
     voter: Mapped[str] = mapped_column(String(64), primary_key=True)
     # The member while they are one; emptied when they leave or are removed.
     member_id: Mapped[int | None] = mapped_column(
-        ForeignKey("member.id", ondelete="SET NULL"), nullable=True, index=True
+        ForeignKey("member.id", ondelete="SET NULL"), nullable=True
     )
 
 

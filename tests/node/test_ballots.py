@@ -365,3 +365,12 @@ def test_a_voter_who_left_still_counts_among_the_eligible_at_the_close(group):
     assert found["voters_count"] == 2 and found["votes"] == [1, 1, 0]
     # Everyone who could vote: the two who did (one has left since) and the one who didn't.
     assert found["eligible_count"] == 3 and found["turnout"] == round(2 / 3, 4)
+
+
+def test_a_member_votes_once_even_if_the_ballot_key_changed(app, member):
+    ballot = factories.ballot(freeze_at=factories.soon(1))
+    ballots.cast(ballot, member, [0])
+    app.extensions["branchline_ballot_key"] = b"a key lost and made anew"
+    with pytest.raises(Conflict, match="already voted"):
+        ballots.cast(ballot, member, [1])
+    assert db.session.scalar(select(func.count()).select_from(BallotPaper)) == 1

@@ -69,6 +69,7 @@ def upgrade():
     with op.batch_alter_table(
         'ballot_voter', schema=None, table_kwargs=kept_in_key_order
     ) as batch_op:
+        batch_op.drop_index('ix_ballot_voter_member_id')
         batch_op.alter_column('voter', existing_type=sa.String(length=64), nullable=False)
         batch_op.drop_constraint('pk_ballot_voter', type_='primary')
         batch_op.create_primary_key('pk_ballot_voter', ['ballot_id', 'voter'])
@@ -77,6 +78,9 @@ def upgrade():
         batch_op.create_foreign_key(
             'fk_ballot_voter_member_id_member', 'member', ['member_id'], ['id'],
             ondelete='SET NULL',
+        )
+        batch_op.create_unique_constraint(
+            'uq_ballot_voter_member_id', ['member_id', 'ballot_id']
         )
 
     # Both SQLite (3.25+) and PostgreSQL rename in place, keeping the table as it is.
@@ -92,6 +96,7 @@ def downgrade():
     with op.batch_alter_table(
         'ballot_voter', schema=None, table_kwargs={'sqlite_with_rowid': False}
     ) as batch_op:
+        batch_op.drop_constraint('uq_ballot_voter_member_id', type_='unique')
         batch_op.drop_constraint('fk_ballot_voter_member_id_member', type_='foreignkey')
         batch_op.create_foreign_key(
             'fk_ballot_voter_member_id_member', 'member', ['member_id'], ['id'],
@@ -101,3 +106,4 @@ def downgrade():
         batch_op.alter_column('member_id', existing_type=sa.Integer(), nullable=False)
         batch_op.create_primary_key('pk_ballot_voter', ['ballot_id', 'member_id'])
         batch_op.drop_column('voter')
+        batch_op.create_index('ix_ballot_voter_member_id', ['member_id'], unique=False)
