@@ -23,8 +23,8 @@ allows changes, a change recomputes the tag from the code given *and the logged-
 - the code alone changes nothing: nobody votes without logging in, and another member who
   learns the code computes a different tag;
 - the member who cast the paper changes it only with their code (80 secret bits);
-- the database, even with the node's keys, does not link a paper to a voter row: the tag is
-  keyed by the secret, which only the member holds;
+- no column links a paper to a voter row, even for someone holding the node's keys: the tag
+  is keyed by the secret, which only the member holds;
 - a member who leaves and joins again is a new member id, so their old paper stands as it
   was, and they get no second one.
 
