@@ -99,7 +99,7 @@ def read_environment(prefix: str = ENV_PREFIX) -> dict[str, Any]:
             settings[name] = json.loads(raw)
         except ValueError:
             settings[name] = raw
-        if name in {"SECRET_KEY", "DATABASE_URL", "ADMIN_PASSWORD", "SMTP_PASSWORD"}:
+        if name in {"SECRET_KEY", "BALLOT_KEY", "DATABASE_URL", "ADMIN_PASSWORD", "SMTP_PASSWORD"}:
             settings[name] = raw  # never reinterpret secrets or URLs
     return settings
 

@@ -1,7 +1,10 @@
-"""This node's own key pairs: RSA for HTTP signatures, Ed25519 for feed-entry proofs.
+"""This node's own keys: RSA for HTTP signatures, Ed25519 for feed proofs, the ballot key.
 
-They live in the instance folder's ``keys/`` (owner-only), are made by ``branchline init``
-(or on first use by a node set up before keys existed), and are read once per process.
+The key pairs live in the instance folder's ``keys/`` (owner-only), are made by
+``branchline init`` (or on first use by a node set up before keys existed), and are read
+once per process. The ballot key (``BRANCHLINE_BALLOT_KEY``, or ``ballot_key`` generated in
+the instance folder) hashes who has voted: it is kept apart from ``SECRET_KEY`` so that
+changing the one that signs sessions never lets a member who left and came back vote again.
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ from flask import Flask, current_app
 
 from federation import keys as keyfiles
 
-from .config import ensure_private_dir
+from .config import ensure_private_dir, load_or_create_secret
 
 HTTP_KEY = "http-rsa.pem"
 PROOF_KEY = "proof-ed25519.pem"
+BALLOT_KEY = "ballot_key"
 
 
 @dataclass(frozen=True)
@@ -64,4 +68,16 @@ def node_keys(app: Flask | None = None) -> NodeKeys:
     found = app.extensions.get("branchline_keys")
     if found is None:
         found = app.extensions["branchline_keys"] = load_or_create(Path(app.instance_path))
+    return found
+
+
+def ballot_key(app: Flask | None = None) -> bytes:
+    """Return the key that hashes who has voted, loading (or making) it once per process."""
+    app = app or current_app._get_current_object()
+    found = app.extensions.get("branchline_ballot_key")
+    if found is None:
+        value = app.config.get("BALLOT_KEY") or load_or_create_secret(
+            Path(app.instance_path), BALLOT_KEY
+        )
+        found = app.extensions["branchline_ballot_key"] = str(value).encode()
     return found

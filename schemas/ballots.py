@@ -31,7 +31,7 @@ class BallotIn(InputSchema):
     seats = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_OPTIONS))
     opens_at = Moment(required=True)
     closes_at = Moment(required=True)
-    freeze_at = Moment(allow_none=True)  # default: when the ballot opens
+    freeze_at = Moment(allow_none=True)  # default, and latest: when the ballot opens
     quorum = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=10_000_000))
     allow_change = fields.Boolean(load_default=False)
     candidate_id = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=2**31 - 1))
@@ -64,8 +64,12 @@ class BallotIn(InputSchema):
         if opens and closes and closes <= opens:
             raise ValidationError("Must be after the opening time.", field_name="closes_at")
         freeze = data.get("freeze_at")
-        if freeze and closes and freeze > closes:
-            raise ValidationError("Must not be after the closing time.", field_name="freeze_at")
+        if freeze and opens and freeze > opens:
+            # The roll is fixed before voting starts (the default is the opening itself).
+            raise ValidationError(
+                "Must not be after the opening time: the roll is fixed before voting starts.",
+                field_name="freeze_at",
+            )
 
 
 class BallotChange(InputSchema):
@@ -86,7 +90,8 @@ class VoteIn(InputSchema):
 
     One position for yes/no (0 yes, 1 no, 2 abstain) and choose_one; up to ``seats``
     for choose_many; an order of preference for ranked. An empty list abstains. To
-    change a vote, send the receipt code you were given with the new choice.
+    change a vote, send the receipt code you were given with the new choice: it works only
+    for the member who was given it, logged in.
     """
 
     choices = fields.List(
@@ -138,7 +143,9 @@ class ResultOut(Schema):
 class ReceiptOut(Schema):
     receipt = fields.String(metadata={"description": "published with your choice at the close"})
     receipt_code = fields.String(
-        metadata={"description": "keep it secret: it changes your vote; shown only now"}
+        metadata={
+            "description": "keep it secret: with your log-in it changes your vote; shown only now"
+        }
     )
     changed = fields.Boolean()
 

@@ -4,8 +4,9 @@ Who has voted (``BallotVoter``) and what was voted (``BallotPaper``) are separat
 with nothing in common but the ballot. A paper's key is its random receipt code, and
 neither table records when a row was written, so neither order nor time links the two:
 on SQLite both are ``WITHOUT ROWID`` tables, kept in key order rather than insertion
-order. The member alone holds the secret half of their receipt, which is what lets
-them change their vote (where the ballot allows it) and check it at the close.
+order. A voter row is keyed by a keyed hash of the voter's address, which outlives their
+membership; a paper carries a tag that only the member's secret code and their log-in
+together reproduce (``services.ballots`` explains both).
 """
 
 from datetime import datetime
@@ -72,16 +73,25 @@ class BallotOption(db.Model):
 
 
 class BallotVoter(db.Model):
-    """That a member has voted in a ballot: never what, never when."""
+    """That someone voted in a ballot: never what, never when, and once they leave, never who."""
 
     __tablename__ = "ballot_voter"
-    __table_args__ = {"sqlite_with_rowid": False}
+    __table_args__ = (
+        # A member votes once even if the ballot key were lost and the hashes changed (a
+        # departed member's NULL never clashes); it also finds their rows when they leave.
+        UniqueConstraint("member_id", "ballot_id", name="uq_ballot_voter_member_id"),
+        {"sqlite_with_rowid": False},
+    )
 
     ballot_id: Mapped[int] = mapped_column(
         ForeignKey("ballot.id", ondelete="CASCADE"), primary_key=True
     )
-    member_id: Mapped[int] = mapped_column(
-        ForeignKey("member.id", ondelete="CASCADE"), primary_key=True, index=True
+    # HMAC of the ballot and the voter's e-mail address under the node's ballot key: one
+    # vote per address, whether or not its holder is still (or again) a member.
+    voter: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # The member while they are one; emptied when they leave or are removed.
+    member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("member.id", ondelete="SET NULL"), nullable=True
     )
 
 
@@ -95,7 +105,8 @@ class BallotPaper(db.Model):
         ForeignKey("ballot.id", ondelete="CASCADE"), primary_key=True
     )
     receipt: Mapped[str] = mapped_column(String(16), primary_key=True)
-    # SHA-256 of the member's whole code (receipt and secret), checked to change the vote.
-    secret_hash: Mapped[str] = mapped_column(String(64))
+    # HMAC keyed by the secret half of the member's code, over the paper and its voter:
+    # checked, with the logged-in member, to change the vote ('' for papers nobody may change).
+    owner_tag: Mapped[str] = mapped_column(String(64))
     # The choice as JSON: option positions, in rank order for ranked ballots ([] abstains).
     choices: Mapped[str] = mapped_column(String(2000))

@@ -1,11 +1,35 @@
 """Ballots: one member, one vote; secret papers with receipts; the count at the close.
 
-Casting writes two rows in one transaction: that the member voted (``BallotVoter``,
-whose key makes a second vote impossible, however many arrive at once) and an anonymous
-paper keyed by a fresh receipt code (``BallotPaper``). Nothing stored joins the two. The
-member is given the whole receipt code once: its first part is published with their
-choice at the close, so they can check it was counted as cast; the rest is secret, and
-is what changes the vote where the ballot allows it.
+Casting writes two rows in one transaction: that the person voted (``BallotVoter``) and an
+anonymous paper keyed by a fresh receipt code (``BallotPaper``). Nothing stored joins the
+two.
+
+Who has voted is keyed by a hash of the ballot and the member's e-mail address (HMAC-SHA256
+under the node's ballot key, ``keys.ballot_key``; addresses are stripped and lower-cased
+first, and members cannot change theirs), so the database refuses a second vote from one
+address however many arrive at once. While the voter is a member the row also names them
+(their export lists the ballots they voted in; the count knows who did not vote). When they
+leave, or an organiser removes them, only the hash stays: whoever joins again with that
+address has still voted, and a copy of the database without the key cannot say whose
+address a hash is, nor match one ballot's voters with another's.
+
+The member is given the whole receipt code once, ``RECEIPT-SECRET``. The receipt is the
+paper's key, published with its choice at the close so the member can check it was counted
+as cast. The secret is stored nowhere: the paper keeps an owner tag, an HMAC keyed by the
+secret over the ballot, the receipt, the voter hash and the member's id. Where a ballot
+allows changes, a change recomputes the tag from the code given *and the logged-in member*
+(session or token), so:
+
+- the code alone changes nothing: nobody votes without logging in, and another member who
+  learns the code computes a different tag;
+- the member who cast the paper changes it only with their code (80 secret bits);
+- no column links a paper to a voter row, even for someone holding the node's keys: the tag
+  is keyed by the secret, which only the member holds;
+- a member who leaves and joins again is a new member id, so their old paper stands as it
+  was, and they get no second one.
+
+Nothing here is shown to anyone: the tag adds nothing to what a member could prove to a
+coercer by handing over their code (sealed papers and trackers are a later change).
 
 The close (by the worker when the time comes, or an organiser early) is a conditional
 update, so it happens once; it counts the papers (``ballot_count``), checks the quorum,
@@ -24,7 +48,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, exists, func, insert, or_, select
+from sqlalchemy import bindparam, exists, func, insert, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload, selectinload, with_expression
@@ -32,6 +56,7 @@ from sqlalchemy.orm import lazyload, selectinload, with_expression
 from schemas import vocab
 
 from ..extensions import db
+from ..keys import ballot_key
 from ..models import Ballot, BallotOption, BallotPaper, BallotVoter, Candidate, Member, utcnow
 from . import ballot_count, feed
 from .errors import Conflict, Forbidden, Invalid, NotFound
@@ -124,10 +149,17 @@ def for_voting(ballot_id: int, viewer: Member) -> Ballot:
     return ballot
 
 
+def voter_hash(ballot_id: int, email: str) -> str:
+    """Return the keyed hash that records that the holder of ``email`` voted in a ballot."""
+    message = f"{ballot_id}:{email.strip().lower()}".encode()
+    return hmac.new(ballot_key(), message, hashlib.sha256).hexdigest()
+
+
 def has_voted(ballot: Ballot, member: Member | None) -> bool:
+    """Say whether ``member``'s address has voted in ``ballot``, now or in an earlier membership."""
     if member is None:
         return False
-    return db.session.get(BallotVoter, (ballot.id, member.id)) is not None
+    return db.session.get(BallotVoter, (ballot.id, voter_hash(ballot.id, member.email))) is not None
 
 
 def ineligibility(ballot: Ballot, member: Member) -> str | None:
@@ -218,11 +250,15 @@ def create(data: dict[str, Any], by: Member | None) -> Ballot:
     return ballot
 
 
+FREEZE_AFTER_OPENING = "Must not be after the opening time: the roll is fixed before voting starts."
+
+
 def _check_times(opens: datetime, closes: datetime, freeze: datetime, *, new: bool) -> None:
     if closes <= opens:
         raise Invalid.on("closes_at", "Must be after the opening time.")
-    if freeze > closes:
-        raise Invalid.on("freeze_at", "Must not be after the closing time.")
+    if freeze > opens:
+        # The roll is fixed before voting starts: nobody can join, vote, leave and come back.
+        raise Invalid.on("freeze_at", FREEZE_AFTER_OPENING)
     if closes <= utcnow():
         raise Invalid.on("closes_at", "Must be in the future.")
 
@@ -264,7 +300,9 @@ def delete(ballot: Ballot) -> None:
 # --- voting --------------------------------------------------------------------------------
 
 
+ALREADY_VOTED = "You have already voted in this ballot."
 CANNOT_CHANGE = "You have already voted in this ballot, and votes can't be changed."
+NOT_YOUR_CODE = "That is not the receipt code you were given for this ballot."
 
 
 def _check_choices(ballot: Ballot, choices: list[int]) -> list[int]:
@@ -283,7 +321,7 @@ def _check_choices(ballot: Ballot, choices: list[int]) -> list[int]:
 def _new_code() -> tuple[str, str]:
     receipt = "".join(secrets.choice(ALPHABET) for _ in range(RECEIPT_LENGTH))
     secret = "".join(secrets.choice(ALPHABET) for _ in range(SECRET_LENGTH))
-    return receipt, f"{receipt}-{secret}"
+    return receipt, secret
 
 
 def _normal_code(code: str) -> str:
@@ -296,8 +334,11 @@ def receipt_part(code: str) -> str:
     return _normal_code(code).split("-", 1)[0]
 
 
-def _secret_hash(code: str) -> str:
-    return hashlib.sha256(_normal_code(code).encode()).hexdigest()
+def _owner_tag(ballot_id: int, receipt: str, voter: str, member_id: int, secret: str) -> str:
+    # Keyed by the secret, which is stored nowhere, so the tag links paper and voter only
+    # for whoever holds the code; bound to the member, so only they can use it.
+    message = f"{ballot_id}:{receipt}:{voter}:{member_id}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
 def cast(
@@ -314,59 +355,79 @@ def cast(
     reason = ineligibility(ballot, member)
     if reason:
         raise Forbidden(reason)
+    voter = voter_hash(ballot.id, member.email)
     # Without changes allowed, the voter row's key alone refuses a second vote.
-    if (ballot.allow_change or receipt_code) and has_voted(ballot, member):
-        return _change(ballot, member, choices, receipt_code)
+    if ballot.allow_change or receipt_code:
+        record = db.session.get(BallotVoter, (ballot.id, voter))
+        if record is not None:
+            return _change(ballot, member, record, choices, receipt_code)
     if receipt_code:
-        raise Forbidden("That receipt code is not one of this ballot's.")
-    receipt, code = _new_code()
+        raise Forbidden(NOT_YOUR_CODE)
+    receipt, secret = _new_code()
     # Core inserts: two rows need no unit of work (nor anything loaded back).
     try:
         # On SQLite the first insert takes the write lock: the close waits for us.
-        db.session.execute(_ADD_VOTER, {"ballot_id": ballot.id, "member_id": member.id})
+        db.session.execute(
+            _ADD_VOTER, {"ballot_id": ballot.id, "voter": voter, "member_id": member.id}
+        )
     except IntegrityError:
-        # The member has voted already, or their other vote got in first (the voter key).
+        # This address has voted already (perhaps as an earlier member), or their other
+        # vote got in first: the voter key.
         db.session.rollback()
-        if ballot.allow_change:
-            raise Conflict("You have already voted in this ballot.") from None
-        raise Conflict(CANNOT_CHANGE) from None
+        raise Conflict(ALREADY_VOTED if ballot.allow_change else CANNOT_CHANGE) from None
     paper = {
         "ballot_id": ballot.id,
         "receipt": receipt,
-        "secret_hash": _secret_hash(code),
+        "owner_tag": _owner_tag(ballot.id, receipt, voter, member.id, secret),
         "choices": json.dumps(choices),
     }
     db.session.execute(_ADD_PAPER, paper)
     _still_open(ballot)
     db.session.commit()
-    return Receipt(receipt, code)
+    return Receipt(receipt, f"{receipt}-{secret}")
 
 
-def _change(ballot: Ballot, member: Member, choices: list[int], code: str | None) -> Receipt:
+def _change(
+    ballot: Ballot, member: Member, record: BallotVoter, choices: list[int], code: str | None
+) -> Receipt:
     if not ballot.allow_change:
         raise Conflict(CANNOT_CHANGE)
+    if record.member_id != member.id:
+        # Cast under an earlier membership with this address: joining again restores nothing.
+        raise Conflict(f"{ALREADY_VOTED} That vote was cast before you last joined, and stands.")
     if not code:
         raise Conflict(
             "You have already voted. To change your vote, give the receipt code you were given."
         )
-    paper = db.session.get(BallotPaper, (ballot.id, receipt_part(code)))
-    if paper is None or not hmac.compare_digest(paper.secret_hash, _secret_hash(code)):
-        raise Forbidden("That receipt code is not one of this ballot's.")
+    receipt, _, secret = _normal_code(code).partition("-")
+    paper = db.session.get(BallotPaper, (ballot.id, receipt))
+    if paper is None:
+        raise Forbidden(NOT_YOUR_CODE)
+    tag = _owner_tag(ballot.id, paper.receipt, record.voter, member.id, secret)
+    if not hmac.compare_digest(paper.owner_tag, tag):
+        raise Forbidden(NOT_YOUR_CODE)
     changed = db.session.execute(
         sql_update(BallotPaper)
         .where(
             BallotPaper.ballot_id == ballot.id,
             BallotPaper.receipt == paper.receipt,
-            BallotPaper.secret_hash == paper.secret_hash,
+            BallotPaper.owner_tag == tag,
         )
         .values(choices=json.dumps(choices))
     )
     if changed.rowcount != 1:
         db.session.rollback()
-        raise Forbidden("That receipt code is not one of this ballot's.")
+        raise Forbidden(NOT_YOUR_CODE)
     _still_open(ballot)
     db.session.commit()
-    return Receipt(paper.receipt, _normal_code(code), changed=True)
+    return Receipt(paper.receipt, f"{paper.receipt}-{secret}", changed=True)
+
+
+def forget_voter(member: Member) -> None:
+    """Keep that ``member`` voted in each ballot, but no longer who they are (they are going)."""
+    db.session.execute(
+        sql_update(BallotVoter).where(BallotVoter.member_id == member.id).values(member_id=None)
+    )
 
 
 def _still_open(ballot: Ballot) -> None:
@@ -418,15 +479,20 @@ def _count(ballot: Ballot, now: datetime) -> None:
     voters = db.session.scalar(
         select(func.count()).select_from(BallotPaper).where(BallotPaper.ballot_id == ballot.id)
     )
-    voted = select(BallotVoter.member_id).where(BallotVoter.ballot_id == ballot.id)
-    eligible = db.session.scalar(
+    # Eligible: everyone who voted (they were eligible then, members still or not), and the
+    # active members on the roll who did not.
+    voted = db.session.scalar(
+        select(func.count()).select_from(BallotVoter).where(BallotVoter.ballot_id == ballot.id)
+    )
+    has_voted_row = exists().where(
+        BallotVoter.ballot_id == ballot.id, BallotVoter.member_id == Member.id
+    )
+    did_not_vote = db.session.scalar(
         select(func.count())
         .select_from(Member)
-        .where(
-            Member.joined_at <= ballot.freeze_at,
-            or_(Member.status == "active", Member.id.in_(voted)),
-        )
+        .where(Member.joined_at <= ballot.freeze_at, Member.status == "active", ~has_voted_row)
     )
+    eligible = voted + did_not_vote
     ballot.closed_at = now
     ballot.voters_count = voters
     ballot.eligible_count = max(eligible, voters)

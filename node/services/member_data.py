@@ -1,10 +1,10 @@
 """A member's own data: everything the node holds about them, and leaving the group.
 
 Leaving deletes the member's row rather than scrubbing it. Every table that points at
-``member.id`` either holds the member's personal data (RSVPs, that they voted, tokens,
-OAuth clients, password resets, answers to twins' events, carpools: deleted here) or only records
-who did something (ballots and invitations created, the invitation used, twinning
-proposed or answered: set to NULL here, as the foreign keys' ``ON DELETE SET NULL``
+``member.id`` either holds the member's personal data (RSVPs, tokens, OAuth clients,
+password resets, answers to twins' events, carpools: deleted here) or only records who did
+something (ballots and invitations created, the invitation used, twinning proposed or
+answered, that they voted: set to NULL here, as the foreign keys' ``ON DELETE SET NULL``
 would). Scrubbing would keep a row with the join date and last log-in of someone who
 asked to go, and the placeholder would still single them out; deleting keeps nothing,
 and the foreign keys stay consistent either way.
@@ -14,7 +14,9 @@ What stays, as numbers only:
 - a past event's ``going_count`` keeps their place (it records how many said they would
   come); an event still to come gets the place back, since they will not come;
 - their ballot papers, which never named them, so a ballot counts their vote at the close
-  (the count reads the papers, not who voted).
+  (the count reads the papers, not who voted);
+- that they voted in each ballot, as a keyed hash of their address with nothing else
+  (``ballots.forget_voter``), so joining again with that address gives no second vote.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from ..models import (
     Twinning,
     utcnow,
 )
-from . import carpools, events, members, passwords, remote_rsvp, shifts
+from . import ballots, carpools, events, members, passwords, remote_rsvp, shifts
 from .errors import Conflict, Invalid
 from .records import commit
 
@@ -349,10 +351,10 @@ def leave(member: Member, password: str) -> None:
     remote_rsvp.withdraw_all(member)
     shifts.release_all(member)  # their shift places go to whoever is waiting
     carpools.release_all(member)  # riders and drivers matched with them are told
+    ballots.forget_voter(member)  # that they voted stays, as a hash of their address only
     mine = member.id
     for table, column in (
         (Rsvp, Rsvp.member_id),
-        (BallotVoter, BallotVoter.member_id),
         (ApiToken, ApiToken.member_id),
         (ApiClient, ApiClient.member_id),
         (PasswordReset, PasswordReset.member_id),

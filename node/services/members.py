@@ -23,7 +23,7 @@ from ..models import (
     Rsvp,
     utcnow,
 )
-from . import carpools, groups, mail, passwords, sessions, shifts
+from . import ballots, carpools, groups, mail, passwords, sessions, shifts
 from .errors import Conflict, Forbidden, Invalid, NotFound, TooManyAttempts, Unauthorised
 from .records import Page, assign, commit, paginate
 
@@ -130,6 +130,7 @@ def remove(member: Member, actor: Member | None = None) -> None:
     db.session.execute(delete(Rsvp).where(Rsvp.member_id == member.id))
     shifts.release_all(member)  # their shift places go to whoever is waiting
     carpools.release_all(member)  # riders and drivers matched with them are told
+    ballots.forget_voter(member)  # that they voted stays, as a hash of their address only
     db.session.delete(member)
     commit()
 

@@ -108,3 +108,18 @@ def test_an_organiser_sets_up_a_ballot_with_the_form(client, organiser):
 def test_members_cannot_reach_the_organisers_form(client, member):
     log_in(client, member)
     assert client.get("/manage/ballots/new").status_code == 403
+
+
+def test_another_members_receipt_code_changes_nothing_on_the_page(client, member):
+    ballot = factories.ballot(freeze_at=factories.soon(1), allow_change=True)
+    other = factories.member()
+    mine = ballots.cast(ballot, member, [0])
+    ballots.cast(ballot, other, [1])
+    log_in(client, other)
+    page = f"/ballots/{ballot.id}"
+    form = {"choice": "1", "receipt_code": mine.receipt_code}
+    refused = post_form(client, f"/ballots/{ballot.id}/vote", form, page=page)
+    assert refused.status_code == 403
+    db.session.expire_all()
+    paper = db.session.get(BallotPaper, (ballot.id, mine.receipt))
+    assert json.loads(paper.choices) == [0]

@@ -11,7 +11,7 @@ from sqlalchemy import func, inspect, select, text
 
 from node.extensions import db
 from node.models import Ballot, BallotPaper, BallotVoter, FeedEntry, Member
-from node.services import ballots
+from node.services import ballots, member_data
 from node.services.errors import Conflict, Forbidden, Invalid
 from node.worker import Worker
 from tests import factories
@@ -56,7 +56,7 @@ def test_a_vote_changes_only_with_the_members_own_receipt_code(member):
     with pytest.raises(Conflict, match="receipt code"):
         ballots.cast(ballot, member, [1])  # no code: refused, nothing changed
     forged = mine.receipt + "-" + "0" * ballots.SECRET_LENGTH
-    with pytest.raises(Forbidden, match="not one of this ballot's"):
+    with pytest.raises(Forbidden, match="not the receipt code you were given"):
         ballots.cast(ballot, member, [1], forged)
     with pytest.raises(Forbidden):
         ballots.cast(ballot, member, [1], "NOPE-NOPE")
@@ -209,13 +209,15 @@ def test_nothing_stored_links_a_member_to_their_choice(app, group):
     voter_columns = {c["name"] for c in inspect(db.engine).get_columns("ballot_voter")}
     # The only column the two share is the ballot; neither has a time or a sequence.
     assert paper_columns & voter_columns == {"ballot_id"}
-    assert voter_columns == {"ballot_id", "member_id"}
+    assert voter_columns == {"ballot_id", "voter", "member_id"}
     assert not {c for c in paper_columns if "member" in c or c.endswith("_at") or c == "id"}
     member_ids = {str(p.id) for p in people}
     emails = {p.email for p in people}
+    voters = set(db.session.scalars(select(BallotVoter.voter)))
+    assert len(voters) == 6 and not voters & emails
     for row in db.session.execute(text("SELECT * FROM ballot_paper")).mappings():
         values = {str(v) for k, v in row.items() if k != "ballot_id"}
-        assert not values & member_ids and not values & emails
+        assert not values & member_ids and not values & emails and not values & voters
     if db.engine.dialect.name == "sqlite":
         # The rows are kept in key order, not the order the votes came in.
         for table in ("ballot_paper", "ballot_voter"):
@@ -351,3 +353,24 @@ def test_the_public_sees_only_closed_public_ballots(group, member):
     public = {b.id for b in ballots.listing(None).items}
     assert public == {closed.id}
     assert {b.id for b in ballots.listing(member).items} == {hidden.id, members_only.id, closed.id}
+
+
+def test_a_voter_who_left_still_counts_among_the_eligible_at_the_close(group):
+    stays, leaves, _abstains = _voters(3)
+    ballot = factories.ballot(freeze_at=factories.soon(1))
+    ballots.cast(ballot, stays, [0])
+    ballots.cast(ballot, leaves, [1])
+    member_data.leave(leaves, factories.PASSWORD)
+    found = ballots.result(ballots.close(db.session.get(Ballot, ballot.id), early=True))
+    assert found["voters_count"] == 2 and found["votes"] == [1, 1, 0]
+    # Everyone who could vote: the two who did (one has left since) and the one who didn't.
+    assert found["eligible_count"] == 3 and found["turnout"] == round(2 / 3, 4)
+
+
+def test_a_member_votes_once_even_if_the_ballot_key_changed(app, member):
+    ballot = factories.ballot(freeze_at=factories.soon(1))
+    ballots.cast(ballot, member, [0])
+    app.extensions["branchline_ballot_key"] = b"a key lost and made anew"
+    with pytest.raises(Conflict, match="already voted"):
+        ballots.cast(ballot, member, [1])
+    assert db.session.scalar(select(func.count()).select_from(BallotPaper)) == 1

@@ -136,10 +136,11 @@ def test_leaving_deletes_the_member_and_keeps_only_counts(client, group):
         ).state
         == "going"
     )
-    # Their vote stays as a count: the paper is kept, the record that they voted is not.
+    # Their vote stays as a count: the paper is kept, and that they voted, but not who they are.
     assert (
         db.session.scalar(select(func.count()).where(BallotVoter.member_id == ids["person"])) == 0
     )
+    assert db.session.scalar(select(func.count()).where(BallotVoter.member_id.is_(None))) == 1
     ballots.close(db.session.get(Ballot, ids["ballot"]), early=True)
     assert ballots.result(db.session.get(Ballot, ids["ballot"]))["voters_count"] == 2
     # The session is gone with them.

@@ -7,6 +7,7 @@ never disturb the template the other tests share.
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import pytest
@@ -198,3 +199,76 @@ def test_stepping_down_and_up_again_keeps_every_row(empty_app):
     upgrade(directory=str(MIGRATIONS))
 
     assert _counts() == before
+
+
+BEFORE_BALLOT_VOTERS = "a1c3e5f7b913"
+
+
+def test_upgrading_turns_who_voted_into_a_keyed_hash_that_outlives_the_member(empty_app):
+    from datetime import UTC, datetime, timedelta
+
+    from node.models import Ballot, Member
+    from node.services import ballots, members
+    from node.services.errors import Conflict, Forbidden
+    from tests import factories
+
+    upgrade(directory=str(MIGRATIONS), revision=BEFORE_BALLOT_VOTERS)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    old_code = "ABCDEFGHJK-0123456789ABCDEF"
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO member (id, email, display_name, role, status, joined_at,"
+                " session_version) VALUES (1, 'chris@example.org', 'Chris', 'member', 'active',"
+                " :joined, 1)"
+            ),
+            {"joined": now - timedelta(days=30)},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO ballot (id, question, description, kind, seats, opens_at, closes_at,"
+                " freeze_at, allow_change, visibility, outcome, result, created_at, updated_at)"
+                " VALUES (1, 'Twin with Hull?', '', 'yes_no', 1, :opens, :closes, :freeze,"
+                " :yes, 'public', '', '', :opens, :opens)"
+            ),
+            {
+                "opens": now - timedelta(days=1),
+                "closes": now + timedelta(days=3),
+                "freeze": now + timedelta(days=1),  # set up before the roll had to be fixed
+                "yes": True,
+            },
+        )
+        for position, label in enumerate(("Yes", "No", "Abstain")):
+            conn.execute(
+                text("INSERT INTO ballot_option (ballot_id, position, label) VALUES (1, :p, :l)"),
+                {"p": position, "l": label},
+            )
+        conn.execute(text("INSERT INTO ballot_voter (ballot_id, member_id) VALUES (1, 1)"))
+        conn.execute(
+            text(
+                "INSERT INTO ballot_paper (ballot_id, receipt, secret_hash, choices)"
+                " VALUES (1, 'ABCDEFGHJK', :hashed, '[0]')"
+            ),
+            {"hashed": hashlib.sha256(old_code.encode()).hexdigest()},
+        )
+
+    upgrade(directory=str(MIGRATIONS))
+
+    with db.engine.connect() as conn:
+        voter = conn.execute(text("SELECT * FROM ballot_voter")).mappings().one()
+        paper = conn.execute(text("SELECT * FROM ballot_paper")).mappings().one()
+        if db.engine.dialect.name == "sqlite":
+            sql = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'ballot_voter'"))
+            assert "WITHOUT ROWID" in sql.scalar().upper()
+    assert voter["voter"] == ballots.voter_hash(1, "chris@example.org")
+    assert voter["member_id"] == 1
+    assert paper["owner_tag"] == "" and paper["choices"] == "[0]"
+    factories.group()
+    ballot, chris = db.session.get(Ballot, 1), db.session.get(Member, 1)
+    with pytest.raises(Forbidden):  # the code alone was a bearer credential: no longer
+        ballots.cast(ballot, chris, [1], old_code)
+    members.remove(chris)
+    back = factories.member(email="chris@example.org")
+    with pytest.raises(Conflict, match="already voted in this ballot"):
+        ballots.cast(db.session.get(Ballot, 1), back, [1])
+    assert db.session.scalar(text("SELECT count(*) FROM ballot_paper")) == 1

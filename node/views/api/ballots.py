@@ -82,7 +82,8 @@ def get_ballot(ballot_id: int):
     response=BallotItem,
     status=201,
     description="Times without an offset are read in the group's time zone; freeze_at "
-    "(who may vote: members who joined by then) defaults to the opening time.",
+    "(who may vote: members who joined by then) defaults to the opening time and may not be "
+    "later (400).",
     errors=(400,),
 )
 def create_ballot():
@@ -126,9 +127,11 @@ def delete_ballot(ballot_id: int):
     response=ReceiptOut,
     description="Casts the token's member's vote and answers with a receipt code, shown "
     "only this once: its first part is published with your choice at the close, the rest "
-    "changes your vote where the ballot allows (send it back as receipt_code). A second "
-    "vote is 409; a member who joined after the freeze date, or is suspended, 403; a "
-    "receipt code that is not this ballot's, 403; after the close, 409.",
+    "changes your vote where the ballot allows (send it back as receipt_code, with the "
+    "token of the member who voted: nobody else's code works). A second vote from the same "
+    "address, even after leaving and joining again, is 409; a member who joined after the "
+    "freeze date, or is suspended, 403; a receipt code that is not the one this member was "
+    "given for this ballot, 403; after the close, 409.",
     errors=(400, 403, 404, 409),
 )
 def vote(ballot_id: int):
