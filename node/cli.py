@@ -256,4 +256,4 @@ def _base_url() -> str:
 
 
 _add_federation_commands()
-from . import cli_geo, cli_twin  # noqa: E402,F401 - add `branchline geo` and `twin` to main
+from . import cli_ballot, cli_geo, cli_twin  # noqa: E402,F401 - add `branchline ballot`, `geo`, `twin`

@@ -13,8 +13,8 @@ from schemas.ballots import BallotIn, VoteIn
 
 from ..auth import current_member, role_required
 from ..extensions import db
-from ..models import Ballot, Candidate
-from ..services import ballots
+from ..models import Ballot, Candidate, Member
+from ..services import ballot_tellers, ballots
 from ..services.errors import ServiceError
 from ..services.groups import current_group
 from .forms import Errors, flatten, service_errors
@@ -49,6 +49,8 @@ def _ballot_page(ballot: Ballot, status: int = 200, errors: Errors | None = None
         "ballots/ballot.html",
         ballot=ballot,
         where=where,
+        tellers=ballot_tellers.teller_status(ballot) if ballot.sealed else [],
+        is_teller=ballot_tellers.is_teller(ballot, viewer),
         voted=ballots.has_voted(ballot, viewer),
         barred=ballots.ineligibility(ballot, viewer) if viewer else None,
         result=ballots.result(ballot) if where == "closed" else None,
@@ -120,9 +122,16 @@ def papers(ballot_id: int):
     if viewer is None:
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     found = ballots.get(ballot_id, viewer)
-    if found.closed_at is None:
-        flash("The papers are published when the ballot closes.", "info")
+    if not ballots.has_result(found):
+        if found.sealed and found.closed_at is not None:
+            flash("The papers are published when the tellers have counted them.", "info")
+        else:
+            flash("The papers are published when the ballot closes.", "info")
         return redirect(url_for("ballots.ballot", ballot_id=found.id))
+    if found.sealed:
+        # Opened papers in the count's shuffled order: nothing beside them to look up.
+        listed = ballots.papers(found, page=_page_number(), per_page=PAPERS_PER_PAGE)
+        return render_template("ballots/opened.html", ballot=found, listed=listed)
     # Only the public part is looked up or shown back, even if the whole code was typed.
     receipt = ballots.receipt_part(request.args.get("receipt", "")[:40]) or None
     listed = ballots.papers(found, receipt, page=_page_number(), per_page=PAPERS_PER_PAGE)
@@ -152,10 +161,36 @@ def _posted_ballot() -> dict[str, Any]:
         if value:
             data[name] = value
     data["allow_change"] = "allow_change" in request.form
+    data.update(_posted_tellers())
     lines = [line.strip() for line in request.form.get("options", "").splitlines()]
     if data.get("kind") != "yes_no":
         data["options"] = [line for line in lines if line]
     return data
+
+
+def _posted_tellers() -> dict[str, Any]:
+    """Read the tellers picked (member ids) and how many of them must act together."""
+    found: dict[str, Any] = {}
+    try:
+        found["tellers"] = [int(v) for v in request.form.getlist("tellers") if v.strip()]
+    except ValueError:
+        raise ValidationError({"tellers": ["Pick the tellers from the list."]}) from None
+    needed = request.form.get("tellers_needed", "").strip()
+    if needed:
+        if not needed.isdigit():
+            raise ValidationError({"tellers_needed": ["Give a whole number, such as 2."]})
+        found["tellers_needed"] = int(needed)
+    return found
+
+
+def _teller_choices() -> list[tuple[int, str]]:
+    # Tellers are active members; the list is the group's, shown by name.
+    rows = db.session.execute(
+        select(Member.id, Member.display_name)
+        .where(Member.status == "active")
+        .order_by(Member.display_name, Member.id)
+    )
+    return [(mid, name) for mid, name in rows]
 
 
 def _candidates() -> list[tuple[int, str]]:
@@ -169,6 +204,7 @@ def _form(values: dict[str, Any], errors: Errors, status: int = 200):
         values=values,
         errors=errors,
         candidates=_candidates(),
+        members=_teller_choices(),
         zone=_group_zone(),
         kinds=[(k, KIND_LABELS[k]) for k in vocab.BALLOT_KINDS],
     ), status
@@ -187,16 +223,25 @@ KIND_LABELS = {
 def new():
     if request.method == "GET":
         return _form({"kind": "yes_no", "visibility": "public", "seats": 1}, {})
-    posted = _posted_ballot()
-    values = {**posted, "options": request.form.get("options", "")}
+    values = {
+        **{name: request.form.get(name, "").strip() for name in FIELDS},
+        "allow_change": "allow_change" in request.form,
+        "options": request.form.get("options", ""),
+        "tellers": request.form.getlist("tellers"),
+        "tellers_needed": request.form.get("tellers_needed", "").strip(),
+    }
     try:
-        data = BallotIn().load(posted)
+        posted = _posted_ballot()
+        tellers = {k: posted.pop(k) for k in ("tellers", "tellers_needed") if k in posted}
+        data = {**BallotIn().load(posted), **tellers}
+        if not data.get("tellers"):
+            raise ValidationError({"tellers": ["Pick at least one teller."]})
         created = ballots.create(data, current_member())
     except ValidationError as exc:
         return _form(values, flatten(exc.messages), 400)
     except ServiceError as exc:
         return _form(values, service_errors(exc), exc.status)
-    flash("Ballot set up.", "success")
+    flash("Ballot set up. It opens once every teller has taken and kept their code.", "success")
     return redirect(url_for("ballots.ballot", ballot_id=created.id))
 
 
@@ -210,7 +255,10 @@ def close(ballot_id: int):
         db.session.rollback()
         flash(exc.message, "error")
         return redirect(url_for("ballots.ballot", ballot_id=ballot_id))
-    flash("The ballot is closed and counted.", "success")
+    if found.sealed and not ballots.has_result(found):
+        flash("Voting is closed. The count waits for the tellers to give their shares.", "success")
+    else:
+        flash("The ballot is closed and counted.", "success")
     return redirect(url_for("ballots.ballot", ballot_id=ballot_id))
 
 
@@ -226,3 +274,6 @@ def delete(ballot_id: int):
         return redirect(url_for("ballots.ballot", ballot_id=ballot_id))
     flash("Ballot deleted.", "success")
     return redirect(url_for("ballots.index"))
+
+
+from . import sealed_ballots  # noqa: E402,F401 - adds the sealed ballots' own pages to bp

@@ -87,6 +87,7 @@ def test_an_organiser_sets_up_a_ballot_with_the_form(client, organiser):
         "opens_at": "2030-01-01T18:00",
         "closes_at": "2030-01-08T18:00",
         "visibility": "members",
+        "tellers": [str(organiser.id)],
     }
     answer = post_form(client, "/manage/ballots/new", form)
     assert answer.status_code == 302, answer.get_data(as_text=True)[:800]

@@ -144,6 +144,14 @@ ACCESS = {
     "ballots.new": "organiser",
     "ballots.close": "organiser",
     "ballots.delete": "organiser",
+    # Sealed ballots: a teller's code and the count (tellers only, refused to others inside),
+    # and the ballot box of trackers.
+    "ballots.teller": "member",
+    "ballots.take_code": "member",
+    "ballots.confirm_code": "member",
+    "ballots.count": "member",
+    "ballots.give_share": "member",
+    "ballots.box": "member",
 }
 
 
