@@ -1,4 +1,4 @@
-"""Sealed ballot pages: the tellers on the form, the teller's code, the box, the count, the papers."""
+"""Sealed ballot pages: tellers on the form, the teller's code, the box, the count, the papers."""
 
 from __future__ import annotations
 
