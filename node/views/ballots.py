@@ -242,6 +242,13 @@ def new():
     except ServiceError as exc:
         return _form(values, service_errors(exc), exc.status)
     flash("Ballot set up. It opens once every teller has taken and kept their code.", "success")
+    if created.tellers_needed == 1:
+        flash(
+            "Warning: one teller alone can open the papers, so that teller can read every "
+            "paper and how each member voted. Name more tellers and need two of them to "
+            "prevent it.",
+            "error",
+        )
     return redirect(url_for("ballots.ballot", ballot_id=created.id))
 
 

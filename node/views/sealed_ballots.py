@@ -66,6 +66,8 @@ def _code_file(ballot: Ballot, code: str) -> str:
 def _teller_page(ballot: Ballot, status: int = 200, errors: Errors | None = None, **extra):
     viewer = current_member()
     mine = next((t for t in ballot.tellers if t.member_id == viewer.id), None)
+    if mine is None:
+        raise Forbidden(ballot_tellers.NOT_A_TELLER)
     return render_template(
         "ballots/teller.html",
         ballot=ballot,
@@ -82,10 +84,7 @@ def _teller_page(ballot: Ballot, status: int = 200, errors: Errors | None = None
 @login_required
 @no_store
 def teller(ballot_id: int):
-    found = _sealed(ballot_id)
-    if not ballot_tellers.is_teller(found, current_member()):
-        raise Forbidden(ballot_tellers.NOT_A_TELLER)
-    return _teller_page(found)
+    return _teller_page(_sealed(ballot_id))
 
 
 @bp.post("/ballots/<int:ballot_id>/teller/code")

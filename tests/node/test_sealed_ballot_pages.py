@@ -122,6 +122,8 @@ def test_a_one_of_one_ballot_warns_that_one_teller_can_read_every_paper(app, cli
     log_in(client, organiser)
     answer = post_form(client, "/manage/ballots/new", _form([teller]))
     assert answer.status_code == 302
+    told = text_of(client.get(answer.headers["Location"]))
+    assert "Warning: one teller alone can open the papers" in told
     ballot = db.session.scalar(select(Ballot))
     assert ballot.tellers_needed == 1
     page = text_of(_as(app, factories.member()).get(f"/ballots/{ballot.id}"))
@@ -196,6 +198,10 @@ def test_a_code_is_refused_to_a_member_who_is_not_a_teller(client, member):
     taken = post_form(client, f"/ballots/{ballot.id}/teller/code", page=f"/ballots/{ballot.id}")
     assert taken.status_code == 403 and "BLT1-" not in text_of(taken)
     assert taken.headers["Cache-Control"] == "no-store"
+    confirm = post_form(
+        client, f"/ballots/{ballot.id}/teller/confirm", {"code": "BLT1-X"}, page="/account"
+    )
+    assert confirm.status_code == 403 and "Show me my code" not in text_of(confirm)
     db.session.expire_all()
     assert all(t.teller_key is None for t in db.session.get(Ballot, ballot.id).tellers)
 
@@ -406,3 +412,9 @@ def test_the_papers_page_shows_opened_papers_shuffled_with_spoilt_ones_and_no_tr
     assert "of which 1 spoilt" in shown
     box = text_of(client.get(f"/ballots/{ballot.id}/box?tracker={trackers[0]}"))
     assert "and its paper was counted" in box
+    # After the challenge period the sealed papers go; trackers and opened papers stay.
+    ballot_box.erase_due(datetime.now(UTC) + timedelta(days=ballot_box.challenge_days() + 1))
+    shown = text_of(client.get(f"/ballots/{ballot.id}"))
+    assert "The sealed papers were erased" in shown
+    assert client.get(f"/ballots/{ballot.id}/box?tracker={trackers[2]}").status_code == 200
+    assert text_of(client.get(f"/ballots/{ballot.id}/papers")).count(">Spoilt<") == 1
