@@ -27,8 +27,13 @@ def ballot_group() -> None:
     """Sealed ballots: count one with the tellers in the room."""
 
 
+def _at_a_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
 def _read_codes(needed: int) -> list[str]:
-    if sys.stdin.isatty():
+    if _at_a_terminal():
+        # Typed in a room: nothing echoed, so nobody reads a code over a shoulder.
         return [getpass.getpass(f"Teller code {n} of {needed}: ") for n in range(1, needed + 1)]
     codes: list[str] = []
     for line in sys.stdin:

@@ -83,3 +83,22 @@ def test_an_open_legacy_or_missing_ballot_is_refused(app, group):
     legacy = factories.ballot()
     assert "before papers were sealed" in _count(app, legacy.id, codes).output
     assert "No ballot has the number 99999" in _count(app, 99999, codes).output
+
+
+def test_at_a_terminal_the_codes_are_asked_for_without_echo(app, group, monkeypatch):
+    from node import cli_ballot
+
+    ballot = _closed()
+    codes = list(ballot.teller_codes.values())
+    asked = []
+
+    def hidden_prompt(prompt: str) -> str:
+        asked.append(prompt)
+        return codes[len(asked)]
+
+    monkeypatch.setattr(cli_ballot, "_at_a_terminal", lambda: True)
+    monkeypatch.setattr(cli_ballot.getpass, "getpass", hidden_prompt)
+    done = _count(app, ballot.id, "")
+    assert done.exit_code == 0, done.output
+    assert asked == ["Teller code 1 of 2: ", "Teller code 2 of 2: "]
+    assert _counted(ballot.id)
