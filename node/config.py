@@ -67,6 +67,7 @@ class Defaults:
     MAIL_FORMS_PER_CLIENT_HOURLY = 10
     MAIL_FORMS_PER_NODE_HOURLY = 200
     RESET_MAILS_PER_ADDRESS_HOURLY = 5
+    BALLOT_CHALLENGE_DAYS = 7  # sealed papers are erased this long after a sealed ballot's count
     SERIES_HORIZON_DAYS = 90  # how far ahead a recurring event's dates are made
     PAGE_CACHE_SECONDS = 30  # visitors' copy of the group page; 0 turns it off
     TOKEN_LIFETIME_SECONDS = 3600  # OAuth client-credentials tokens

@@ -27,7 +27,7 @@ csrf = CSRFProtect()
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, _record):
-    """Give every SQLite connection WAL, foreign keys and a busy timeout."""
+    """Give every SQLite connection WAL, foreign keys, a busy timeout and secure delete."""
     module = type(dbapi_connection).__module__
     if not module.startswith("sqlite3"):
         return
@@ -36,4 +36,7 @@ def _sqlite_pragmas(dbapi_connection, _record):
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Deleted or overwritten content is zeroed, not left in free space in the file: an
+    # erased sealed ballot paper must not be readable from a copy of the database.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()

@@ -18,7 +18,17 @@ from dataclasses import dataclass, field
 from flask import Flask
 
 from .extensions import db
-from .services import aggregate_sources, ballots, deliveries, feed, guests, mail, series, sync
+from .services import (
+    aggregate_sources,
+    ballot_box,
+    ballots,
+    deliveries,
+    feed,
+    guests,
+    mail,
+    series,
+    sync,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +48,7 @@ class PassReport:
     aggregated: int = 0  # on an aggregator: entries pulled from sources and admitted
     mailed: int = 0  # queued messages taken and tried (sent, logged, retrying or failed)
     counted: int = 0  # ballots whose time was up, closed and counted
+    erased: int = 0  # sealed ballots whose sealed papers were erased after the challenge period
     occurrences: int = 0  # recurring events' occurrences made as the horizon moved on
     forgotten: int = 0  # guests whose name and address were erased, long after the event
 
@@ -78,6 +89,7 @@ class Worker:
             try:
                 report.published = self._publish_due()
                 report.counted = self._close_ballots()
+                report.erased = self._erase_sealed_papers()
                 report.occurrences = self._extend_series()
                 report.forgotten = self._forget_guests()
                 report.mailed = self._send_mail()
@@ -115,6 +127,16 @@ class Worker:
         except Exception:
             db.session.rollback()
             log.exception("closing ballots failed")
+            return 0
+
+    def _erase_sealed_papers(self) -> int:
+        # After the challenge period not even k tellers together may link a member to a
+        # choice: the sealed papers go, the trackers and opened papers stay.
+        try:
+            return ballot_box.erase_due()
+        except Exception:
+            db.session.rollback()
+            log.exception("erasing sealed ballot papers failed")
             return 0
 
     def _extend_series(self) -> int:

@@ -47,7 +47,8 @@ ENDORSEMENTS = ("none", "proposed", "endorsed")
 
 # yes/no/abstain; choose one option; choose up to N; rank them (STV for N seats).
 BALLOT_KINDS = ("yes_no", "choose_one", "choose_many", "ranked")
-BALLOT_STATES = ("scheduled", "open", "closing", "closed")
+# waiting_for_tellers: a sealed ballot whose key is not dealt; counting: closed, not yet opened.
+BALLOT_STATES = ("scheduled", "waiting_for_tellers", "open", "closing", "counting", "closed")
 # passed/rejected: a motion; decided/tied: choose one or many; elected: ranked; no_votes;
 # no_quorum: too few voted, whatever the papers said.
 BALLOT_OUTCOMES = ("passed", "rejected", "decided", "tied", "elected", "no_votes", "no_quorum")

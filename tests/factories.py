@@ -7,7 +7,7 @@ from itertools import count
 
 from node.extensions import db
 from node.models import Ballot, Campaign, Candidate, Event, Group, Member, Post, Shift
-from node.services import ballots, passwords, tokens
+from node.services import ballot_tellers, ballots, passwords, tokens
 
 PASSWORD = "correct horse battery"
 _HASH: list[str] = []
@@ -140,12 +140,17 @@ def post(**fields) -> Post:
     return found
 
 
-def ballot(**fields) -> Ballot:
+def ballot(*, sealed: bool = False, tellers: list[Member] | None = None, **fields) -> Ballot:
     """An open yes/no ballot that any member who joined before now may vote in.
 
     Its freeze date comes after its opening, which the service refuses today (the roll is
     fixed before voting starts): it is written past the service, as a ballot set up before
     that rule would be, so a test can add voters after setting the ballot up.
+
+    By default it is a legacy (unsealed) ballot, as ballots made before sealing are. With
+    ``sealed=True`` it is sealed and dealt: ``tellers`` (three new members unless given,
+    ``tellers_needed`` defaulting to 2 of 3) have taken and kept their codes, which are in
+    ``ballot.teller_codes`` by member id.
     """
     now = datetime.now(UTC)
     values = {
@@ -162,8 +167,20 @@ def ballot(**fields) -> Ballot:
     values.update(fields)
     freeze = values["freeze_at"]
     late = freeze is not None and freeze > values["opens_at"]
+    if sealed:
+        tellers = tellers if tellers is not None else [member() for _ in range(3)]
+        values["tellers"] = [t.id for t in tellers]
     created = ballots.create({**values, "freeze_at": values["opens_at"] if late else freeze}, None)
     if late:
         created.freeze_at = freeze
         db.session.commit()
+    if not sealed:
+        created.sealed = False  # as a ballot set up before sealing (the service seals all)
+        db.session.commit()
+        return created
+    created.teller_codes = {}
+    for teller in tellers:
+        code = ballot_tellers.take_code(created, teller)
+        ballot_tellers.confirm_code(created, teller, code)
+        created.teller_codes[teller.id] = code
     return created

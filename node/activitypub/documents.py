@@ -81,7 +81,8 @@ def is_public(item: Any, now: datetime | None = None) -> bool:
     if isinstance(item, Post):
         return item.published_at is not None and item.published_at <= (now or utcnow())
     if isinstance(item, Ballot):
-        return item.closed_at is not None  # a ballot is published with its result, at the close
+        # A ballot is published with its result: at the close, or a sealed one at its count.
+        return item.closed_at is not None and (not item.sealed or item.counted_at is not None)
     return True
 
 

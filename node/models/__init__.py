@@ -2,7 +2,14 @@
 
 from .aggregate import CombinedEntry, CombinedFeedState, Listing, QuarantinedEntry
 from .attendee import GuestRsvp
-from .ballot import Ballot, BallotOption, BallotPaper, BallotVoter
+from .ballot import (
+    Ballot,
+    BallotOpened,
+    BallotOption,
+    BallotPaper,
+    BallotTeller,
+    BallotVoter,
+)
 from .carpool import CarpoolOffer, CarpoolRequest
 from .content import Campaign, Candidate, Event, Post, Rsvp
 from .federation import (
@@ -32,8 +39,10 @@ __all__ = [
     "ApiClient",
     "ApiToken",
     "Ballot",
+    "BallotOpened",
     "BallotOption",
     "BallotPaper",
+    "BallotTeller",
     "BallotVoter",
     "Campaign",
     "Candidate",

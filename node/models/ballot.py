@@ -1,5 +1,13 @@
 """Ballots: one member, one vote, and nothing stored that says who voted for what.
 
+A sealed ballot (every ballot made since sealed papers came in) keeps each member's paper
+sealed to the ballot's public key on their own ``BallotVoter`` row: that link is harmless,
+for nobody can read the paper without ``tellers_needed`` of its ``BallotTeller``s' shares
+of the private key, which the node never stores. The count writes the opened papers to
+``BallotOpened`` in a shuffled order with nothing that points back at a voter, and after
+the challenge period the sealed papers are erased, leaving trackers and opened papers.
+
+What follows describes the legacy path, kept for ballots made before:
 Who has voted (``BallotVoter``) and what was voted (``BallotPaper``) are separate tables
 with nothing in common but the ballot. A paper's key is its random receipt code, and
 neither table records when a row was written, so neither order nor time links the two:
@@ -11,7 +19,17 @@ together reproduce (``services.ballots`` explains both).
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from ..extensions import db
@@ -50,6 +68,20 @@ class Ballot(Timestamps, db.Model):
     quorum_met: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     outcome: Mapped[str] = mapped_column(String(16), default="")  # schemas.vocab.BALLOT_OUTCOMES
     result: Mapped[str] = mapped_column(Text, default="")  # the count as JSON (ballot_count)
+    # Sealed ballots (false only for ballots made before sealing, which keep BallotPaper).
+    sealed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=false())
+    tellers_needed: Mapped[int | None] = mapped_column(Integer, nullable=True)  # k of n
+    # The ballot key's public half (hex), set when the tellers' shares are dealt; the
+    # private half is never stored.
+    public_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    key_salt: Mapped[str | None] = mapped_column(String(64), nullable=True)  # for commitments
+    # closed_at ends the voting; counted_at is when k tellers' shares opened the papers.
+    counted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    papers_erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    sealed_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    spoilt_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    tracker_list_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    opened_list_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     options = relationship(
         "BallotOption",
@@ -58,6 +90,12 @@ class Ballot(Timestamps, db.Model):
         cascade="all, delete-orphan",
     )
     candidate = relationship("Candidate", lazy="select", foreign_keys=[candidate_id])
+    tellers = relationship(
+        "BallotTeller",
+        lazy="select",
+        order_by="BallotTeller.position",
+        cascade="all, delete-orphan",
+    )
     # How many options, when a query asks for it (the voting path, which needs no more).
     option_count: Mapped[int | None] = query_expression()
 
@@ -93,6 +131,55 @@ class BallotVoter(db.Model):
     member_id: Mapped[int | None] = mapped_column(
         ForeignKey("member.id", ondelete="SET NULL"), nullable=True
     )
+    # Sealed ballots: the paper sealed to the ballot's key (unreadable without k tellers;
+    # erased after the challenge period) and its tracker, the hash the member checks.
+    sealed_paper: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    tracker: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+# A unique index rather than a constraint, so adding it keeps the table WITHOUT ROWID
+# (a constraint would make SQLite's migration rebuild the table without it).
+Index("uq_ballot_voter_tracker", BallotVoter.ballot_id, BallotVoter.tracker, unique=True)
+
+
+class BallotTeller(db.Model):
+    """A member named to hold a share of a sealed ballot's key; k of them open the papers."""
+
+    __tablename__ = "ballot_teller"
+    __table_args__ = (UniqueConstraint("ballot_id", "position", name="uq_ballot_teller_position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ballot_id: Mapped[int] = mapped_column(ForeignKey("ballot.id", ondelete="CASCADE"), index=True)
+    # A teller who leaves keeps their code but can no longer log in to give their share on
+    # the page: the count needs k of the others, or their code read at a count in a room.
+    member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("member.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)  # 1..n, the index of their share
+    # Copied when named: shown to members and hashed into the signed result.
+    display_name: Mapped[str] = mapped_column(String(200))
+    # The public half of the teller's own X25519 key (hex): their code is the private half.
+    teller_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Their share of the ballot key, sealed to teller_key at the deal.
+    sealed_share: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    commitment: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The opened share, kept only from their submission until the count.
+    submitted_share: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class BallotOpened(db.Model):
+    """One opened paper of a counted sealed ballot, in the count's shuffled order."""
+
+    __tablename__ = "ballot_opened"
+
+    ballot_id: Mapped[int] = mapped_column(
+        ForeignKey("ballot.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    choices: Mapped[str] = mapped_column(String(2000))  # JSON; [] for one that did not open
+    spoilt: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class BallotPaper(db.Model):

@@ -39,6 +39,19 @@ class Count:
         }
 
 
+def problem(kind: str, options: int, seats: int, choices: Sequence[int]) -> str | None:
+    """Say what is wrong with a paper's choices for this ballot, or None when it is valid."""
+    if any(not 0 <= c < options for c in choices):
+        return f"Choose among options 0 to {options - 1}."
+    if len(set(choices)) != len(choices):
+        return "Choose each option at most once."
+    if kind in ("yes_no", "choose_one") and len(choices) > 1:
+        return "Choose one option (or none, to abstain)."
+    if kind == "choose_many" and len(choices) > seats:
+        return f"Choose at most {seats}."
+    return None
+
+
 def count(kind: str, options: int, seats: int, papers: Iterable[Sequence[int]]) -> Count:
     """Count ``papers`` for a ballot of ``kind`` with ``options`` options."""
     papers = list(papers)

@@ -1,5 +1,14 @@
 """Ballots: one member, one vote; secret papers with receipts; the count at the close.
 
+Every ballot set up now is sealed: its tellers and key are ``ballot_tellers``' business, its
+papers, trackers and count ``ballot_box``'s. A sealed vote is one row: the member's
+``BallotVoter`` row carrying their paper sealed to the ballot's key and its tracker, which
+is their receipt (no secret code: a change needs only their own log-in). The close of a
+sealed ballot only ends the voting; the count waits for k tellers' shares.
+
+What follows describes the legacy path, kept for ballots set up before sealing until they
+close.
+
 Casting writes two rows in one transaction: that the person voted (``BallotVoter``) and an
 anonymous paper keyed by a fresh receipt code (``BallotPaper``). Nothing stored joins the
 two.
@@ -58,7 +67,7 @@ from schemas import vocab
 from ..extensions import db
 from ..keys import ballot_key
 from ..models import Ballot, BallotOption, BallotPaper, BallotVoter, Candidate, Member, utcnow
-from . import ballot_count, feed
+from . import ballot_box, ballot_count, ballot_tellers, feed
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .groups import current_group
 from .records import Page, can_see_members_only, commit, paginate
@@ -71,40 +80,60 @@ SECRET_LENGTH = 16  # private: ~80 bits
 
 @dataclass(frozen=True)
 class Receipt:
-    """What a member is given for their vote: shown once, never stored whole."""
+    """What a member is given for their vote: shown once, never stored whole.
+
+    On a sealed ballot ``receipt`` is the tracker and there is no ``receipt_code``.
+    """
 
     receipt: str
-    receipt_code: str
+    receipt_code: str | None
     changed: bool = False
+    tracker: str | None = None
 
 
 # --- reading -------------------------------------------------------------------------------
 
 
 def state(ballot: Ballot, now: datetime | None = None) -> str:
-    """Say where a ballot stands: scheduled, open, closing (time is up, not yet counted), closed."""
+    """Say where a ballot stands: scheduled, open, closing (time is up, not yet counted), closed.
+
+    A sealed ballot is also waiting_for_tellers (its time has come but its key is not dealt)
+    or counting (closed, waiting for k tellers' shares).
+    """
+    if ballot.sealed and ballot.closed_at is not None:
+        return "closed" if ballot.counted_at is not None else "counting"
     if ballot.closed_at is not None:
         return "closed"
     now = now or utcnow()
     if now < ballot.opens_at:
         return "scheduled"
     if now < ballot.closes_at:
-        return "open"
+        return "waiting_for_tellers" if ballot.sealed and ballot.public_key is None else "open"
     return "closing"
 
 
+def has_result(ballot: Ballot) -> bool:
+    """Say whether a ballot's result is known: closed, and for a sealed one counted."""
+    return ballot.closed_at is not None and (not ballot.sealed or ballot.counted_at is not None)
+
+
+_COUNTED = Ballot.closed_at.is_not(None) & (
+    Ballot.sealed.is_(False) | Ballot.counted_at.is_not(None)
+)
+
+
 def _may_see(ballot: Ballot, viewer: Member | None) -> bool:
-    # Ballots are members' business; the public sees a public ballot's result once closed.
+    # Ballots are members' business; the public sees a public ballot's result once counted.
     if can_see_members_only(viewer):
         return True
-    return ballot.visibility == "public" and ballot.closed_at is not None
+    return ballot.visibility == "public" and has_result(ballot)
 
 
 def listing(viewer: Member | None, page: int = 1, per_page: int = 20) -> Page[Ballot]:
     """List the ballots the viewer may see: open and coming first, then the latest closed."""
     query = select(Ballot).options(selectinload(Ballot.options))
     if not can_see_members_only(viewer):
-        query = query.where(Ballot.visibility == "public", Ballot.closed_at.is_not(None))
+        query = query.where(Ballot.visibility == "public", _COUNTED)
     query = query.order_by(Ballot.closed_at.is_not(None), Ballot.closes_at.desc(), Ballot.id.desc())
     return paginate(query, page, per_page)
 
@@ -175,6 +204,8 @@ def result(ballot: Ballot) -> dict[str, Any]:
     """Return the count of a closed ballot; before the close there is none to see."""
     if ballot.closed_at is None:
         raise Forbidden("The result is hidden until the ballot closes.")
+    if not has_result(ballot):
+        raise Forbidden("The result is hidden until the tellers have counted the papers.")
     found = json.loads(ballot.result or "{}")
     eligible = ballot.eligible_count or 0
     return {
@@ -191,7 +222,12 @@ def result(ballot: Ballot) -> dict[str, Any]:
 def papers(
     ballot: Ballot, receipt: str | None = None, page: int = 1, per_page: int = 100
 ) -> Page[dict[str, Any]]:
-    """Return a page of the closed ballot's papers, by receipt, for members to check."""
+    """Return a page of the closed ballot's papers, by receipt, for members to check.
+
+    A sealed ballot's papers are the opened ones, in the count's shuffled order.
+    """
+    if ballot.sealed:
+        return ballot_box.opened_papers(ballot, page, per_page)
     if ballot.closed_at is None:
         raise Forbidden("The papers are published when the ballot closes.")
     where = [BallotPaper.ballot_id == ballot.id]
@@ -213,7 +249,7 @@ def endorsing_ballot(candidate: Candidate) -> Ballot | None:
     """Return the closed ballot that decided a candidate's endorsement, if one did."""
     return db.session.scalar(
         select(Ballot)
-        .where(Ballot.candidate_id == candidate.id, Ballot.closed_at.is_not(None))
+        .where(Ballot.candidate_id == candidate.id, _COUNTED)
         .order_by(Ballot.closed_at.desc(), Ballot.id.desc())
         .limit(1)
     )
@@ -230,8 +266,10 @@ def _in_utc(value: datetime | None) -> datetime | None:
 
 
 def create(data: dict[str, Any], by: Member | None) -> Ballot:
-    """Set up a ballot from validated input (schemas.ballots.BallotIn)."""
+    """Set up a sealed ballot from validated input (schemas.ballots.BallotIn), with its tellers."""
     data = dict(data)
+    tellers = data.pop("tellers", None)
+    tellers_needed = data.pop("tellers_needed", None)
     labels = list(vocab.YES_NO_OPTIONS) if data["kind"] == "yes_no" else data.pop("options")
     data.pop("options", None)
     for key in ("opens_at", "closes_at", "freeze_at"):
@@ -243,8 +281,12 @@ def create(data: dict[str, Any], by: Member | None) -> Ballot:
     candidate_id = data.get("candidate_id")
     if candidate_id is not None and db.session.get(Candidate, candidate_id) is None:
         raise Invalid.on("candidate_id", "No candidate has that id.")
-    ballot = Ballot(**data, created_by_id=by.id if by else None)
+    ballot = Ballot(**data, sealed=True, created_by_id=by.id if by else None)
     ballot.options = [BallotOption(position=i, label=label) for i, label in enumerate(labels)]
+    if tellers:
+        ballot_tellers.name_tellers(ballot, tellers, tellers_needed, save=False)
+    elif tellers_needed is not None:
+        raise Invalid.on("tellers", "Name the tellers as well as how many must count.")
     db.session.add(ballot)
     commit()
     return ballot
@@ -264,7 +306,19 @@ def _check_times(opens: datetime, closes: datetime, freeze: datetime, *, new: bo
 
 
 def update(ballot: Ballot, data: dict[str, Any]) -> Ballot:
-    """Change a ballot that has not opened yet: once voting starts, the terms are fixed."""
+    """Change a ballot that has not opened yet: once voting starts, the terms are fixed.
+
+    Its tellers (``tellers``, ``tellers_needed``) may change until their key is dealt.
+    """
+    data = dict(data)
+    tellers = data.pop("tellers", None)
+    tellers_needed = data.pop("tellers_needed", None)
+    if tellers is not None or tellers_needed is not None:
+        if tellers is None:
+            tellers = [t.member_id for t in ballot.tellers]
+        ballot_tellers.name_tellers(ballot, tellers, tellers_needed, save=not data)
+        if not data:
+            return ballot
     if state(ballot) != "scheduled":
         raise Conflict("This ballot has opened: its terms can no longer change.")
     for key in ("opens_at", "closes_at", "freeze_at"):
@@ -307,14 +361,9 @@ NOT_YOUR_CODE = "That is not the receipt code you were given for this ballot."
 
 def _check_choices(ballot: Ballot, choices: list[int]) -> list[int]:
     options = ballot.option_count if ballot.option_count is not None else len(ballot.options)
-    if any(not 0 <= c < options for c in choices):
-        raise Invalid.on("choices", f"Choose among options 0 to {options - 1}.")
-    if len(set(choices)) != len(choices):
-        raise Invalid.on("choices", "Choose each option at most once.")
-    if ballot.kind in ("yes_no", "choose_one") and len(choices) > 1:
-        raise Invalid.on("choices", "Choose one option (or none, to abstain).")
-    if ballot.kind == "choose_many" and len(choices) > ballot.seats:
-        raise Invalid.on("choices", f"Choose at most {ballot.seats}.")
+    wrong = ballot_count.problem(ballot.kind, options, ballot.seats, choices)
+    if wrong:
+        raise Invalid.on("choices", wrong)
     return list(choices)
 
 
@@ -350,12 +399,16 @@ def cast(
     where = state(ballot, now)
     if where == "scheduled":
         raise Conflict("This ballot is not open yet.")
+    if where == "waiting_for_tellers":
+        raise Conflict(ballot_tellers.NOT_DEALT)
     if where != "open":
         raise Conflict("This ballot has closed.")
     reason = ineligibility(ballot, member)
     if reason:
         raise Forbidden(reason)
     voter = voter_hash(ballot.id, member.email)
+    if ballot.sealed:
+        return _cast_sealed(ballot, member, voter, choices, receipt_code)
     # Without changes allowed, the voter row's key alone refuses a second vote.
     if ballot.allow_change or receipt_code:
         record = db.session.get(BallotVoter, (ballot.id, voter))
@@ -385,6 +438,35 @@ def cast(
     _still_open(ballot)
     db.session.commit()
     return Receipt(receipt, f"{receipt}-{secret}")
+
+
+def _cast_sealed(
+    ballot: Ballot, member: Member, voter: str, choices: list[int], code: str | None
+) -> Receipt:
+    if code:
+        raise Invalid.on(
+            "receipt_code", "This ballot is sealed: a change needs only your own log-in."
+        )
+    change = False
+    if ballot.allow_change:
+        record = db.session.get(BallotVoter, (ballot.id, voter))
+        if record is not None:
+            if record.member_id != member.id:
+                # Cast under an earlier membership with this address: it stands.
+                raise Conflict(
+                    f"{ALREADY_VOTED} That vote was cast before you last joined, and stands."
+                )
+            change = True
+    try:
+        # One row: who voted, and their paper sealed so that nobody here can read it.
+        found = ballot_box.put_paper(ballot, voter, member.id, choices, change=change)
+    except IntegrityError:
+        # This address has voted already, or their other vote got in first: the voter key.
+        db.session.rollback()
+        raise Conflict(ALREADY_VOTED if ballot.allow_change else CANNOT_CHANGE) from None
+    _still_open(ballot)
+    db.session.commit()
+    return Receipt(found, None, changed=change, tracker=found)
 
 
 def _change(
@@ -461,9 +543,16 @@ def close(ballot: Ballot, *, early: bool = False) -> Ballot:
         raise Conflict("This ballot is already closed.")
     if now < ballot.closes_at:
         ballot.closes_at = now  # closed early: it was open until now
+    if ballot.sealed:
+        ballot.closed_at = now
+        if ballot.public_key is None:
+            # Never dealt, so nobody could vote: there is nothing for tellers to open.
+            ballot_box.count_sealed(ballot, None)
+        commit()  # otherwise counting: the tellers' shares open the papers
+        return ballot
     _count(ballot, now)
     feed.record(ballot, "update")
-    _settle_endorsement(ballot)
+    ballot_box.settle_endorsement(ballot)
     commit()
     return ballot
 
@@ -479,41 +568,13 @@ def _count(ballot: Ballot, now: datetime) -> None:
     voters = db.session.scalar(
         select(func.count()).select_from(BallotPaper).where(BallotPaper.ballot_id == ballot.id)
     )
-    # Eligible: everyone who voted (they were eligible then, members still or not), and the
-    # active members on the roll who did not.
-    voted = db.session.scalar(
-        select(func.count()).select_from(BallotVoter).where(BallotVoter.ballot_id == ballot.id)
-    )
-    has_voted_row = exists().where(
-        BallotVoter.ballot_id == ballot.id, BallotVoter.member_id == Member.id
-    )
-    did_not_vote = db.session.scalar(
-        select(func.count())
-        .select_from(Member)
-        .where(Member.joined_at <= ballot.freeze_at, Member.status == "active", ~has_voted_row)
-    )
-    eligible = voted + did_not_vote
+    eligible = ballot_box.roll(ballot)
     ballot.closed_at = now
     ballot.voters_count = voters
     ballot.eligible_count = max(eligible, voters)
     ballot.quorum_met = ballot.quorum is None or voters >= ballot.quorum
     ballot.outcome = counted.outcome if ballot.quorum_met else "no_quorum"
     ballot.result = json.dumps(counted.as_json())
-
-
-def _settle_endorsement(ballot: Ballot) -> None:
-    if ballot.candidate_id is None:
-        return
-    candidate = db.session.get(Candidate, ballot.candidate_id)
-    if candidate is None:
-        return
-    if ballot.outcome == "passed":
-        candidate.endorsement = "endorsed"
-    elif candidate.endorsement == "proposed":
-        candidate.endorsement = "none"  # the proposal was put to the members and fell
-    else:
-        return
-    feed.record(candidate, "update")
 
 
 def close_due(limit: int = 20) -> int:

@@ -86,7 +86,11 @@ def _document(group: Group, item: Any) -> dict[str, Any]:
     if isinstance(item, Candidate):
         endorsed_by = db.session.scalar(
             select(Ballot)
-            .where(Ballot.candidate_id == item.id, Ballot.closed_at.is_not(None))
+            .where(
+                Ballot.candidate_id == item.id,
+                Ballot.closed_at.is_not(None),
+                Ballot.sealed.is_(False) | Ballot.counted_at.is_not(None),
+            )
             .order_by(Ballot.closed_at.desc(), Ballot.id.desc())
             .limit(1)
         )

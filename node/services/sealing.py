@@ -12,6 +12,8 @@ tested on its own (the ballot services store what these return):
   (libsodium's sealed box, through PyNaCl), so neither its size nor its bytes say
   anything; ``tracker`` is the hash of a sealed paper, the member's receipt: it proves a
   paper was cast and counted, never what it says.
+- ``teller_code`` frames a teller's own X25519 private key the same way (another prefix):
+  their share is sealed to its public half, so the code opens the share when they give it.
 - ``rebuild`` takes ``k`` checked shares back to the private key, and ``open_paper``
   reads a sealed paper with it (``None`` for a spoilt one).
 
@@ -37,6 +39,7 @@ from nacl.public import PrivateKey, PublicKey, SealedBox
 PAPER_BYTES = 256
 SEALED_BYTES = PAPER_BYTES + crypto_box_SEALBYTES  # every sealed paper is this long
 SHARE_PREFIX = "BLS1"  # a share code's version, so a code from elsewhere is refused early
+TELLER_PREFIX = "BLT1"  # a teller's key code: the private key their share is sealed to
 
 
 class ShareError(ValueError):
@@ -51,26 +54,83 @@ class Share:
     value: bytes
 
     @property
+    def raw(self) -> bytes:
+        """Return the index and value as 33 bytes (what a teller's sealed share holds)."""
+        return bytes([self.index]) + self.value
+
+    @property
     def code(self) -> str:
         """Return the share as text a teller can copy, save and type back."""
-        raw = bytes([self.index]) + self.value
-        check = hashlib.sha256(raw).digest()[:4]
-        return f"{SHARE_PREFIX}-" + base64.b32encode(raw + check).decode().rstrip("=")
+        return _frame(SHARE_PREFIX, self.raw)
+
+
+def share_from_raw(raw: bytes) -> Share:
+    """Read a share back from its 33 raw bytes."""
+    if len(raw) != 33 or raw[0] == 0:
+        raise ShareError("That is not a ballot share.")
+    return Share(raw[0], raw[1:])
+
+
+def _frame(prefix: str, raw: bytes) -> str:
+    # Base 32 with a 4-byte check: survives being read aloud, mistypes are caught.
+    check = hashlib.sha256(raw).digest()[:4]
+    return f"{prefix}-" + base64.b32encode(raw + check).decode().rstrip("=")
+
+
+def _unframe(prefix: str, code: str, length: int, what: str) -> bytes:
+    text = "".join(code.split()).upper()
+    found, _, body = text.partition("-")
+    if found != prefix or not body:
+        raise ShareError(f"That is not a {what}.")
+    try:
+        raw = base64.b32decode(body + "=" * (-len(body) % 8))
+    except ValueError:
+        raise ShareError(f"That {what} has a character it cannot have.") from None
+    data, check = raw[:length], raw[length:]
+    if len(raw) != length + 4 or not hmac.compare_digest(hashlib.sha256(data).digest()[:4], check):
+        raise ShareError(f"That {what} is mistyped or incomplete.")
+    return data
 
 
 def parse_share(code: str) -> Share:
     """Read a share code back, refusing one mistyped or not a share at all."""
-    text = "".join(code.split()).upper()
-    prefix, _, body = text.partition("-")
-    if prefix != SHARE_PREFIX or not body:
-        raise ShareError("That is not a ballot share code.")
-    try:
-        raw = base64.b32decode(body + "=" * (-len(body) % 8))
-    except ValueError:
-        raise ShareError("That share code has a character it cannot have.") from None
-    if len(raw) != 37 or not hmac.compare_digest(hashlib.sha256(raw[:33]).digest()[:4], raw[33:]):
-        raise ShareError("That share code is mistyped or incomplete.")
+    raw = _unframe(SHARE_PREFIX, code, 33, "ballot share code")
     return Share(raw[0], raw[1:33])
+
+
+def make_teller_key() -> tuple[bytes, str]:
+    """Make a teller's X25519 key pair; return (public, the private half as a code)."""
+    private = PrivateKey.generate()
+    return bytes(private.public_key), teller_code(bytes(private))
+
+
+def teller_code(private: bytes) -> str:
+    """Return a teller's private key as text they can copy, save and type back."""
+    return _frame(TELLER_PREFIX, private)
+
+
+def parse_teller_code(code: str) -> bytes:
+    """Read a teller's code back to their 32-byte private key, refusing a mistyped one."""
+    return _unframe(TELLER_PREFIX, code, 32, "teller code")
+
+
+def teller_public(private: bytes) -> bytes:
+    """Return the public half of a teller's private key."""
+    return bytes(PrivateKey(private).public_key)
+
+
+def seal_share(teller_key: bytes, share: Share) -> bytes:
+    """Seal a share to its teller's public key: only their code opens it."""
+    return SealedBox(PublicKey(teller_key)).encrypt(share.raw)
+
+
+def open_share(private: bytes, sealed: bytes) -> Share:
+    """Open a teller's sealed share with their private key, refusing another's key."""
+    try:
+        raw = SealedBox(PrivateKey(private)).decrypt(sealed)
+    except CryptoError:
+        raise ShareError("That code does not open this teller's share.") from None
+    return share_from_raw(raw)
 
 
 def commitment(ballot_salt: bytes, share: Share) -> str:

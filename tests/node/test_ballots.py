@@ -209,7 +209,8 @@ def test_nothing_stored_links_a_member_to_their_choice(app, group):
     voter_columns = {c["name"] for c in inspect(db.engine).get_columns("ballot_voter")}
     # The only column the two share is the ballot; neither has a time or a sequence.
     assert paper_columns & voter_columns == {"ballot_id"}
-    assert voter_columns == {"ballot_id", "voter", "member_id"}
+    # A sealed ballot's paper and tracker (empty here: this is a legacy ballot).
+    assert voter_columns == {"ballot_id", "voter", "member_id", "sealed_paper", "tracker"}
     assert not {c for c in paper_columns if "member" in c or c.endswith("_at") or c == "id"}
     member_ids = {str(p.id) for p in people}
     emails = {p.email for p in people}
