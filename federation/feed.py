@@ -114,6 +114,18 @@ def extension_terms() -> dict[str, Any]:
         "votersCount": "http://joinmastodon.org/ns#votersCount",
         "ballotResult": {"@id": f"{prefix}:ballotResult", "@type": "@json"},
         "endorsementBallot": {"@id": f"{prefix}:endorsementBallot", "@type": "@id"},
+        # A sealed ballot's result: how many tellers held its key and how many had to act
+        # together to count, how many sealed papers were opened and how many were spoilt,
+        # and SHA-256 hashes (hex) of the tellers' names (in order, one per line), of the
+        # ballot box's trackers (sorted, one per line) and of the opened papers as published
+        # (RFC 8785 JSON), so the group cannot quietly change any of them later.
+        "tellersCount": f"{prefix}:tellersCount",
+        "tellersNeeded": f"{prefix}:tellersNeeded",
+        "sealedCount": f"{prefix}:sealedCount",
+        "spoiltCount": f"{prefix}:spoiltCount",
+        "tellersHash": f"{prefix}:tellersHash",
+        "trackerListHash": f"{prefix}:trackerListHash",
+        "openedPapersHash": f"{prefix}:openedPapersHash",
         "hash": f"{prefix}:hash",
         # Borrowed, so event software that knows them (Mobilizon, Gancio) reads them too.
         "schema": SCHEMA_NAMESPACE,

@@ -10,6 +10,17 @@ from . import vocab
 from .common import Choice, InputSchema, Moment, Text
 
 MAX_OPTIONS = 50
+MAX_TELLERS = 9
+TELLER_IDS = fields.List(
+    fields.Integer(validate=validate.Range(min=1, max=2**31 - 1)),
+    validate=validate.Length(min=1, max=MAX_TELLERS),
+    metadata={"description": "member ids of the ballot's tellers (sealed ballots)"},
+)
+TELLERS_NEEDED = fields.Integer(
+    allow_none=True,
+    validate=validate.Range(min=1, max=MAX_TELLERS),
+    metadata={"description": "how many tellers must give their shares to count (k of n)"},
+)
 
 
 class BallotIn(InputSchema):
@@ -36,6 +47,8 @@ class BallotIn(InputSchema):
     allow_change = fields.Boolean(load_default=False)
     candidate_id = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=2**31 - 1))
     visibility = Choice(vocab.VISIBILITIES, load_default="public")
+    tellers = TELLER_IDS
+    tellers_needed = TELLERS_NEEDED
 
     @validates_schema
     def _shape(self, data: dict[str, Any], **_kwargs: Any) -> None:
@@ -83,6 +96,8 @@ class BallotChange(InputSchema):
     quorum = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=10_000_000))
     allow_change = fields.Boolean()
     visibility = Choice(vocab.VISIBILITIES)
+    tellers = TELLER_IDS
+    tellers_needed = TELLERS_NEEDED
 
 
 class VoteIn(InputSchema):
@@ -100,6 +115,35 @@ class VoteIn(InputSchema):
         validate=validate.Length(max=MAX_OPTIONS),
     )
     receipt_code = Text(40, allow_none=True)
+
+
+class TellerCodeIn(InputSchema):
+    """A teller's code, typed or pasted back: to show it was kept, or to give their share."""
+
+    code = Text(200, min_length=1, required=True)
+
+
+class TellerCodeOut(Schema):
+    code = fields.String(
+        metadata={"description": "your teller code: shown only now; keep it to give your share"}
+    )
+
+
+class TellerOut(Schema):
+    position = fields.Integer()
+    name = fields.String()
+    kept_code = fields.Boolean()
+    gave_share = fields.Boolean()
+
+
+class TrackerOut(Schema):
+    tracker = fields.String(metadata={"description": "the hash of one sealed paper"})
+
+
+class OpenedPaperOut(Schema):
+    position = fields.Integer(metadata={"description": "the count's shuffled order"})
+    choices = fields.List(fields.Integer())
+    spoilt = fields.Boolean()
 
 
 class OptionOut(Schema):
@@ -123,6 +167,11 @@ class BallotOut(Schema):
     visibility = fields.String()
     state = fields.String(metadata={"enum": list(vocab.BALLOT_STATES)})
     closed_at = fields.DateTime(allow_none=True)
+    sealed = fields.Boolean()
+    tellers_needed = fields.Integer(allow_none=True)
+    tellers = fields.List(fields.Nested(TellerOut), metadata={"description": "members only"})
+    public_key_fingerprint = fields.String(allow_none=True)
+    counted_at = fields.DateTime(allow_none=True)
 
 
 class ResultOut(Schema):
@@ -138,14 +187,26 @@ class ResultOut(Schema):
     abstentions = fields.Integer()
     winners = fields.List(fields.Integer(), metadata={"description": "option positions"})
     rounds = fields.List(fields.Dict(), metadata={"description": "ranked: each STV round"})
+    sealed_count = fields.Integer(allow_none=True, metadata={"description": "sealed papers"})
+    spoilt_count = fields.Integer(allow_none=True)
+    tracker_list_hash = fields.String(allow_none=True)
+    opened_papers_hash = fields.String(allow_none=True)
 
 
 class ReceiptOut(Schema):
-    receipt = fields.String(metadata={"description": "published with your choice at the close"})
+    receipt = fields.String(
+        metadata={"description": "sealed ballots: your tracker; others: published at the close"}
+    )
     receipt_code = fields.String(
+        allow_none=True,
         metadata={
-            "description": "keep it secret: with your log-in it changes your vote; shown only now"
-        }
+            "description": "keep it secret: with your log-in it changes your vote; shown only "
+            "now (none for sealed ballots, where your log-in alone changes it)"
+        },
+    )
+    tracker = fields.String(
+        allow_none=True,
+        metadata={"description": "sealed ballots: find it in the ballot box; it never says how"},
     )
     changed = fields.Boolean()
 

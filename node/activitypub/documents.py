@@ -9,6 +9,7 @@ term beyond ActivityStreams is defined in ``federation.feed.extension_terms()``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import date, datetime
 from typing import Any
@@ -279,7 +280,23 @@ def question_document(group: Group, ballot: Ballot) -> dict[str, Any]:
             **_addressing(group),
         }
     )
+    if ballot.sealed:
+        document.update(_sealed_terms(ballot))
     return _compact(document)
+
+
+def _sealed_terms(ballot: Ballot) -> dict[str, Any]:
+    """Return what a sealed ballot's result adds: its tellers, k, and hashes to hold it to."""
+    names = "".join(f"{t.display_name}\n" for t in ballot.tellers)
+    return {
+        "tellersCount": len(ballot.tellers),
+        "tellersNeeded": ballot.tellers_needed,
+        "tellersHash": hashlib.sha256(names.encode()).hexdigest(),
+        "sealedCount": ballot.sealed_count or 0,
+        "spoiltCount": ballot.spoilt_count or 0,
+        "trackerListHash": ballot.tracker_list_hash,
+        "openedPapersHash": ballot.opened_list_hash,
+    }
 
 
 def object_document(

@@ -136,6 +136,14 @@ def tellers_hash(ballot: Ballot) -> str:
     return hashlib.sha256(names.encode()).hexdigest()
 
 
+def key_fingerprint(ballot: Ballot) -> str | None:
+    """Return a short fingerprint of the ballot's public key, for people to compare."""
+    if not ballot.public_key:
+        return None
+    digest = hashlib.sha256(bytes.fromhex(ballot.public_key)).hexdigest()[:20]
+    return " ".join(digest[i : i + 4] for i in range(0, 20, 4))
+
+
 def take_code(ballot: Ballot, member: Member) -> str:
     """Make ``member``'s teller key; keep its public half and return the private half as a code."""
     teller = _teller(ballot, member)

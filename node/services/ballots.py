@@ -216,6 +216,16 @@ def result(ballot: Ballot) -> dict[str, Any]:
         "turnout": round((ballot.voters_count or 0) / eligible, 4) if eligible else 0.0,
         "quorum": ballot.quorum,
         "quorum_met": bool(ballot.quorum_met),
+        **(
+            {
+                "sealed_count": ballot.sealed_count or 0,
+                "spoilt_count": ballot.spoilt_count or 0,
+                "tracker_list_hash": ballot.tracker_list_hash,
+                "opened_papers_hash": ballot.opened_list_hash,
+            }
+            if ballot.sealed
+            else {}
+        ),
     }
 
 

@@ -28,9 +28,13 @@ def test_an_organiser_sets_up_a_ballot_and_a_member_votes(api, organiser_token, 
     created = api.post("/ballots", organiser_token, json={**MOTION, "quorum": 1})
     assert created.status_code == 201, created.get_json()
     ballot = created.get_json()
-    assert ballot["state"] == "open"
+    # New ballots are sealed and wait for their tellers (test_api_sealed_ballots.py).
+    assert ballot["state"] == "waiting_for_tellers" and ballot["sealed"] is True
     assert [o["label"] for o in ballot["options"]] == ["Yes", "No", "Abstain"]
     assert created.headers["Location"].endswith(f"/api/v1/ballots/{ballot['id']}")
+    # The rest is the legacy path, kept for ballots set up before sealing.
+    db.session.get(Ballot, ballot["id"]).sealed = False
+    db.session.commit()
     token = factories.token(member)
     cast = api.post(f"/ballots/{ballot['id']}/vote", token, json={"choices": [0]})
     assert cast.status_code == 201

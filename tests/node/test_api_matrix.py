@@ -21,7 +21,13 @@ ORGANISERS = (401, 403, 200, 200)
 ORGANISERS_CREATE = (401, 403, 201, 201)
 ORGANISERS_DELETE = (401, 403, 204, 204)
 ANY_TOKEN = (401, 200, 200, 200)
-CLIENT_ONLY = (401, 401, 401, 401)  # a bearer token is not client credentials
+CLIENT_ONLY = (401, 401, 401, 401)
+NOT_TELLERS = (
+    401,
+    403,
+    403,
+    403,
+)  # none of the callers is one of the ballot's tellers  # a bearer token is not client credentials
 
 # (method, path, body, expected statuses for CALLERS); {ids} filled from the seeded data
 ROUTES = [
@@ -78,6 +84,11 @@ ROUTES = [
     ("POST", "/ballots/{ballot}/close", None, ORGANISERS),
     ("GET", "/ballots/{closed}/result", None, OPEN),
     ("GET", "/ballots/{closed}/papers", None, ANY_TOKEN),
+    # A sealed ballot's ballot box is members'; codes and shares are its tellers' alone.
+    ("GET", "/ballots/{sealed}/trackers", None, ANY_TOKEN),
+    ("POST", "/ballots/{sealed}/teller-code", None, NOT_TELLERS),
+    ("POST", "/ballots/{sealed}/teller-code/confirm", {"code": "BLT1-X"}, NOT_TELLERS),
+    ("POST", "/ballots/{sealed}/shares", {"code": "BLT1-X"}, NOT_TELLERS),
 ]
 CONTENT = {
     "campaigns": {"title": "T", "kind": "policy"},
@@ -123,6 +134,7 @@ def test_who_may_call_each_route(
             opens_at=factories.soon(1), closes_at=factories.soon(2), freeze_at=factories.soon(1)
         ).id,
         "closed": ballots.close(factories.ballot(), early=True).id,
+        "sealed": factories.ballot(sealed=True, freeze_at=factories.soon(1)).id,
     }
     holder = {"member": member, "organiser": organiser, "admin": admin}.get(caller)
     token = factories.token(holder) if holder else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from flask import g
@@ -12,15 +13,20 @@ from schemas.ballots import (
     BallotChange,
     BallotIn,
     BallotOut,
+    OpenedPaperOut,
     PaperOut,
     ReceiptOut,
     ResultOut,
+    TellerCodeIn,
+    TellerCodeOut,
+    TrackerOut,
     VoteIn,
 )
 from schemas.common import PageArgs, Text
 
 from ...models import Ballot
-from ...services import ballots
+from ...services import ballot_box, ballot_tellers, ballots
+from ...services.records import can_see_members_only
 from ..no_store import no_store
 from . import bp
 from .access import PUBLIC, caller, operation, token, viewer
@@ -42,11 +48,20 @@ class PapersQuery(PageArgs):
     receipt = Text(40)
 
 
+class TrackersQuery(PageArgs):
+    tracker = Text(64)
+
+
 def _dump(ballot: Ballot) -> dict[str, Any]:
     dumped = BallotOut().dump(ballot)
     dumped["state"] = ballots.state(ballot)
     dumped["options"] = [{"position": o.position, "label": o.label} for o in ballot.options]
     dumped["url"] = html_url("ballots.ballot", "/ballots/{ballot_id}", ballot_id=ballot.id)
+    if ballot.sealed:
+        dumped["public_key_fingerprint"] = ballot_tellers.key_fingerprint(ballot)
+        # The tellers are shown to members; only a hash of their names leaves the node.
+        if can_see_members_only(viewer()):
+            dumped["tellers"] = ballot_tellers.teller_status(ballot)
     member = g.get("api_member")
     if member is not None:
         dumped["has_voted"] = ballots.has_voted(ballot, member)
@@ -148,11 +163,15 @@ def vote(ballot_id: int):
     WRITE,
     response=ResultOut,
     description="Closes early (or when its time is up, before the worker does). The result "
-    "goes on the group's feed as a Question with its counts if the ballot is public.",
+    "goes on the group's feed as a Question with its counts if the ballot is public. A sealed "
+    "ballot answers 202 with the ballot, its state counting: the result comes when enough "
+    "tellers have given their shares.",
     errors=(404, 409),
 )
 def close_ballot(ballot_id: int):
     found = ballots.close(ballots.get(ballot_id, viewer()), early=True)
+    if not ballots.has_result(found):
+        return _dump(found), 202  # sealed: counting, until k tellers give their shares
     return ResultOut().dump(ballots.result(found))
 
 
@@ -172,15 +191,95 @@ def ballot_result(ballot_id: int):
 @bp.get(f"{ONE}/papers")
 @no_store
 @operation(
-    "List a closed ballot's papers by receipt",
+    "List a closed ballot's papers",
     token("read"),
     query=PapersQuery,
     response=shapes.page_of(PaperOut),
-    description="For members: every paper's receipt with its choices, so each can check "
-    "their vote was counted as cast (?receipt= finds one). Before the close: 403.",
+    description="For members. A sealed ballot's opened papers in the count's shuffled order "
+    "(position, choices, spoilt; no tracker beside them), so anyone can recount: before the "
+    "tellers have counted, 403. A ballot set up before sealing: every paper's receipt with its "
+    "choices (?receipt= finds one); before the close, 403.",
     errors=(403, 404),
 )
 def ballot_papers(ballot_id: int):
     found = ballots.get(ballot_id, caller())
     args = query_args(PapersQuery())
+    if found.sealed:
+        args.pop("receipt", None)
+        return page_response(ballots.papers(found, **args), OpenedPaperOut())
     return page_response(ballots.papers(found, **args), PaperOut())
+
+
+@bp.get(f"{ONE}/trackers")
+@operation(
+    "List the ballot box's trackers",
+    token("read"),
+    query=TrackersQuery,
+    response=shapes.page_of(TrackerOut),
+    description="For members, while voting is open and after: the tracker of every sealed "
+    "paper, in tracker order. ?tracker= finds one (404 when no paper has it). A tracker "
+    "proves a paper was cast and counted, never what it says. Ballots set up before sealing "
+    "have none: 404.",
+    errors=(404,),
+)
+def ballot_trackers(ballot_id: int):
+    found = ballots.get(ballot_id, caller())
+    args = query_args(TrackersQuery())
+    listed = ballot_box.trackers(found, args["page"], args["per_page"], args.get("tracker"))
+    items = [{"tracker": t} for t in listed.items]
+    return page_response(replace(listed, items=items), TrackerOut())
+
+
+@bp.post(f"{ONE}/teller-code")
+@no_store
+@operation(
+    "Take your teller code",
+    token("vote"),
+    response=TellerCodeOut,
+    status=201,
+    description="For the ballot's tellers, before its key is dealt: makes your teller key and "
+    "answers with its private half as a code, shown only this once (keep it: your share of "
+    "the ballot key is sealed to it). Taking it again replaces it. Not a teller: 403; the key "
+    "already dealt: 409.",
+    errors=(403, 404, 409),
+)
+def take_teller_code(ballot_id: int):
+    found = ballots.get(ballot_id, caller())
+    return {"code": ballot_tellers.take_code(found, caller())}, 201
+
+
+@bp.post(f"{ONE}/teller-code/confirm")
+@no_store
+@operation(
+    "Show you kept your teller code",
+    token("vote"),
+    body=TellerCodeIn,
+    response=BallotItem,
+    description="Send back the code you took. When the last teller has, the ballot's key is "
+    "dealt and the ballot can open. A code that is not yours: 400 (field code).",
+    errors=(400, 403, 404, 409),
+)
+def confirm_teller_code(ballot_id: int):
+    found = ballots.get(ballot_id, caller())
+    data = body(TellerCodeIn())
+    return _dump(ballot_tellers.confirm_code(found, caller(), data["code"]))
+
+
+@bp.post(f"{ONE}/shares")
+@no_store
+@operation(
+    "Give your share to count",
+    token("vote"),
+    body=TellerCodeIn,
+    response=BallotItem,
+    description="For tellers, after the close: your teller code opens your share of the "
+    "ballot key, which is kept only until enough tellers have given theirs; then the papers "
+    "are opened, shuffled and counted, and every share forgotten. Not a teller: 403; before "
+    "the close, a repeated share, or already counted: 409; a code that does not open your "
+    "share: 400 (field code).",
+    errors=(400, 403, 404, 409),
+)
+def give_share(ballot_id: int):
+    found = ballots.get(ballot_id, caller())
+    data = body(TellerCodeIn())
+    return _dump(ballot_tellers.submit_share(found, caller(), data["code"]))
