@@ -23,6 +23,7 @@ from xml.etree import ElementTree as ET
 import pytest
 from sqlalchemy import func, select
 
+from federation.addresses import refusal
 from node import create_app
 from node.extensions import db
 from node.models import (
@@ -35,7 +36,16 @@ from node.models import (
     ReceivedActivity,
     RemoteEntry,
 )
-from node.services import ballots, calendar_feeds, carpools, inbox, members, series, tokens
+from node.services import (
+    ballots,
+    calendar_feeds,
+    carpools,
+    inbox,
+    members,
+    outbound,
+    series,
+    tokens,
+)
 from tests import factories
 from tests.conftest import csrf_token, log_in, post_form
 from tests.node.activitypub_support import AS_JSON
@@ -609,6 +619,39 @@ def test_members_only_items_leave_no_trace_in_feeds_outbox_api_or_deliveries(
     assert f"{OPEN} campaign" in seen["deliveries"] and f"{OPEN} Candidate" in seen["deliveries"]
     assert db.session.scalar(select(func.count()).select_from(Delivery)) > 0
     assert shown
+
+
+# --- the operator's address setting reaches the guard ----------------------------------
+# (The guard itself, against hostile and rebinding names: tests/federation/test_client_ssrf.py.)
+
+
+@pytest.mark.parametrize(
+    ("setting", "allowed", "refused"),
+    [
+        (None, [], ["127.0.0.1", "::1", "10.0.0.1", "169.254.169.254"]),
+        ("0", [], ["127.0.0.1", "::1", "10.0.0.1"]),
+        ("false", [], ["127.0.0.1", "::1", "10.0.0.1"]),
+        ("1", ["127.0.0.1", "::1", "10.0.0.1", "fd00::1"], ["169.254.169.254", "0.0.0.0"]),  # noqa: S104
+        ("true", ["127.0.0.1", "10.0.0.1"], ["169.254.169.254"]),
+        ("127.0.0.0/8", ["127.0.0.1", "127.9.9.9"], ["::1", "10.0.0.1", "169.254.169.254"]),
+        ("127.0.0.0/8,::1/128", ["127.0.0.1", "::1"], ["10.0.0.1", "192.168.1.20", "fe80::1"]),
+    ],
+)
+def test_the_private_address_setting_opens_exactly_what_it_names(
+    monkeypatch, tmp_path, setting, allowed, refused
+):
+    monkeypatch.setenv("BRANCHLINE_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.setenv("BRANCHLINE_SECRET_KEY", "test-secret")
+    monkeypatch.setenv("BRANCHLINE_DATABASE_URL", f"sqlite:///{tmp_path / 'node.sqlite3'}")
+    if setting is None:
+        monkeypatch.delenv("BRANCHLINE_ALLOW_PRIVATE_ADDRESSES", raising=False)
+    else:
+        monkeypatch.setenv("BRANCHLINE_ALLOW_PRIVATE_ADDRESSES", setting)
+    with create_app().app_context():
+        policy = outbound.address_policy()
+    assert [a for a in allowed + refused if refusal(a, policy) is None] == allowed
+    for address in ("93.184.216.34", "2606:4700::1111"):  # public ones pass under any setting
+        assert refusal(address, policy) is None
 
 
 # --- the inbox's caps: body size and JSON depth ------------------------------------------
