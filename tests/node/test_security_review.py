@@ -44,6 +44,7 @@ from node.services import (
     members,
     outbound,
     series,
+    sessions,
     tokens,
 )
 from tests import factories
@@ -176,7 +177,7 @@ def _form_routes() -> list[str]:
         )
 
 
-def _real_ids() -> dict:
+def _real_ids(admin) -> dict:
     """Make one of everything a form acts on, so a missing check would change something."""
     target = factories.member(email="target@example.org")
     event = factories.event(capacity=10)
@@ -197,6 +198,8 @@ def _real_ids() -> dict:
         "shift_id": factories.shift(event.id).id,
         "series_id": series.repeat(factories.event(), "FREQ=WEEKLY;COUNT=2").id,
         "request_id": carpools.ask(event, factories.member(), "Leeds").id,
+        # The admin's session on another device, which a forged "log out" would end.
+        "session_id": sessions.find(sessions.start(admin, "Another browser")).id,
     }
 
 
@@ -216,7 +219,7 @@ def _url(app, endpoint: str, values: dict) -> str:
 
 @pytest.mark.parametrize("endpoint", _form_routes())
 def test_every_form_refuses_a_post_without_its_csrf_token(app, client, admin, endpoint):
-    values = _real_ids()
+    values = _real_ids(admin)
     log_in(client, admin)
     csrf_token(client, "/account")  # the session holds a token; the forged form lacks it
     url = _url(app, endpoint, values)
@@ -516,12 +519,14 @@ def _items_through_the_api(api, token, word: str, visibility: str, campaign_id=N
 
 
 def _ballot_counted(api, organiser_token, voter, word: str, visibility: str) -> None:
+    # On the roll: joined before the opening, which is the latest a roll can be fixed.
+    voter.joined_at = datetime(2019, 1, 1, tzinfo=UTC)
+    db.session.commit()
     motion = {
         "question": f"{word} motion?",
         "kind": "yes_no",
         "opens_at": "2020-01-01T18:00:00Z",
         "closes_at": "2039-01-08T18:00:00Z",
-        "freeze_at": "2039-01-01T00:00:00Z",
         "description": f"{word} reasons",
         "visibility": visibility,
     }
