@@ -10,21 +10,20 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, delete, event, select, update
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import bindparam, delete, select
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import Member, MemberSession, digest, utcnow
 from .errors import NotFound
 from .records import commit
+from .use_stamps import UseStamp
 
 # last_seen_at is written at most this often per session, so pages do not cost a write each.
 SEEN_GRANULARITY = timedelta(minutes=5)
-SEEN_NOTED = "branchline.session_seen"  # db session.info key: (session id, time) to store
 
 _BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"))
 _BROWSERS += (("Safari/", "Safari"),)
@@ -127,48 +126,12 @@ def for_member(member: Member) -> list[MemberSession]:
     return list(db.session.scalars(query))
 
 
+_SEEN = UseStamp(MemberSession.last_seen_at, SEEN_GRANULARITY, "session_seen")
+
+
 def touch(found: MemberSession) -> None:
-    """Note that ``found`` was used (at most once per SEEN_GRANULARITY), to store later.
-
-    As with API tokens (tokens.touch), the time rides on the request's own commit, or
-    ``settle_touch`` writes it alone after a request that committed nothing, so reading a
-    page never takes the write lock before the page's own work does.
-    """
-    now = utcnow()
-    if now - found.last_seen_at < SEEN_GRANULARITY:
-        return
-    db.session().info[SEEN_NOTED] = (found.id, now)
+    """Note that ``found`` was used, to store with the request's commit (use_stamps)."""
+    _SEEN.note(found.id, found.last_seen_at)
 
 
-_NOTE_SEEN = (
-    update(MemberSession)
-    .where(MemberSession.id == bindparam("session_id"))
-    .values(last_seen_at=bindparam("seen_at"))
-    .execution_options(synchronize_session=False)
-)
-
-
-def _write_seen(session: Session, noted: tuple[int, datetime]) -> None:
-    session_id, when = noted
-    session.execute(_NOTE_SEEN, {"session_id": session_id, "seen_at": when})
-
-
-@event.listens_for(Session, "before_commit")
-def _store_noted_seen(session: Session) -> None:
-    noted = session.info.pop(SEEN_NOTED, None)
-    if noted is not None:
-        _write_seen(session, noted)
-
-
-def settle_touch() -> None:
-    """Store a noted use that no commit carried (a page that only read)."""
-    session = db.session()
-    noted = session.info.pop(SEEN_NOTED, None)
-    if noted is None:
-        return
-    try:
-        session.rollback()  # whatever the request left uncommitted would be dropped anyway
-        _write_seen(session, noted)
-        session.commit()
-    except SQLAlchemyError:
-        session.rollback()  # bookkeeping only: never fail the page over it
+settle_touch = _SEEN.settle

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy import bindparam, event, select, update
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import joinedload
 
 from schemas import vocab
 
@@ -16,6 +15,7 @@ from ..extensions import db
 from ..models import ApiClient, ApiToken, Member, digest, utcnow
 from .errors import Invalid, NotFound
 from .records import commit
+from .use_stamps import UseStamp
 
 TOKEN_PREFIX = "blt_"  # noqa: S105 - a marker that makes leaked tokens easy to scan for
 
@@ -156,52 +156,13 @@ def store_issued(client: ApiClient, value: str, scope: str, expires_in: int) -> 
     return issued
 
 
-USE_NOTED = "branchline.token_use"  # session.info key: (token id, time) not yet stored
+_USE = UseStamp(ApiToken.last_used_at, LAST_USED_GRANULARITY, "token_use")
+USE_NOTED = _USE.noted_key
 
 
 def touch(token: ApiToken) -> None:
-    """Note that ``token`` was used (at most once per LAST_USED_GRANULARITY), to store later.
-
-    The time is written inside the request's own commit, just before it (see
-    ``_store_noted_use``), so a vote or an RSVP is one transaction and the write lock is
-    not taken any earlier; ``settle_touch`` writes it alone after a request that committed
-    nothing.
-    """
-    now = utcnow()
-    if token.last_used_at is not None and now - token.last_used_at < LAST_USED_GRANULARITY:
-        return
-    db.session().info[USE_NOTED] = (token.id, now)
+    """Note that ``token`` was used, to store with the request's commit (use_stamps)."""
+    _USE.note(token.id, token.last_used_at)
 
 
-_NOTE_USE = (
-    update(ApiToken)
-    .where(ApiToken.id == bindparam("token_id"))
-    .values(last_used_at=bindparam("last_used_at"))
-    .execution_options(synchronize_session=False)
-)
-
-
-def _write_use(session: Session, noted: tuple[int, datetime]) -> None:
-    token_id, when = noted
-    session.execute(_NOTE_USE, {"token_id": token_id, "last_used_at": when})
-
-
-@event.listens_for(Session, "before_commit")
-def _store_noted_use(session: Session) -> None:
-    noted = session.info.pop(USE_NOTED, None)
-    if noted is not None:
-        _write_use(session, noted)
-
-
-def settle_touch() -> None:
-    """Store a noted use that no commit carried (a read, or a refusal that rolled back)."""
-    session = db.session()
-    noted = session.info.pop(USE_NOTED, None)
-    if noted is None:
-        return
-    try:
-        session.rollback()  # whatever the request left uncommitted would be dropped anyway
-        _write_use(session, noted)
-        session.commit()
-    except SQLAlchemyError:
-        session.rollback()  # bookkeeping only: never fail the caller's request over it
+settle_touch = _USE.settle

@@ -17,6 +17,10 @@ def inbox():
     declared = request.content_length
     if declared is not None and declared > inbox_service.MAX_BODY:
         return _answer(inbox_service.Answer(413, "the body is too large"))
+    # A chunked body declares no length, and werkzeug stops it at MAX_CONTENT_LENGTH (the
+    # cap) without a word: let this one read a byte further, so a body over the cap is seen
+    # and refused instead of cut short and read as if it were the whole.
+    request.max_content_length = inbox_service.MAX_BODY + 1
     try:
         body = request.stream.read(inbox_service.MAX_BODY + 1)
     except RequestEntityTooLarge:

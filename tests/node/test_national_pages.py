@@ -4,6 +4,7 @@ and a 400 naming the argument for every bad query value (never a 500)."""
 from __future__ import annotations
 
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -136,14 +137,17 @@ def test_events_near_a_place_with_distance(client, network):
     assert wide.index("Market stall") < wide.index("Headingley door knock")
 
 
-def test_events_filter_by_kind_and_dates(client, network):
+def test_events_filter_by_kind_and_dates(client, network, group):
     html = _page(client, "/network/events?kind=phonebank")
     assert "Phone bank" in html and "Market stall" not in html
 
-    first = upcoming(4).date().isoformat()
+    # The page reads a date as a day in the group's zone: name the days as it does, or on a
+    # summer evening (London ahead of UTC) the UTC date is a day behind.
+    zone = ZoneInfo(group.timezone)
+    first = upcoming(4).astimezone(zone).date().isoformat()
     html = _page(client, f"/network/events?from={first}&kind=")
     assert "Phone bank" in html and "Headingley door knock" not in html
-    last = upcoming(6).date().isoformat()
+    last = upcoming(6).astimezone(zone).date().isoformat()
     html = _page(client, f"/network/events?to={last}")
     assert "Market stall" in html and "Phone bank" not in html
 
