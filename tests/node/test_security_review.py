@@ -529,14 +529,19 @@ def _ballot_counted(api, organiser_token, voter, word: str, visibility: str) -> 
         "closes_at": "2039-01-08T18:00:00Z",
         "description": f"{word} reasons",
         "visibility": visibility,
+        # A sealed ballot whose one teller is the voter, so the test can count it alone.
+        "tellers": [voter.id],
+        "tellers_needed": 1,
     }
     made = api.post("/ballots", organiser_token, json=motion)
     assert made.status_code == 201, made.get_json()
     path = f"/ballots/{made.get_json()['id']}"
-    assert (
-        api.post(f"{path}/vote", factories.token(voter), json={"choices": [0]}).status_code == 201
-    )
-    assert api.post(f"{path}/close", organiser_token).status_code == 200
+    token = factories.token(voter)
+    code = api.post(f"{path}/teller-code", token).get_json()["code"]
+    assert api.post(f"{path}/teller-code/confirm", token, json={"code": code}).status_code == 200
+    assert api.post(f"{path}/vote", token, json={"choices": [0]}).status_code == 201
+    assert api.post(f"{path}/close", organiser_token).status_code == 202
+    assert api.post(f"{path}/shares", token, json={"code": code}).status_code == 200
 
 
 def _follower(n: int) -> None:
