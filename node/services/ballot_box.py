@@ -252,11 +252,12 @@ def erase_due(now: datetime | None = None) -> int:
         )
     db.session.commit()
     if due:
-        _scrub_sqlite()
+        scrub_files()
     return len(due)
 
 
-def _scrub_sqlite() -> None:
+def scrub_files() -> None:
+    """Leave no copy of erased ballot data in SQLite's files (call after the commit)."""
     # secure_delete (set on every connection) zeroes the erased bytes in the database file;
     # the WAL still holds older copies of those pages until it is checkpointed and cut off.
     if db.engine.dialect.name == "sqlite":

@@ -254,9 +254,14 @@ def submit_share(ballot: Ballot, member: Member, code: str) -> Ballot:
         for t in ballot.tellers
         if t.submitted_share is not None
     ]
-    if len(shares) >= (ballot.tellers_needed or 1):
+    counting = len(shares) >= (ballot.tellers_needed or 1)
+    if counting:
         _count(ballot, shares)
     commit()
+    if counting:
+        # The shares given before this one were written to disk: once emptied, leave no
+        # copy of them in SQLite's write-ahead log either.
+        ballot_box.scrub_files()
     return ballot
 
 

@@ -150,11 +150,6 @@ def test_a_copy_of_the_sqlite_files_during_voting_shows_no_choice(app, group, tm
 
 
 @sqlite_only
-@pytest.mark.xfail(
-    strict=True,
-    reason="leak: the first share given stays in the -wal after the count, until the erase "
-    "checkpoints it away (ballot_tellers.submit_share commits it; _count only sets it NULL)",
-)
 def test_no_tellers_share_outlives_the_count_in_the_sqlite_files(app, group, tmp_path):
     ballot, tellers = _ballot()
     _vote(ballot, 12)
