@@ -63,13 +63,14 @@ def _code_file(ballot: Ballot, code: str) -> str:
 # --- the teller's code ---------------------------------------------------------------------
 
 
-def _teller_page(ballot: Ballot, status: int = 200, errors: Errors | None = None, **extra):
+def _tellers_page(
+    template: str, ballot: Ballot, status: int = 200, errors: Errors | None = None, **extra
+):
+    """Render a page about the ballot's tellers: the teller's own (code) or the count."""
     viewer = current_member()
     mine = next((t for t in ballot.tellers if t.member_id == viewer.id), None)
-    if mine is None:
-        raise Forbidden(ballot_tellers.NOT_A_TELLER)
     return render_template(
-        "ballots/teller.html",
+        template,
         ballot=ballot,
         mine=mine,
         where=ballots.state(ballot),
@@ -78,6 +79,12 @@ def _teller_page(ballot: Ballot, status: int = 200, errors: Errors | None = None
         errors=errors or {},
         **extra,
     ), status
+
+
+def _teller_page(ballot: Ballot, status: int = 200, errors: Errors | None = None, **extra):
+    if not ballot_tellers.is_teller(ballot, current_member()):
+        raise Forbidden(ballot_tellers.NOT_A_TELLER)
+    return _tellers_page("ballots/teller.html", ballot, status, errors, **extra)
 
 
 @bp.get("/ballots/<int:ballot_id>/teller")
@@ -126,17 +133,7 @@ def confirm_code(ballot_id: int):
 
 
 def _count_page(ballot: Ballot, status: int = 200, errors: Errors | None = None):
-    viewer = current_member()
-    mine = next((t for t in ballot.tellers if t.member_id == viewer.id), None)
-    return render_template(
-        "ballots/count.html",
-        ballot=ballot,
-        mine=mine,
-        where=ballots.state(ballot),
-        tellers=ballot_tellers.teller_status(ballot),
-        still_needed=_still_needed(ballot),
-        errors=errors or {},
-    ), status
+    return _tellers_page("ballots/count.html", ballot, status, errors)
 
 
 @bp.get("/ballots/<int:ballot_id>/count")
