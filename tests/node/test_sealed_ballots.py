@@ -92,9 +92,9 @@ def test_the_hashes_cover_the_ballot_box_and_the_opened_papers(group):
     assert ballot.opened_list_hash == ballot_box.opened_list_hash(opened)
 
 
-def test_a_sealed_ballot_cannot_open_until_its_tellers_kept_their_codes(group):
-    tellers = _voters(3)
-    ballot = ballots.create(
+def _undealt(tellers) -> Ballot:
+    """An open sealed yes/no ballot whose tellers have not kept their codes yet."""
+    return ballots.create(
         {
             "question": "Delegates?",
             "kind": "yes_no",
@@ -105,6 +105,11 @@ def test_a_sealed_ballot_cannot_open_until_its_tellers_kept_their_codes(group):
         },
         None,
     )
+
+
+def test_a_sealed_ballot_cannot_open_until_its_tellers_kept_their_codes(group):
+    tellers = _voters(3)
+    ballot = _undealt(tellers)
     voter = factories.member(joined_at=factories.soon(-3))
     assert ballots.state(ballot) == "waiting_for_tellers"
     code = ballot_tellers.take_code(ballot, tellers[0])
@@ -427,17 +432,7 @@ def test_after_the_challenge_period_the_sealed_papers_are_erased(app, group):
 
 def test_a_sealed_ballot_nobody_could_vote_in_closes_with_nothing_to_count(group):
     tellers = _voters(2)
-    ballot = ballots.create(
-        {
-            "question": "Delegates?",
-            "kind": "yes_no",
-            "opens_at": factories.soon(-1),
-            "closes_at": factories.soon(3),
-            "freeze_at": factories.soon(-2),
-            "tellers": [t.id for t in tellers],
-        },
-        None,
-    )
+    ballot = _undealt(tellers)
     _close(ballot)
     assert ballots.state(ballot) == "closed" and ballot.outcome == "no_votes"
 
