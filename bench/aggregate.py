@@ -302,7 +302,8 @@ def prepare(settings: dict[str, str], actors: list[str], out: Any) -> None:
 
     from node import create_app
     from node.extensions import db
-    from node.services import aggregate, groups
+    from node.services import groups
+    from node.services.aggregator import aggregate
 
     app = create_app(settings)
     with app.app_context():
@@ -350,7 +351,7 @@ def tally(settings: dict[str, str], out: Any) -> None:
     from node import create_app
     from node.extensions import db
     from node.models import Peer, RemoteEntry
-    from node.services import combined_feed
+    from node.services.aggregator import combined_feed
 
     app = create_app(settings)
     with app.app_context():

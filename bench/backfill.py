@@ -5,7 +5,7 @@
 The peer is a local server on 127.0.0.1 (its own process) serving outbox pages
 (``?after=SEQ&limit=N``) of entries built and signed with federation.feed. The follower is
 a throwaway node (SQLite, a temporary folder) that follows the peer; the clock runs over
-one ``node.services.sync.catch_up``, which fetches every page through the guarded client
+one ``node.services.peering.sync.catch_up``, which fetches every page through the guarded client
 and hands each entry to the inbox's apply_entry: proof, chain link and store. Target:
 >= 1,000 entries/s. Exits 1 if the target is missed or not every entry was stored.
 """
@@ -158,7 +158,8 @@ def follow_and_backfill(folder: Path, actor: str, key: Any, page_size: int):
     from node import create_app
     from node.extensions import db
     from node.models import Following, Peer, RemoteEntry
-    from node.services import groups, sync
+    from node.services import groups
+    from node.services.peering import sync
 
     app = create_app(
         {

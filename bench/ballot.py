@@ -68,7 +68,9 @@ def set_up(settings: dict[str, str], members: int, candidates: int, seats: int) 
     from node import create_app
     from node.extensions import db
     from node.models import ApiToken, Member, digest
-    from node.services import ballot_tellers, ballots, groups, tokens
+    from node.services import groups
+    from node.services.membership import tokens
+    from node.services.voting import ballot_tellers, ballots
 
     app = create_app(settings)
     with app.app_context():

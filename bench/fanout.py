@@ -96,7 +96,7 @@ def main() -> None:
             db.session.add(Delivery(inbox=f"http://127.0.0.1:{port}/warm-up", next_attempt_at=now))
             db.session.commit()
             from node.keys import node_keys
-            from node.services import deliveries
+            from node.services.peering import deliveries
 
             node_keys()  # made before the clock starts: key generation is not delivery
             deliveries.send_due(limit=1)  # first-request set-up (imports, pools) is not timed

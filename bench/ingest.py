@@ -182,7 +182,8 @@ def set_up(settings: dict[str, str], actors: list[str]) -> None:
     from node import create_app
     from node.extensions import db
     from node.models import Following
-    from node.services import groups, peers
+    from node.services import groups
+    from node.services.peering import peers
 
     app = create_app(settings)
     with app.app_context():

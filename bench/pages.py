@@ -53,7 +53,8 @@ def fill(settings: dict[str, str]) -> None:
 
     from node import create_app
     from node.extensions import db
-    from node.services import campaigns, candidates, events, groups, posts
+    from node.services import groups
+    from node.services.organising import campaigns, candidates, events, posts
 
     rng = random.Random(1)  # the same data on every run
     app = create_app(settings)

@@ -14,7 +14,7 @@ from typing import Any
 from flask import abort, g, redirect, request, session, url_for
 
 from .models import Member
-from .services import sessions
+from .services.membership import sessions
 
 
 def log_in(member: Member) -> None:

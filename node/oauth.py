@@ -18,7 +18,7 @@ from flask import current_app, g, request
 from schemas import vocab
 
 from .models import ApiToken, Member
-from .services import tokens
+from .services.membership import tokens
 
 REALM = "branchline"
 

@@ -18,17 +18,11 @@ from dataclasses import dataclass, field
 from flask import Flask
 
 from .extensions import db
-from .services import (
-    aggregate_sources,
-    ballot_box,
-    ballots,
-    deliveries,
-    feed,
-    guests,
-    mail,
-    series,
-    sync,
-)
+from .services import feed, mail
+from .services.aggregator import aggregate_sources
+from .services.organising import guests, series
+from .services.peering import deliveries, sync
+from .services.voting import ballot_box, ballots
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """A member's own data, as ``GET /api/v1/me/data`` and ``/account/data.json`` give it.
 
-Times are ISO 8601 strings already (``node.services.member_data`` writes them), so every
+Times are ISO 8601 strings already (``node.services.membership.member_data`` writes them), so every
 field here dumps its value unchanged; the schema is the documented shape of the export.
 """
 

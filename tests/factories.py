@@ -7,7 +7,8 @@ from itertools import count
 
 from node.extensions import db
 from node.models import Ballot, Campaign, Candidate, Event, Group, Member, Post, Shift
-from node.services import ballot_tellers, ballots, passwords, tokens
+from node.services.membership import passwords, tokens
+from node.services.voting import ballot_tellers, ballots
 
 PASSWORD = "correct horse battery"
 _HASH: list[str] = []

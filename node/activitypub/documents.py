@@ -432,7 +432,7 @@ def actor_document(group: Group, head: tuple[int, str] | None) -> dict[str, Any]
     """Return the actor as served at ``/actor``, naming the feed head ``{seq, hash}``."""
     document = actor_object(group)
     document["feedHead"] = {"seq": 0} if head is None else {"seq": head[0], "hash": head[1]}
-    from ..services.aggregate import is_aggregator  # services import this module
+    from ..services.aggregator.aggregate import is_aggregator  # services import this module
 
     if is_aggregator(group):
         document["nodeRole"] = "aggregator"

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from ..config import ensure_private_dir, load_or_create_secret, write_private_file
 from ..extensions import db
 from ..models import Group, Member
-from . import passwords
 from .errors import Conflict, Invalid
-from .records import assign, commit
+from .membership import passwords
+from .organising.records import assign, commit
 
 LOGO_TYPES = {
     b"\x89PNG\r\n\x1a\n": "png",

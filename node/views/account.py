@@ -13,8 +13,9 @@ from schemas.member_data import MemberDataOut
 
 from .. import auth
 from ..auth import current_member, login_required
-from ..services import events, member_data, members, sessions, tokens
 from ..services.errors import ServiceError
+from ..services.membership import member_data, members, sessions, tokens
+from ..services.organising import events
 from .feeds import member_calendar_address
 from .forms import Errors, read_form, service_errors, submitted
 from .no_store import no_store

@@ -21,8 +21,9 @@ from ..activitypub.negotiation import (
     raw_activity_response,
     wants_activity_json,
 )
-from ..services import campaigns, candidates, events, feed, groups, posts
+from ..services import feed, groups
 from ..services.errors import NotFound
+from ..services.organising import campaigns, candidates, events, posts
 
 bp = Blueprint("activitypub", __name__)
 

@@ -18,7 +18,7 @@ from federation.feed import entry_context
 from ..activitypub.negotiation import json_error, raw_activity_response
 from ..auth import role_required
 from ..extensions import db
-from ..services import aggregate, combined_feed
+from ..services.aggregator import aggregate, combined_feed
 from ..services.errors import ServiceError
 from ..services.groups import current_group
 

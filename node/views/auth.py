@@ -17,8 +17,9 @@ from schemas.account import (
 
 from .. import auth, request_limits
 from ..errors import error_response, wants_json
-from ..services import groups, members, sessions
+from ..services import groups
 from ..services.errors import ServiceError, TooManyAttempts
+from ..services.membership import members, sessions
 from .forms import read_form, safe_next, service_errors, submitted
 from .no_store import no_store
 

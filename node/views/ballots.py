@@ -14,9 +14,9 @@ from schemas.ballots import BallotIn, VoteIn
 from ..auth import current_member, role_required
 from ..extensions import db
 from ..models import Ballot, Candidate, Member
-from ..services import ballot_tellers, ballots
 from ..services.errors import ServiceError
 from ..services.groups import current_group
+from ..services.voting import ballot_tellers, ballots
 from .forms import Errors, flatten, service_errors
 from .no_store import no_store
 

@@ -19,8 +19,8 @@ from ..auth import current_member, role_required
 from ..extensions import db
 from ..models import CarpoolRequest, Event
 from ..models.carpool import SEATS_MAX
-from ..services import carpools, events
 from ..services.errors import NotFound, ServiceError
+from ..services.organising import carpools, events
 from .forms import Errors, read_form, service_errors, submitted
 
 # The event page exactly as pages renders it, so a refused carpool form is shown in place.

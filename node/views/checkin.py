@@ -14,8 +14,8 @@ from schemas.common import InputSchema, Text
 from ..auth import current_member, role_required
 from ..extensions import db
 from ..models import Event
-from ..services import checkin, events, guests
 from ..services.errors import ServiceError
+from ..services.organising import checkin, events, guests
 from .forms import Errors, read_form, service_errors, submitted
 
 bp = Blueprint("checkin", __name__, url_prefix="/manage/events/<int:item_id>")

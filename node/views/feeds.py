@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, request, url_for
 
 from ..models import Member
-from ..services import calendar_feeds, groups, posts
+from ..services import groups
+from ..services.organising import calendar_feeds, posts
 from ..syndication import atom, ical
 
 bp = Blueprint("feeds", __name__)

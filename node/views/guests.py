@@ -25,8 +25,8 @@ from schemas.common import InputSchema, Text
 from .. import request_limits
 from ..auth import current_member
 from ..extensions import db
-from ..services import events, guests
 from ..services.errors import ServiceError
+from ..services.organising import events, guests
 from .forms import read_form, service_errors, submitted
 from .no_store import no_store
 from .pages import render_event_page

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..services import inbox as inbox_service
 from ..services.groups import base_url as our_base_url
+from ..services.peering import inbox as inbox_service
 
 bp = Blueprint("inbox", __name__)
 

@@ -16,8 +16,10 @@ from schemas.members import MemberIn, MemberUpdate
 
 from ..auth import current_member, role_required
 from ..extensions import db
-from ..services import campaigns, candidates, events, groups, members, posts
+from ..services import groups
 from ..services.errors import Invalid, ServiceError
+from ..services.membership import members
+from ..services.organising import campaigns, candidates, events, posts
 from ..templating import input_time
 from .forms import Errors, read_form, service_errors
 from .manage_forms import (

@@ -20,8 +20,8 @@ from schemas.content import CampaignIn, CandidateIn, EventIn, PostIn
 
 from ..auth import current_member
 from ..models import utcnow
-from ..services import campaigns, candidates, events, posts
 from ..services.groups import current_group
+from ..services.organising import campaigns, candidates, events, posts
 from ..templating import local_time
 
 Choices = Sequence[str] | Sequence[tuple[Any, str]]

@@ -13,7 +13,8 @@ from marshmallow import EXCLUDE, Schema
 from schemas import network as shapes
 from schemas import vocab
 
-from ..services import geo, national
+from ..services import geo
+from ..services.aggregator import national
 from ..services.groups import current_group
 
 bp = Blueprint("national", __name__, url_prefix="/network")

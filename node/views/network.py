@@ -6,9 +6,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 
 from ..auth import role_required
 from ..extensions import db
-from ..services import follows, network
 from ..services.errors import ServiceError
 from ..services.groups import current_group
+from ..services.peering import follows, network
 
 bp = Blueprint("network", __name__, url_prefix="/network")
 

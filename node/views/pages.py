@@ -19,8 +19,9 @@ from schemas.content import RsvpIn
 from .. import page_cache
 from ..auth import current_member
 from ..models import utcnow
-from ..services import campaigns, candidates, events, groups, posts
+from ..services import groups
 from ..services.errors import NotFound, ServiceError
+from ..services.organising import campaigns, candidates, events, posts
 from .forms import read_form, service_errors
 
 bp = Blueprint("pages", __name__)

@@ -16,9 +16,9 @@ from flask import flash, redirect, render_template, request, url_for
 from ..auth import current_member, login_required
 from ..extensions import db
 from ..models import Ballot
-from ..services import ballot_box, ballot_tellers, ballots
 from ..services.errors import Forbidden, NotFound, ServiceError
 from ..services.groups import current_group
+from ..services.voting import ballot_box, ballot_tellers, ballots
 from .ballots import bp
 from .forms import Errors, service_errors
 from .no_store import no_store

@@ -17,8 +17,8 @@ from schemas.common import AwareMoment, Day, InputSchema, Text
 from ..auth import current_member, role_required
 from ..extensions import db
 from ..models import Event, EventSeries
-from ..services import events, series
 from ..services.errors import ServiceError
+from ..services.organising import events, series
 from .forms import Errors, read_form, service_errors, submitted
 
 bp = Blueprint("series", __name__, url_prefix="/manage")

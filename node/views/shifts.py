@@ -17,8 +17,8 @@ from schemas.shifts import CAPACITY_MAX
 from ..auth import current_member, login_required, role_required
 from ..extensions import db
 from ..models import Event
-from ..services import events, shifts
 from ..services.errors import ServiceError
+from ..services.organising import events, shifts
 from .forms import Errors, read_form, service_errors, submitted
 
 bp = Blueprint("shifts", __name__)

@@ -18,8 +18,9 @@ from schemas.common import Choice, InputSchema, Text
 
 from ..auth import current_member, role_required
 from ..extensions import db
-from ..services import events, remote_rsvp, twinning
 from ..services.errors import ServiceError
+from ..services.organising import events
+from ..services.twins import remote_rsvp, twinning
 from .forms import Errors, read_form, service_errors
 
 bp = Blueprint("twins", __name__)

@@ -30,7 +30,8 @@ from federation.signed_requests import verify_signed_request
 from node.extensions import db
 from node.keys import node_keys
 from node.models import FeedEntry
-from node.services import events, groups, posts
+from node.services import groups
+from node.services.organising import events, posts
 
 NOW = datetime(2025, 3, 14, 15, 9, 26, tzinfo=UTC)
 NOW_TEXT = "2025-03-14T15:09:26Z"

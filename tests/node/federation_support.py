@@ -209,7 +209,7 @@ def follow_peer(peer: FakePeer, mock: responses.RequestsMock, state: str = "acce
     """Store ``peer`` as followed by this node (as if it had accepted our Follow)."""
     from node.extensions import db
     from node.models import Following
-    from node.services import peers
+    from node.services.peering import peers
 
     peer.serve(mock)
     stored = peers.refresh(peer.actor)

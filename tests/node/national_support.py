@@ -15,7 +15,7 @@ from typing import Any
 from node.extensions import db
 from node.models import Peer
 from node.services.geo import EARTH_RADIUS_KM
-from node.services.remote_feed import apply_entry
+from node.services.peering.remote_feed import apply_entry
 from tests.node.federation_support import FakePeer, body_of, follow_peer
 
 LEEDS = (53.7997, -1.5492)

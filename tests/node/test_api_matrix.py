@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from node.services import ballots
+from node.services.voting import ballots
 from tests import factories
 from tests.node.api_support import ApiClient
 

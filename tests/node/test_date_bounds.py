@@ -15,15 +15,15 @@ from sqlalchemy import select
 
 from node.extensions import db
 from node.models import EventSeries, Peer, RemoteEntry, RemoteObject
-from node.services import series
+from node.services.organising import series
 from schemas.common import OUT_OF_RANGE, AwareMoment, Day, InputSchema, Moment
 from tests import factories
 from tests.conftest import log_in, post_form
 from tests.node.api_support import ApiClient, assert_error
 from tests.node.federation_support import FakePeer, body_of, follow_peer, remote  # noqa: F401
+from tests.node.organising.test_manage_content import GOOD_INPUT
 from tests.node.pages_support import field_error
 from tests.node.test_api_input import snapshot
-from tests.node.test_manage_content import GOOD_INPUT
 
 EARLY_MOMENT = "0001-01-01T00:00:00Z"
 LATE_MOMENT = "9999-12-31T23:59:59-12:00"

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from node.extensions import db
 from node.models import Group, Member
 from tests.conftest import log_in, post_form
-from tests.node.test_manage_content import GOOD_INPUT, MAKE, TITLE_FIELD
+from tests.node.organising.test_manage_content import GOOD_INPUT, MAKE, TITLE_FIELD
 
 SCRIPT = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from node.cli_geo import geo_group
+from node.cli.geo import geo_group
 from node.extensions import db
 from node.models import PostcodeDistrict
 from node.services import geo

@@ -163,7 +163,7 @@ def test_stepping_down_and_up_again_keeps_every_row(empty_app):
     upgrade(directory=str(MIGRATIONS))
     factories.group()
     event = factories.event()
-    from node.services import events
+    from node.services.organising import events
 
     events.respond(event, factories.member(), "going")
     peer = Peer(actor_id="http://127.0.0.2/actor", name="Hull", held_seq=1)
@@ -208,8 +208,9 @@ def test_upgrading_turns_who_voted_into_a_keyed_hash_that_outlives_the_member(em
     from datetime import UTC, datetime, timedelta
 
     from node.models import Ballot, Member
-    from node.services import ballots, members
     from node.services.errors import Conflict, Forbidden
+    from node.services.membership import members
+    from node.services.voting import ballots
     from tests import factories
 
     upgrade(directory=str(MIGRATIONS), revision=BEFORE_BALLOT_VOTERS)

@@ -12,7 +12,10 @@ import re
 
 import pytest
 
-from node.services import ballots, groups, guests, members, tokens
+from node.services import groups
+from node.services.membership import members, tokens
+from node.services.organising import guests
+from node.services.voting import ballots
 from tests import factories
 from tests.conftest import csrf_token, log_in, post_form
 from tests.node.api_support import ApiClient

@@ -6,7 +6,9 @@ import pytest
 
 from node import page_cache
 from node.extensions import db
-from node.services import campaigns, content_version, events, members
+from node.services import content_version
+from node.services.membership import members
+from node.services.organising import campaigns, events
 from tests import factories
 from tests.conftest import log_in
 

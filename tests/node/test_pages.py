@@ -82,7 +82,7 @@ def test_home_shows_members_only_items_with_a_badge_to_members(client, member, c
 
 
 def test_home_shows_the_members_own_rsvp(client, member, content):
-    from node.services import events
+    from node.services.organising import events
 
     events.respond(content["event"], member, "maybe")
     log_in(client, member)
@@ -204,7 +204,7 @@ def test_bad_page_numbers_are_harmless(client, content):
 
 
 def test_campaign_page_renders_body_and_its_events(client, content):
-    from node.services import campaigns
+    from node.services.organising import campaigns
 
     campaigns.update(content["campaign"], {"body": "## Why\n\nBecause *books*."})
     html = text_of(client.get(f"/campaigns/{content['campaign'].id}"))

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from sqlalchemy import event as sa_event
 
 from node.extensions import db
-from node.services import events
+from node.services.organising import events
 from tests import factories
 from tests.conftest import log_in
 

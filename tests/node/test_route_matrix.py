@@ -11,7 +11,8 @@ import tempfile
 import pytest
 
 from node import create_app
-from node.services import calendar_feeds, carpools, members, series, tokens
+from node.services.membership import members, tokens
+from node.services.organising import calendar_feeds, carpools, series
 from tests import factories
 from tests.conftest import csrf_token, log_in
 

@@ -36,17 +36,10 @@ from node.models import (
     ReceivedActivity,
     RemoteEntry,
 )
-from node.services import (
-    ballots,
-    calendar_feeds,
-    carpools,
-    inbox,
-    members,
-    outbound,
-    series,
-    sessions,
-    tokens,
-)
+from node.services.membership import members, sessions, tokens
+from node.services.organising import calendar_feeds, carpools, series
+from node.services.peering import inbox, outbound
+from node.services.voting import ballots
 from tests import factories
 from tests.conftest import csrf_token, log_in, post_form
 from tests.node.activitypub_support import AS_JSON

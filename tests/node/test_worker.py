@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from node import create_app
-from node.cli_sync import backfill, peers, worker
+from node.cli.sync import backfill, peers, worker
 from node.extensions import db
 from node.models.federation import Delivery, Follower
-from node.services import posts
+from node.services.organising import posts
 from node.worker import Worker, start_in_background
 from tests import factories
 from tests.federation.local_http import LocalServer, Reply

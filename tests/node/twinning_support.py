@@ -15,7 +15,7 @@ from sqlalchemy import select
 from federation.feed import NAMESPACE
 from node.extensions import db
 from node.models import Delivery, FeedEntry, Peer, Twinning
-from node.services import twinning
+from node.services.twins import twinning
 from tests.node.federation_support import OUR_ACTOR, FakePeer, body_of, follow_peer
 
 TWIN = f"{NAMESPACE}twinnedWith"

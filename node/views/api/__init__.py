@@ -14,7 +14,7 @@ from flask import Blueprint
 
 from ...errors import error_response
 from ...oauth import REALM, InactiveMember
-from ...services import tokens
+from ...services.membership import tokens
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 

@@ -16,7 +16,7 @@ from marshmallow import Schema
 
 from ... import oauth
 from ...models import ApiToken, Member
-from ...services import tokens
+from ...services.membership import tokens
 
 
 @dataclass(frozen=True)

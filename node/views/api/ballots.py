@@ -25,8 +25,8 @@ from schemas.ballots import (
 from schemas.common import PageArgs, Text
 
 from ...models import Ballot
-from ...services import ballot_box, ballot_tellers, ballots
-from ...services.records import can_see_members_only
+from ...services.organising.records import can_see_members_only
+from ...services.voting import ballot_box, ballot_tellers, ballots
 from ..no_store import no_store
 from . import bp
 from .access import PUBLIC, caller, operation, token, viewer

@@ -16,7 +16,7 @@ from marshmallow import Schema
 from schemas import api as shapes
 from schemas.content import CampaignIn, CandidateIn, EventIn, PostIn
 
-from ...services import campaigns, candidates, events, posts
+from ...services.organising import campaigns, candidates, events, posts
 from .access import PUBLIC, operation, token, viewer
 from .exchange import body, created, html_url, page_response, query_args
 

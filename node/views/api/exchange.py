@@ -11,7 +11,7 @@ from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import BuildError
 
-from ...services.records import Page
+from ...services.organising.records import Page
 from ..input import load_json
 
 

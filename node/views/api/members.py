@@ -6,7 +6,7 @@ from schemas import api as shapes
 from schemas.member_data import MemberDataOut
 from schemas.members import MemberIn, MemberOut, MemberUpdate
 
-from ...services import member_data, members, tokens
+from ...services.membership import member_data, members, tokens
 from ..no_store import no_store
 from . import bp
 from .access import caller, operation, presented_token, token

@@ -13,7 +13,8 @@ from flask import url_for
 
 from schemas import network as shapes
 
-from ...services import geo, national
+from ...services import geo
+from ...services.aggregator import national
 from ...services.groups import current_group
 from . import bp
 from .access import PUBLIC, operation

@@ -5,7 +5,7 @@ from __future__ import annotations
 from schemas import api as shapes
 from schemas.content import RsvpIn, RsvpOut
 
-from ...services import events
+from ...services.organising import events
 from . import bp
 from .access import caller, operation, token
 from .content import ID

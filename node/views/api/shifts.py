@@ -9,7 +9,7 @@ from schemas.common import PageArgs
 from schemas.shifts import ShiftIn, ShiftOut, SignupOut
 
 from ...models import Shift, ShiftSignup
-from ...services import events, shifts
+from ...services.organising import events, shifts
 from . import bp
 from .access import PUBLIC, caller, operation, token, viewer
 from .content import ID, WRITE

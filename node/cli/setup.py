@@ -1,0 +1,95 @@
+"""`branchline init` and `branchline run`: set up a node, and start it."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from flask_migrate import upgrade
+from marshmallow import ValidationError
+from werkzeug.serving import run_simple
+
+from schemas.group import GroupSetup
+
+from ..keys import node_keys
+from ..services import groups
+from ..services.aggregator import aggregate
+from ..services.errors import ServiceError
+from ..worker import start_in_background
+from .errors import fail
+
+
+@click.command()
+@click.option("--name", required=True, help="The group's name, e.g. 'Momentum Leeds North'.")
+@click.option("--handle", required=True, help="Short handle, e.g. 'leedsnorth' (a-z, 0-9, _).")
+@click.option("--base-url", help="The public address of this node. Default: BRANCHLINE_BASE_URL.")
+@click.option("--admin-email", required=True)
+@click.option("--admin-name", default="Admin", show_default=True)
+@click.option("--aggregator", is_flag=True, help="Give this node the aggregator role, for good.")
+@with_appcontext
+def init(
+    name: str,
+    handle: str,
+    base_url: str | None,
+    admin_email: str,
+    admin_name: str,
+    aggregator: bool,
+) -> None:
+    """Create the database, the group and its first admin."""
+    upgrade(directory=current_app.extensions["migrate"].directory)
+    if groups.is_set_up():
+        fail("This node is already set up.")
+    password = os.environ.get("BRANCHLINE_ADMIN_PASSWORD")
+    if not password:
+        if not sys.stdin.isatty():
+            fail("Set BRANCHLINE_ADMIN_PASSWORD or run this in a terminal to be asked.")
+        password = click.prompt("Admin password", hide_input=True, confirmation_prompt=True)
+    try:
+        data = GroupSetup().load(
+            {
+                "name": name,
+                "handle": handle,
+                "base_url": base_url or current_app.config["BASE_URL"],
+                "admin_email": admin_email,
+                "admin_name": admin_name,
+                "password": password,
+            }
+        )
+        group, admin = groups.set_up(data)
+    except (ValidationError, ServiceError) as exc:
+        fail(exc)
+    node_keys()  # the RSA and Ed25519 key pairs, made now rather than on first request
+    if aggregator:
+        aggregate.set_role(group, aggregate.AGGREGATOR)
+    role = " as an aggregator" if aggregator else ""
+    click.echo(
+        f"Set up {group.name} (@{group.handle}) at {group.base_url}{role}; admin {admin.email}."
+    )
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@with_appcontext
+def run(host: str, port: int) -> None:
+    """Serve this node (for production use gunicorn; see deploy/)."""
+
+    address = f"http://{host}:{port}/"
+    if groups.is_set_up():
+        click.echo(f"Branchline: {groups.current_group().name} is running at {address}")
+    else:
+        code = groups.setup_code()
+        click.echo(f"Branchline is running at {address}")
+        click.echo(f"This node is not set up yet. Open {address}setup?code={code}")
+
+    app = current_app._get_current_object()
+    if start_in_background(app) is not None:  # off with BRANCHLINE_WORKER_IN_PROCESS=0
+        click.echo("Delivery worker: running in this process")
+    sys.stdout.flush()
+    run_simple(host, port, app, threaded=True)
+
+
+commands: list[click.Command] = [init, run]

@@ -1,0 +1,1 @@
+"""Members and their credentials: accounts, log-in, sessions, tokens, their own data."""

@@ -1,0 +1,1 @@
+"""What the group organises: campaigns, candidates, news, events and everything around an event."""

@@ -1,0 +1,319 @@
+"""Events and RSVPs, with capacity enforced atomically."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, case, or_, select
+from sqlalchemy import delete as sql_delete
+from sqlalchemy import update as sql_update
+from sqlalchemy.exc import IntegrityError
+
+from ...extensions import db
+from ...models import Campaign, Event, Member, Rsvp, utcnow
+from .. import feed
+from ..errors import Conflict, Invalid
+from ..groups import current_group
+from . import event_notices
+from .records import Page, assign, commit, get_visible, paginate, visible
+
+
+def listing(
+    viewer: Member | None,
+    page: int = 1,
+    per_page: int = 20,
+    when: str | None = None,
+    kind: str | None = None,
+    status: str | None = None,
+    campaign_id: int | None = None,
+) -> Page[Event]:
+    """List events the viewer may see: upcoming soonest first, past most recent first."""
+    now = utcnow()
+    query = visible(select(Event), Event, viewer)
+    ends = Event.ends_at
+    still_on = or_(
+        and_(ends.is_not(None), ends >= now), and_(ends.is_(None), Event.starts_at >= now)
+    )
+    if when == "upcoming":
+        query = query.where(still_on).order_by(Event.starts_at, Event.id)
+    elif when == "past":
+        query = query.where(~still_on).order_by(Event.starts_at.desc(), Event.id.desc())
+    else:
+        query = query.order_by(Event.starts_at.desc(), Event.id.desc())
+    if kind:
+        query = query.where(Event.kind == kind)
+    if status:
+        query = query.where(Event.status == status)
+    if campaign_id:
+        query = query.where(Event.campaign_id == campaign_id)
+    return paginate(query, page, per_page)
+
+
+def get(event_id: int, viewer: Member | None) -> Event:
+    return get_visible(Event, event_id, viewer)
+
+
+def _in_utc(value: datetime | None, zone: str) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo(zone))
+    return value.astimezone(ZoneInfo("UTC"))
+
+
+def _normalise(event: Event, data: dict[str, Any]) -> dict[str, Any]:
+    """Check the rules that span fields and put times into UTC."""
+    data = dict(data)
+    zone = data.get("timezone") or event.timezone or current_group().timezone
+    data["timezone"] = zone
+    for key in ("starts_at", "ends_at"):
+        if key in data:
+            data[key] = _in_utc(data[key], zone)
+    starts = data.get("starts_at", event.starts_at)
+    ends = data.get("ends_at", event.ends_at)
+    if starts and ends and ends <= starts:
+        raise Invalid.on("ends_at", "Must be after the start.")
+    campaign_id = data.get("campaign_id")
+    if campaign_id is not None and db.session.get(Campaign, campaign_id) is None:
+        raise Invalid.on("campaign_id", "No campaign has that id.")
+    capacity = data.get("capacity", event.capacity)
+    if capacity is not None and event.going_count and capacity < event.going_count:
+        raise Invalid.on(
+            "capacity", f"{event.going_count} people are already going; capacity cannot be lower."
+        )
+    return data
+
+
+def create(data: dict[str, Any]) -> Event:
+    """Create an event from validated fields."""
+    event = Event(status="scheduled", visibility="public", going_count=0)
+    assign(event, _normalise(event, data))
+    db.session.add(event)
+    feed.record(event, "create")
+    commit()
+    return event
+
+
+def update(event: Event, data: dict[str, Any]) -> Event:
+    """Apply validated changes to an event; those who answered hear of a new status or time."""
+    before = (event.status, event.starts_at)
+    assign(event, _normalise(event, data))
+    feed.record(event, "update")
+    event_notices.changed(event, *before)
+    commit()
+    return event
+
+
+def cancel(event: Event) -> Event:
+    """Mark an event cancelled; RSVPs are kept, and everyone who answered is e-mailed."""
+    before = (event.status, event.starts_at)
+    event.status = "cancelled"
+    feed.record(event, "cancel")
+    event_notices.changed(event, *before)
+    commit()
+    return event
+
+
+def delete(event: Event) -> None:
+    feed.record(event, "delete")
+    db.session.delete(event)
+    commit()
+
+
+def is_over(event: Event) -> bool:
+    """Say whether an event has finished (or started, when it has no end)."""
+    return (event.ends_at or event.starts_at) < utcnow()
+
+
+def has_begun(event: Event) -> bool:
+    """Say whether an event has started (so how many came can be recorded)."""
+    return event.starts_at <= utcnow()
+
+
+def spaces_left(event: Event) -> int | None:
+    """Return how many more can say they are going, or None without a capacity."""
+    if event.capacity is None:
+        return None
+    return max(0, event.capacity - event.going_count)
+
+
+def rsvp_of(event: Event, member: Member | None) -> Rsvp | None:
+    if member is None:
+        return None
+    return db.session.scalar(
+        select(Rsvp).where(Rsvp.event_id == event.id, Rsvp.member_id == member.id)
+    )
+
+
+def rsvps_of(member: Member | None, event_ids: list[int]) -> dict[int, str]:
+    """Map event id to the member's response for the given events, in one query."""
+    if member is None or not event_ids:
+        return {}
+    rows = db.session.execute(
+        select(Rsvp.event_id, Rsvp.response).where(
+            Rsvp.member_id == member.id, Rsvp.event_id.in_(event_ids)
+        )
+    )
+    return {row[0]: row[1] for row in rows}
+
+
+def upcoming_answers(member: Member, limit: int = 50) -> list[tuple[Event, str]]:
+    """List the member's answers to events still to come, soonest first, in one query."""
+    now = utcnow()
+    still_on = or_(
+        and_(Event.ends_at.is_not(None), Event.ends_at >= now),
+        and_(Event.ends_at.is_(None), Event.starts_at >= now),
+    )
+    rows = db.session.execute(
+        select(Event, Rsvp.response)
+        .join(Rsvp, Rsvp.event_id == Event.id)
+        .where(Rsvp.member_id == member.id, still_on)
+        .order_by(Event.starts_at, Event.id)
+        .limit(limit)
+    )
+    return [(row[0], row[1]) for row in rows]
+
+
+def take_places(event_id: int, places: int) -> bool:
+    """Take ``places`` places at once if there is room for all of them; say whether it did.
+
+    One UPDATE that only succeeds while there is room: atomic on both databases, so two
+    people (or a member and a twinned group's RSVP) racing for the last place cannot both
+    get it. Nothing is committed or rolled back here.
+    """
+    taken = db.session.execute(
+        sql_update(Event)
+        .where(
+            Event.id == event_id,
+            or_(Event.capacity.is_(None), Event.going_count + places <= Event.capacity),
+        )
+        .values(going_count=Event.going_count + places)
+        .execution_options(synchronize_session=False)
+    )
+    return taken.rowcount == 1
+
+
+def free_places(event_id: int, places: int) -> None:
+    """Give back ``places`` places (never below zero), without committing."""
+    db.session.execute(
+        sql_update(Event)
+        .where(Event.id == event_id, Event.going_count > 0)
+        .values(
+            going_count=case((Event.going_count >= places, Event.going_count - places), else_=0)
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _take_place(event: Event) -> None:
+    if not take_places(event.id, 1):
+        db.session.rollback()
+        raise Conflict("This event is full.", {"response": ["No places left."]})
+
+
+def _free_place(event: Event) -> None:
+    free_places(event.id, 1)
+
+
+def respond(event: Event, member: Member, response: str) -> Rsvp:
+    """Record a member's RSVP, taking or freeing a place as the answer changes."""
+    if event.status == "cancelled":
+        raise Conflict("This event is cancelled.")
+    if is_over(event):
+        raise Conflict("This event is over.")
+    for attempt in range(2):
+        existing = rsvp_of(event, member)
+        before = existing.response if existing else None
+        if before == "going" and response != "going":
+            _free_place(event)
+        elif response == "going" and before != "going":
+            _take_place(event)
+        if existing is None:
+            existing = Rsvp(event_id=event.id, member_id=member.id, response=response)
+            db.session.add(existing)
+        else:
+            existing.response = response
+        try:
+            db.session.commit()
+        except IntegrityError:
+            # The same member answered twice at once: the other answer won; apply ours over it.
+            db.session.rollback()
+            if attempt == 1:
+                raise Conflict("Your answer changed while this one was saved; try again.") from None
+            continue
+        db.session.refresh(event)
+        return existing
+    raise AssertionError("unreachable")
+
+
+def withdraw(event: Event, member: Member) -> None:
+    """Remove a member's RSVP, freeing their place."""
+    existing = rsvp_of(event, member)
+    if existing is None:
+        return
+    if existing.response == "going":
+        _free_place(event)
+    db.session.execute(sql_delete(Rsvp).where(Rsvp.id == existing.id))
+    db.session.commit()
+    db.session.refresh(event)
+
+
+MAX_ATTENDED = 1_000_000
+
+
+def record_attended(event: Event, attended: int) -> Event:
+    """Record how many came to an event once it has begun; the number goes on the feed."""
+    if isinstance(attended, bool) or not isinstance(attended, int):
+        raise Invalid.on("attended_count", "Give a whole number.")
+    if not 0 <= attended <= MAX_ATTENDED:
+        raise Invalid.on("attended_count", f"Give a number from 0 to {MAX_ATTENDED:,}.")
+    if event.status == "cancelled":
+        raise Conflict("This event is cancelled.", {"attended_count": ["It was cancelled."]})
+    if not has_begun(event):
+        raise Conflict(
+            "Attendance can be recorded once the event has begun.",
+            {"attended_count": ["The event has not begun yet."]},
+        )
+    event.attended_count = attended
+    feed.record(event, "update")  # an Update carrying attendedCount (a number, never names)
+    commit()
+    return event
+
+
+def attendance(event: Event) -> dict[str, int]:
+    """Count responses for an event."""
+    from sqlalchemy import func
+
+    rows = db.session.execute(
+        select(Rsvp.response, func.count()).where(Rsvp.event_id == event.id).group_by(Rsvp.response)
+    )
+    counts = {"going": 0, "maybe": 0, "not_going": 0}
+    counts.update({row[0]: row[1] for row in rows})
+    return counts
+
+
+def responses_listing(
+    event: Event, page: int = 1, per_page: int = 20, response: str | None = None
+) -> Page[Rsvp]:
+    """List one page of who answered, with their member loaded, for organisers."""
+    from sqlalchemy.orm import selectinload
+
+    query = select(Rsvp).where(Rsvp.event_id == event.id).options(selectinload(Rsvp.member))
+    if response:
+        query = query.where(Rsvp.response == response)
+    return paginate(query.order_by(Rsvp.response, Rsvp.created_at, Rsvp.id), page, per_page)
+
+
+def responses(event: Event) -> list[Rsvp]:
+    """List who answered, for organisers."""
+    from sqlalchemy.orm import selectinload
+
+    query = (
+        select(Rsvp)
+        .where(Rsvp.event_id == event.id)
+        .options(selectinload(Rsvp.member))
+        .order_by(Rsvp.response, Rsvp.created_at)
+    )
+    return list(db.session.scalars(query))

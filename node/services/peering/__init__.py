@@ -1,0 +1,1 @@
+"""Talking to other servers: actors, follows, the inbox, deliveries, pulled feeds."""

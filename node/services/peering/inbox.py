@@ -1,0 +1,358 @@
+"""The inbox: check what a peer sends, store it once, and answer.
+
+Checks, in order: the media type (415), the JSON (400: not UTF-8, not JSON, nested
+deeper than ``MAX_DEPTH``, not an activity), the HTTP signature (400 malformed, 401
+failed; the key is found through its owner's actor document and the signed host must be
+ours), that the key's owner is the activity's actor (401) and that the activity and its
+object live on the actor's server (403). A document with an array longer than
+``federation.limits`` allows (20,000 tags, 5,000 recipients) is refused (400, naming it)
+before anything else is looked at. Then the activity is applied and the answer is
+202. The same activity twice is processed once. Anything unexpected is logged and
+answered 400: nothing a peer sends may make the inbox fail with a 500.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import Message
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from federation.errors import MalformedSignature, SignatureError
+from federation.httpsig import Verified
+from federation.keys import PublicKey
+from federation.limits import oversized_array
+from federation.signed_requests import verify_signed_request
+
+from ... import write_lock
+from ...extensions import db
+from ...models import Peer, ReceivedActivity, RemoteEntry
+from ..errors import ServiceError
+from ..groups import base_url as our_base_url
+from ..twins import twinning
+from . import follows, peers, remote_feed, remote_objects
+from .outbound import actor_id as our_actor_id
+from .remote_feed import ApplyResult, apply_entry
+
+__all__ = ["MAX_BODY", "Answer", "ApplyResult", "apply_entry", "receive"]
+
+MAX_BODY = 1024 * 1024
+MAX_DEPTH = 64
+MEDIA_TYPES = ("application/activity+json", "application/ld+json")
+FEED_TYPES = ("Create", "Update", "Delete", "Announce")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """How the inbox answers: a status, a short reason for the peer's logs, and the fields
+    at fault when a part of the document is (``{"object.tag": ["At most 200 …"]}``)."""
+
+    status: int
+    message: str
+    fields: dict[str, list[str]] = field(default_factory=dict)
+
+
+class Refused(Exception):
+    def __init__(self, status: int, message: str, fields: dict[str, list[str]] | None = None):
+        super().__init__(message)
+        self.answer = Answer(status, message, fields or {})
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def receive(url: str, headers: Mapping[str, str], body: bytes) -> Answer:
+    """Check and apply one POST to the inbox; return the answer, never raise."""
+    try:
+        return _receive(url, headers, body)
+    except Refused as refusal:
+        db.session.rollback()
+        return refusal.answer
+    except OperationalError:
+        db.session.rollback()
+        current_app.logger.exception("inbox: database unavailable")
+        return Answer(503, "try again later")
+    except IntegrityError:
+        db.session.rollback()  # a race with another request writing the same row
+        current_app.logger.warning("inbox: a concurrent request wrote first", exc_info=True)
+        return Answer(503, "try again later")
+    except Exception:  # noqa: BLE001 - a peer's input must never become a 500
+        db.session.rollback()
+        current_app.logger.exception("inbox: could not process an activity")
+        return Answer(400, "could not process the activity")
+
+
+def _receive(url: str, headers: Mapping[str, str], body: bytes) -> Answer:
+    if len(body) > MAX_BODY:
+        raise Refused(413, f"the body is larger than {MAX_BODY} bytes")
+    _check_media_type(headers.get("Content-Type"))
+    activity = parse_activity(body)
+    _check_sizes(activity)
+    ours = our_base_url()
+    if ours is None:
+        raise Refused(404, "this node has no group yet")
+
+    verified, signer = _verify_signature(url, headers, body)
+    _check_host(verified, headers.get("Host", ""), ours)
+    # The key's owner, as the signature check found it (one look-up, not two).
+    peer = signer if signer is not None else peers.find_by_key(verified.key_id)
+    actor = activity["actor"]
+    if peer is None or peer.actor_id != actor:
+        raise Refused(401, "the key that signed this is not the actor's")
+    _check_origins(activity, actor)
+
+    # Feed entries are idempotent by their place in the chain (apply_entry compares a
+    # repeated seq with what it holds); everything else by its activity id.
+    if "seq" not in activity and _already_received(activity["id"]):
+        return Answer(202, "already received")
+    # A feed entry's proof is checked now, outside the write lock (the check is most of the
+    # work); under the lock it counts if the chain has not moved meanwhile.
+    checked = remote_feed.check_ahead(peer, activity) if "seq" in activity else None
+    # Everything is written in one transaction, begun only now, after the checks and
+    # look-ups: writers queue for it (write_lock) rather than hold each other up meanwhile.
+    try:
+        with write_lock.writing():
+            answer = _apply(peer, activity, body, checked)
+            if "seq" not in activity:  # a stored entry told the peer's row itself
+                peer.last_contact_at = _now()
+            if answer is None:
+                db.session.add(
+                    ReceivedActivity(
+                        activity_id=activity["id"],
+                        actor_id=actor,
+                        activity_type=activity["type"][:40],
+                    )
+                )
+    except IntegrityError:
+        if "seq" in activity:
+            raise
+        return Answer(202, "already received")  # the same activity, delivered twice at once
+    return answer or Answer(202, "accepted")
+
+
+# Reading the request -----------------------------------------------------------------
+
+
+def _check_media_type(content_type: str | None) -> None:
+    message = Message()
+    message["Content-Type"] = content_type or ""
+    if message.get_content_type() not in MEDIA_TYPES:
+        raise Refused(415, f"send one of {', '.join(MEDIA_TYPES)}")
+
+
+def _check_sizes(activity: dict[str, Any]) -> None:
+    # Before the signature: an oversized document is refused whoever sent it, and its
+    # 20,000 tags are never hashed, verified, stored or indexed.
+    found = oversized_array(activity)
+    if found is not None:
+        raise Refused(
+            400,
+            f"{found.path} has {found.length} items, more than {found.limit}",
+            {found.path: [found.message]},
+        )
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        current, level = stack.pop()
+        if isinstance(current, dict):
+            current = list(current.values())
+        if isinstance(current, list):
+            deepest = max(deepest, level)
+            if level > MAX_DEPTH:
+                return level
+            stack.extend((item, level + 1) for item in current)
+    return deepest
+
+
+def parse_activity(body: bytes) -> dict[str, Any]:
+    """Read an activity from a body: UTF-8 JSON, an object, not too deep, with id, type, actor."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused(400, "the body is not UTF-8") from None
+    try:
+        document = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise Refused(400, f"JSON nested deeper than {MAX_DEPTH}") from None
+    except ValueError:
+        raise Refused(400, "the body is not JSON") from None
+    if not isinstance(document, dict):
+        raise Refused(400, "the body is not a JSON object")
+    if _depth(document) > MAX_DEPTH:
+        raise Refused(400, f"JSON nested deeper than {MAX_DEPTH}")
+    actor = document.get("actor")
+    if isinstance(actor, dict):
+        actor = actor.get("id")
+    for name, value in (("id", document.get("id")), ("actor", actor)):
+        if not isinstance(value, str) or not value.startswith(("https://", "http://")):
+            raise Refused(400, f"the activity has no usable {name}")
+        if len(value) > 2000:
+            raise Refused(400, f"the activity's {name} is too long")
+    if not isinstance(document.get("type"), str) or not document["type"]:
+        raise Refused(400, "the activity has no type")
+    document["actor"] = actor
+    return document
+
+
+# Who sent it -------------------------------------------------------------------------
+
+
+def _verify_signature(url: str, headers: Mapping[str, str], body: bytes) -> tuple[Any, Peer | None]:
+    """Check the request's signature; return what verified and the peer whose key it was."""
+    found: list[str] = []
+    owners: dict[str, Peer] = {}
+
+    def lookup(key_id: str, *, refetch: bool = False) -> PublicKey | None:
+        owner, key = peers.http_key_owner(key_id, refetch=refetch)
+        if key is not None:
+            found.append(key_id)
+            owners[key_id] = owner
+        return key
+
+    def relookup(key_id: str) -> PublicKey | None:
+        return lookup(key_id, refetch=True)
+
+    pairs = list(headers.items())
+    try:
+        try:
+            verified = verify_signed_request(
+                "POST", url, pairs, body, lookup_key=lookup, now=_now()
+            )
+        except SignatureError:
+            if not found:
+                raise
+            # A known key that no longer verifies: the peer may have rotated it.
+            verified = verify_signed_request(
+                "POST", url, pairs, body, lookup_key=relookup, now=_now()
+            )
+        return verified, owners.get(verified.key_id)
+    except MalformedSignature as error:
+        db.session.commit()  # keep any actor we fetched meanwhile
+        raise Refused(400, f"malformed signature: {error}") from None
+    except SignatureError as error:
+        db.session.commit()
+        raise Refused(401, f"signature refused: {error}") from None
+
+
+def _authority(url: str) -> str:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return host if parts.port in (None, default) else f"{host}:{parts.port}"
+
+
+def _check_host(verified: object, host_header: str, base_url: str) -> None:
+    ours = _authority(base_url)
+    sent = _authority(f"{urlsplit(base_url).scheme}://{host_header.strip()}")
+    if sent != ours:
+        raise Refused(401, f"the request was signed for {host_header!r}, not {ours}")
+    if isinstance(verified, Verified) and "host" not in verified.covered_headers:
+        raise Refused(401, "the signature must cover the host")
+
+
+def _check_origins(activity: dict[str, Any], actor: str) -> None:
+    if not peers.same_origin(activity["id"], actor):
+        raise Refused(403, "the activity's id is not on the actor's server")
+    if activity["type"] in ("Create", "Update", "Delete", "Undo"):
+        obj = activity.get("object")
+        object_id = obj.get("id") if isinstance(obj, dict) else obj
+        if not isinstance(object_id, str) or not peers.same_origin(object_id, actor):
+            raise Refused(403, "the object's id is not on the actor's server")
+        if isinstance(obj, dict) and activity["type"] != "Undo":
+            author = obj.get("attributedTo")
+            if isinstance(author, str) and author != actor:
+                raise Refused(403, "the object is attributed to someone else")
+
+
+def _already_received(activity_id: str) -> bool:
+    return bool(
+        db.session.scalar(
+            select(ReceivedActivity.id).where(ReceivedActivity.activity_id == activity_id)
+        )
+        or db.session.scalar(select(RemoteEntry.id).where(RemoteEntry.activity_id == activity_id))
+    )
+
+
+# What it does ------------------------------------------------------------------------
+
+
+def _apply(
+    peer: Peer, activity: dict[str, Any], body: bytes, checked: remote_feed.Checked | None
+) -> Answer | None:
+    """Apply a checked activity; return an answer for feed entries, None to record it."""
+    kind = activity["type"]
+    obj = activity.get("object")
+    # Twinning steps (feed entries too) and RSVPs between twins, recognised by their object.
+    if _twinning(peer, activity) and "seq" not in activity:
+        return None
+    if "seq" in activity:
+        return _feed_entry(peer, activity, body, checked)
+    if kind == "Follow":
+        object_id = obj.get("id") if isinstance(obj, dict) else obj
+        if object_id == our_actor_id():
+            follows.receive_follow(peer, activity)
+    elif kind == "Undo" and isinstance(obj, dict) and obj.get("type") == "Follow":
+        follows.receive_undo_follow(peer, activity)
+    elif kind in ("Accept", "Reject"):
+        follows.answer_to_our_follow(peer, activity, accepted=kind == "Accept")
+    elif kind in FEED_TYPES and not peer.is_branchline:
+        _plain_activity(peer, activity, body)
+    return None
+
+
+def _twinning(peer: Peer, activity: dict[str, Any]) -> bool:
+    try:
+        return twinning.receive(peer, activity)
+    except ServiceError as refusal:
+        raise Refused(refusal.status, refusal.message) from None
+
+
+def _feed_entry(
+    peer: Peer, activity: dict[str, Any], body: bytes, checked: remote_feed.Checked | None
+) -> Answer:
+    if not follows.follows_peer(peer):
+        peer.last_contact_at = _now()
+        return Answer(202, "ignored: this group does not follow the sender")
+    remote_feed.hold(peer)
+    result = apply_entry(peer, activity, body.decode("utf-8"), checked)
+    if not result.applied:  # an applied entry moved the peer's row on, contact included
+        peer.last_contact_at = _now()
+    if result.outcome == "refused":
+        return Answer(400, f"entry refused: {result.reason}")
+    return Answer(202, result.outcome)
+
+
+def _plain_activity(peer: Peer, activity: dict[str, Any], body: bytes) -> None:
+    # An ordinary fediverse actor (a Mastodon account, a Lemmy group) publishes no signed
+    # feed: its posts are taken on the strength of the HTTP signature alone.
+    if follows.followed_peer(peer) is None:
+        return
+    entry = RemoteEntry(
+        peer_id=peer.id,
+        seq=None,
+        activity_id=activity["id"],
+        activity_type=activity["type"][:40],
+        object_id=remote_objects.object_id_of(activity.get("object")),
+        body=body.decode("utf-8"),
+        verification=remote_feed.SIGNATURE_ONLY,
+    )
+    db.session.add(entry)
+    db.session.flush()
+    if activity["type"] != "Announce":  # a boost of someone else's post vouches for nothing
+        remote_feed.apply_activity(
+            peer, activity, entry.id, verification=remote_feed.SIGNATURE_ONLY
+        )

@@ -1,0 +1,1 @@
+"""Twinning: paired groups and RSVPs across them."""

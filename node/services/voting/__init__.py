@@ -1,0 +1,1 @@
+"""Ballots: papers, sealing, tellers, the box and the count."""

@@ -1,0 +1,315 @@
+"""Deliveries: claimed once, sent signed, retried with backoff, ended on 2xx, 4xx or old age."""
+
+from __future__ import annotations
+
+import random
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from federation.httpsig import verify_request
+from node.extensions import db
+from node.models.federation import Delivery, FeedEntry, Peer
+from node.services.peering import deliveries
+from node.services.peering.deliveries import RetryPolicy
+from tests.federation.local_http import LocalServer, Reply
+from tests.node import sync_support as support
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture
+def app_config(app_config):
+    return {
+        **app_config,
+        "ALLOW_PRIVATE_ADDRESSES": "127.0.0.0/8",
+        "FETCH_READ_TIMEOUT": 0.5,
+        "FETCH_TOTAL_TIMEOUT": 2,
+        "PEER_UNREACHABLE_AFTER": 3,
+    }
+
+
+@pytest.fixture
+def server():
+    running = LocalServer()
+    yield running
+    running.stop()
+
+
+class Clock:
+    def __init__(self, now: datetime | None = None) -> None:
+        # Rows are queued "now" by default: start the clock just after them.
+        self.now = now or datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _send(clock=None, rng=None, **kwargs) -> deliveries.SendReport:
+    return deliveries.send_due(clock=clock or Clock(), rng=rng or random.Random(1), **kwargs)
+
+
+def _row(delivery_id: int) -> Delivery:
+    db.session.expire_all()
+    return db.session.get(Delivery, delivery_id)
+
+
+def test_delivery_lands_signed_by_the_node(app, group, server, node_keys):
+    server.routes["/inbox"] = Reply(202)
+    row = support.queue(server.url("/inbox"))
+
+    report = _send()
+
+    assert (report.sent, report.done) == (1, 1)
+    stored = _row(row.id)
+    assert (stored.state, stored.attempts, stored.last_status) == ("done", 1, 202)
+    [request] = server.received
+    assert request.body == support.ACTIVITY
+    verified = verify_request(
+        "POST",
+        request.path,
+        request.headers,
+        request.body,
+        lookup_key=lambda key_id: node_keys.http.public_key(),
+        now=datetime.now(UTC),
+    )
+    assert verified.key_id == "http://localhost/actor#main-key"
+    assert "digest" in verified.covered_headers
+
+
+def test_feed_entry_is_delivered_byte_for_byte(app, group, server):
+    server.routes["/inbox"] = Reply(202)
+    body = '{"seq":1,"type":"Create","z":"\u00e9"}'
+    entry = FeedEntry(
+        seq=1, activity_id="http://localhost/a/1", activity_type="Create", body=body, entry_hash="x"
+    )
+    db.session.add(entry)
+    db.session.commit()
+    db.session.add(Delivery(inbox=server.url("/inbox"), feed_entry_id=entry.id))
+    db.session.commit()
+
+    _send()
+
+    assert server.received[0].body == body.encode("utf-8")
+
+
+def test_server_error_is_retried_on_a_jittered_exponential_schedule(app, group, server):
+    server.routes["/inbox"] = Reply(500)
+    row = support.queue(server.url("/inbox"))
+    clock, policy = Clock(), RetryPolicy()
+    worker_rng, expected = random.Random(7), random.Random(7)  # one worker keeps one for life
+
+    for attempt in range(1, 7):
+        report = _send(clock, rng=worker_rng)
+        assert report.retrying == 1
+        stored = _row(row.id)
+        wait = (stored.next_attempt_at - clock.now).total_seconds()
+        assert wait == pytest.approx(policy.delay(attempt, expected))
+        assert 1 <= wait <= min(policy.cap, policy.base * 2 ** (attempt - 1))
+        assert (stored.state, stored.attempts, stored.last_status) == ("pending", attempt, 500)
+        assert _send(clock).sent == 0  # not due yet
+        clock.now = stored.next_attempt_at
+    assert len(server.received) == 6
+
+
+def test_backoff_is_capped():
+    policy = RetryPolicy(base=30, cap=6 * 3600)
+    draws = [policy.delay(40, random.Random(seed)) for seed in range(200)]
+    assert max(draws) <= 6 * 3600
+    assert min(draws) >= 1
+
+
+def test_retry_after_from_a_429_is_honoured(app, group, server):
+    server.routes["/inbox"] = Reply(429, {"Retry-After": "3600"})
+    row = support.queue(server.url("/inbox"))
+    clock = Clock()
+
+    _send(clock)
+
+    stored = _row(row.id)
+    assert stored.state == "pending"
+    assert stored.next_attempt_at >= clock.now + timedelta(seconds=3600)
+    assert stored.last_status == 429
+
+
+def test_delivery_is_given_up_only_after_three_days(app, group, server):
+    server.routes["/inbox"] = Reply(503)
+    row = support.queue(server.url("/inbox"), created_at=NOW)
+    deadline = NOW + timedelta(days=3)
+    clock = Clock(deadline - timedelta(seconds=10))
+
+    _send(clock)
+    stored = _row(row.id)
+    assert stored.state == "pending"
+    assert stored.next_attempt_at <= deadline  # the last try falls on the deadline itself
+
+    clock.now = deadline
+    report = _send(clock)
+
+    assert report.given_up == 1
+    assert _row(row.id).state == "given_up"
+
+
+def test_permanent_client_error_fails_at_once(app, group, server):
+    server.routes["/inbox"] = Reply(410)
+    target = support.peer(state="in_step", held_seq=3)
+    row = support.queue(server.url("/inbox"), target.id)
+
+    report = _send()
+
+    assert report.failed == 1
+    stored = _row(row.id)
+    assert (stored.state, stored.attempts, stored.last_status) == ("failed", 1, 410)
+    assert db.session.get(Peer, target.id).contact_failures == 0  # it answered: it is up
+
+
+def test_hanging_inbox_times_out_and_is_retried(app, group, server):
+    server.routes["/inbox"] = Reply(202, delay=10)
+    row = support.queue(server.url("/inbox"))
+
+    _send()
+
+    stored = _row(row.id)
+    assert stored.state == "pending"
+    assert stored.last_status is None
+    assert "time" in stored.last_error
+
+
+def test_refused_connection_is_retried(app, group):
+    closed = LocalServer()
+    inbox = closed.url("/inbox")
+    closed.stop()
+    row = support.queue(inbox)
+
+    _send()
+
+    stored = _row(row.id)
+    assert (stored.state, stored.attempts) == ("pending", 1)
+    assert stored.last_error
+
+
+def test_private_address_refused_by_policy_fails(app, group):
+    app.config["ALLOW_PRIVATE_ADDRESSES"] = None
+    row = support.queue("http://127.0.0.1:9/inbox")
+
+    _send()
+
+    assert _row(row.id).state == "failed"
+
+
+def test_peer_is_marked_unreachable_keeps_its_backlog_and_recovers(app, group, server):
+    server.routes["/inbox"] = Reply(500)
+    target = support.peer(state="in_step", held_seq=4, head_seq=4)
+    rows = [support.queue(server.url("/inbox"), target.id) for _ in range(3)]
+    clock = Clock()
+
+    _send(clock, limit=2)
+    assert db.session.get(Peer, target.id).state == "in_step"  # two failures: not yet
+    _send(clock)
+
+    db.session.expire_all()
+    down = db.session.get(Peer, target.id)
+    assert down.state == "unreachable"
+    assert down.unreachable_since == clock.now
+    assert "500" in down.state_reason
+    assert {_row(r.id).state for r in rows} == {"pending"}  # the backlog is kept
+
+    server.routes["/inbox"] = Reply(202)
+    clock.now += timedelta(days=1)
+    report = _send(clock)
+
+    assert report.done == 3
+    db.session.expire_all()
+    up = db.session.get(Peer, target.id)
+    assert (up.state, up.unreachable_since, up.contact_failures) == ("in_step", None, 0)
+    assert up.next_poll_at == clock.now  # catch up straight away
+    assert up.last_contact_at == clock.now
+
+
+def test_unreachable_does_not_hide_a_broken_chain(app, group, server):
+    server.routes["/inbox"] = Reply(502)
+    target = support.peer(state="chain_broken", state_reason="seq 3: bad-proof")
+    for _ in range(3):
+        support.queue(server.url("/inbox"), target.id)
+
+    _send()
+
+    db.session.expire_all()
+    found = db.session.get(Peer, target.id)
+    assert found.state == "chain_broken"
+    assert found.unreachable_since is not None
+
+
+def test_expired_lease_puts_a_row_back_in_the_queue(app, group):
+    row = support.queue("http://127.0.0.1:9/inbox", next_attempt_at=NOW)
+    lease = timedelta(minutes=5)
+    [claimed] = deliveries.claim_due(10, now=NOW, lease=lease)
+    assert claimed.id == row.id
+    assert _row(row.id).state == "sending"
+    assert deliveries.claim_due(10, now=NOW + timedelta(minutes=1), lease=lease) == []
+
+    assert deliveries.release_expired(NOW + timedelta(minutes=4)) == 0
+    assert deliveries.release_expired(NOW + timedelta(minutes=5)) == 1  # the worker died
+
+    assert _row(row.id).state == "pending"
+    [again] = deliveries.claim_due(10, now=NOW + timedelta(minutes=5), lease=lease)
+    assert again.id == row.id
+
+
+def test_two_claimers_never_take_the_same_row(app, group):
+    ids = {
+        support.queue(f"http://127.0.0.1:9/inbox/{n}", next_attempt_at=NOW).id for n in range(120)
+    }
+    taken: list[list[int]] = [[], [], []]
+    start = threading.Barrier(3)
+    errors: list[BaseException] = []
+
+    def claimer(mine: list[int]) -> None:
+        try:
+            with app.app_context():
+                start.wait()
+                while batch := deliveries.claim_due(7, now=NOW, lease=timedelta(minutes=5)):
+                    mine.extend(item.id for item in batch)
+                db.session.remove()
+        except BaseException as error:  # surfaced below
+            errors.append(error)
+
+    threads = [threading.Thread(target=claimer, args=(mine,)) for mine in taken]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert not errors
+    everything = [i for mine in taken for i in mine]
+    assert len(everything) == len(set(everything))  # nobody took a row twice
+    assert set(everything) == ids
+    states = db.session.scalars(select(Delivery.state).distinct()).all()
+    assert states == ["sending"]
+
+
+def test_concurrent_senders_deliver_every_row_once(app, group, server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    server.routes.update({f"/inbox/{n}": Reply(202) for n in range(30)})
+    for n in range(30):
+        support.queue(server.url(f"/inbox/{n}"))
+
+    with ThreadPoolExecutor(8) as pool:
+        report = _send(executor=pool)
+
+    assert report.done == 30
+    assert sorted(r.path for r in server.received) == sorted(f"/inbox/{n}" for n in range(30))
+
+
+def test_oldest_undelivered_is_reported_per_peer(app, group):
+    target = support.peer()
+    support.queue("http://127.0.0.1:9/a", target.id, created_at=NOW - timedelta(hours=2))
+    support.queue("http://127.0.0.1:9/b", target.id, created_at=NOW - timedelta(hours=1))
+    support.queue(
+        "http://127.0.0.1:9/c", target.id, created_at=NOW - timedelta(days=9), state="done"
+    )
+
+    assert deliveries.oldest_undelivered() == {target.id: NOW - timedelta(hours=2)}
