@@ -23,6 +23,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 
 from ...extensions import db
 from ...models import Following, Listing, Peer, RemoteEntry, RemoteObject
+from ...models.types import utcnow
 from .. import geo
 from ..errors import Invalid
 from ..organising.records import Page
@@ -109,10 +110,6 @@ def proximity_of(distance_km: float | None, *, place_given: bool) -> float:
     if distance_km is None:
         return UNKNOWN_PROXIMITY
     return 1.0 / (1.0 + distance_km / PROXIMITY_SCALE_KM)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _followed() -> CompoundSelect:
@@ -524,7 +521,7 @@ def _event_conditions(
         column(RemoteObject.object_type) == "Event",
         RemoteObject.deleted.is_(False),
         column(RemoteObject.peer_id).in_(_followed()),
-        starts_at >= (start or _now()),
+        starts_at >= (start or utcnow()),
     ]
     if end is not None:
         conditions.append(starts_at < end)
@@ -723,7 +720,7 @@ def _with_events(rows: list[NeededRow]) -> list[NeededRow]:
         RemoteObject.peer_id.in_(ids),
         _Unindexed(RemoteObject.object_type) == "Event",
         RemoteObject.deleted.is_(False),
-        _Unindexed(RemoteObject.starts_at) >= _now(),
+        _Unindexed(RemoteObject.starts_at) >= utcnow(),
         or_(RemoteObject.status.is_(None), RemoteObject.status != "cancelled"),
     )
     # One pass over the page's upcoming events gives both: each group's count (a window

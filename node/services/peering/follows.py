@@ -8,7 +8,6 @@ delivery worker sends (HTTP-signed) to the peer's inbox.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -20,6 +19,7 @@ from federation.proofs import sign_object
 from ...extensions import db
 from ...keys import node_keys
 from ...models import Delivery, Follower, Following, Peer
+from ...models.types import utcnow
 from ..errors import Conflict, NotFound
 from ..groups import current_group
 from . import outbound, peers
@@ -27,10 +27,6 @@ from . import outbound, peers
 PENDING = "pending"
 ACCEPTED = "accepted"
 REJECTED = "rejected"
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def new_activity_id() -> str:
@@ -48,7 +44,7 @@ def build_activity(kind: str, obj: Any, to: str, *, activity_id: str | None = No
         "object": obj,
         "to": [to],
     }
-    return sign_object(document, node_keys().proof, outbound.proof_key_id(), _now())
+    return sign_object(document, node_keys().proof, outbound.proof_key_id(), utcnow())
 
 
 def queue(peer: Peer, activity: dict) -> Delivery:
@@ -58,7 +54,7 @@ def queue(peer: Peer, activity: dict) -> Delivery:
         peer_id=peer.id,
         body=canonicalize(activity).decode("utf-8"),
         state="pending",
-        next_attempt_at=_now(),
+        next_attempt_at=utcnow(),
     )
     db.session.add(delivery)
     return delivery
@@ -80,7 +76,7 @@ def follow(target: str) -> Following:
     following.state = PENDING
     following.follow_activity_id = activity_id
     queue(peer, build_activity("Follow", peer.actor_id, peer.actor_id, activity_id=activity_id))
-    peer.next_poll_at = _now()  # back-fill as soon as the puller runs
+    peer.next_poll_at = utcnow()  # back-fill as soon as the puller runs
     db.session.commit()
     return following
 
@@ -170,7 +166,7 @@ def answer_to_our_follow(peer: Peer, activity: dict[str, Any], accepted: bool) -
         return
     following.state = ACCEPTED if accepted else REJECTED
     if accepted:
-        peer.next_poll_at = _now()
+        peer.next_poll_at = utcnow()
 
 
 # Peers that follow us ----------------------------------------------------------------

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from email.message import Message
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,6 +33,7 @@ from federation.signed_requests import verify_signed_request
 from ... import write_lock
 from ...extensions import db
 from ...models import Peer, ReceivedActivity, RemoteEntry
+from ...models.types import utcnow
 from ..errors import ServiceError
 from ..groups import base_url as our_base_url
 from ..twins import twinning
@@ -63,10 +63,6 @@ class Refused(Exception):
     def __init__(self, status: int, message: str, fields: dict[str, list[str]] | None = None):
         super().__init__(message)
         self.answer = Answer(status, message, fields or {})
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def receive(url: str, headers: Mapping[str, str], body: bytes) -> Answer:
@@ -122,7 +118,7 @@ def _receive(url: str, headers: Mapping[str, str], body: bytes) -> Answer:
         with write_lock.writing():
             answer = _apply(peer, activity, body, checked)
             if "seq" not in activity:  # a stored entry told the peer's row itself
-                peer.last_contact_at = _now()
+                peer.last_contact_at = utcnow()
             if answer is None:
                 db.session.add(
                     ReceivedActivity(
@@ -230,14 +226,14 @@ def _verify_signature(url: str, headers: Mapping[str, str], body: bytes) -> tupl
     try:
         try:
             verified = verify_signed_request(
-                "POST", url, pairs, body, lookup_key=lookup, now=_now()
+                "POST", url, pairs, body, lookup_key=lookup, now=utcnow()
             )
         except SignatureError:
             if not found:
                 raise
             # A known key that no longer verifies: the peer may have rotated it.
             verified = verify_signed_request(
-                "POST", url, pairs, body, lookup_key=relookup, now=_now()
+                "POST", url, pairs, body, lookup_key=relookup, now=utcnow()
             )
         return verified, owners.get(verified.key_id)
     except MalformedSignature as error:
@@ -325,12 +321,12 @@ def _feed_entry(
     peer: Peer, activity: dict[str, Any], body: bytes, checked: remote_feed.Checked | None
 ) -> Answer:
     if not follows.follows_peer(peer):
-        peer.last_contact_at = _now()
+        peer.last_contact_at = utcnow()
         return Answer(202, "ignored: this group does not follow the sender")
     remote_feed.hold(peer)
     result = apply_entry(peer, activity, body.decode("utf-8"), checked)
     if not result.applied:  # an applied entry moved the peer's row on, contact included
-        peer.last_contact_at = _now()
+        peer.last_contact_at = utcnow()
     if result.outcome == "refused":
         return Answer(400, f"entry refused: {result.reason}")
     return Answer(202, result.outcome)

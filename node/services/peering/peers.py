@@ -31,6 +31,7 @@ from schemas.remote_actor import ActorIn, WebFingerIn
 
 from ...extensions import db
 from ...models import Peer
+from ...models.types import utcnow
 from .. import geo
 from ..errors import Invalid
 from . import outbound
@@ -48,10 +49,6 @@ class PeerError(Invalid):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, {"target": [message]})
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 # Every inbox request compares several URLs' origins; an URL's origin never changes.
@@ -210,7 +207,7 @@ def _store(peer: Peer, document: dict[str, Any]) -> None:
     }
     peer.assertion_keys = json.dumps(assertion, sort_keys=True)
     peer.is_branchline = _publishes_feed_terms(document.get("raw_context"))
-    peer.fetched_at = _now()
+    peer.fetched_at = utcnow()
 
 
 def store_profile(peer: Peer, document: dict[str, Any]) -> bool:
@@ -307,7 +304,7 @@ def peer_for_key(key_id: str, *, refetch: bool = False) -> Peer | None:
     """
     actor_url = actor_of_key(key_id)
     peer = find_by_key(key_id) or find(actor_url)
-    recent = peer is not None and peer.fetched_at and _now() - peer.fetched_at < REFETCH_INTERVAL
+    recent = peer is not None and peer.fetched_at and utcnow() - peer.fetched_at < REFETCH_INTERVAL
     if peer is not None and peer.key_id == key_id and not refetch:
         return peer
     if peer is not None and refetch and recent:
@@ -322,7 +319,7 @@ def peer_for_key(key_id: str, *, refetch: bool = False) -> Peer | None:
         current_app.logger.warning("peer %s changed its signing key", peer.actor_id)
         # Sticky until the next entry that verifies: organisers see that it happened.
         peer.state = KEY_CHANGED
-        peer.state_reason = f"key changed on {_now():%Y-%m-%d %H:%M} UTC"
+        peer.state_reason = f"key changed on {utcnow():%Y-%m-%d %H:%M} UTC"
     return peer if peer.key_id == key_id else None
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from flask import current_app
@@ -25,6 +25,7 @@ from federation.limits import oversized_array
 
 from ...extensions import db
 from ...models import Peer, RemoteEntry
+from ...models.types import utcnow
 from . import peers, remote_objects
 
 Outcome = Literal["applied", "duplicate", "behind", "refused"]
@@ -55,10 +56,6 @@ class ApplyResult:
     @property
     def applied(self) -> bool:
         return self.outcome == "applied"
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _break(peer: Peer, seq: int | None, reason: str, body: str | None = None) -> ApplyResult:
@@ -296,7 +293,7 @@ def _store(peer: Peer, items: Sequence[tuple[dict[str, Any], str]], hashes: Sequ
     peer): this is the inbox's hot path, and the unit of work costs several times the
     statements it runs. The peer object is told the values written, so nothing is stale.
     """
-    now = _now()
+    now = utcnow()
     rows = [
         {
             "peer_id": peer.id,
@@ -368,7 +365,7 @@ def _verify(peer: Peer, entries: list[dict[str, Any]]) -> feed.RunReport:
         actor=peer.actor_id,
         lookup_key=peers.proof_key_lookup(peer),
         start_after=start,
-        now=_now(),
+        now=utcnow(),
     )
 
 
@@ -398,7 +395,7 @@ def apply_activity(
 
 def _activity_moment(activity: dict[str, Any]) -> datetime:
     """When an entry was published (its own date, its proof's, or now), never in the future."""
-    now = _now()
+    now = utcnow()
     proof = activity.get("proof")
     published = remote_objects.moment(activity.get("published")) or (
         remote_objects.moment(proof.get("created")) if isinstance(proof, dict) else None

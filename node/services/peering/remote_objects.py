@@ -25,6 +25,7 @@ from schemas.common import in_range
 
 from ...extensions import db
 from ...models import Peer, RemoteEntry, RemoteObject
+from ...models.types import utcnow
 from .. import geo
 from . import peers
 
@@ -69,10 +70,6 @@ class Held:
 
 # Objects already looked up while applying a run of entries, by object id (None: no row).
 Objects = dict[str, Held | None]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def object_id_of(value: object) -> str | None:
@@ -217,7 +214,7 @@ def _upsert(
             return  # older than what we show
         if create and held is not None and updated == held:
             return
-    published = moment(obj.get("published")) or (stored and stored.published_at) or _now()
+    published = moment(obj.get("published")) or (stored and stored.published_at) or utcnow()
     values = {
         "object_type": object_type[:40],
         "data": json.dumps(obj, ensure_ascii=False, sort_keys=True),
@@ -228,7 +225,7 @@ def _upsert(
         "updated_at": updated,
         "verification": verification,
         "source_entry_id": entry_id,
-        "received_at": _now(),
+        "received_at": utcnow(),
     }
     _write(peer, object_id, stored, values, objects)
 
@@ -278,7 +275,7 @@ def _tombstone(peer: Peer, object_id: str, entry_id: int, objects: Objects | Non
         "updated_at": stored.updated_at if stored else None,
         "published_at": stored.published_at if stored else None,
         "source_entry_id": entry_id,
-        "received_at": _now(),
+        "received_at": utcnow(),
     }
     if stored is None:
         values["object_type"] = "Tombstone"
@@ -300,7 +297,7 @@ def _announced(peer: Peer, obj: dict[str, Any], entry_id: int, objects: Objects 
     if signer is None:
         return  # not a group we know; the announce alone vouches for nothing
     try:
-        verify_object(obj, peers.proof_key_lookup(signer), now=_now())
+        verify_object(obj, peers.proof_key_lookup(signer), now=utcnow())
     except ProofError:
         marked = {"entry_id": entry_id, "verification": UNVERIFIED_ANNOUNCE}
         db.session.connection().execute(_MARK_ENTRY, marked)

@@ -74,10 +74,6 @@ CANCELLED = "cancelled"
 HELD = "held"
 
 
-def _now() -> datetime:
-    return utcnow()
-
-
 # A member's answers to twins' events (this group is A) ---------------------------------
 
 
@@ -338,7 +334,7 @@ def _statement(rsvp: OutgoingRsvp, peer: Peer, member: Member | None) -> dict[st
 
 def _signed(activity: dict[str, Any]) -> dict[str, Any]:
     document = {"@context": entry_context(), **activity}
-    return sign_object(document, node_keys().proof, outbound.proof_key_id(), _now())
+    return sign_object(document, node_keys().proof, outbound.proof_key_id(), utcnow())
 
 
 def receive_answer(peer: Peer, activity: dict[str, Any]) -> bool:
