@@ -1,9 +1,9 @@
-"""The event page: the event, its RSVP forms, and the sections other pages add below them.
+"""The event page: the event and its RSVP form, and the sections other view modules add.
 
-The sections are named here, in the order the page shows them; the view module that owns
-each one (series, shifts, carpools, guests) registers the loader that returns its data.
-The page loads every section before it renders, so the template only shows what it is
-given. A section's form that was refused comes back to its own loader as ``Refused``.
+The sections are named here; the view module that owns each one (series, shifts,
+carpools, the guests' RSVP form) registers the loader that returns its data. The page
+loads every section before it renders, so the template only shows what it is given. A
+section's form that was refused comes back to its own loader as ``Refused``.
 """
 
 from __future__ import annotations
