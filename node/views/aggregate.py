@@ -17,12 +17,11 @@ from federation.feed import entry_context
 
 from ..activitypub.negotiation import json_error, raw_activity_response
 from ..auth import role_required
-from ..extensions import db
 from ..services.aggregator import combined_feed, listings, quarantine
 from ..services.aggregator import directory as group_directory
-from ..services.errors import ServiceError
 from ..services.groups import current_group
 from ..services.role import is_aggregator
+from .attempt import attempt
 
 bp = Blueprint("aggregate", __name__)
 
@@ -157,16 +156,17 @@ def _require_aggregator() -> None:
 
 
 def _page(errors: dict[str, list[str]] | None = None, target: str = "", status: int = 200):
+    quarantined = quarantine.entries(QUARANTINE_SHOWN)
     return render_template(
         "manage/aggregate.html",
         rows=group_directory.rows((listings.LISTED, listings.REFUSED, listings.REMOVED)),
         waiting=group_directory.requests(),
-        quarantined=quarantine.entries(QUARANTINE_SHOWN),
+        quarantined=quarantined,
+        quarantined_bodies={entry.id: quarantine.pretty(entry.body) for entry in quarantined},
         quarantined_total=quarantine.count(),
         served=combined_feed.total(),
         errors=errors or {},
         target=target,
-        pretty=quarantine.pretty,
     ), status
 
 
@@ -184,13 +184,12 @@ def add():
     """List a group (or follow another aggregator) by handle or actor URL."""
     _require_aggregator()
     target = request.form.get("target", "").strip()
-    try:
+    with attempt() as tried:
         # The worker back-fills it: a request must not wait for a whole feed.
         added = group_directory.add(target, backfill=False)
-    except ServiceError as exc:
-        db.session.rollback()
-        fields = exc.fields.get("target") or [exc.message]
-        return _page({"target": fields}, target[:2000], exc.status)
+    if tried.refusal:
+        fields = tried.refusal.fields.get("target") or [tried.refusal.message]
+        return _page({"target": fields}, target[:2000], tried.status)
     kind = "Pulling" if added.listing.kind == listings.SOURCE_KIND else "Listed"
     flash(f"{kind} {added.name}.", "success")
     return redirect(url_for("aggregate.directory"))
@@ -198,7 +197,7 @@ def add():
 
 def _decide(listing_id: int, action: str):
     _require_aggregator()
-    try:
+    with attempt() as tried:
         listing = group_directory.get(listing_id)
         name = listing.peer.name or listing.peer.actor_id
         reason = request.form.get("reason", "")
@@ -211,10 +210,10 @@ def _decide(listing_id: int, action: str):
         else:
             group_directory.remove(listing, reason)
             message = f"{name} was removed from the directory."
-    except ServiceError as exc:
-        db.session.rollback()
-        problems = [text for texts in exc.fields.values() for text in texts] or [exc.message]
-        return _page({"_form": problems}, status=exc.status)
+    if tried.refusal:
+        fields, message = tried.refusal.fields, tried.refusal.message
+        problems = [text for texts in fields.values() for text in texts] or [message]
+        return _page({"_form": problems}, status=tried.status)
     flash(message, "success")
     return redirect(url_for("aggregate.directory"))
 

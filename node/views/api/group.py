@@ -7,8 +7,8 @@ from schemas.group import GroupIn, GroupOut
 
 from ...services import groups, profile
 from ...services.errors import NotFound
-from . import bp
 from .access import PUBLIC, operation, token
+from .blueprint import bp
 from .exchange import body, html_url, query_args
 
 
