@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import Message
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
@@ -37,9 +37,10 @@ from federation.errors import (
     TooManyRedirects,
     UnacceptableContentType,
 )
-from federation.http_fields import authority, parse_http_date
+from federation.http_fields import parse_http_date
 from federation.httpsig import sign_request
 from federation.keys import PrivateKey
+from federation.urls import DEFAULT_PORTS, Origin, authority, origin, same_origin
 
 ACTIVITY_JSON = "application/activity+json"
 ACTIVITYSTREAMS_PROFILE = "https://www.w3.org/ns/activitystreams"
@@ -78,6 +79,12 @@ class FetchResult:
     headers: Mapping[str, str]
     document: dict[str, Any]
     raw: bytes
+
+
+class Fetch(Protocol):
+    """A GET of a JSON document with the policy, signer and timeouts already chosen."""
+
+    def __call__(self, url: str, *, accept: Sequence[str] = ACTIVITYPUB_TYPES) -> FetchResult: ...
 
 
 @dataclass(frozen=True)
@@ -164,11 +171,6 @@ def content_type_accepted(content_type: str | None, accepted: Sequence[str]) -> 
         if isinstance(offered, str) and str(profile) in offered.split():
             return True
     return False
-
-
-def same_origin(first: str, second: str) -> bool:
-    """Tell whether two absolute URLs share scheme, host and port."""
-    return _origin(first) == _origin(second)
 
 
 class PinnedAdapter(HTTPAdapter):
@@ -492,29 +494,17 @@ def _normalise(url: str) -> str:
         raise FetchError(f"{url!r} is not a usable URL: {error}", url=url) from error
 
 
-def _target(url: str) -> tuple[str, str, int]:
+def _target(url: str) -> Origin:
     parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
+    if parts.scheme.lower() not in DEFAULT_PORTS:
         raise FetchError(f"{url!r} is not an http or https URL", url=url)
     if parts.username is not None or parts.password is not None:
         raise FetchError(f"{url!r} carries credentials", url=url)
-    try:
-        port = parts.port or (443 if scheme == "https" else 80)
-    except ValueError as error:
-        raise FetchError(f"{url!r} has a bad port", url=url) from error
-    host = (parts.hostname or "").lower()
-    if not host:
-        raise FetchError(f"{url!r} names no host", url=url)
-    return scheme, host, port
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    try:
-        scheme, host, port = _target(url)
-    except FetchError:
-        return ("", url, None)
-    return scheme, host, port
+    found = origin(url)
+    if found is None:
+        problem = "names no host" if not parts.hostname else "has a bad port"
+        raise FetchError(f"{url!r} {problem}", url=url)
+    return found
 
 
 def _redirect_target(original: str, current: str, response: requests.Response) -> str:

@@ -26,6 +26,7 @@ from flask import current_app
 from sqlalchemy import func, or_, select
 
 from federation.errors import FetchError
+from federation.urls import same_origin
 
 from ...extensions import db
 from ...models import Follower, Following, Group, Listing, Peer, QuarantinedEntry, RemoteEntry
@@ -270,7 +271,7 @@ def _role_of(peer: Peer) -> tuple[str, str]:
     feed_url = document.get("aggregateFeed")
     if isinstance(feed_url, dict):
         feed_url = feed_url.get("id")
-    if not isinstance(feed_url, str) or not peers.same_origin(feed_url, peer.actor_id):
+    if not isinstance(feed_url, str) or not same_origin(feed_url, peer.actor_id):
         raise peers.PeerError(
             f"{peer.actor_id} says it is an aggregator but names no combined feed on its server."
         )
