@@ -18,9 +18,11 @@ from federation.feed import entry_context
 from ..activitypub.negotiation import json_error, raw_activity_response
 from ..auth import role_required
 from ..extensions import db
-from ..services.aggregator import aggregate, combined_feed
+from ..services.aggregator import combined_feed, listings, quarantine
+from ..services.aggregator import directory as group_directory
 from ..services.errors import ServiceError
 from ..services.groups import current_group
+from ..services.role import is_aggregator
 
 bp = Blueprint("aggregate", __name__)
 
@@ -31,12 +33,12 @@ QUARANTINE_SHOWN = 50
 @bp.app_context_processor
 def _role() -> dict[str, Any]:
     # The manage menu shows the directory to admins of an aggregator.
-    return {"aggregator_node": aggregate.is_aggregator()}
+    return {"aggregator_node": is_aggregator()}
 
 
 def _aggregator_base() -> str | None:
     group = current_group()
-    if group is None or not aggregate.is_aggregator(group):
+    if group is None or not is_aggregator(group):
         return None
     return group.base_url
 
@@ -150,21 +152,21 @@ def _dump(document: dict[str, Any]) -> Response:
 
 
 def _require_aggregator() -> None:
-    if not aggregate.is_aggregator():
+    if not is_aggregator():
         abort(404)
 
 
 def _page(errors: dict[str, list[str]] | None = None, target: str = "", status: int = 200):
     return render_template(
         "manage/aggregate.html",
-        rows=aggregate.directory((aggregate.LISTED, aggregate.REFUSED, aggregate.REMOVED)),
-        waiting=aggregate.requests(),
-        quarantined=aggregate.quarantined(QUARANTINE_SHOWN),
-        quarantined_total=aggregate.quarantined_count(),
+        rows=group_directory.rows((listings.LISTED, listings.REFUSED, listings.REMOVED)),
+        waiting=group_directory.requests(),
+        quarantined=quarantine.entries(QUARANTINE_SHOWN),
+        quarantined_total=quarantine.count(),
         served=combined_feed.total(),
         errors=errors or {},
         target=target,
-        pretty=aggregate.pretty,
+        pretty=quarantine.pretty,
     ), status
 
 
@@ -184,12 +186,12 @@ def add():
     target = request.form.get("target", "").strip()
     try:
         # The worker back-fills it: a request must not wait for a whole feed.
-        added = aggregate.add(target, backfill=False)
+        added = group_directory.add(target, backfill=False)
     except ServiceError as exc:
         db.session.rollback()
         fields = exc.fields.get("target") or [exc.message]
         return _page({"target": fields}, target[:2000], exc.status)
-    kind = "Pulling" if added.listing.kind == aggregate.SOURCE_KIND else "Listed"
+    kind = "Pulling" if added.listing.kind == listings.SOURCE_KIND else "Listed"
     flash(f"{kind} {added.name}.", "success")
     return redirect(url_for("aggregate.directory"))
 
@@ -197,17 +199,17 @@ def add():
 def _decide(listing_id: int, action: str):
     _require_aggregator()
     try:
-        listing = aggregate.get(listing_id)
+        listing = group_directory.get(listing_id)
         name = listing.peer.name or listing.peer.actor_id
         reason = request.form.get("reason", "")
         if action == "approve":
-            aggregate.approve(listing)
+            group_directory.approve(listing)
             message = f"{name} is listed."
         elif action == "refuse":
-            aggregate.refuse(listing, reason)
+            group_directory.refuse(listing, reason)
             message = f"{name} was refused."
         else:
-            aggregate.remove(listing, reason)
+            group_directory.remove(listing, reason)
             message = f"{name} was removed from the directory."
     except ServiceError as exc:
         db.session.rollback()

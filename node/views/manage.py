@@ -16,7 +16,7 @@ from schemas.members import MemberIn, MemberUpdate
 
 from ..auth import current_member, role_required
 from ..extensions import db
-from ..services import groups
+from ..services import groups, profile
 from ..services.errors import Invalid, ServiceError
 from ..services.membership import members
 from ..services.organising import campaigns, candidates, events, posts
@@ -456,7 +456,7 @@ def group_profile():
     if request.method == "GET":
         return _group_page(_as_form_values(group, GROUP_FIELDS, group.timezone), {})
     data, errors = _read(GroupIn(), GROUP_FIELDS)
-    saved, refusal, status = _save(errors, lambda: groups.update(group, data))
+    saved, refusal, status = _save(errors, lambda: profile.update(group, data))
     if saved is None:
         return _group_page(request.form, refusal, status)
     flash("Saved the group profile.", "success")
@@ -470,8 +470,8 @@ def group_logo():
     if upload is None or not upload.filename:
         refusal, status = {"logo": ["Choose an image file."]}, 400
     else:
-        content = upload.stream.read(groups.LOGO_MAX_BYTES + 1)
-        _, refusal, status = _attempt(lambda: groups.store_logo(group, content))
+        content = upload.stream.read(profile.LOGO_MAX_BYTES + 1)
+        _, refusal, status = _attempt(lambda: profile.store_logo(group, content))
     if refusal:
         values = _as_form_values(group, GROUP_FIELDS, group.timezone)
         return _form_page(

@@ -19,7 +19,7 @@ from schemas.content import RsvpIn
 from .. import page_cache
 from ..auth import current_member
 from ..models import utcnow
-from ..services import groups
+from ..services import groups, profile
 from ..services.errors import NotFound, ServiceError
 from ..services.organising import campaigns, candidates, events, posts
 from .forms import read_form, service_errors
@@ -72,7 +72,7 @@ def logo():
     if group is None or not group.logo_filename:
         abort(404)
     # The file name changes with the content, and pages link to /logo?v=<name>.
-    return send_from_directory(groups.logo_folder(), group.logo_filename, max_age=86_400)
+    return send_from_directory(profile.logo_folder(), group.logo_filename, max_age=86_400)
 
 
 @bp.get("/events", endpoint="events")

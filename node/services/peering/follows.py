@@ -178,7 +178,11 @@ def answer_to_our_follow(peer: Peer, activity: dict[str, Any], accepted: bool) -
 
 
 def receive_follow(peer: Peer, activity: dict[str, Any]) -> Follower:
-    """Record a Follow of this group; accept it now unless organisers approve follows."""
+    """Record a Follow of this group; it waits (pending) unless already accepted.
+
+    The inbox then accepts it (``accept``) or leaves it for organisers or, on an
+    aggregator, for an admin deciding on the group's request to be listed.
+    """
     follower = db.session.scalar(select(Follower).where(Follower.peer_id == peer.id))
     if follower is None:
         follower = Follower(peer=peer, follow_activity_id=activity["id"], state=PENDING)
@@ -186,34 +190,32 @@ def receive_follow(peer: Peer, activity: dict[str, Any]) -> Follower:
     follower.follow_activity_id = activity["id"]
     if follower.state != ACCEPTED:
         follower.state = PENDING
-    if follower.state == ACCEPTED or not _waits_for_approval(peer):
-        follower.state = ACCEPTED
-        _answer(follower, "Accept")
     return follower
 
 
-def _waits_for_approval(peer: Peer) -> bool:
-    from ..aggregator import aggregate  # it imports this module
-
-    # On an aggregator a group's Follow asks to be listed: it waits for an admin.
-    if aggregate.is_aggregator() and aggregate.receive_listing_request(peer):
-        return True
+def approves_follows() -> bool:
+    """Tell whether organisers approve each new follower of this group."""
     return bool(current_group().follow_approval)
 
 
-def receive_undo_follow(peer: Peer, activity: dict[str, Any]) -> None:
-    """Forget a follower that undid its Follow of this group."""
+def accept(follower: Follower) -> None:
+    """Let a peer follow this group and tell it so (Accept), without committing."""
+    follower.state = ACCEPTED
+    _answer(follower, "Accept")
+
+
+def receive_undo_follow(peer: Peer, activity: dict[str, Any]) -> bool:
+    """Forget a follower that undid its Follow of this group; say whether one was."""
     obj = activity.get("object")
     follower = db.session.scalar(select(Follower).where(Follower.peer_id == peer.id))
     if follower is None:
-        return
+        return False
     object_id = obj if isinstance(obj, str) else obj.get("id") if isinstance(obj, dict) else None
     is_follow = isinstance(obj, dict) and obj.get("type") == "Follow"
     if object_id == follower.follow_activity_id or is_follow:
         db.session.delete(follower)
-        from ..aggregator import aggregate  # it imports this module
-
-        aggregate.withdraw_request(peer)  # on an aggregator, the group no longer asks
+        return True
+    return False
 
 
 def _answer(follower: Follower, kind: str) -> None:
@@ -244,8 +246,7 @@ def get_follower(follower_id: int) -> Follower:
 
 def approve(follower: Follower) -> None:
     """Let a waiting peer follow this group, and tell it so."""
-    follower.state = ACCEPTED
-    _answer(follower, "Accept")
+    accept(follower)
     db.session.commit()
 
 

@@ -35,8 +35,10 @@ from federation.urls import authority, same_origin
 from ... import write_lock
 from ...extensions import db
 from ...models import Peer, ReceivedActivity, RemoteEntry
+from ..aggregator import directory, quarantine
 from ..errors import ServiceError
 from ..groups import base_url as our_base_url
+from ..role import is_aggregator
 from ..twins import twinning
 from . import follows, peers, remote_feed, remote_objects
 from .outbound import actor_id as our_actor_id
@@ -298,14 +300,29 @@ def _apply(
     if kind == "Follow":
         object_id = obj.get("id") if isinstance(obj, dict) else obj
         if object_id == our_actor_id():
-            follows.receive_follow(peer, activity)
+            _follow(peer, activity)
     elif kind == "Undo" and isinstance(obj, dict) and obj.get("type") == "Follow":
-        follows.receive_undo_follow(peer, activity)
+        if follows.receive_undo_follow(peer, activity) and is_aggregator():
+            directory.withdraw_request(peer)  # the group no longer asks to be listed
     elif kind in ("Accept", "Reject"):
         follows.answer_to_our_follow(peer, activity, accepted=kind == "Accept")
     elif kind in FEED_TYPES and not peer.is_branchline:
         _plain_activity(peer, activity, body)
     return None
+
+
+def _follow(peer: Peer, activity: dict[str, Any]) -> None:
+    """Record a Follow of this group; accept it now unless someone must approve it first."""
+    follower = follows.receive_follow(peer, activity)
+    if follower.state == follows.ACCEPTED or not _waits_for_approval(peer):
+        follows.accept(follower)
+
+
+def _waits_for_approval(peer: Peer) -> bool:
+    # On an aggregator a group's Follow asks to be listed: it waits for an admin.
+    if is_aggregator() and directory.receive_listing_request(peer):
+        return True
+    return follows.approves_follows()
 
 
 def _twinning(peer: Peer, activity: dict[str, Any]) -> bool:
@@ -326,6 +343,8 @@ def _feed_entry(
     if not result.applied:  # an applied entry moved the peer's row on, contact included
         peer.last_contact_at = _now()
     if result.outcome == "refused":
+        # An aggregator keeps what a listed group pushed that failed, never serving it.
+        quarantine.keep_refused(peer, result)
         return Answer(400, f"entry refused: {result.reason}")
     return Answer(202, result.outcome)
 

@@ -11,7 +11,7 @@ result counts if the chain has not moved by the time the peer is held.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -52,6 +52,9 @@ class ApplyResult:
     outcome: Outcome
     seq: int | None
     reason: str = ""
+    # A refused entry as it came: the caller decides whether to keep it (an aggregator
+    # quarantines what a listed group's feed served that failed).
+    body: str | None = field(default=None, repr=False)
 
     @property
     def applied(self) -> bool:
@@ -66,12 +69,7 @@ def _break(peer: Peer, seq: int | None, reason: str, body: str | None = None) ->
     peer.state = CHAIN_BROKEN
     peer.state_reason = f"entry {seq}: {reason}" if seq is not None else reason
     current_app.logger.warning("chain of %s broken: %s", peer.actor_id, peer.state_reason)
-    if body is not None:
-        from ..aggregator import aggregate  # it imports this module
-
-        # An aggregator keeps what a listed group's feed served that failed, never serving it.
-        aggregate.quarantine(peer, seq, body, reason)
-    return ApplyResult("refused", seq, reason)
+    return ApplyResult("refused", seq, reason, body)
 
 
 # The statements every entry runs: Core, built once (building one costs more than running it).
@@ -157,7 +155,8 @@ def apply_entry(
     A seq already held is a duplicate (and a different entry at that seq breaks the
     chain); a seq beyond the next leaves everything as it is and marks the peer behind,
     so the puller fetches ``outbox?after=held_seq``; a bad proof or link marks the peer's
-    chain broken, with the reason. ``checked`` (from ``check_ahead``) spares verifying
+    chain broken, with the reason, and the refusal carries the body for the caller to keep
+    (an aggregator's quarantine). ``checked`` (from ``check_ahead``) spares verifying
     again when the chain is still where it was checked. The caller holds the peer
     (``hold``) and commits.
     """

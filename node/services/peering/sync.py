@@ -28,6 +28,7 @@ from ... import write_lock
 from ...extensions import db
 from ...models.federation import Following, Peer
 from ...models.types import utcnow
+from ..aggregator import quarantine
 from . import outbound, reachability, remote_feed
 
 Progress = Callable[[int, int], None]  # (held seq, head seq), after each page
@@ -154,6 +155,8 @@ def _apply(
         if outcome == "applied":
             report.applied += 1
         elif outcome != "duplicate":
+            # An aggregator keeps what a listed group's outbox served that failed.
+            quarantine.keep_refused(peer, result)
             reason = getattr(result, "reason", "") or peer.state_reason
             report.refused = reason or f"entry {entry.get('seq')!r} was not applied"
             return
