@@ -21,6 +21,7 @@ from datetime import datetime
 from sqlalchemy import or_, select
 
 from federation.errors import FetchError
+from federation.urls import same_origin
 
 from ...extensions import db
 from ...models import Follower, Following, Listing, Peer, RemoteEntry
@@ -189,7 +190,7 @@ def _role_of(peer: Peer) -> tuple[str, str]:
     feed_url = document.get("aggregateFeed")
     if isinstance(feed_url, dict):
         feed_url = feed_url.get("id")
-    if not isinstance(feed_url, str) or not peers.same_origin(feed_url, peer.actor_id):
+    if not isinstance(feed_url, str) or not same_origin(feed_url, peer.actor_id):
         raise peers.PeerError(
             f"{peer.actor_id} says it is an aggregator but names no combined feed on its server."
         )

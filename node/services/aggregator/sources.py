@@ -18,15 +18,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from flask import current_app
 from sqlalchemy import or_, select, update
 
 from federation import feed
-from federation.client import same_origin
 from federation.errors import FetchError
 from federation.jcs import canonicalize
+from federation.urls import page_url, same_origin
 
 from ... import write_lock
 from ...extensions import db
@@ -62,14 +62,6 @@ class SourceReport:
 
 
 Progress = Callable[[SourceReport], None]
-
-
-def page_url(feed_url: str, after: str, limit: int) -> str:
-    """Return the page of ``feed_url`` after the opaque ``after`` cursor."""
-    parts = urlsplit(feed_url)
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("after", "limit")]
-    query += [("after", after), ("limit", str(limit))]
-    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def _next_cursor(page: dict[str, Any], feed_url: str) -> str | None:
@@ -210,7 +202,7 @@ def _origin_of(item: Any) -> str | None:
             .join(Listing, Listing.peer_id == Peer.id)
             .where(Listing.kind == GROUP_KIND)
         )
-        owners = [actor_id for actor_id in listed if peers.same_origin(actor_id, entry_id)]
+        owners = [actor_id for actor_id in listed if same_origin(actor_id, entry_id)]
         return owners[0] if len(owners) == 1 else None
     return None
 

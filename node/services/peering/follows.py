@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, select
 from federation.feed import ACTIVITYSTREAMS_CONTEXT, DATA_INTEGRITY_CONTEXT
 from federation.jcs import canonicalize
 from federation.proofs import sign_object
+from federation.urls import same_origin
 
 from ...extensions import db
 from ...keys import node_keys
@@ -160,7 +161,7 @@ def answer_to_our_follow(peer: Peer, activity: dict[str, Any], accepted: bool) -
         isinstance(obj, dict)
         and obj.get("type") == "Follow"
         and obj.get("actor") == outbound.actor_id()
-        and peers.same_origin(str(obj.get("object", "")), peer.actor_id)
+        and same_origin(str(obj.get("object", "")), peer.actor_id)
     )
     if not (names_ours or echoes_ours):
         return

@@ -29,6 +29,7 @@ from federation.httpsig import Verified
 from federation.keys import PublicKey
 from federation.limits import oversized_array
 from federation.signed_requests import verify_signed_request
+from federation.urls import authority, same_origin
 
 from ... import write_lock
 from ...extensions import db
@@ -246,16 +247,9 @@ def _verify_signature(url: str, headers: Mapping[str, str], body: bytes) -> tupl
         raise Refused(401, f"signature refused: {error}") from None
 
 
-def _authority(url: str) -> str:
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    default = {"http": 80, "https": 443}.get(parts.scheme)
-    return host if parts.port in (None, default) else f"{host}:{parts.port}"
-
-
 def _check_host(verified: object, host_header: str, base_url: str) -> None:
-    ours = _authority(base_url)
-    sent = _authority(f"{urlsplit(base_url).scheme}://{host_header.strip()}")
+    ours = authority(base_url)
+    sent = authority(f"{urlsplit(base_url).scheme}://{host_header.strip()}")
     if sent != ours:
         raise Refused(401, f"the request was signed for {host_header!r}, not {ours}")
     if isinstance(verified, Verified) and "host" not in verified.covered_headers:
@@ -263,12 +257,12 @@ def _check_host(verified: object, host_header: str, base_url: str) -> None:
 
 
 def _check_origins(activity: dict[str, Any], actor: str) -> None:
-    if not peers.same_origin(activity["id"], actor):
+    if not same_origin(activity["id"], actor):
         raise Refused(403, "the activity's id is not on the actor's server")
     if activity["type"] in ("Create", "Update", "Delete", "Undo"):
         obj = activity.get("object")
         object_id = obj.get("id") if isinstance(obj, dict) else obj
-        if not isinstance(object_id, str) or not peers.same_origin(object_id, actor):
+        if not isinstance(object_id, str) or not same_origin(object_id, actor):
             raise Refused(403, "the object's id is not on the actor's server")
         if isinstance(obj, dict) and activity["type"] != "Undo":
             author = obj.get("attributedTo")

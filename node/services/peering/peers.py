@@ -26,6 +26,7 @@ from federation import client
 from federation.errors import FetchError, KeyFormatError
 from federation.feed import NAMESPACE
 from federation.keys import PublicKey, ed25519_public_key_from_multikey, load_public_key_pem
+from federation.urls import same_origin
 from schemas.common import in_range
 from schemas.remote_actor import ActorIn, WebFingerIn
 
@@ -51,23 +52,6 @@ class PeerError(Invalid):
         super().__init__(message, {"target": [message]})
 
 
-# Every inbox request compares several URLs' origins; an URL's origin never changes.
-@functools.lru_cache(maxsize=4096)
-def origin(url: str) -> tuple[str, str, int | None]:
-    """Return the (scheme, host, port) an URL belongs to, with default ports filled in."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    try:
-        port = parts.port or {"http": 80, "https": 443}.get(scheme)
-    except ValueError:
-        port = None
-    return scheme, (parts.hostname or "").lower(), port
-
-
-def same_origin(first: str, second: str) -> bool:
-    """Tell whether two URLs share scheme, host and port."""
-    mine = origin(first)
-    return bool(mine[1]) and mine == origin(second)
 
 
 def actor_of_key(key_id: str) -> str:
@@ -90,13 +74,17 @@ def resolve(target: str) -> Peer:
     raise PeerError("Give a handle like acct:group@example.org or an actor URL.")
 
 
-def webfinger(handle: str, host: str) -> str:
-    """Ask ``host`` which actor ``handle@host`` is; return its actor URL."""
+def webfinger(handle: str, host: str, *, fetch: client.Fetch | None = None) -> str:
+    """Ask ``host`` which actor ``handle@host`` is; return its actor URL.
+
+    ``fetch`` defaults to outbound.fetch (signed as this group); ``branchline verify``
+    passes its own, which works before a group is set up.
+    """
     resource = quote(f"acct:{handle}@{host}", safe=":@")
     scheme = "http" if _plain_http_allowed(host) else "https"
     url = f"{scheme}://{host}/.well-known/webfinger?resource={resource}"
     try:
-        answer = outbound.fetch(url, accept=client.WEBFINGER_TYPES).document
+        answer = (fetch or outbound.fetch)(url, accept=client.WEBFINGER_TYPES).document
         loaded = WebFingerIn().load(answer)
     except FetchError as error:
         raise PeerError(f"Could not look up {handle}@{host}: {error}") from error

@@ -22,6 +22,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from federation import feed
 from federation.jcs import canonicalize
 from federation.limits import oversized_array
+from federation.urls import same_origin
 
 from ...extensions import db
 from ...models import Peer, RemoteEntry
@@ -231,7 +232,7 @@ def _usable_seq(seq: object) -> bool:
 
 def _origin_problem(peer: Peer, entry: dict[str, Any]) -> str:
     activity_id = entry.get("id")
-    if not isinstance(activity_id, str) or not peers.same_origin(activity_id, peer.actor_id):
+    if not isinstance(activity_id, str) or not same_origin(activity_id, peer.actor_id):
         return "the entry's id is not on the group's own server"
     if entry.get("actor") not in (None, peer.actor_id) and not feed.is_redacted(entry):
         return "the entry names another actor"

@@ -21,6 +21,7 @@ from sqlalchemy import bindparam, select
 
 from federation.errors import ProofError
 from federation.proofs import verify_object
+from federation.urls import same_origin
 from schemas.common import in_range
 
 from ...extensions import db
@@ -174,7 +175,7 @@ def apply(
         _upsert(peer, obj, entry_id, verification, create=kind == "Create", objects=objects)
     elif kind == "Delete":
         object_id = object_id_of(obj)
-        if object_id and peers.same_origin(object_id, peer.actor_id):
+        if object_id and same_origin(object_id, peer.actor_id):
             _tombstone(peer, object_id, entry_id, objects)
     elif kind == "Announce" and isinstance(obj, dict):
         _announced(peer, obj, entry_id, objects)
@@ -193,7 +194,7 @@ def _upsert(
     object_type = obj.get("type")
     if not object_id or not isinstance(object_type, str):
         return
-    if not peers.same_origin(object_id, peer.actor_id):
+    if not same_origin(object_id, peer.actor_id):
         return  # nobody writes another server's objects
     if object_type in ACTOR_TYPES:
         # An Update of the group itself: its name and profile (area, seat, place), unless
@@ -291,7 +292,7 @@ def _announced(peer: Peer, obj: dict[str, Any], entry_id: int, objects: Objects 
     if not isinstance(method, str) or not object_id:
         return
     signer_id = peers.actor_of_key(method)
-    if not peers.same_origin(signer_id, object_id):
+    if not same_origin(signer_id, object_id):
         return
     signer = peers.find(signer_id)
     if signer is None:

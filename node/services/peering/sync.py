@@ -16,14 +16,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import current_app
 from sqlalchemy import or_, select, update
 
-from federation.client import same_origin
 from federation.errors import FetchError
 from federation.jcs import canonicalize
+from federation.urls import page_url, same_origin
 
 from ... import write_lock
 from ...extensions import db
@@ -54,14 +53,6 @@ class SyncReport:
     def ok(self) -> bool:
         """Tell whether the catch-up ran to the end of what the peer serves."""
         return not (self.refused or self.error or self.skipped)
-
-
-def page_url(outbox: str, after: int, limit: int) -> str:
-    """Return the outbox page holding the entries after ``after``."""
-    parts = urlsplit(outbox)
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("after", "limit")]
-    query += [("after", str(after)), ("limit", str(limit))]
-    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def catch_up(peer: Peer, progress: Progress | None = None) -> SyncReport:

@@ -34,6 +34,7 @@ from sqlalchemy import delete as sql_delete
 
 from federation.feed import entry_context
 from federation.proofs import sign_object
+from federation.urls import same_origin
 from schemas import vocab
 from schemas.common import CONTROL_CHARS
 
@@ -54,7 +55,7 @@ from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..groups import current_group
 from ..organising import events
 from ..organising.records import commit
-from ..peering import follows, outbound, peers
+from ..peering import follows, outbound
 from ..peering.remote_objects import object_id_of
 
 RESPONSE_TYPES = {"going": "Join", "maybe": "TentativeAccept", "not_going": "Reject"}
@@ -340,7 +341,7 @@ def _signed(activity: dict[str, Any]) -> dict[str, Any]:
 def receive_answer(peer: Peer, activity: dict[str, Any]) -> bool:
     """Record a twin's Accept or Reject of one of our members' RSVPs; say if it was one."""
     answered = object_id_of(activity.get("object"))
-    if not answered or not peers.same_origin(answered, outbound.actor_id()):
+    if not answered or not same_origin(answered, outbound.actor_id()):
         return False
     rsvp = db.session.scalar(select(OutgoingRsvp).where(OutgoingRsvp.activity_id == answered))
     if rsvp is None:
@@ -431,7 +432,7 @@ def receive_update(peer: Peer, activity: dict[str, Any]) -> bool:
     if _our_event_id(statement.get("object")) is None:
         return False
     rsvp_id = statement.get("id")
-    if not isinstance(rsvp_id, str) or not peers.same_origin(rsvp_id, peer.actor_id):
+    if not isinstance(rsvp_id, str) or not same_origin(rsvp_id, peer.actor_id):
         raise Invalid("The RSVP's id is not on the sender's server.")
     event = _event_for(peer, statement.get("object"))
     _apply(peer, event, rsvp_id, activity["id"], statement)

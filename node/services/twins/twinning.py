@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from federation.feed import NAMESPACE
+from federation.urls import same_origin
 from schemas.common import CONTROL_CHARS
 
 from ...activitypub import documents
@@ -364,9 +365,7 @@ def _receive_offer(peer: Peer, activity: dict[str, Any]) -> bool:
     if obj.get("subject") != peer.actor_id:
         raise Forbidden("A twinning proposal must come from the group that proposes.")
     relationship_id = obj.get("id")
-    if not isinstance(relationship_id, str) or not peers.same_origin(
-        relationship_id, peer.actor_id
-    ):
+    if not isinstance(relationship_id, str) or not same_origin(relationship_id, peer.actor_id):
         raise Invalid.on("object", "The relationship's id is not on the proposer's server.")
     if not peer.is_branchline:
         raise Forbidden("Only Branchline groups can twin.")
@@ -409,7 +408,7 @@ def _our_offer_target(offer_id: str) -> str | None:
 
 def _receive_answer(peer: Peer, activity: dict[str, Any]) -> bool:
     offer_id = object_id_of(activity.get("object"))
-    if not offer_id or not peers.same_origin(offer_id, outbound.actor_id()):
+    if not offer_id or not same_origin(offer_id, outbound.actor_id()):
         return False
     target = _our_offer_target(offer_id)
     if target is None:
