@@ -158,7 +158,8 @@ def revoke_token(token_id: int):
 @no_store
 @login_required
 def data():
-    return render_template("account/data.html", export=member_data.export(current_member()))
+    document = MemberDataOut().dump(member_data.export(current_member()))
+    return render_template("account/data.html", export=document)
 
 
 @bp.get("/account/data.json", endpoint="data_download")
