@@ -14,7 +14,7 @@ from schemas.member_data import MemberDataOut
 from .. import auth
 from ..auth import current_member, login_required
 from ..services.errors import ServiceError
-from ..services.membership import member_data, members, sessions, tokens
+from ..services.membership import member_data, members, resets, sessions, tokens
 from ..services.organising import events
 from .feeds import member_calendar_address
 from .forms import Errors, read_form, service_errors, submitted
@@ -80,7 +80,7 @@ def password():
     data, errors = read_form(PasswordChangeForm())
     if not errors:
         try:
-            members.change_password(viewer, data["current_password"], data["new_password"])
+            resets.change_password(viewer, data["current_password"], data["new_password"])
         except ServiceError as exc:
             errors = service_errors(exc)
     if errors:

@@ -18,7 +18,7 @@ from ..auth import current_member, role_required
 from ..extensions import db
 from ..services import groups
 from ..services.errors import Invalid, ServiceError
-from ..services.membership import members
+from ..services.membership import invitations, members
 from ..services.organising import campaigns, candidates, events, posts
 from ..templating import input_time
 from .forms import Errors, read_form, service_errors
@@ -334,7 +334,7 @@ def add_member():
     if request.method == "GET":
         return _form_page("manage/member_form.html", values={"role": "member"}, errors={}, **page)
     data, errors = _read(MemberIn(), fields)
-    added, refusal, status = _save(errors, lambda: members.add_with_invite(data, actor=viewer))
+    added, refusal, status = _save(errors, lambda: invitations.add_with_invite(data, actor=viewer))
     if added is None:
         return _form_page(
             "manage/member_form.html", status, values=request.form, errors=refusal, **page
@@ -367,7 +367,7 @@ def invite():
         return _form_page(
             "manage/member_form.html", 400, values=request.form, errors=errors, **page
         )
-    token, refusal, status = _attempt(lambda: members.invite(viewer, role=role))
+    token, refusal, status = _attempt(lambda: invitations.invite(viewer, role=role))
     if token is None:
         return _form_page(
             "manage/member_form.html", status, values=request.form, errors=refusal, **page

@@ -20,7 +20,7 @@ from ..auth import current_member, role_required
 from ..extensions import db
 from ..services.errors import ServiceError
 from ..services.organising import events
-from ..services.twins import remote_rsvp, twinning
+from ..services.twins import incoming_rsvps, outgoing_rsvps, remote_rsvp, twinning
 from .forms import Errors, read_form, service_errors
 
 bp = Blueprint("twins", __name__)
@@ -58,8 +58,8 @@ def _twin_helpers() -> dict[str, Any]:
     # Functions, not values: each page calls only the one it shows.
     return {
         "twinned_groups": twinning.twinned_peers,
-        "twin_events_for": remote_rsvp.twin_events,
-        "twin_attendance": remote_rsvp.attendance,
+        "twin_events_for": outgoing_rsvps.twin_events,
+        "twin_attendance": incoming_rsvps.attendance,
         "event_has_begun": events.has_begun,
     }
 
@@ -184,7 +184,7 @@ def _current_values(found) -> dict[str, Any]:
 def event(object_id: int):
     """Show a twinned group's event and the member's answer; POST sends a new answer."""
     viewer = current_member()
-    found = remote_rsvp.twin_event(object_id, viewer)
+    found = outgoing_rsvps.twin_event(object_id, viewer)
     if request.method == "GET":
         return _event_page(found, _current_values(found), {})
     values = {name: request.form.get(name, "") for name in ("response", "party_size", "share")}
@@ -192,7 +192,7 @@ def event(object_id: int):
     if errors:
         return _event_page(found, values, errors, 400)
     rsvp, errors, status = _attempt(
-        lambda: remote_rsvp.send(
+        lambda: outgoing_rsvps.send(
             viewer, object_id, data["response"], data["party_size"], data["share"]
         )
     )
@@ -207,8 +207,8 @@ def event(object_id: int):
 def cancel(object_id: int):
     """Cancel the member's answer to a twinned group's event, freeing their places there."""
     viewer = current_member()
-    found = remote_rsvp.twin_event(object_id, viewer)
-    _, errors, _status = _attempt(lambda: remote_rsvp.cancel(viewer, object_id))
+    found = outgoing_rsvps.twin_event(object_id, viewer)
+    _, errors, _status = _attempt(lambda: outgoing_rsvps.cancel(viewer, object_id))
     if errors:
         flash(" ".join(message for messages in errors.values() for message in messages), "error")
     else:

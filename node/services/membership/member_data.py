@@ -16,7 +16,7 @@ What stays, as numbers only:
 - their ballot papers, which never named them, so a ballot counts their vote at the close
   (the count reads the papers, not who voted);
 - that they voted in each ballot, as a keyed hash of their address with nothing else
-  (``ballots.forget_voter``), so joining again with that address gives no second vote.
+  (``votes.forget_voter``), so joining again with that address gives no second vote.
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ from ...models import (
 from ..errors import Conflict, Invalid
 from ..organising import carpools, events, shifts
 from ..organising.records import commit
-from ..twins import remote_rsvp
-from ..voting import ballots
+from ..twins import outgoing_rsvps
+from ..voting import votes
 from . import members, passwords
 
 
@@ -197,10 +197,10 @@ def leave(member: Member, password: str) -> None:
     check_can_leave(member)
     _free_places_still_to_come(member)
     # Tell twins the member will not come, before their answers go (see remote_rsvp).
-    remote_rsvp.withdraw_all(member)
+    outgoing_rsvps.withdraw_all(member)
     shifts.release_all(member)  # their shift places go to whoever is waiting
     carpools.release_all(member)  # riders and drivers matched with them are told
-    ballots.forget_voter(member)  # that they voted stays, as a hash of their address only
+    votes.forget_voter(member)  # that they voted stays, as a hash of their address only
     mine = member.id
     for table, column in (
         (Rsvp, Rsvp.member_id),

@@ -19,7 +19,7 @@ from node.models import (
     Twinning,
 )
 from node.services.organising import carpools, events, shifts
-from node.services.voting import ballots
+from node.services.voting import votes
 from tests import factories
 from tests.conftest import log_in
 
@@ -131,7 +131,7 @@ def _member_with_everything():
         question="Back the bus?", freeze_at=factories.soon(1), closes_at=factories.soon(2)
     )
     ballot.created_by_id = person.id
-    ballots.cast(ballot, person, [0])
+    votes.cast(ballot, person, [0])
     factories.token(person, "read", "rsvp")
     twin, other_twin = (
         Peer(actor_id="https://twin.example/actor"),
