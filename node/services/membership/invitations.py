@@ -15,7 +15,7 @@ from .. import groups, mail
 from ..errors import Conflict, Invalid, NotFound
 from ..organising.records import commit
 from . import passwords, resets
-from .members import by_email, check_role_change
+from .members import by_email, check_role_change, new_member
 
 INVITE_LIFETIME = timedelta(days=14)
 CONFIRM_LIFETIME = timedelta(days=2)  # the link an open invitation mails to the address typed
@@ -48,17 +48,12 @@ def invite(actor: Member | None, role: str = "member", email: str | None = None)
 
 def add_with_invite(data: dict[str, Any], actor: Member | None = None) -> tuple[Member, str]:
     """Add a member and the invitation where they choose a password, in one transaction."""
-    role = data.get("role") or "member"
-    check_role_change(actor, role, None)
-    email = data["email"].lower()
-    if by_email(email) is not None:
-        raise Conflict("A member with that e-mail address already exists.", {"email": ["Taken."]})
-    member = Member(email=email, display_name=data["display_name"], role=role, status="active")
+    member = new_member(data, actor)
     value, hashed = _token()
     invitation = Invite(
         token_hash=hashed,
-        email=email,
-        role=role,
+        email=member.email,
+        role=member.role,
         created_by_id=actor.id if actor else None,
         expires_at=utcnow() + INVITE_LIFETIME,
     )

@@ -61,16 +61,21 @@ def admins_left(excluding: Member) -> int:
     )
 
 
-def add(data: dict[str, Any], actor: Member | None = None, password: str | None = None) -> Member:
-    """Add a member (active); without a password they set one through an invite link."""
+def new_member(data: dict[str, Any], actor: Member | None) -> Member:
+    """Make an active member from validated input (not yet saved), if ``actor`` may."""
     role = data.get("role") or "member"
     check_role_change(actor, role, None)
     email = data["email"].lower()
     if by_email(email) is not None:
         raise Conflict("A member with that e-mail address already exists.", {"email": ["Taken."]})
-    member = Member(email=email, display_name=data["display_name"], role=role, status="active")
+    return Member(email=email, display_name=data["display_name"], role=role, status="active")
+
+
+def add(data: dict[str, Any], actor: Member | None = None, password: str | None = None) -> Member:
+    """Add a member (active); without a password they set one through an invite link."""
+    member = new_member(data, actor)
     if password is not None:
-        passwords.check_policy(password, email=email)
+        passwords.check_policy(password, email=member.email)
         member.password_hash = passwords.hash_password(password)
     db.session.add(member)
     commit()
