@@ -8,7 +8,7 @@
    seat figures spread over Great Britain) and serves them from one local HTTP server on
    127.0.0.1 (its own process): each group's actor document and its paged outbox.
 2. A throwaway aggregator node (SQLite in a temporary folder, or the PostgreSQL database
-   --database-url names, emptied first) lists every group (aggregate.add, without back-fill),
+   --database-url names, emptied first) lists every group (directory.add, without back-fill),
    then, timed: --pullers processes (one per core by default) each make the passes a
    `branchline worker` makes (node/worker.py) until none finds a group due: each pass claims
    the groups due and pulls each whole feed with sync.catch_up (each proof and the chain
@@ -303,7 +303,7 @@ def prepare(settings: dict[str, str], actors: list[str], out: Any) -> None:
     from node import create_app
     from node.extensions import db
     from node.services import groups
-    from node.services.aggregator import aggregate
+    from node.services.aggregator import directory
 
     app = create_app(settings)
     with app.app_context():
@@ -320,7 +320,7 @@ def prepare(settings: dict[str, str], actors: list[str], out: Any) -> None:
         )
         began = time.perf_counter()
         for actor in actors:
-            aggregate.add(actor, backfill=False)
+            directory.add(actor, backfill=False)
         listed = time.perf_counter() - began
         db.session.remove()
         db.engine.dispose()

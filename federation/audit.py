@@ -18,18 +18,17 @@ declared heads come in as callables.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
-from federation.errors import KeyFormatError, ProofError
-from federation.feed import entry_hash, is_redacted
+from federation.errors import ProofError
+from federation.feed import ENTRY_HASH, entry_hash, is_redacted
 from federation.jcs import RepeatedMembers
-from federation.keys import PublicKey, ed25519_public_key_from_multikey
+from federation.keys import PublicKey
 from federation.proofs import verify_object
+from federation.urls import origin, same_origin
 
 ProblemKind = Literal[
     "gap",  # an entry is missing: a later one came instead
@@ -45,9 +44,6 @@ ProblemKind = Literal[
     "head-mismatch",  # the last entry served is not the group's head
     "head-not-confirmed",  # the group's own actor document could not tell us its head
 ]
-
-_HASH = re.compile(r"sha256:[0-9a-f]{64}")
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class GroupUnavailable(Exception):  # noqa: N818 - a condition reported, not a bug raised
@@ -117,52 +113,7 @@ class AuditReport:
         return tuple(group for group in self.groups if not group.ok)
 
 
-# Reading what groups publish ----------------------------------------------------------
-
-
-def assertion_keys(document: Mapping[str, Any], actor: str) -> dict[str, PublicKey]:
-    """Return the Ed25519 keys ``actor``'s own document publishes for its proofs, by id.
-
-    Only Multikeys controlled by ``actor`` and named ``ACTOR#fragment`` count: a document
-    cannot lend its group a key of anyone else.
-    """
-    if document.get("id") != actor:
-        return {}
-    methods = document.get("assertionMethod")
-    found: dict[str, PublicKey] = {}
-    for method in methods if isinstance(methods, list) else [methods]:
-        if not isinstance(method, Mapping):
-            continue
-        key_id = method.get("id")
-        if (
-            not isinstance(key_id, str)
-            or key_id.partition("#")[0] != actor
-            or key_id == actor
-            or method.get("controller") != actor
-            or method.get("type") != "Multikey"
-        ):
-            continue
-        try:
-            found[key_id] = ed25519_public_key_from_multikey(str(method.get("publicKeyMultibase")))
-        except (KeyFormatError, ValueError):
-            continue
-    return found
-
-
-def declared_head(document: Mapping[str, Any]) -> FeedHead | None:
-    """Return the ``feedHead`` a group's actor document declares, or None if it names none."""
-    head = document.get("feedHead")
-    if not isinstance(head, Mapping):
-        return None
-    seq = head.get("seq")
-    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
-        return None
-    value = head.get("hash")
-    if seq == 0:
-        return FeedHead(0, None)
-    if not isinstance(value, str) or not _HASH.fullmatch(value):
-        return None
-    return FeedHead(seq, value)
+# Reading JSON as a stranger's feed may write it ----------------------------------------
 
 
 class RepeatedNames(dict):
@@ -237,23 +188,6 @@ class _Chain:
     @property
     def next_seq(self) -> int:
         return 1 if self.head is None else self.head.seq + 1
-
-
-def _origin(url: str) -> tuple[str, str, int | None] | None:
-    try:
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        port = parts.port or _DEFAULT_PORTS.get(scheme)
-    except ValueError:
-        return None
-    if scheme not in _DEFAULT_PORTS or not parts.hostname:
-        return None
-    return scheme, parts.hostname.lower(), port
-
-
-def _same_origin(first: str, second: str) -> bool:
-    found = _origin(first)
-    return found is not None and found == _origin(second)
 
 
 def _claimed_seq(entry: Mapping[str, Any]) -> int | None:
@@ -341,7 +275,7 @@ class Auditor:
         if self._outbox_of is not None:
             return self._outbox_of  # a stranger's entry in it is reported as wrong-actor
         actor = entry.get("actor")
-        if isinstance(actor, str) and _origin(actor) is not None:
+        if isinstance(actor, str) and origin(actor) is not None:
             return actor
         if actor is None and is_redacted(entry):
             return self._group_of_stub(entry)
@@ -353,7 +287,7 @@ class Auditor:
         stub_id = stub.get("id")
         if not isinstance(stub_id, str):
             return None
-        owners = [actor for actor in self._chains if _same_origin(actor, stub_id)]
+        owners = [actor for actor in self._chains if same_origin(actor, stub_id)]
         return owners[0] if len(owners) == 1 else None
 
     def _stray_problem(self, index: int, seq: int | None, kind: ProblemKind, detail: str) -> None:
@@ -485,13 +419,13 @@ def _check_attribution(actor: str, entry: Mapping[str, Any], stub: bool) -> None
     if not (stub and named is None) and named != actor:
         raise _Found("wrong-actor", f"an entry of {named!r} served as one of {actor}")
     entry_id = entry.get("id")
-    if not isinstance(entry_id, str) or not _same_origin(entry_id, actor):
+    if not isinstance(entry_id, str) or not same_origin(entry_id, actor):
         raise _Found("wrong-origin", f"the entry's id {entry_id!r} is not on {actor}'s origin")
 
 
 def _check_stub(entry: Mapping[str, Any]) -> None:
     declared = entry.get("redactedHash")
-    if not isinstance(declared, str) or not _HASH.fullmatch(declared):
+    if not isinstance(declared, str) or not ENTRY_HASH.fullmatch(declared):
         raise _Found("malformed", "a redaction stub whose redactedHash is not sha256:<hex>")
 
 

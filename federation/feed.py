@@ -38,11 +38,11 @@ SCHEMA_NAMESPACE = "http://schema.org/"
 ICAL_NAMESPACE = "http://www.w3.org/2002/12/cal/ical#"
 
 HASH_PREFIX = "sha256:"
+ENTRY_HASH = re.compile(r"sha256:[0-9a-f]{64}")  # what prevHash and redactedHash must look like
 REDACTED_TYPE = "Tombstone"
 
 # Fields build_entry owns; an activity handed in must not set them itself.
 _CHAIN_FIELDS = ("seq", "prevHash", "redactedHash", "proof")
-_HASH = re.compile(r"sha256:[0-9a-f]{64}")
 
 BreakReason = Literal[
     "malformed",
@@ -354,7 +354,7 @@ def _claimed_seq(entry: object) -> int | None:
 
 def _check_stub(entry: Mapping[str, Any]) -> None:
     declared = entry.get("redactedHash")
-    if not isinstance(declared, str) or not _HASH.fullmatch(declared):
+    if not isinstance(declared, str) or not ENTRY_HASH.fullmatch(declared):
         raise _Break("malformed", "redactedHash is not sha256:<64 lower-case hex digits>")
 
 
@@ -393,7 +393,7 @@ def _check_prev_hash(entry: Mapping[str, Any], previous_hash: str | None) -> Non
         if declared is not None:
             raise _Break("wrong-prev-hash", "the first entry names a previous entry")
         return
-    if not isinstance(declared, str) or not _HASH.fullmatch(declared):
+    if not isinstance(declared, str) or not ENTRY_HASH.fullmatch(declared):
         raise _Break("malformed", "prevHash is missing or not sha256:<64 lower-case hex digits>")
     if declared != previous_hash:
         raise _Break("wrong-prev-hash", f"prevHash {declared} is not {previous_hash}")

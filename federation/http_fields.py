@@ -43,14 +43,3 @@ def path_with_query(url: str) -> str:
     parts = urlsplit(url)
     path = parts.path or "/"
     return f"{path}?{parts.query}" if parts.query else path
-
-
-def authority(url: str) -> str:
-    """Return the lower-cased host[:port] of a URL, without the scheme's default port."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if ":" in host:  # an IPv6 literal
-        host = f"[{host}]"
-    port = parts.port
-    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
-    return host if port is None or port == default else f"{host}:{port}"

@@ -21,7 +21,6 @@ from federation.digests import check_digest_header, digest_header
 from federation.errors import MalformedSignature, SignatureError
 from federation.http_fields import (
     HeaderSource,
-    authority,
     http_date,
     normalise_headers,
     parse_http_date,
@@ -30,6 +29,7 @@ from federation.http_fields import (
     path_with_query as request_target_of,
 )
 from federation.keys import PrivateKey, PublicKey
+from federation.urls import authority
 
 DEFAULT_MAX_SKEW = 3600  # seconds a Date may differ from our clock, as Mastodon allows
 

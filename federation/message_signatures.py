@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 from federation import algorithms
 from federation.digests import check_content_digest, content_digest_header
 from federation.errors import MalformedSignature, SignatureError
-from federation.http_fields import HeaderSource, authority, normalise_headers
+from federation.http_fields import HeaderSource, normalise_headers
 from federation.keys import PrivateKey, PublicKey
 from federation.structured_fields import (
     InnerList,
@@ -30,6 +30,7 @@ from federation.structured_fields import (
     serialize_item,
     serialize_parameters,
 )
+from federation.urls import authority
 
 DEFAULT_MAX_SKEW = 3600  # seconds ``created`` may differ from our clock
 

@@ -10,7 +10,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from . import errors
+from . import errors, request_limits, templating
 from .config import (
     Defaults,
     default_database_url,
@@ -21,8 +21,56 @@ from .config import (
     read_environment,
 )
 from .extensions import csrf, db, migrate
+from .services import content_version  # noqa: F401 - installs the change listeners
+from .views import (
+    account,
+    activitypub,
+    aggregate,
+    api,
+    auth,
+    ballots,
+    carpools,
+    checkin,
+    feeds,
+    guests,
+    inbox,
+    manage,
+    national,
+    network,
+    pages,
+    series,
+    shifts,
+    twins,
+    wellknown,
+)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+# In the order their routes are matched where two could answer the same address.
+BLUEPRINTS = tuple(
+    module.bp
+    for module in (
+        wellknown,
+        activitypub,
+        inbox,
+        pages,
+        auth,
+        account,
+        feeds,
+        ballots,
+        manage,
+        network,
+        aggregate,
+        api,
+        national,
+        twins,
+        shifts,
+        carpools,
+        guests,
+        checkin,
+        series,
+    )
+)
 
 
 class RowId(IntegerConverter):
@@ -59,45 +107,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     errors.init_app(app)
 
-    from .views import (
-        account,
-        activitypub,
-        aggregate,
-        api,
-        auth,
-        ballots,
-        feeds,
-        inbox,
-        manage,
-        network,
-        pages,
-        wellknown,
-    )
-
-    blueprints = (wellknown.bp, activitypub.bp, inbox.bp, pages.bp, auth.bp, account.bp)
-    more = (feeds.bp, ballots.bp, manage.bp, network.bp, aggregate.bp, api.bp)
-    for blueprint in (*blueprints, *more):
+    for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
-    from .views import national, twins
-
-    app.register_blueprint(national.bp)
-    app.register_blueprint(twins.bp)
-    from .views import shifts as shift_pages
-
-    app.register_blueprint(shift_pages.bp)
-    from .views import carpools as carpool_pages
-
-    app.register_blueprint(carpool_pages.bp)
-    from .views import checkin, guests, series
-
-    app.register_blueprint(guests.bp)
-    app.register_blueprint(checkin.bp)
-    app.register_blueprint(series.bp)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, never cookies
     csrf.exempt(inbox.bp)  # peers authenticate with HTTP signatures
-
-    from . import request_limits, templating
-    from .services import content_version  # noqa: F401 - installs the change listeners
 
     request_limits.init_app(app)  # after the blueprints: it applies their views' limits
     templating.init_app(app)

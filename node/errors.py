@@ -9,6 +9,7 @@ from flask_wtf.csrf import CSRFError
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from .extensions import db
 from .services.errors import ServiceError
 
 MESSAGES = {
@@ -53,8 +54,6 @@ def error_response(status: int, message: str | None = None, fields: dict[str, An
 def init_app(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def _service_error(exc: ServiceError):
-        from .extensions import db
-
         db.session.rollback()
         return error_response(exc.status, exc.message, exc.fields)
 
@@ -82,8 +81,6 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        from .extensions import db
-
         db.session.rollback()
         app.logger.exception("Unhandled error on %s %s", request.method, request.path)
         return error_response(500)

@@ -19,7 +19,7 @@ from flask import Flask
 
 from .extensions import db
 from .services import feed, mail
-from .services.aggregator import aggregate_sources
+from .services.aggregator import sources
 from .services.organising import guests, series
 from .services.peering import deliveries, sync
 from .services.voting import ballot_box, ballots
@@ -170,9 +170,9 @@ class Worker:
 
     def _aggregate(self) -> int:
         # An aggregator pulls the combined feeds of its sources and admits what it holds to
-        # its own combined feed (node/services/aggregate_sources.py); elsewhere a no-op.
+        # its own combined feed (node/services/aggregator/sources.py); elsewhere a no-op.
         try:
-            return aggregate_sources.run_due()
+            return sources.run_due()
         except Exception:
             db.session.rollback()
             log.exception("the aggregator's step failed")

@@ -428,13 +428,16 @@ def actor_object(group: Group) -> dict[str, Any]:
     return _compact(document)
 
 
-def actor_document(group: Group, head: tuple[int, str] | None) -> dict[str, Any]:
-    """Return the actor as served at ``/actor``, naming the feed head ``{seq, hash}``."""
+def actor_document(
+    group: Group, head: tuple[int, str] | None, *, aggregator: bool
+) -> dict[str, Any]:
+    """Return the actor as served at ``/actor``, naming the feed head ``{seq, hash}``.
+
+    An ``aggregator`` node also names its role and its combined feed.
+    """
     document = actor_object(group)
     document["feedHead"] = {"seq": 0} if head is None else {"seq": head[0], "hash": head[1]}
-    from ..services.aggregator.aggregate import is_aggregator  # services import this module
-
-    if is_aggregator(group):
+    if aggregator:
         document["nodeRole"] = "aggregator"
         document["aggregateFeed"] = f"{group.base_url}/aggregate/feed"
     return document

@@ -7,9 +7,10 @@ from datetime import datetime
 import click
 from flask.cli import with_appcontext
 
-from ..services.aggregator import aggregate, aggregate_sources, combined_feed
+from ..services.aggregator import combined_feed, directory, listings, sources
 from ..services.errors import ServiceError
 from ..services.peering import sync
+from ..services.role import require_aggregator
 
 
 def _fail(exc: ServiceError) -> None:
@@ -20,7 +21,7 @@ def _fail(exc: ServiceError) -> None:
 
 def _aggregator_only() -> None:
     try:
-        aggregate.require_aggregator()
+        require_aggregator()
     except ServiceError as exc:
         _fail(exc)
 
@@ -52,12 +53,12 @@ def add(target: str, no_backfill: bool) -> None:
     """
     _aggregator_only()
     try:
-        added = aggregate.add(target, backfill=False)
+        added = directory.add(target, backfill=False)
     except ServiceError as exc:
         _fail(exc)
     listing = added.listing
     again = "" if added.created else " again"
-    if listing.kind == aggregate.SOURCE_KIND:
+    if listing.kind == listings.SOURCE_KIND:
         click.echo(f"Added {added.name} ({listing.peer.actor_id}) as a source{again}.")
         if not no_backfill:
             _pull_sources([listing])
@@ -103,16 +104,16 @@ def import_file(path: str, no_backfill: bool) -> None:
     except UnicodeDecodeError as exc:
         raise click.ClickException(f"{path} is not UTF-8 text.") from exc
 
-    def report(row: aggregate.ImportedRow) -> None:
+    def report(row: directory.ImportedRow) -> None:
         if row.error:
             click.echo(f"row {row.row}: skipped {row.target or '(empty)'}: {row.error}")
             return
         added = row.added
-        kind = "source" if added.listing.kind == aggregate.SOURCE_KIND else "listed"
+        kind = "source" if added.listing.kind == listings.SOURCE_KIND else "listed"
         click.echo(f"row {row.row}: {kind} {added.name} ({added.listing.peer.actor_id})")
 
     try:
-        results = aggregate.import_csv(text, backfill=not no_backfill, progress=report)
+        results = directory.import_csv(text, backfill=not no_backfill, progress=report)
     except ServiceError as exc:
         _fail(exc)
     _admit_all()
@@ -124,27 +125,27 @@ def import_file(path: str, no_backfill: bool) -> None:
 
 @group.command("list")
 @click.option(
-    "--state", "states", multiple=True, type=click.Choice(aggregate.STATES), help="Repeatable."
+    "--state", "states", multiple=True, type=click.Choice(listings.STATES), help="Repeatable."
 )
 @with_appcontext
 def list_directory(states: tuple[str, ...]) -> None:
     """List the directory: name, handle, listing, sync state, held and head seq, last entry."""
     _aggregator_only()
-    found = aggregate.directory(states or None)
+    found = directory.rows(states or None)
     if not found:
         click.echo("The directory is empty.")
         return
     rows = [("NAME", "HANDLE", "LISTING", "SYNC", "HELD", "HEAD", "LAST ACTIVITY")]
     for row in found:
         listing, peer = row.listing, row.listing.peer
-        kind = " (aggregator)" if listing.kind == aggregate.SOURCE_KIND else ""
-        group_kind = listing.kind == aggregate.GROUP_KIND
+        kind = " (aggregator)" if listing.kind == listings.SOURCE_KIND else ""
+        group_kind = listing.kind == listings.GROUP_KIND
         rows.append(
             (
                 row.name,
                 row.handle,
                 listing.state + kind,
-                row.sync.label if listing.state == aggregate.LISTED else "-",
+                row.sync.label if listing.state == listings.LISTED else "-",
                 str(peer.held_seq) if group_kind else "-",
                 str(peer.head_seq) if group_kind else "-",
                 _when(row.last_activity if group_kind else listing.last_pulled_at),
@@ -158,7 +159,7 @@ def list_directory(states: tuple[str, ...]) -> None:
 def requests() -> None:
     """List the groups asking to be listed (they followed this aggregator)."""
     _aggregator_only()
-    waiting = aggregate.requests()
+    waiting = directory.requests()
     if not waiting:
         click.echo("No group is asking to be listed.")
         return
@@ -174,7 +175,7 @@ def requests() -> None:
 def _decide(name: str, action, done: str, *args: str) -> None:
     _aggregator_only()
     try:
-        listing = aggregate.find(name)
+        listing = directory.find(name)
         action(listing, *args)
     except ServiceError as exc:
         _fail(exc)
@@ -186,7 +187,7 @@ def _decide(name: str, action, done: str, *args: str) -> None:
 @with_appcontext
 def approve(name: str) -> None:
     """List a group that asked to be (or list it again; trust a group's changed key)."""
-    _decide(name, aggregate.approve, "is listed")
+    _decide(name, directory.approve, "is listed")
 
 
 @group.command("refuse")
@@ -195,7 +196,7 @@ def approve(name: str) -> None:
 @with_appcontext
 def refuse(name: str, reason: str) -> None:
     """Turn down a group's request to be listed."""
-    _decide(name, aggregate.refuse, "was refused", reason)
+    _decide(name, directory.refuse, "was refused", reason)
 
 
 @group.command("remove")
@@ -204,7 +205,7 @@ def refuse(name: str, reason: str) -> None:
 @with_appcontext
 def remove(name: str, reason: str) -> None:
     """Take a group (or a source aggregator) out of the directory and unfollow it."""
-    _decide(name, aggregate.remove, "was removed from the directory", reason)
+    _decide(name, directory.remove, "was removed from the directory", reason)
 
 
 @group.command("sync")
@@ -215,18 +216,18 @@ def sync_sources(name: str | None, groups_too: bool) -> None:
     """Pull the combined feeds of source aggregators from where we stopped, and serve what
     came in. With --groups, also catch up each listed group from its own outbox."""
     _aggregator_only()
-    rows = aggregate.directory((aggregate.LISTED,))
+    rows = directory.rows((listings.LISTED,))
     if name:
         try:
-            chosen = aggregate.find(name)
+            chosen = directory.find(name)
         except ServiceError as exc:
             _fail(exc)
         rows = [row for row in rows if row.listing.id == chosen.id]
-    sources = [row.listing for row in rows if row.listing.kind == aggregate.SOURCE_KIND]
-    failed = _pull_sources(sources)
+    pulled = [row.listing for row in rows if row.listing.kind == listings.SOURCE_KIND]
+    failed = _pull_sources(pulled)
     if groups_too:
         for row in rows:
-            if row.listing.kind == aggregate.GROUP_KIND and row.listing.source != "aggregator":
+            if row.listing.kind == listings.GROUP_KIND and row.listing.source != "aggregator":
                 failed += bool(not _backfill(row.listing).ok)
     _admit_all()
     click.echo(f"The combined feed serves {combined_feed.total()} entries.")
@@ -234,16 +235,16 @@ def sync_sources(name: str | None, groups_too: bool) -> None:
         raise click.exceptions.Exit(1)
 
 
-def _pull_sources(sources) -> int:
+def _pull_sources(pulled) -> int:
     failed = 0
-    for listing in sources:
+    for listing in pulled:
         label = listing.peer.handle or listing.peer.actor_id
         click.echo(f"{label}: pulling its combined feed from cursor {listing.cursor or 0}")
 
-        def progress(report: aggregate_sources.SourceReport) -> None:
+        def progress(report: sources.SourceReport) -> None:
             click.echo(f"  page {report.pages}: {report.applied} entries applied so far")
 
-        report = aggregate_sources.pull(listing, progress=progress)
+        report = sources.pull(listing, progress=progress)
         click.echo(
             f"{label}: {report.pages} page(s), {report.applied} entries applied "
             f"from {len(report.groups)} group(s), {report.quarantined} quarantined, "

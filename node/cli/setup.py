@@ -16,8 +16,8 @@ from schemas.group import GroupSetup
 
 from ..keys import node_keys
 from ..services import groups
-from ..services.aggregator import aggregate
 from ..services.errors import ServiceError
+from ..services.role import AGGREGATOR, set_role
 from ..worker import start_in_background
 from .errors import fail
 
@@ -63,7 +63,7 @@ def init(
         fail(exc)
     node_keys()  # the RSA and Ed25519 key pairs, made now rather than on first request
     if aggregator:
-        aggregate.set_role(group, aggregate.AGGREGATOR)
+        set_role(group, AGGREGATOR)
     role = " as an aggregator" if aggregator else ""
     click.echo(
         f"Set up {group.name} (@{group.handle}) at {group.base_url}{role}; admin {admin.email}."

@@ -28,3 +28,10 @@ class UTCDateTime(TypeDecorator):
 def utcnow() -> datetime:
     """Return the current time, aware, in UTC."""
     return datetime.now(UTC)
+
+
+def utcnow_whole_seconds() -> datetime:
+    """Return the current time, aware, in UTC, without its fraction of a second."""
+    # For times written into signed documents and stored beside them: documents print whole
+    # seconds, so the stored time is the one the document states.
+    return utcnow().replace(microsecond=0)

@@ -1,28 +1,22 @@
-"""The group profile: first-run setup, edits, and the logo."""
+"""This node's group: the one row every request reads, and first-run setup.
+
+Edits to the profile, which are published on the feed, are in profile.py.
+"""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 from flask import current_app, g
 from sqlalchemy import select
 
-from ..config import ensure_private_dir, load_or_create_secret, write_private_file
+from ..config import load_or_create_secret
 from ..extensions import db
 from ..models import Group, Member
-from .errors import Conflict, Invalid
+from .errors import Conflict
 from .membership import passwords
-from .organising.records import assign, commit
-
-LOGO_TYPES = {
-    b"\x89PNG\r\n\x1a\n": "png",
-    b"\xff\xd8\xff": "jpg",
-    b"RIFF": "webp",
-}
-LOGO_MAX_BYTES = 512 * 1024
-
+from .organising.records import commit
 
 # Statements on paths every request takes are built once: building one costs more than
 # running it.
@@ -78,44 +72,6 @@ def set_up(data: dict[str, Any]) -> tuple[Group, Member]:
     g.pop("group", None)
     g.pop("base_url", None)
     return group, admin
-
-
-def update(group: Group, data: dict[str, Any]) -> Group:
-    """Apply validated profile changes."""
-    from . import feed  # feed imports this module for current_group
-
-    assign(group, data)
-    feed.record(group, "update")
-    commit()
-    return group
-
-
-def store_logo(group: Group, content: bytes) -> str:
-    """Save a PNG, JPEG or WebP logo in the instance folder and return its file name."""
-    if len(content) > LOGO_MAX_BYTES:
-        raise Invalid.on("logo", "The logo must be at most 512 KiB.")
-    kind = next((ext for magic, ext in LOGO_TYPES.items() if content.startswith(magic)), None)
-    if kind == "webp" and content[8:12] != b"WEBP":
-        kind = None
-    if kind is None:
-        raise Invalid.on("logo", "Upload a PNG, JPEG or WebP image.")
-    folder = ensure_private_dir(logo_folder())
-    name = f"logo-{hashlib.sha256(content).hexdigest()[:16]}.{kind}"
-    write_private_file(folder / name, content)
-    old = group.logo_filename
-    group.logo_filename = name
-    from . import feed  # feed imports this module for current_group
-
-    feed.record(group, "update")
-    commit()
-    if old and old != name:
-        (folder / old).unlink(missing_ok=True)
-    return name
-
-
-def logo_folder() -> Path:
-    """Return the folder that holds uploaded images."""
-    return Path(current_app.instance_path) / "uploads"
 
 
 def setup_code() -> str:

@@ -4,10 +4,9 @@
 fails because of it, and the caller's commit stores the message together with what it is
 about (a reset link and its token): both or neither.
 
-The worker's `send_due` claims due rows the way deliveries are claimed: on PostgreSQL with
-``SELECT … FOR UPDATE SKIP LOCKED`` so concurrent workers take disjoint batches, on SQLite
-with one conditional ``UPDATE … RETURNING``. It sends a batch over one SMTP connection and
-records how each message went:
+The rows are a lease queue (``services/queue.py``), as deliveries are: the worker's
+`send_due` claims a batch of due rows, sends it over one SMTP connection and records how each
+message went:
 
 - accepted: ``sent``;
 - a 5xx answer to the recipient or to the message (no such mailbox, content refused):
@@ -29,7 +28,7 @@ import json
 import random
 import smtplib
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -37,11 +36,12 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from ..extensions import db
 from ..models.mail import OutboundMail
 from ..models.types import utcnow
+from .queue import Clock, LeaseQueue, backoff_ceiling
 
 QUEUED = "queued"
 SENDING = "sending"
@@ -51,8 +51,6 @@ FAILED = "failed"
 
 # Headers the node writes itself; a caller's extra headers may not replace them.
 OWN_HEADERS = frozenset({"from", "to", "subject", "date", "message-id"})
-
-Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True)
@@ -78,7 +76,7 @@ class MailPolicy:
 
     def delay(self, attempts: int, rng: random.Random) -> float:
         """Return seconds to wait after ``attempts`` failed tries: doubling, capped, jittered."""
-        ceiling = min(self.cap, self.base * 2 ** max(0, attempts - 1))
+        ceiling = backoff_ceiling(attempts, base=self.base, cap=self.cap)
         # Half fixed, half random: the jitter spreads messages that failed together, and the
         # fixed half makes every wait really longer than the last, which is what a
         # greylisting server (the usual 4xx) needs to see before it accepts.
@@ -156,54 +154,11 @@ def build_message(item: Claimed, mail_from: str) -> EmailMessage:
     return message
 
 
-def release_expired(now: datetime | None = None) -> int:
-    """Queue again the messages whose claim ran out (their worker died); return how many."""
-    result = db.session.execute(
-        update(OutboundMail)
-        .where(OutboundMail.status == SENDING, OutboundMail.next_attempt_at <= (now or utcnow()))
-        .values(status=QUEUED)
-        .execution_options(synchronize_session=False)
+def _load(ids: list[int]) -> list[Claimed]:
+    rows = db.session.scalars(
+        select(OutboundMail).where(OutboundMail.id.in_(ids)).order_by(OutboundMail.id)
     )
-    db.session.commit()
-    return result.rowcount or 0
-
-
-def claim_due(limit: int, *, now: datetime, lease: timedelta) -> list[Claimed]:
-    """Take up to ``limit`` due messages for this worker and return them, oldest due first."""
-    due = (
-        select(OutboundMail.id)
-        .where(OutboundMail.status == QUEUED, OutboundMail.next_attempt_at <= now)
-        .order_by(OutboundMail.next_attempt_at, OutboundMail.id)
-        .limit(limit)
-    )
-    claim = {"status": SENDING, "next_attempt_at": now + lease}
-    if db.session.get_bind().dialect.name == "postgresql":
-        ids = list(db.session.scalars(due.with_for_update(skip_locked=True)))
-        if ids:
-            db.session.execute(
-                update(OutboundMail)
-                .where(OutboundMail.id.in_(ids))
-                .values(**claim)
-                .execution_options(synchronize_session=False)
-            )
-    else:
-        ids = list(
-            db.session.scalars(
-                update(OutboundMail)
-                .where(OutboundMail.id.in_(due.scalar_subquery()), OutboundMail.status == QUEUED)
-                .values(**claim)
-                .returning(OutboundMail.id)
-                .execution_options(synchronize_session=False)
-            )
-        )
-    claimed = []
-    if ids:
-        rows = db.session.scalars(
-            select(OutboundMail).where(OutboundMail.id.in_(ids)).order_by(OutboundMail.id)
-        )
-        claimed = [_claimed(row) for row in rows]
-    db.session.commit()
-    return claimed
+    return [_claimed(row) for row in rows]
 
 
 def _claimed(row: OutboundMail) -> Claimed:
@@ -218,6 +173,9 @@ def _claimed(row: OutboundMail) -> Claimed:
     )
 
 
+QUEUE = LeaseQueue(OutboundMail, OutboundMail.status, waiting=QUEUED, claimed=SENDING, load=_load)
+
+
 def send_due(
     limit: int | None = None, *, clock: Clock = utcnow, rng: random.Random | None = None
 ) -> MailReport:
@@ -225,8 +183,8 @@ def send_due(
     config = current_app.config
     policy = MailPolicy.from_config(config)
     rng = rng or random.Random()
-    release_expired(clock())
-    claimed = claim_due(limit or policy.batch, now=clock(), lease=policy.lease)
+    QUEUE.release_expired(clock())
+    claimed = QUEUE.claim_due(limit or policy.batch, now=clock(), lease=policy.lease)
     report = MailReport(taken=len(claimed))
     if not claimed:
         return report

@@ -16,6 +16,7 @@ from ..auth import current_member, login_required
 from ..services.errors import ServiceError
 from ..services.membership import member_data, members, resets, sessions, tokens
 from ..services.organising import events
+from ..services.twins import outgoing_rsvps
 from .feeds import member_calendar_address
 from .forms import Errors, read_form, service_errors, submitted
 from .no_store import no_store
@@ -45,6 +46,7 @@ def _page(status: int = 200, **forms: Any):
         member_sessions=sessions.for_member(viewer),
         this_session_id=auth.current_session_id(),
         allowed_scopes=tokens.allowed_scopes(viewer),
+        twin_events=outgoing_rsvps.twin_events(viewer),
         **context,
     ), status
 

@@ -21,7 +21,7 @@ from ..activitypub.negotiation import (
     raw_activity_response,
     wants_activity_json,
 )
-from ..services import feed, groups
+from ..services import feed, groups, role
 from ..services.errors import NotFound
 from ..services.organising import campaigns, candidates, events, posts
 
@@ -86,7 +86,8 @@ def _group_or_404():
 
 
 def _actor_response(group) -> Response:
-    return activity_response(documents.actor_document(group, feed.head()))
+    document = documents.actor_document(group, feed.head(), aggregator=role.is_aggregator(group))
+    return activity_response(document)
 
 
 @bp.get("/actor")

@@ -17,10 +17,11 @@ from federation.feed import entry_context
 
 from ..activitypub.negotiation import json_error, raw_activity_response
 from ..auth import role_required
-from ..extensions import db
-from ..services.aggregator import aggregate, combined_feed
-from ..services.errors import ServiceError
+from ..services.aggregator import combined_feed, listings, quarantine
+from ..services.aggregator import directory as group_directory
 from ..services.groups import current_group
+from ..services.role import is_aggregator
+from .attempt import attempt
 
 bp = Blueprint("aggregate", __name__)
 
@@ -31,12 +32,12 @@ QUARANTINE_SHOWN = 50
 @bp.app_context_processor
 def _role() -> dict[str, Any]:
     # The manage menu shows the directory to admins of an aggregator.
-    return {"aggregator_node": aggregate.is_aggregator()}
+    return {"aggregator_node": is_aggregator()}
 
 
 def _aggregator_base() -> str | None:
     group = current_group()
-    if group is None or not aggregate.is_aggregator(group):
+    if group is None or not is_aggregator(group):
         return None
     return group.base_url
 
@@ -150,21 +151,22 @@ def _dump(document: dict[str, Any]) -> Response:
 
 
 def _require_aggregator() -> None:
-    if not aggregate.is_aggregator():
+    if not is_aggregator():
         abort(404)
 
 
 def _page(errors: dict[str, list[str]] | None = None, target: str = "", status: int = 200):
+    quarantined = quarantine.entries(QUARANTINE_SHOWN)
     return render_template(
         "manage/aggregate.html",
-        rows=aggregate.directory((aggregate.LISTED, aggregate.REFUSED, aggregate.REMOVED)),
-        waiting=aggregate.requests(),
-        quarantined=aggregate.quarantined(QUARANTINE_SHOWN),
-        quarantined_total=aggregate.quarantined_count(),
+        rows=group_directory.rows((listings.LISTED, listings.REFUSED, listings.REMOVED)),
+        waiting=group_directory.requests(),
+        quarantined=quarantined,
+        quarantined_bodies={entry.id: quarantine.pretty(entry.body) for entry in quarantined},
+        quarantined_total=quarantine.count(),
         served=combined_feed.total(),
         errors=errors or {},
         target=target,
-        pretty=aggregate.pretty,
     ), status
 
 
@@ -182,37 +184,36 @@ def add():
     """List a group (or follow another aggregator) by handle or actor URL."""
     _require_aggregator()
     target = request.form.get("target", "").strip()
-    try:
+    with attempt() as tried:
         # The worker back-fills it: a request must not wait for a whole feed.
-        added = aggregate.add(target, backfill=False)
-    except ServiceError as exc:
-        db.session.rollback()
-        fields = exc.fields.get("target") or [exc.message]
-        return _page({"target": fields}, target[:2000], exc.status)
-    kind = "Pulling" if added.listing.kind == aggregate.SOURCE_KIND else "Listed"
+        added = group_directory.add(target, backfill=False)
+    if tried.refusal:
+        fields = tried.refusal.fields.get("target") or [tried.refusal.message]
+        return _page({"target": fields}, target[:2000], tried.status)
+    kind = "Pulling" if added.listing.kind == listings.SOURCE_KIND else "Listed"
     flash(f"{kind} {added.name}.", "success")
     return redirect(url_for("aggregate.directory"))
 
 
 def _decide(listing_id: int, action: str):
     _require_aggregator()
-    try:
-        listing = aggregate.get(listing_id)
+    with attempt() as tried:
+        listing = group_directory.get(listing_id)
         name = listing.peer.name or listing.peer.actor_id
         reason = request.form.get("reason", "")
         if action == "approve":
-            aggregate.approve(listing)
+            group_directory.approve(listing)
             message = f"{name} is listed."
         elif action == "refuse":
-            aggregate.refuse(listing, reason)
+            group_directory.refuse(listing, reason)
             message = f"{name} was refused."
         else:
-            aggregate.remove(listing, reason)
+            group_directory.remove(listing, reason)
             message = f"{name} was removed from the directory."
-    except ServiceError as exc:
-        db.session.rollback()
-        problems = [text for texts in exc.fields.values() for text in texts] or [exc.message]
-        return _page({"_form": problems}, status=exc.status)
+    if tried.refusal:
+        fields, message = tried.refusal.fields, tried.refusal.message
+        problems = [text for texts in fields.values() for text in texts] or [message]
+        return _page({"_form": problems}, status=tried.status)
     flash(message, "success")
     return redirect(url_for("aggregate.directory"))
 

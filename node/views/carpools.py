@@ -1,35 +1,33 @@
 """Carpool pages: members offer seats or ask for a ride on the event page; organisers match.
 
-The event page shows the carpool section through the ``event_carpools`` template helper
-this blueprint installs, so the event view need not know about carpools. A refused form
-re-renders the event page with a 400; its values and errors reach the section through
-``g``, apart from the RSVP form's ``errors``.
+The event page shows an event's carpools as its ``carpools`` section, whose loader this
+module registers, so the event view need not know about carpools. A refused form renders
+the event page again with a 400, its values and errors handed to the section's loader.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from marshmallow import fields, validate
 
 from schemas.common import InputSchema, Text
 
 from ..auth import current_member, role_required
-from ..extensions import db
-from ..models import CarpoolRequest, Event
+from ..models import CarpoolRequest, Event, Member
 from ..models.carpool import SEATS_MAX
-from ..services.errors import NotFound, ServiceError
+from ..services.errors import NotFound
 from ..services.organising import carpools, events
-from .forms import Errors, read_form, service_errors, submitted
-
-# The event page exactly as pages renders it, so a refused carpool form is shown in place.
-from .pages import _event_page
+from . import event_page
+from .attempt import attempt
+from .forms import Errors, read_form, submitted
 
 bp = Blueprint("carpools", __name__)
 
 OFFER_FIELDS = ("from_place", "seats", "note")
 ASK_FIELDS = ("from_place", "note")
+NOT_LISTED = "Choose one of the drivers listed."
 
 
 class OfferForm(InputSchema):
@@ -63,10 +61,11 @@ class MatchForm(InputSchema):
     )
 
 
-def _event_carpools(event: Event) -> dict[str, Any]:
+@event_page.section("carpools")
+def _event_carpools(
+    event: Event, member: Member | None, refused: event_page.Refused | None
+) -> dict[str, Any]:
     """Gather what the viewer may see of an event's carpools: only their own, and contacts."""
-    member = current_member()
-    form = g.get("carpool_form") or {}
     if member is None:
         return {"shown": False}
     mine_offer = carpools.offer_of(event, member)
@@ -79,16 +78,11 @@ def _event_carpools(event: Event) -> dict[str, Any]:
         "request": mine_request,
         "seats_left": carpools.seats_left(mine_offer) if mine_offer else None,
         "contacts": carpools.contacts_for(member, event),
-        "failed": form.get("form"),
-        "submitted": form.get("values", {}),
-        "errors": form.get("errors", {}),
+        "failed": refused.form if refused else None,
+        "submitted": refused.values if refused else {},
+        "errors": refused.errors if refused else {},
         "seats_max": SEATS_MAX,
     }
-
-
-@bp.app_context_processor
-def _carpool_helpers() -> dict[str, Any]:
-    return {"event_carpools": _event_carpools}
 
 
 # Members -----------------------------------------------------------------------------
@@ -100,8 +94,8 @@ def _back(event: Event):
 
 def _refused(event: Event, form: str, names: tuple[str, ...], errors: Errors, status: int = 400):
     """Show the event page again with the carpool form's values and errors."""
-    g.carpool_form = {"form": form, "values": submitted(*names), "errors": errors}
-    return _event_page(event, status)
+    refused = event_page.Refused("carpools", form, submitted(*names), errors)
+    return event_page.render(event, status, refused=refused)
 
 
 def _to_log_in(item_id: int):
@@ -121,14 +115,12 @@ def offer(item_id: int):
         flash("Your offer is withdrawn; any riders matched with you are told.", "success")
         return _back(event)
     data, errors = read_form(OfferForm())
-    if not errors:
-        try:
-            carpools.offer(event, member, data["from_place"], data["seats"], data.get("note"))
-        except ServiceError as exc:
-            db.session.rollback()
-            return _refused(event, "offer", OFFER_FIELDS, service_errors(exc), exc.status)
     if errors:
         return _refused(event, "offer", OFFER_FIELDS, errors)
+    with attempt() as tried:
+        carpools.offer(event, member, data["from_place"], data["seats"], data.get("note"))
+    if tried.refusal:
+        return _refused(event, "offer", OFFER_FIELDS, tried.errors, tried.status)
     flash(
         "Thanks: your offer of seats is saved. An organiser will match riders with you.", "success"
     )
@@ -147,14 +139,12 @@ def ask(item_id: int):
         flash("Your request for a ride is withdrawn.", "success")
         return _back(event)
     data, errors = read_form(AskForm())
-    if not errors:
-        try:
-            carpools.ask(event, member, data["from_place"], data.get("note"))
-        except ServiceError as exc:
-            db.session.rollback()
-            return _refused(event, "ask", ASK_FIELDS, service_errors(exc), exc.status)
     if errors:
         return _refused(event, "ask", ASK_FIELDS, errors)
+    with attempt() as tried:
+        carpools.ask(event, member, data["from_place"], data.get("note"))
+    if tried.refusal:
+        return _refused(event, "ask", ASK_FIELDS, tried.errors, tried.status)
     flash("Your request for a ride is saved. We will e-mail you when you have a driver.", "success")
     return _back(event)
 
@@ -189,21 +179,17 @@ def match(request_id: int):
     asked = carpools.get_request(request_id, viewer)
     event = events.get(asked.event_id, viewer)
     data, errors = read_form(MatchForm())
-    status = 400
-    if not errors:
-        try:
-            chosen = carpools.get_offer(data["offer_id"], viewer)
-            carpools.match(asked, chosen)
-        except NotFound:
-            db.session.rollback()
-            errors = {"offer_id": ["Choose one of the drivers listed."]}
-        except ServiceError as exc:
-            db.session.rollback()
-            errors, status = service_errors(exc), exc.status
-            if "offer_id" not in errors:  # "That car is full": shown on the form's field
-                errors = {"offer_id": [exc.message]}
     if errors:
-        return _manage_page(event, asked.id, errors, status)
+        return _manage_page(event, asked.id, errors, 400)
+    with attempt() as tried:
+        carpools.match(asked, carpools.get_offer(data["offer_id"], viewer))
+    if isinstance(tried.refusal, NotFound):
+        return _manage_page(event, asked.id, {"offer_id": [NOT_LISTED]}, 400)
+    if tried.refusal:
+        errors = tried.errors
+        if "offer_id" not in errors:  # "That car is full": shown on the form's field
+            errors = {"offer_id": [tried.refusal.message]}
+        return _manage_page(event, asked.id, errors, tried.status)
     flash(
         "Matched: the driver and the rider have each been e-mailed the other's address.", "success"
     )

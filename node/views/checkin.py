@@ -12,11 +12,10 @@ from marshmallow import fields, validate
 from schemas.common import InputSchema, Text
 
 from ..auth import current_member, role_required
-from ..extensions import db
 from ..models import Event
-from ..services.errors import ServiceError
 from ..services.organising import checkin, events, guests
-from .forms import Errors, read_form, service_errors, submitted
+from .attempt import attempt
+from .forms import Errors, read_form, submitted
 
 bp = Blueprint("checkin", __name__, url_prefix="/manage/events/<int:item_id>")
 
@@ -46,6 +45,7 @@ def _page(event: Event, status: int = 200, errors: Errors | None = None, values=
         here=checkin.here_count(event),
         guest_counts=guests.counts(event),
         is_open=checkin.is_open(event),
+        has_begun=events.has_begun(event),
         errors=errors or {},
         values=values or {},
     ), status
@@ -64,11 +64,10 @@ def mark(item_id: int, kind: str, attendee_id: int):
     """Check one person in, or out again with present=0."""
     event = events.get(item_id, current_member())
     present = request.form.get("present", "1") != "0"
-    try:
+    with attempt() as tried:
         checkin.check_in(event, kind, attendee_id, present)
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+    if tried.refusal:
+        flash(tried.refusal.message, "error")
         return redirect(_back(event))
     return redirect(_back(event, f"{kind}-{attendee_id}"))
 
@@ -80,11 +79,10 @@ def walk_in(item_id: int):
     event = events.get(item_id, current_member())
     data, errors = read_form(WalkInForm())
     if not errors:
-        try:
+        with attempt() as tried:
             guest = checkin.walk_in(event, data["name"], data.get("email"))
-        except ServiceError as exc:
-            db.session.rollback()
-            errors = {"_form": [exc.message], **service_errors(exc)}
+        if tried.refusal:
+            errors = {"_form": [tried.refusal.message], **tried.errors}
     if errors:
         return _page(event, 400, errors, submitted("name", "email"))
     flash(f"{guest.name or 'A walk-in'} is checked in.", "success")
@@ -96,11 +94,10 @@ def walk_in(item_id: int):
 def publish(item_id: int):
     """Record the check-in count as how many came: it goes on the feed as a number."""
     event = events.get(item_id, current_member())
-    try:
+    with attempt() as tried:
         checkin.publish(event)
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+    if tried.refusal:
+        flash(tried.refusal.message, "error")
         return redirect(_back(event))
     flash(f"Published: {event.attended_count} came to “{event.title}”.", "success")
     return redirect(_back(event))

@@ -1,7 +1,9 @@
 """RSVPs without an account: the form on the event page and the page the e-mailed link opens.
 
-The link's page only shows the RSVP and its two buttons; confirming and cancelling are
-POSTs, so a mail scanner that fetches every link in a message changes nothing.
+The form is the event page's ``guests`` section, whose loader this module registers: it
+carries what a visitor typed and why it was refused. The link's page only shows the RSVP
+and its two buttons; confirming and cancelling are POSTs, so a mail scanner that fetches
+every link in a message changes nothing.
 """
 
 from __future__ import annotations
@@ -24,12 +26,12 @@ from schemas.common import InputSchema, Text
 
 from .. import request_limits
 from ..auth import current_member
-from ..extensions import db
-from ..services.errors import ServiceError
+from ..models import Event, Member
 from ..services.organising import events, guests
-from .forms import read_form, service_errors, submitted
+from . import event_page
+from .attempt import attempt
+from .forms import Errors, read_form, submitted
 from .no_store import no_store
-from .pages import render_event_page
 
 bp = Blueprint("guests", __name__)
 
@@ -39,14 +41,19 @@ class GuestForm(InputSchema):
     email = fields.Email(required=True, validate=validate.Length(max=254))
 
 
-def _event_guests(event) -> dict[str, Any]:
-    return {"going": guests.going(event), "counts": guests.counts(event)}
+@event_page.section("guests")
+def _guest_form(
+    _event: Event, _viewer: Member | None, refused: event_page.Refused | None
+) -> dict[str, Any]:
+    if refused is None:
+        return {"values": {}, "errors": {}}
+    return {"values": refused.values, "errors": refused.errors}
 
 
-@bp.app_context_processor
-def _guest_helpers() -> dict[str, Any]:
-    """``event_guests(event)`` for the organisers' attendance page."""
-    return {"event_guests": _event_guests}
+def _refused_form(event: Event, status: int, errors: Errors):
+    """Show the event page again with the guest form's values and errors."""
+    refused = event_page.Refused("guests", "ask", submitted("name", "email"), errors)
+    return event_page.render(event, status, refused=refused)
 
 
 TOO_MANY = (
@@ -67,19 +74,16 @@ def _member_asking() -> bool:
     return current_member() is not None  # members are sent to their own form, uncounted
 
 
-def _refused(_limit) -> Response:
+def _over_the_limit(_limit) -> Response:
     """Answer an ask over a limit on the event's page; the view does not run, nothing is sent."""
     event = events.get(request.view_args["item_id"], current_member())
-    page = render_event_page(
-        event, 429, guest_errors={"_form": [TOO_MANY]}, guest_values=submitted("name", "email")
-    )
-    return make_response(page)
+    return make_response(_refused_form(event, 429, {"_form": [TOO_MANY]}))
 
 
 # Each ask e-mails the address typed in, so asks are counted, in this order, per client
 # address, per event and for the whole node (BRANCHLINE_GUEST_RSVP_PER_*_HOURLY). A refused
 # ask spends no count further down the list.
-_COUNTED = {"exempt_when": _member_asking, "on_breach": _refused}
+_COUNTED = {"exempt_when": _member_asking, "on_breach": _over_the_limit}
 
 
 @bp.post("/events/<int:item_id>/guest-rsvp")
@@ -97,16 +101,14 @@ def ask(item_id: int):
     if current_member() is not None:
         return redirect(back)  # members answer with their own form
     data, errors = read_form(GuestForm())
-    status = 400
-    if not errors:
-        try:
-            guests.ask(event, data["name"], data["email"])
-        except ServiceError as exc:
-            db.session.rollback()
-            errors, status = {"_form": [exc.message], **service_errors(exc)}, exc.status
     if errors:
-        values = submitted("name", "email")
-        return render_event_page(event, status, guest_errors=errors, guest_values=values)
+        return _refused_form(event, 400, errors)
+    with attempt() as tried:
+        guests.ask(event, data["name"], data["email"])
+    if tried.refusal:
+        return _refused_form(
+            event, tried.status, {"_form": [tried.refusal.message], **tried.errors}
+        )
     flash(
         f"Nearly there: we have e-mailed {data['email']} a link. Open it to confirm your place.",
         "success",
@@ -153,14 +155,13 @@ def answer(token: str):
     action = request.form.get("action")
     if action not in ("confirm", "cancel"):
         return _show(token, guest, 400, "Choose to confirm or to cancel.")
-    try:
+    with attempt() as tried:
         if action == "confirm":
             guests.confirm(guest)
             flash("You are going. See you there!", "success")
         else:
             guests.cancel(guest)
             flash("Your place is cancelled. Thanks for letting us know.", "success")
-    except ServiceError as exc:
-        db.session.rollback()
-        return _show(token, guests.by_token(token), exc.status, exc.message)
+    if tried.refusal:
+        return _show(token, guests.by_token(token), tried.status, tried.refusal.message)
     return _private(redirect(url_for("guests.link", token=token)))

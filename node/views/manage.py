@@ -15,15 +15,15 @@ from schemas.group import GroupIn
 from schemas.members import MemberIn, MemberUpdate
 
 from ..auth import current_member, role_required
-from ..extensions import db
-from ..services import groups
-from ..services.errors import Invalid, ServiceError
+from ..services import groups, profile
+from ..services.errors import Invalid
 from ..services.membership import invitations, members
 from ..services.organising import campaigns, candidates, events, posts
 from ..templating import input_time
-from .forms import Errors, read_form, service_errors
+from . import attendance_page
+from .attempt import attempt
+from .forms import Errors, read_form
 from .manage_forms import (
-    EVENTS,
     GROUP_FIELDS,
     RESOURCES,
     Filter,
@@ -117,14 +117,12 @@ def _read(schema: Schema, fields: Iterable[FormField], naive_zone: str | None = 
 
 def _attempt(action: Callable[[], Any]) -> tuple[Any, Errors, int]:
     """Run a service call: (result, {}, 200) or (None, errors, the refusal's status)."""
-    try:
+    with attempt() as tried:
         return action(), {}, 200
-    except ServiceError as exc:
-        db.session.rollback()  # nothing half written stays in the session
-        errors = service_errors(exc)
-        if exc.fields and not isinstance(exc, Invalid):
-            errors = {"_form": [exc.message], **errors}  # "already exists" says more than "Taken."
-        return None, errors, exc.status
+    refusal, errors = tried.refusal, tried.errors
+    if refusal.fields and not isinstance(refusal, Invalid):
+        errors = {"_form": [refusal.message], **errors}  # "already exists" says more than "Taken."
+    return None, errors, tried.status
 
 
 def _save(errors: Errors, action: Callable[[], Any]) -> tuple[Any, Errors, int]:
@@ -282,15 +280,7 @@ def attendance(item_id: int):
     response = request.args.get("response") or None
     if response not in vocab.RSVP_RESPONSES:
         response = None
-    found = events.responses_listing(event, page=_page_number(), per_page=100, response=response)
-    return render_template(
-        "manage/attendance.html",
-        event=event,
-        found=found,
-        counts=events.attendance(event),
-        response=response,
-        resource=EVENTS,
-    )
+    return attendance_page.render(event, response=response, page=_page_number())
 
 
 # Members -----------------------------------------------------------------------------
@@ -456,7 +446,7 @@ def group_profile():
     if request.method == "GET":
         return _group_page(_as_form_values(group, GROUP_FIELDS, group.timezone), {})
     data, errors = _read(GroupIn(), GROUP_FIELDS)
-    saved, refusal, status = _save(errors, lambda: groups.update(group, data))
+    saved, refusal, status = _save(errors, lambda: profile.update(group, data))
     if saved is None:
         return _group_page(request.form, refusal, status)
     flash("Saved the group profile.", "success")
@@ -470,8 +460,8 @@ def group_logo():
     if upload is None or not upload.filename:
         refusal, status = {"logo": ["Choose an image file."]}, 400
     else:
-        content = upload.stream.read(groups.LOGO_MAX_BYTES + 1)
-        _, refusal, status = _attempt(lambda: groups.store_logo(group, content))
+        content = upload.stream.read(profile.LOGO_MAX_BYTES + 1)
+        _, refusal, status = _attempt(lambda: profile.store_logo(group, content))
     if refusal:
         values = _as_form_values(group, GROUP_FIELDS, group.timezone)
         return _form_page(

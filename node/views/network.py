@@ -5,10 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from ..auth import role_required
-from ..extensions import db
-from ..services.errors import ServiceError
 from ..services.groups import current_group
 from ..services.peering import follows, network
+from .attempt import attempt
 
 bp = Blueprint("network", __name__, url_prefix="/network")
 
@@ -47,11 +46,10 @@ def following():
         elif len(target) > 2000:
             errors, status = {"target": ["That is too long for a handle or URL."]}, 400
         else:
-            try:
+            with attempt() as tried:
                 followed = follows.follow(target)
-            except ServiceError as exc:
-                db.session.rollback()
-                errors, status = {"target": [exc.message]}, exc.status
+            if tried.refusal:
+                errors, status = {"target": [tried.refusal.message]}, tried.status
             else:
                 name = followed.peer.name or followed.peer.actor_id
                 flash(f"Asked to follow {name}. It appears here once it accepts.", "success")

@@ -19,9 +19,11 @@ from schemas.content import RsvpIn
 from .. import page_cache
 from ..auth import current_member
 from ..models import utcnow
-from ..services import groups
-from ..services.errors import NotFound, ServiceError
+from ..services import groups, profile
+from ..services.errors import ServiceError
 from ..services.organising import campaigns, candidates, events, posts
+from ..services.twins import twinning
+from . import event_page
 from .forms import read_form, service_errors
 
 bp = Blueprint("pages", __name__)
@@ -62,6 +64,7 @@ def _home_page() -> str:
         endorsed=endorsed,
         news=news,
         answers=answers,
+        twins=twinning.twinned_peers(),
         now=utcnow(),
     )
 
@@ -72,7 +75,7 @@ def logo():
     if group is None or not group.logo_filename:
         abort(404)
     # The file name changes with the content, and pages link to /logo?v=<name>.
-    return send_from_directory(groups.logo_folder(), group.logo_filename, max_age=86_400)
+    return send_from_directory(profile.logo_folder(), group.logo_filename, max_age=86_400)
 
 
 @bp.get("/events", endpoint="events")
@@ -85,32 +88,9 @@ def events_list():
     return render_template("pages/events.html", found=found, when=when, kind=kind, answers=answers)
 
 
-def _event_page(event, status: int = 200, errors: dict | None = None, **extra):
-    viewer = current_member()
-    campaign = None
-    if event.campaign_id is not None:
-        try:
-            campaign = campaigns.get(event.campaign_id, viewer)
-        except NotFound:
-            campaign = None  # a members-only campaign stays unnamed to visitors
-    return render_template(
-        "pages/event.html",
-        event=event,
-        campaign=campaign,
-        answer=events.rsvps_of(viewer, [event.id]).get(event.id),
-        spaces_left=events.spaces_left(event),
-        is_over=events.is_over(event),
-        errors=errors or {},
-        **{"guest_errors": {}, "guest_values": {}, **extra},
-    ), status
-
-
-render_event_page = _event_page  # for the guests' form, which shows its errors on this page
-
-
 @bp.get("/events/<int:item_id>")
 def event(item_id: int):
-    return _event_page(events.get(item_id, current_member()))
+    return event_page.render(events.get(item_id, current_member()))
 
 
 @bp.post("/events/<int:item_id>/rsvp")
@@ -126,13 +106,13 @@ def rsvp(item_id: int):
         return redirect(url_for("pages.event", item_id=found.id))
     data, errors = read_form(RsvpIn())
     if errors:
-        return _event_page(found, 400, errors)
+        return event_page.render(found, 400, errors)
     try:
         events.respond(found, viewer, data["response"])
     except ServiceError as exc:
         # The service changed nothing (the capacity check and the answer are one transaction).
         errors = {"_form": [exc.message], **service_errors(exc)}  # "This event is full."
-        return _event_page(events.get(item_id, viewer), exc.status, errors)
+        return event_page.render(events.get(item_id, viewer), exc.status, errors)
     flash(f"Thanks: you answered “{vocab.label(data['response'])}”.", "success")
     return redirect(url_for("pages.event", item_id=found.id))
 

@@ -1,7 +1,7 @@
 """Recurring events: organisers make an event repeat, skip and restore dates, stop a series.
 
-The event page says how an occurrence repeats and lists the next dates through the
-``event_series`` template helper this blueprint installs.
+The event page says how an occurrence repeats and lists the next dates: its ``series``
+section, whose loader this module registers.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from marshmallow.exceptions import ValidationError
 from schemas.common import AwareMoment, Day, InputSchema, Text
 
 from ..auth import current_member, role_required
-from ..extensions import db
-from ..models import Event, EventSeries
-from ..services.errors import ServiceError
+from ..models import Event, EventSeries, Member
 from ..services.organising import events, series
-from .forms import Errors, read_form, service_errors, submitted
+from . import event_page
+from .attempt import attempt
+from .forms import Errors, read_form, submitted
 
 bp = Blueprint("series", __name__, url_prefix="/manage")
 
@@ -61,13 +61,17 @@ class RestoreForm(InputSchema):
     )
 
 
-def _event_series(event: Event) -> series.Summary | None:
-    return series.summary(event, current_member())
+@event_page.section("series")
+def _event_series(
+    event: Event, viewer: Member | None, _refused: event_page.Refused | None
+) -> series.Summary | None:
+    return series.summary(event, viewer)
 
 
-@bp.app_context_processor
-def _series_helpers() -> dict[str, Any]:
-    return {"event_series": _event_series}
+def _rule(event: Event, data: dict[str, Any]) -> str:
+    if data["frequency"] == "custom":
+        return data["rule"]
+    return series.build_rule(event, data["frequency"], data.get("count"), data.get("until"))
 
 
 def _repeat_page(event: Event, values: dict[str, Any], errors: Errors, status: int = 200):
@@ -86,21 +90,12 @@ def repeat(item_id: int):
     if request.method == "GET":
         return _repeat_page(event, {"frequency": "weekly"}, {})
     data, errors = read_form(RepeatForm())
-    status = 400
-    if not errors:
-        try:
-            if data["frequency"] == "custom":
-                rule = data["rule"]
-            else:
-                rule = series.build_rule(
-                    event, data["frequency"], data.get("count"), data.get("until")
-                )
-            made = series.repeat(event, rule)
-        except ServiceError as exc:
-            db.session.rollback()
-            errors, status = service_errors(exc), exc.status
     if errors:
-        return _repeat_page(event, submitted(*FORM_FIELDS), errors, status)
+        return _repeat_page(event, submitted(*FORM_FIELDS), errors, 400)
+    with attempt() as tried:
+        made = series.repeat(event, _rule(event, data))
+    if tried.refusal:
+        return _repeat_page(event, submitted(*FORM_FIELDS), tried.errors, tried.status)
     flash(f"“{event.title}” now repeats: {series.describe(made).lower()}.", "success")
     return redirect(url_for("series.manage", series_id=made.id))
 
@@ -138,11 +133,10 @@ def skip(item_id: int):
     """Take one date out of its series (those who answered it are told it is cancelled)."""
     event = _occurrence(item_id)
     series_id, when = event.series_id, event.starts_at
-    try:
+    with attempt() as tried:
         series.skip(event)
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+    if tried.refusal:
+        flash(tried.refusal.message, "error")
     else:
         flash(f"Took {when:%d %b %Y} out of the series.", "success")
     return redirect(url_for("series.manage", series_id=series_id))
@@ -156,11 +150,10 @@ def restore(series_id: int):
     data, errors = read_form(RestoreForm())
     if errors:
         return _series_page(found, errors, 400)
-    try:
+    with attempt() as tried:
         series.restore(found, data["occurrence_at"])
-    except ServiceError as exc:
-        db.session.rollback()
-        return _series_page(found, service_errors(exc), exc.status)
+    if tried.refusal:
+        return _series_page(found, tried.errors, tried.status)
     flash("The date is back in the series.", "success")
     return redirect(url_for("series.manage", series_id=series_id))
 
@@ -171,15 +164,12 @@ def stop(series_id: int):
     """End the series after a day: later dates go (cancelled if anyone answered)."""
     found = series.get(series_id)
     data, errors = read_form(StopForm())
-    status = 400
-    if not errors:
-        try:
-            gone = series.stop(found, data["last"])
-        except ServiceError as exc:
-            db.session.rollback()
-            errors, status = service_errors(exc), exc.status
     if errors:
-        return _series_page(found, errors, status)
+        return _series_page(found, errors, 400)
+    with attempt() as tried:
+        gone = series.stop(found, data["last"])
+    if tried.refusal:
+        return _series_page(found, tried.errors, tried.status)
     flash(f"The series ends on {data['last']:%d %b %Y}; {gone} later dates removed.", "success")
     return redirect(url_for("series.manage", series_id=series_id))
 

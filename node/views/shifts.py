@@ -1,7 +1,7 @@
 """Shift pages: members sign up on the event page; organisers set shifts up and see who is on.
 
-The event page shows an event's shifts through the ``event_shifts`` template helper this
-blueprint installs, so the event view need not know about shifts.
+The event page shows an event's shifts as its ``shifts`` section, whose loader this module
+registers, so the event view need not know about shifts.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from schemas.common import InputSchema, Moment, Text
 from schemas.shifts import CAPACITY_MAX
 
 from ..auth import current_member, login_required, role_required
-from ..extensions import db
-from ..models import Event
-from ..services.errors import ServiceError
+from ..models import Event, Member
 from ..services.organising import events, shifts
-from .forms import Errors, read_form, service_errors, submitted
+from . import event_page
+from .attempt import attempt
+from .forms import Errors, read_form, submitted
 
 bp = Blueprint("shifts", __name__)
 
@@ -45,19 +45,17 @@ class CapacityForm(InputSchema):
     )
 
 
-def _event_shifts(event: Event) -> dict[str, Any]:
+@event_page.section("shifts")
+def _event_shifts(
+    event: Event, viewer: Member | None, _refused: event_page.Refused | None
+) -> dict[str, Any]:
     found = shifts.of_event(event)
     return {
         "shifts": found,
-        "mine": shifts.signups_of(current_member(), found),
+        "mine": shifts.signups_of(viewer, found),
         "places_left": {shift.id: shifts.places_left(shift) for shift in found},
         "ended": {shift.id for shift in found if shifts.has_ended(shift)},
     }
-
-
-@bp.app_context_processor
-def _shift_helpers() -> dict[str, Any]:
-    return {"event_shifts": _event_shifts}
 
 
 # Members -----------------------------------------------------------------------------
@@ -74,11 +72,10 @@ def signup(shift_id: int):
         shifts.withdraw(shift, member)
         flash("You are off that shift. Thanks for letting us know.", "success")
         return redirect(back)
-    try:
+    with attempt() as tried:
         taken = shifts.sign_up(shift, member)
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+    if tried.refusal:
+        flash(tried.refusal.message, "error")
         return redirect(back)
     if taken.state == shifts.GOING:
         flash("You are signed up for that shift.", "success")
@@ -117,11 +114,9 @@ def manage(item_id: int):
         return _manage_page(event, {}, {})
     data, errors = read_form(ShiftForm())
     if not errors:
-        try:
+        with attempt() as tried:
             shifts.create(event, data)
-        except ServiceError as exc:
-            db.session.rollback()
-            errors = service_errors(exc)
+        errors = tried.errors
     if errors:
         return _manage_page(event, submitted(*FORM_FIELDS), errors, 400)
     flash("Shift added.", "success")
@@ -136,11 +131,9 @@ def change_capacity(shift_id: int):
     event = shifts.event_of(shift)
     data, errors = read_form(CapacityForm())
     if not errors:
-        try:
+        with attempt() as tried:
             shifts.update(shift, {"capacity": data.get("capacity")})
-        except ServiceError as exc:
-            db.session.rollback()
-            errors = service_errors(exc)
+        errors = tried.errors
     if errors:
         return _manage_page(event, {}, errors, 400)
     flash("Places changed.", "success")

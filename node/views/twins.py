@@ -1,9 +1,8 @@
 """Twinning pages: organisers propose and answer twinnings (/manage/twins), members RSVP to
 twinned groups' events (/twins/events/…), organisers record how many came to an event.
 
-The group page, the member's page and the attendance page show twins through the template
-helpers this blueprint installs (``twinned_groups``, ``twin_events_for``,
-``twin_attendance``), so those views need not know about twinning.
+The group page, the member's page and the attendance page load what they show of twins
+themselves, from the twinning services.
 """
 
 from __future__ import annotations
@@ -17,11 +16,11 @@ from schemas import vocab
 from schemas.common import Choice, InputSchema, Text
 
 from ..auth import current_member, role_required
-from ..extensions import db
-from ..services.errors import ServiceError
 from ..services.organising import events
-from ..services.twins import incoming_rsvps, outgoing_rsvps, remote_rsvp, twinning
-from .forms import Errors, read_form, service_errors
+from ..services.twins import outgoing_rsvps, remote_rsvp, twinning
+from . import attendance_page
+from .attempt import attempt
+from .forms import Errors, read_form
 
 bp = Blueprint("twins", __name__)
 
@@ -46,22 +45,9 @@ class AttendedForm(InputSchema):
 
 
 def _attempt(action) -> tuple[Any, Errors, int]:
-    try:
+    with attempt() as tried:
         return action(), {}, 200
-    except ServiceError as exc:
-        db.session.rollback()  # nothing half written stays in the session
-        return None, service_errors(exc), exc.status
-
-
-@bp.app_context_processor
-def _twin_helpers() -> dict[str, Any]:
-    # Functions, not values: each page calls only the one it shows.
-    return {
-        "twinned_groups": twinning.twinned_peers,
-        "twin_events_for": outgoing_rsvps.twin_events,
-        "twin_attendance": incoming_rsvps.attendance,
-        "event_has_begun": events.has_begun,
-    }
+    return None, tried.errors, tried.status
 
 
 # Organisers: proposing and answering -------------------------------------------------
@@ -140,25 +126,16 @@ def record_attended(item_id: int):
     if not errors:
         flash(f"Recorded that {event.attended_count} came to “{event.title}”.", "success")
         return redirect(url_for("manage.attendance", item_id=item_id))
-    from .manage_forms import EVENTS
-
-    found = events.responses_listing(event, page=1, per_page=100)
-    return render_template(
-        "manage/attendance.html",
-        event=event,
-        found=found,
-        counts=events.attendance(event),
-        response=None,
-        resource=EVENTS,
-        attended_errors=errors,
-        attended_value=request.form.get("attended_count", ""),
-    ), status
+    typed = request.form.get("attended_count", "")
+    return attendance_page.render(
+        event, attended_errors=errors, attended_value=typed, status=status
+    )
 
 
 # Members: answering a twin's event ---------------------------------------------------
 
 
-def _event_page(found, values: dict, errors: Errors, status: int = 200):
+def _twin_event_page(found, values: dict, errors: Errors, status: int = 200):
     return render_template(
         "twins/event.html",
         event=found,
@@ -186,18 +163,18 @@ def event(object_id: int):
     viewer = current_member()
     found = outgoing_rsvps.twin_event(object_id, viewer)
     if request.method == "GET":
-        return _event_page(found, _current_values(found), {})
+        return _twin_event_page(found, _current_values(found), {})
     values = {name: request.form.get(name, "") for name in ("response", "party_size", "share")}
     data, errors = read_form(TwinRsvpForm())
     if errors:
-        return _event_page(found, values, errors, 400)
+        return _twin_event_page(found, values, errors, 400)
     rsvp, errors, status = _attempt(
         lambda: outgoing_rsvps.send(
             viewer, object_id, data["response"], data["party_size"], data["share"]
         )
     )
     if rsvp is None:
-        return _event_page(found, values, errors, status)
+        return _twin_event_page(found, values, errors, status)
     flash(f"Sent your answer to {found.peer.name or 'the twinned group'}.", "success")
     return redirect(url_for("twins.event", object_id=object_id))
 

@@ -4,107 +4,17 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from federation import keys
-from federation.audit import (
-    Auditor,
-    FeedHead,
-    GroupUnavailable,
-    assertion_keys,
-    declared_head,
-    read_json,
-)
-from federation.feed import build_entry, entry_hash, redact
+from federation.audit import Auditor, FeedHead, GroupUnavailable, read_json
+from federation.feed import entry_hash, redact
+from federation.feed_walk import assertion_keys, declared_head
 from federation.jcs import canonicalize
 from federation.multibase import multibase_encode
-
-CREATED = datetime(2030, 1, 1, tzinfo=UTC)
-
-
-@dataclass
-class Group:
-    """A group on its own origin with a signed feed of ``size`` entries."""
-
-    host: str
-    size: int = 0
-    key: ed25519.Ed25519PrivateKey = field(default_factory=keys.generate_ed25519_key)
-    entries: list[dict[str, Any]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        for _ in range(self.size):
-            self.add()
-
-    @property
-    def actor(self) -> str:
-        return f"https://{self.host}/actor"
-
-    @property
-    def key_id(self) -> str:
-        return f"{self.actor}#ed25519-key"
-
-    def activity(self, seq: int, name: str | None = None) -> dict[str, Any]:
-        return {
-            "id": f"https://{self.host}/outbox/{seq}",
-            "type": "Create",
-            "actor": self.actor,
-            "object": {
-                "id": f"https://{self.host}/events/{seq}",
-                "type": "Event",
-                "name": name or f"Canvass {seq} in {self.host}",
-            },
-        }
-
-    def sign(
-        self,
-        activity: dict[str, Any],
-        seq: int,
-        *,
-        previous: dict[str, Any] | None = None,
-        key: ed25519.Ed25519PrivateKey | None = None,
-        method: str | None = None,
-    ) -> dict[str, Any]:
-        if previous is None and seq > 1:
-            previous = self.entries[seq - 2]
-        return build_entry(
-            activity,
-            seq=seq,
-            previous=previous,
-            signing_key=key or self.key,
-            verification_method=method or self.key_id,
-            created=CREATED,
-        )
-
-    def add(self) -> dict[str, Any]:
-        seq = len(self.entries) + 1
-        entry = self.sign(self.activity(seq), seq)
-        self.entries.append(entry)
-        return entry
-
-    def actor_document(self) -> dict[str, Any]:
-        head = self.entries[-1] if self.entries else None
-        return {
-            "id": self.actor,
-            "type": "Group",
-            "assertionMethod": [
-                {
-                    "id": self.key_id,
-                    "type": "Multikey",
-                    "controller": self.actor,
-                    "publicKeyMultibase": keys.ed25519_public_key_to_multikey(
-                        self.key.public_key()
-                    ),
-                }
-            ],
-            "feedHead": (
-                {"seq": 0} if head is None else {"seq": head["seq"], "hash": entry_hash(head)}
-            ),
-        }
+from tests.federation.feed_support import Group, interleave
 
 
 class Network:
@@ -125,14 +35,6 @@ class Network:
         if actor in self.unreachable or actor not in self.groups:
             raise GroupUnavailable("connection refused")
         return declared_head(self.groups[actor].actor_document())
-
-
-def interleave(*feeds: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mix the groups' entries as an aggregator's ingest order would: round robin."""
-    mixed: list[dict[str, Any]] = []
-    for index in range(max(len(feed) for feed in feeds)):
-        mixed.extend(feed[index] for feed in feeds if index < len(feed))
-    return mixed
 
 
 def audit(network: Network, served: list[Any], *, page_size: int = 4, **options: Any):
@@ -538,43 +440,3 @@ def test_redaction_stub_without_an_actor_belongs_to_the_group_on_its_origin(thre
 
     assert report.ok
     assert report.groups[0].redacted == (1,)
-
-
-# Reading a group's actor document --------------------------------------------------------
-
-
-def test_assertion_keys_takes_only_the_actors_own_multikeys():
-    group = Group("leeds.example")
-    document = group.actor_document()
-    stranger = keys.generate_ed25519_key().public_key()
-    document["assertionMethod"].append(
-        {
-            "id": "https://national.example/actor#ed25519-key",
-            "type": "Multikey",
-            "controller": group.actor,
-            "publicKeyMultibase": keys.ed25519_public_key_to_multikey(stranger),
-        }
-    )
-    document["assertionMethod"].append(
-        {"id": f"{group.actor}#broken", "type": "Multikey", "controller": group.actor}
-    )
-
-    found = assertion_keys(document, group.actor)
-
-    assert list(found) == [group.key_id]
-    assert assertion_keys(document, "https://other.example/actor") == {}
-
-
-@pytest.mark.parametrize(
-    ("head", "expected"),
-    [
-        ({"seq": 0}, FeedHead(0, None)),
-        ({"seq": 3, "hash": "sha256:" + "a" * 64}, FeedHead(3, "sha256:" + "a" * 64)),
-        ({"seq": 3}, None),
-        ({"seq": -1}, None),
-        ({"seq": True, "hash": "sha256:" + "a" * 64}, None),
-        ("3", None),
-    ],
-)
-def test_declared_head_reads_feed_head(head, expected):
-    assert declared_head({"feedHead": head}) == expected

@@ -390,6 +390,14 @@ def test_redirect_to_another_host_or_scheme_is_refused(server, location):
     assert len(server.received) == 1
 
 
+def test_redirect_to_an_url_carrying_credentials_is_refused_without_following_it(server):
+    location = server.url("/actor").replace("://", "://user:pw@", 1)
+    server.routes["/moved"] = Reply(302, {"Location": location})
+    with pytest.raises(FetchError, match="carries credentials"):
+        get(server.url("/moved"))
+    assert len(server.received) == 1
+
+
 def test_more_than_three_redirects_are_refused(server):
     for hop in range(4):
         server.routes[f"/r{hop}"] = Reply(307, {"Location": f"/r{hop + 1}"})

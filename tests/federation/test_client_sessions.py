@@ -10,7 +10,8 @@ import pytest
 import urllib3.util.connection
 
 from federation.addresses import AddressPolicy
-from federation.client import SessionPool, Timeouts, post_json
+from federation.client import Timeouts, post_json
+from federation.connections import SessionPool
 from federation.errors import BlockedAddress
 
 LOOPBACK = AddressPolicy.from_setting("127.0.0.0/8")

@@ -15,7 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from federation.addresses import AddressPolicy
-from federation.client import PinnedAdapter, Timeouts, fetch_json
+from federation.client import Timeouts, fetch_json
+from federation.connections import PinnedAdapter
 from federation.errors import FetchError
 from tests.federation.local_http import Reply
 

@@ -30,7 +30,7 @@ from federation.signed_requests import verify_signed_request
 from node.extensions import db
 from node.keys import node_keys
 from node.models import FeedEntry
-from node.services import groups
+from node.services import profile
 from node.services.organising import events, posts
 
 NOW = datetime(2025, 3, 14, 15, 9, 26, tzinfo=UTC)
@@ -246,7 +246,7 @@ def test_fedify_refuses_a_tampered_entry_and_an_entry_signed_with_another_key(
 def test_fedify_finds_both_keys_in_an_update_of_the_group(fedify, actor, group):
     # The actor embedded in the Update keeps its own @context; under the entry's context
     # alone, JSON-LD readers find neither publicKey nor assertionMethod.
-    groups.update(group, {"summary": "Now with *emphasis*"})
+    profile.update(group, {"summary": "Now with *emphasis*"})
     [entry] = _entries()
     found = fedify("read_documents.mjs", {"entries": [entry], "documents": _served(actor)})
     [update] = found["entries"]

@@ -9,7 +9,7 @@ import zlib
 import pytest
 
 from node.extensions import db
-from node.services import groups
+from node.services import profile
 from tests.conftest import csrf_token, log_in, post_form
 
 PROFILE = {
@@ -120,7 +120,7 @@ def test_png_logo_is_stored(as_organiser, group):
     assert response.status_code == 302
     db.session.refresh(group)
     assert group.logo_filename.endswith(".png")
-    assert (groups.logo_folder() / group.logo_filename).read_bytes() == tiny_png()
+    assert (profile.logo_folder() / group.logo_filename).read_bytes() == tiny_png()
     assert f"/logo?v={group.logo_filename}" in as_organiser.get("/manage/group").get_data(
         as_text=True
     )

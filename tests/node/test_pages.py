@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from node.services import groups
+from node.services import profile
 from tests import factories
 from tests.conftest import log_in
 from tests.node.pages_support import text_of
@@ -44,7 +44,7 @@ HIDDEN_TITLES = (SECRET, "Secret selection plan", "Hidden Hopeful", "Members bri
 
 
 def test_home_shows_the_group_profile_and_public_items(client, group, content):
-    groups.update(
+    profile.update(
         group,
         {
             "seat_majority": 1234,
@@ -265,7 +265,7 @@ def test_unknown_page_is_a_friendly_html_404(client, group):
 def test_logo_is_served_once_uploaded(client, group):
     assert client.get("/logo").status_code == 404
     png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-    groups.store_logo(group, png)
+    profile.store_logo(group, png)
     response = client.get("/logo")
     assert response.status_code == 200 and response.data == png
     response.close()

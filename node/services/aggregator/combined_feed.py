@@ -6,7 +6,7 @@ their group signed them. ``admit`` then gives each new one a cursor: the next nu
 out under the lock of ``combined_feed_state``'s row, so cursors follow commit order and a
 reader resuming ``?after=CURSOR`` can never skip an entry committed after it read. Entries
 of one group are admitted in seq order, with no gap, and only while the group's proof key
-is the one it was listed with (a change waits for an admin; see aggregate.sync_state).
+is the one it was listed with (a change waits for an admin; see listings.sync_state).
 
 A page is one indexed query: the cursors after ``after`` joined to the stored bodies.
 """
@@ -26,7 +26,8 @@ from ...extensions import db
 from ...models import CombinedEntry, CombinedFeedState, Listing, Peer, RemoteEntry
 from ...models.types import utcnow
 from ..peering import peers, remote_feed
-from . import aggregate
+from ..role import is_aggregator
+from .listings import GROUP_KIND, LISTED, sync_state
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
@@ -50,8 +51,8 @@ def _waiting_listings() -> list[int]:
         select(Listing.id)
         .join(Peer, Listing.peer_id == Peer.id)
         .where(
-            Listing.state == aggregate.LISTED,
-            Listing.kind == aggregate.GROUP_KIND,
+            Listing.state == LISTED,
+            Listing.kind == GROUP_KIND,
             Listing.key_changed_at.is_(None),
             or_(Peer.held_seq > Listing.served_seq, Listing.proof_keys != Peer.assertion_keys),
         )
@@ -62,7 +63,7 @@ def _waiting_listings() -> list[int]:
 
 def admit(limit: int = ADMIT_BATCH) -> int:
     """Give new held entries of listed groups their cursors; return how many were admitted."""
-    if not aggregate.is_aggregator():
+    if not is_aggregator():
         return 0
     waiting = _waiting_listings()
     if not waiting:
@@ -187,12 +188,12 @@ def groups() -> list[dict[str, Any]]:
     listings = db.session.scalars(
         select(Listing)
         .join(Peer, Listing.peer_id == Peer.id)
-        .where(Listing.state == aggregate.LISTED, Listing.kind == aggregate.GROUP_KIND)
+        .where(Listing.state == LISTED, Listing.kind == GROUP_KIND)
         .order_by(Peer.actor_id)
     )
     described = []
     for listing in listings:
-        state = aggregate.sync_state(listing)
+        state = sync_state(listing)
         item: dict[str, Any] = {
             "actor": listing.peer.actor_id,
             "name": listing.peer.name,

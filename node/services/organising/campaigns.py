@@ -9,6 +9,7 @@ from sqlalchemy import select
 from ...extensions import db
 from ...models import Campaign, Member
 from .. import feed
+from ..errors import Invalid
 from .records import Page, assign, commit, get_visible, paginate, visible
 
 
@@ -47,8 +48,6 @@ def create(data: dict[str, Any]) -> Campaign:
 
 def update(campaign: Campaign, data: dict[str, Any]) -> Campaign:
     """Apply validated changes, checking the dates still make sense."""
-    from ..errors import Invalid
-
     start = data.get("starts_on", campaign.starts_on)
     end = data.get("ends_on", campaign.ends_on)
     if start and end and end < start:

@@ -4,33 +4,30 @@ A row moves ``pending`` → ``sending`` (claimed) → ``done``, ``failed`` (a pe
 or an address the node may not reach) or ``given_up`` (still failing when DELIVERY_MAX_AGE
 has passed since it was queued), or back to ``pending`` with its next try time.
 
-While a row is ``sending``, ``next_attempt_at`` is the end of its lease: a worker that dies
-mid-send leaves the row to be taken again once the lease has run out (``release_expired``).
-The peer's inbox is idempotent by activity id, so a second send after a crash is harmless.
-
-Claiming is the one place several workers meet. On PostgreSQL the due rows are locked with
-``SELECT … FOR UPDATE SKIP LOCKED`` and marked in the same transaction, so concurrent
-workers take disjoint batches without waiting for each other. SQLite has one writer at a
-time, so a single conditional ``UPDATE … WHERE state = 'pending' … RETURNING`` suffices.
+The rows are a lease queue (``services/queue.py``): while a row is ``sending``,
+``next_attempt_at`` is the end of its lease, and a worker that dies mid-send leaves the row
+to be taken again once the lease has run out (``QUEUE.release_expired``). The peer's inbox is
+idempotent by activity id, so a second send after a crash is harmless.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from federation.errors import FetchError
 
 from ...extensions import db
 from ...models.federation import Delivery, FeedEntry
 from ...models.types import utcnow
+from ..queue import Clock, LeaseQueue, backoff_ceiling
 from . import outbound, reachability
 
 PENDING = "pending"
@@ -39,8 +36,6 @@ DONE = "done"
 FAILED = "failed"
 GIVEN_UP = "given_up"
 UNDELIVERED = (PENDING, SENDING)
-
-Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True)
@@ -64,7 +59,7 @@ class RetryPolicy:
 
     def delay(self, attempts: int, rng: random.Random, retry_after: float | None = None) -> float:
         """Return seconds to wait after ``attempts`` failed tries (full jitter, Retry-After)."""
-        ceiling = min(self.cap, self.base * 2 ** max(0, attempts - 1))
+        ceiling = backoff_ceiling(attempts, base=self.base, cap=self.cap)
         # Full jitter spreads the retries of many rows that failed together; the floor of one
         # second keeps an unlucky draw from retrying in a tight loop.
         delay = max(1.0, rng.uniform(0, ceiling))
@@ -111,52 +106,6 @@ class SendReport:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-def release_expired(now: datetime | None = None) -> int:
-    """Put rows whose lease ran out (their worker died) back in the queue; return how many."""
-    now = now or utcnow()
-    result = db.session.execute(
-        update(Delivery)
-        .where(Delivery.state == SENDING, Delivery.next_attempt_at <= now)
-        .values(state=PENDING)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    return result.rowcount or 0
-
-
-def claim_due(limit: int, *, now: datetime, lease: timedelta) -> list[Claimed]:
-    """Take up to ``limit`` due rows for this worker and return them, oldest due first."""
-    lease_end = now + lease
-    due = (
-        select(Delivery.id)
-        .where(Delivery.state == PENDING, Delivery.next_attempt_at <= now)
-        .order_by(Delivery.next_attempt_at, Delivery.id)
-        .limit(limit)
-    )
-    if db.session.get_bind().dialect.name == "postgresql":
-        ids = list(db.session.scalars(due.with_for_update(skip_locked=True)))
-        if ids:
-            db.session.execute(
-                update(Delivery)
-                .where(Delivery.id.in_(ids))
-                .values(state=SENDING, next_attempt_at=lease_end)
-                .execution_options(synchronize_session=False)
-            )
-    else:
-        ids = list(
-            db.session.scalars(
-                update(Delivery)
-                .where(Delivery.id.in_(due.scalar_subquery()), Delivery.state == PENDING)
-                .values(state=SENDING, next_attempt_at=lease_end)
-                .returning(Delivery.id)
-                .execution_options(synchronize_session=False)
-            )
-        )
-    claimed = _load(ids) if ids else []
-    db.session.commit()
-    return claimed
-
-
 def _load(ids: list[int]) -> list[Claimed]:
     rows = db.session.execute(
         select(Delivery.id, Delivery.inbox, Delivery.peer_id, Delivery.body, FeedEntry.body)
@@ -168,6 +117,9 @@ def _load(ids: list[int]) -> list[Claimed]:
         Claimed(id_, inbox, peer_id, (entry_body or own_body or "").encode("utf-8"))
         for id_, inbox, peer_id, own_body, entry_body in rows
     ]
+
+
+QUEUE = LeaseQueue(Delivery, Delivery.state, waiting=PENDING, claimed=SENDING, load=_load)
 
 
 def send(claimed: Claimed, run: outbound.DeliveryRun | None = None) -> Outcome:
@@ -232,8 +184,8 @@ def send_due(
     config = current_app.config
     policy = RetryPolicy.from_config(config)
     rng = rng or random.Random()
-    report = SendReport(released=release_expired(clock()))
-    claimed = claim_due(
+    report = SendReport(released=QUEUE.release_expired(clock()))
+    claimed = QUEUE.claim_due(
         limit or int(config.get("DELIVERY_BATCH_SIZE", 100)), now=clock(), lease=policy.lease
     )
     if not claimed:

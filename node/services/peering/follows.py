@@ -8,7 +8,6 @@ delivery worker sends (HTTP-signed) to the peer's inbox.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -16,10 +15,12 @@ from sqlalchemy import bindparam, select
 from federation.feed import ACTIVITYSTREAMS_CONTEXT, DATA_INTEGRITY_CONTEXT
 from federation.jcs import canonicalize
 from federation.proofs import sign_object
+from federation.urls import same_origin
 
 from ...extensions import db
 from ...keys import node_keys
 from ...models import Delivery, Follower, Following, Peer
+from ...models.types import utcnow
 from ..errors import Conflict, NotFound
 from ..groups import current_group
 from . import outbound, peers
@@ -27,10 +28,6 @@ from . import outbound, peers
 PENDING = "pending"
 ACCEPTED = "accepted"
 REJECTED = "rejected"
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def new_activity_id() -> str:
@@ -48,7 +45,7 @@ def build_activity(kind: str, obj: Any, to: str, *, activity_id: str | None = No
         "object": obj,
         "to": [to],
     }
-    return sign_object(document, node_keys().proof, outbound.proof_key_id(), _now())
+    return sign_object(document, node_keys().proof, outbound.proof_key_id(), utcnow())
 
 
 def queue(peer: Peer, activity: dict) -> Delivery:
@@ -58,7 +55,7 @@ def queue(peer: Peer, activity: dict) -> Delivery:
         peer_id=peer.id,
         body=canonicalize(activity).decode("utf-8"),
         state="pending",
-        next_attempt_at=_now(),
+        next_attempt_at=utcnow(),
     )
     db.session.add(delivery)
     return delivery
@@ -80,7 +77,7 @@ def follow(target: str) -> Following:
     following.state = PENDING
     following.follow_activity_id = activity_id
     queue(peer, build_activity("Follow", peer.actor_id, peer.actor_id, activity_id=activity_id))
-    peer.next_poll_at = _now()  # back-fill as soon as the puller runs
+    peer.next_poll_at = utcnow()  # back-fill as soon as the puller runs
     db.session.commit()
     return following
 
@@ -164,20 +161,24 @@ def answer_to_our_follow(peer: Peer, activity: dict[str, Any], accepted: bool) -
         isinstance(obj, dict)
         and obj.get("type") == "Follow"
         and obj.get("actor") == outbound.actor_id()
-        and peers.same_origin(str(obj.get("object", "")), peer.actor_id)
+        and same_origin(str(obj.get("object", "")), peer.actor_id)
     )
     if not (names_ours or echoes_ours):
         return
     following.state = ACCEPTED if accepted else REJECTED
     if accepted:
-        peer.next_poll_at = _now()
+        peer.next_poll_at = utcnow()
 
 
 # Peers that follow us ----------------------------------------------------------------
 
 
 def receive_follow(peer: Peer, activity: dict[str, Any]) -> Follower:
-    """Record a Follow of this group; accept it now unless organisers approve follows."""
+    """Record a Follow of this group; it waits (pending) unless already accepted.
+
+    The inbox then accepts it (``accept``) or leaves it for organisers or, on an
+    aggregator, for an admin deciding on the group's request to be listed.
+    """
     follower = db.session.scalar(select(Follower).where(Follower.peer_id == peer.id))
     if follower is None:
         follower = Follower(peer=peer, follow_activity_id=activity["id"], state=PENDING)
@@ -185,34 +186,32 @@ def receive_follow(peer: Peer, activity: dict[str, Any]) -> Follower:
     follower.follow_activity_id = activity["id"]
     if follower.state != ACCEPTED:
         follower.state = PENDING
-    if follower.state == ACCEPTED or not _waits_for_approval(peer):
-        follower.state = ACCEPTED
-        _answer(follower, "Accept")
     return follower
 
 
-def _waits_for_approval(peer: Peer) -> bool:
-    from ..aggregator import aggregate  # it imports this module
-
-    # On an aggregator a group's Follow asks to be listed: it waits for an admin.
-    if aggregate.is_aggregator() and aggregate.receive_listing_request(peer):
-        return True
+def approves_follows() -> bool:
+    """Tell whether organisers approve each new follower of this group."""
     return bool(current_group().follow_approval)
 
 
-def receive_undo_follow(peer: Peer, activity: dict[str, Any]) -> None:
-    """Forget a follower that undid its Follow of this group."""
+def accept(follower: Follower) -> None:
+    """Let a peer follow this group and tell it so (Accept), without committing."""
+    follower.state = ACCEPTED
+    _answer(follower, "Accept")
+
+
+def receive_undo_follow(peer: Peer, activity: dict[str, Any]) -> bool:
+    """Forget a follower that undid its Follow of this group; say whether one was."""
     obj = activity.get("object")
     follower = db.session.scalar(select(Follower).where(Follower.peer_id == peer.id))
     if follower is None:
-        return
+        return False
     object_id = obj if isinstance(obj, str) else obj.get("id") if isinstance(obj, dict) else None
     is_follow = isinstance(obj, dict) and obj.get("type") == "Follow"
     if object_id == follower.follow_activity_id or is_follow:
         db.session.delete(follower)
-        from ..aggregator import aggregate  # it imports this module
-
-        aggregate.withdraw_request(peer)  # on an aggregator, the group no longer asks
+        return True
+    return False
 
 
 def _answer(follower: Follower, kind: str) -> None:
@@ -243,8 +242,7 @@ def get_follower(follower_id: int) -> Follower:
 
 def approve(follower: Follower) -> None:
     """Let a waiting peer follow this group, and tell it so."""
-    follower.state = ACCEPTED
-    _answer(follower, "Accept")
+    accept(follower)
     db.session.commit()
 
 

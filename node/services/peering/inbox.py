@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from email.message import Message
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,12 +29,16 @@ from federation.httpsig import Verified
 from federation.keys import PublicKey
 from federation.limits import oversized_array
 from federation.signed_requests import verify_signed_request
+from federation.urls import authority, same_origin
 
 from ... import write_lock
 from ...extensions import db
 from ...models import Peer, ReceivedActivity, RemoteEntry
+from ...models.types import utcnow
+from ..aggregator import directory, quarantine
 from ..errors import ServiceError
 from ..groups import base_url as our_base_url
+from ..role import is_aggregator
 from ..twins import twinning
 from . import follows, peers, remote_feed, remote_objects
 from .outbound import actor_id as our_actor_id
@@ -63,10 +66,6 @@ class Refused(Exception):
     def __init__(self, status: int, message: str, fields: dict[str, list[str]] | None = None):
         super().__init__(message)
         self.answer = Answer(status, message, fields or {})
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def receive(url: str, headers: Mapping[str, str], body: bytes) -> Answer:
@@ -122,7 +121,7 @@ def _receive(url: str, headers: Mapping[str, str], body: bytes) -> Answer:
         with write_lock.writing():
             answer = _apply(peer, activity, body, checked)
             if "seq" not in activity:  # a stored entry told the peer's row itself
-                peer.last_contact_at = _now()
+                peer.last_contact_at = utcnow()
             if answer is None:
                 db.session.add(
                     ReceivedActivity(
@@ -230,14 +229,14 @@ def _verify_signature(url: str, headers: Mapping[str, str], body: bytes) -> tupl
     try:
         try:
             verified = verify_signed_request(
-                "POST", url, pairs, body, lookup_key=lookup, now=_now()
+                "POST", url, pairs, body, lookup_key=lookup, now=utcnow()
             )
         except SignatureError:
             if not found:
                 raise
             # A known key that no longer verifies: the peer may have rotated it.
             verified = verify_signed_request(
-                "POST", url, pairs, body, lookup_key=relookup, now=_now()
+                "POST", url, pairs, body, lookup_key=relookup, now=utcnow()
             )
         return verified, owners.get(verified.key_id)
     except MalformedSignature as error:
@@ -248,16 +247,9 @@ def _verify_signature(url: str, headers: Mapping[str, str], body: bytes) -> tupl
         raise Refused(401, f"signature refused: {error}") from None
 
 
-def _authority(url: str) -> str:
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    default = {"http": 80, "https": 443}.get(parts.scheme)
-    return host if parts.port in (None, default) else f"{host}:{parts.port}"
-
-
 def _check_host(verified: object, host_header: str, base_url: str) -> None:
-    ours = _authority(base_url)
-    sent = _authority(f"{urlsplit(base_url).scheme}://{host_header.strip()}")
+    ours = authority(base_url)
+    sent = authority(f"{urlsplit(base_url).scheme}://{host_header.strip()}")
     if sent != ours:
         raise Refused(401, f"the request was signed for {host_header!r}, not {ours}")
     if isinstance(verified, Verified) and "host" not in verified.covered_headers:
@@ -265,12 +257,12 @@ def _check_host(verified: object, host_header: str, base_url: str) -> None:
 
 
 def _check_origins(activity: dict[str, Any], actor: str) -> None:
-    if not peers.same_origin(activity["id"], actor):
+    if not same_origin(activity["id"], actor):
         raise Refused(403, "the activity's id is not on the actor's server")
     if activity["type"] in ("Create", "Update", "Delete", "Undo"):
         obj = activity.get("object")
         object_id = obj.get("id") if isinstance(obj, dict) else obj
-        if not isinstance(object_id, str) or not peers.same_origin(object_id, actor):
+        if not isinstance(object_id, str) or not same_origin(object_id, actor):
             raise Refused(403, "the object's id is not on the actor's server")
         if isinstance(obj, dict) and activity["type"] != "Undo":
             author = obj.get("attributedTo")
@@ -304,14 +296,29 @@ def _apply(
     if kind == "Follow":
         object_id = obj.get("id") if isinstance(obj, dict) else obj
         if object_id == our_actor_id():
-            follows.receive_follow(peer, activity)
+            _follow(peer, activity)
     elif kind == "Undo" and isinstance(obj, dict) and obj.get("type") == "Follow":
-        follows.receive_undo_follow(peer, activity)
+        if follows.receive_undo_follow(peer, activity) and is_aggregator():
+            directory.withdraw_request(peer)  # the group no longer asks to be listed
     elif kind in ("Accept", "Reject"):
         follows.answer_to_our_follow(peer, activity, accepted=kind == "Accept")
     elif kind in FEED_TYPES and not peer.is_branchline:
         _plain_activity(peer, activity, body)
     return None
+
+
+def _follow(peer: Peer, activity: dict[str, Any]) -> None:
+    """Record a Follow of this group; accept it now unless someone must approve it first."""
+    follower = follows.receive_follow(peer, activity)
+    if follower.state == follows.ACCEPTED or not _waits_for_approval(peer):
+        follows.accept(follower)
+
+
+def _waits_for_approval(peer: Peer) -> bool:
+    # On an aggregator a group's Follow asks to be listed: it waits for an admin.
+    if is_aggregator() and directory.receive_listing_request(peer):
+        return True
+    return follows.approves_follows()
 
 
 def _twinning(peer: Peer, activity: dict[str, Any]) -> bool:
@@ -325,13 +332,15 @@ def _feed_entry(
     peer: Peer, activity: dict[str, Any], body: bytes, checked: remote_feed.Checked | None
 ) -> Answer:
     if not follows.follows_peer(peer):
-        peer.last_contact_at = _now()
+        peer.last_contact_at = utcnow()
         return Answer(202, "ignored: this group does not follow the sender")
     remote_feed.hold(peer)
     result = apply_entry(peer, activity, body.decode("utf-8"), checked)
     if not result.applied:  # an applied entry moved the peer's row on, contact included
-        peer.last_contact_at = _now()
+        peer.last_contact_at = utcnow()
     if result.outcome == "refused":
+        # An aggregator keeps what a listed group pushed that failed, never serving it.
+        quarantine.keep_refused(peer, result)
         return Answer(400, f"entry refused: {result.reason}")
     return Answer(202, result.outcome)
 

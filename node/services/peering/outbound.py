@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from flask import current_app
 
@@ -18,13 +17,10 @@ from federation import client
 from federation.addresses import AddressPolicy
 
 from ...keys import node_keys
+from ...models.types import utcnow
 from ..groups import base_url
 
 ACTIVITY_TYPES = client.ACTIVITYPUB_TYPES
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def address_policy() -> AddressPolicy:
@@ -53,7 +49,7 @@ def proof_key_id() -> str:
 
 def signer() -> client.HttpSignatureAuth:
     """Return the auth that signs a request as this node (draft-cavage, rsa-sha256)."""
-    return client.HttpSignatureAuth(http_key_id(), node_keys().http, _now)
+    return client.HttpSignatureAuth(http_key_id(), node_keys().http, utcnow)
 
 
 def _timeouts() -> client.Timeouts:
@@ -73,7 +69,7 @@ def fetch(url: str, *, accept: Sequence[str] = ACTIVITY_TYPES) -> client.FetchRe
         accept=accept,
         policy=address_policy(),
         timeouts=_timeouts(),
-        clock=_now,
+        clock=utcnow,
     )
 
 
@@ -103,7 +99,7 @@ def deliver(inbox: str, body: bytes, *, run: DeliveryRun | None = None) -> clien
     """POST an activity to an inbox, signed, through the guarded client (and ``run``'s pool)."""
     if run is None:
         return client.post_json(
-            inbox, body, sign=signer(), policy=address_policy(), timeouts=_timeouts(), clock=_now
+            inbox, body, sign=signer(), policy=address_policy(), timeouts=_timeouts(), clock=utcnow
         )
     return client.post_json(
         inbox,
@@ -111,6 +107,6 @@ def deliver(inbox: str, body: bytes, *, run: DeliveryRun | None = None) -> clien
         sign=run.sign,
         policy=run.policy,
         timeouts=run.timeouts,
-        clock=_now,
+        clock=utcnow,
         sessions=run.sessions,
     )

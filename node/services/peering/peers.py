@@ -26,11 +26,13 @@ from federation import client
 from federation.errors import FetchError, KeyFormatError
 from federation.feed import NAMESPACE
 from federation.keys import PublicKey, ed25519_public_key_from_multikey, load_public_key_pem
+from federation.urls import same_origin
 from schemas.common import in_range
 from schemas.remote_actor import ActorIn, WebFingerIn
 
 from ...extensions import db
 from ...models import Peer
+from ...models.types import utcnow
 from .. import geo
 from ..errors import Invalid
 from . import outbound
@@ -48,29 +50,6 @@ class PeerError(Invalid):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, {"target": [message]})
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-# Every inbox request compares several URLs' origins; an URL's origin never changes.
-@functools.lru_cache(maxsize=4096)
-def origin(url: str) -> tuple[str, str, int | None]:
-    """Return the (scheme, host, port) an URL belongs to, with default ports filled in."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    try:
-        port = parts.port or {"http": 80, "https": 443}.get(scheme)
-    except ValueError:
-        port = None
-    return scheme, (parts.hostname or "").lower(), port
-
-
-def same_origin(first: str, second: str) -> bool:
-    """Tell whether two URLs share scheme, host and port."""
-    mine = origin(first)
-    return bool(mine[1]) and mine == origin(second)
 
 
 def actor_of_key(key_id: str) -> str:
@@ -93,13 +72,17 @@ def resolve(target: str) -> Peer:
     raise PeerError("Give a handle like acct:group@example.org or an actor URL.")
 
 
-def webfinger(handle: str, host: str) -> str:
-    """Ask ``host`` which actor ``handle@host`` is; return its actor URL."""
+def webfinger(handle: str, host: str, *, fetch: client.Fetch | None = None) -> str:
+    """Ask ``host`` which actor ``handle@host`` is; return its actor URL.
+
+    ``fetch`` defaults to outbound.fetch (signed as this group); ``branchline verify``
+    passes its own, which works before a group is set up.
+    """
     resource = quote(f"acct:{handle}@{host}", safe=":@")
     scheme = "http" if _plain_http_allowed(host) else "https"
     url = f"{scheme}://{host}/.well-known/webfinger?resource={resource}"
     try:
-        answer = outbound.fetch(url, accept=client.WEBFINGER_TYPES).document
+        answer = (fetch or outbound.fetch)(url, accept=client.WEBFINGER_TYPES).document
         loaded = WebFingerIn().load(answer)
     except FetchError as error:
         raise PeerError(f"Could not look up {handle}@{host}: {error}") from error
@@ -210,7 +193,7 @@ def _store(peer: Peer, document: dict[str, Any]) -> None:
     }
     peer.assertion_keys = json.dumps(assertion, sort_keys=True)
     peer.is_branchline = _publishes_feed_terms(document.get("raw_context"))
-    peer.fetched_at = _now()
+    peer.fetched_at = utcnow()
 
 
 def store_profile(peer: Peer, document: dict[str, Any]) -> bool:
@@ -307,7 +290,7 @@ def peer_for_key(key_id: str, *, refetch: bool = False) -> Peer | None:
     """
     actor_url = actor_of_key(key_id)
     peer = find_by_key(key_id) or find(actor_url)
-    recent = peer is not None and peer.fetched_at and _now() - peer.fetched_at < REFETCH_INTERVAL
+    recent = peer is not None and peer.fetched_at and utcnow() - peer.fetched_at < REFETCH_INTERVAL
     if peer is not None and peer.key_id == key_id and not refetch:
         return peer
     if peer is not None and refetch and recent:
@@ -322,7 +305,7 @@ def peer_for_key(key_id: str, *, refetch: bool = False) -> Peer | None:
         current_app.logger.warning("peer %s changed its signing key", peer.actor_id)
         # Sticky until the next entry that verifies: organisers see that it happened.
         peer.state = KEY_CHANGED
-        peer.state_reason = f"key changed on {_now():%Y-%m-%d %H:%M} UTC"
+        peer.state_reason = f"key changed on {utcnow():%Y-%m-%d %H:%M} UTC"
     return peer if peer.key_id == key_id else None
 
 

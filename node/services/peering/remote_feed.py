@@ -11,8 +11,8 @@ result counts if the chain has not moved by the time the peer is held.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from flask import current_app
@@ -22,9 +22,11 @@ from sqlalchemy.orm.attributes import set_committed_value
 from federation import feed
 from federation.jcs import canonicalize
 from federation.limits import oversized_array
+from federation.urls import same_origin
 
 from ...extensions import db
 from ...models import Peer, RemoteEntry
+from ...models.types import utcnow
 from . import peers, remote_objects
 
 Outcome = Literal["applied", "duplicate", "behind", "refused"]
@@ -51,26 +53,20 @@ class ApplyResult:
     outcome: Outcome
     seq: int | None
     reason: str = ""
+    # A refused entry as it came: the caller decides whether to keep it (an aggregator
+    # quarantines what a listed group's feed served that failed).
+    body: str | None = field(default=None, repr=False)
 
     @property
     def applied(self) -> bool:
         return self.outcome == "applied"
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _break(peer: Peer, seq: int | None, reason: str, body: str | None = None) -> ApplyResult:
     peer.state = CHAIN_BROKEN
     peer.state_reason = f"entry {seq}: {reason}" if seq is not None else reason
     current_app.logger.warning("chain of %s broken: %s", peer.actor_id, peer.state_reason)
-    if body is not None:
-        from ..aggregator import aggregate  # it imports this module
-
-        # An aggregator keeps what a listed group's feed served that failed, never serving it.
-        aggregate.quarantine(peer, seq, body, reason)
-    return ApplyResult("refused", seq, reason)
+    return ApplyResult("refused", seq, reason, body)
 
 
 # The statements every entry runs: Core, built once (building one costs more than running it).
@@ -156,7 +152,8 @@ def apply_entry(
     A seq already held is a duplicate (and a different entry at that seq breaks the
     chain); a seq beyond the next leaves everything as it is and marks the peer behind,
     so the puller fetches ``outbox?after=held_seq``; a bad proof or link marks the peer's
-    chain broken, with the reason. ``checked`` (from ``check_ahead``) spares verifying
+    chain broken, with the reason, and the refusal carries the body for the caller to keep
+    (an aggregator's quarantine). ``checked`` (from ``check_ahead``) spares verifying
     again when the chain is still where it was checked. The caller holds the peer
     (``hold``) and commits.
     """
@@ -235,7 +232,7 @@ def _usable_seq(seq: object) -> bool:
 
 def _origin_problem(peer: Peer, entry: dict[str, Any]) -> str:
     activity_id = entry.get("id")
-    if not isinstance(activity_id, str) or not peers.same_origin(activity_id, peer.actor_id):
+    if not isinstance(activity_id, str) or not same_origin(activity_id, peer.actor_id):
         return "the entry's id is not on the group's own server"
     if entry.get("actor") not in (None, peer.actor_id) and not feed.is_redacted(entry):
         return "the entry names another actor"
@@ -296,7 +293,7 @@ def _store(peer: Peer, items: Sequence[tuple[dict[str, Any], str]], hashes: Sequ
     peer): this is the inbox's hot path, and the unit of work costs several times the
     statements it runs. The peer object is told the values written, so nothing is stale.
     """
-    now = _now()
+    now = utcnow()
     rows = [
         {
             "peer_id": peer.id,
@@ -368,7 +365,7 @@ def _verify(peer: Peer, entries: list[dict[str, Any]]) -> feed.RunReport:
         actor=peer.actor_id,
         lookup_key=peers.proof_key_lookup(peer),
         start_after=start,
-        now=_now(),
+        now=utcnow(),
     )
 
 
@@ -398,7 +395,7 @@ def apply_activity(
 
 def _activity_moment(activity: dict[str, Any]) -> datetime:
     """When an entry was published (its own date, its proof's, or now), never in the future."""
-    now = _now()
+    now = utcnow()
     proof = activity.get("proof")
     published = remote_objects.moment(activity.get("published")) or (
         remote_objects.moment(proof.get("created")) if isinstance(proof, dict) else None

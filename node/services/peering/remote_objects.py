@@ -21,10 +21,12 @@ from sqlalchemy import bindparam, select
 
 from federation.errors import ProofError
 from federation.proofs import verify_object
+from federation.urls import same_origin
 from schemas.common import in_range
 
 from ...extensions import db
 from ...models import Peer, RemoteEntry, RemoteObject
+from ...models.types import utcnow
 from .. import geo
 from . import peers
 
@@ -69,10 +71,6 @@ class Held:
 
 # Objects already looked up while applying a run of entries, by object id (None: no row).
 Objects = dict[str, Held | None]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def object_id_of(value: object) -> str | None:
@@ -177,7 +175,7 @@ def apply(
         _upsert(peer, obj, entry_id, verification, create=kind == "Create", objects=objects)
     elif kind == "Delete":
         object_id = object_id_of(obj)
-        if object_id and peers.same_origin(object_id, peer.actor_id):
+        if object_id and same_origin(object_id, peer.actor_id):
             _tombstone(peer, object_id, entry_id, objects)
     elif kind == "Announce" and isinstance(obj, dict):
         _announced(peer, obj, entry_id, objects)
@@ -196,7 +194,7 @@ def _upsert(
     object_type = obj.get("type")
     if not object_id or not isinstance(object_type, str):
         return
-    if not peers.same_origin(object_id, peer.actor_id):
+    if not same_origin(object_id, peer.actor_id):
         return  # nobody writes another server's objects
     if object_type in ACTOR_TYPES:
         # An Update of the group itself: its name and profile (area, seat, place), unless
@@ -217,7 +215,7 @@ def _upsert(
             return  # older than what we show
         if create and held is not None and updated == held:
             return
-    published = moment(obj.get("published")) or (stored and stored.published_at) or _now()
+    published = moment(obj.get("published")) or (stored and stored.published_at) or utcnow()
     values = {
         "object_type": object_type[:40],
         "data": json.dumps(obj, ensure_ascii=False, sort_keys=True),
@@ -228,7 +226,7 @@ def _upsert(
         "updated_at": updated,
         "verification": verification,
         "source_entry_id": entry_id,
-        "received_at": _now(),
+        "received_at": utcnow(),
     }
     _write(peer, object_id, stored, values, objects)
 
@@ -278,7 +276,7 @@ def _tombstone(peer: Peer, object_id: str, entry_id: int, objects: Objects | Non
         "updated_at": stored.updated_at if stored else None,
         "published_at": stored.published_at if stored else None,
         "source_entry_id": entry_id,
-        "received_at": _now(),
+        "received_at": utcnow(),
     }
     if stored is None:
         values["object_type"] = "Tombstone"
@@ -294,13 +292,13 @@ def _announced(peer: Peer, obj: dict[str, Any], entry_id: int, objects: Objects 
     if not isinstance(method, str) or not object_id:
         return
     signer_id = peers.actor_of_key(method)
-    if not peers.same_origin(signer_id, object_id):
+    if not same_origin(signer_id, object_id):
         return
     signer = peers.find(signer_id)
     if signer is None:
         return  # not a group we know; the announce alone vouches for nothing
     try:
-        verify_object(obj, peers.proof_key_lookup(signer), now=_now())
+        verify_object(obj, peers.proof_key_lookup(signer), now=utcnow())
     except ProofError:
         marked = {"entry_id": entry_id, "verification": UNVERIFIED_ANNOUNCE}
         db.session.connection().execute(_MARK_ENTRY, marked)

@@ -16,19 +16,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import current_app
 from sqlalchemy import or_, select, update
 
-from federation.client import same_origin
 from federation.errors import FetchError
 from federation.jcs import canonicalize
+from federation.urls import page_url, same_origin
 
 from ... import write_lock
 from ...extensions import db
 from ...models.federation import Following, Peer
 from ...models.types import utcnow
+from ..aggregator import quarantine
 from . import outbound, reachability, remote_feed
 
 Progress = Callable[[int, int], None]  # (held seq, head seq), after each page
@@ -53,14 +53,6 @@ class SyncReport:
     def ok(self) -> bool:
         """Tell whether the catch-up ran to the end of what the peer serves."""
         return not (self.refused or self.error or self.skipped)
-
-
-def page_url(outbox: str, after: int, limit: int) -> str:
-    """Return the outbox page holding the entries after ``after``."""
-    parts = urlsplit(outbox)
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("after", "limit")]
-    query += [("after", str(after)), ("limit", str(limit))]
-    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def catch_up(peer: Peer, progress: Progress | None = None) -> SyncReport:
@@ -163,6 +155,8 @@ def _apply(
         if outcome == "applied":
             report.applied += 1
         elif outcome != "duplicate":
+            # An aggregator keeps what a listed group's outbox served that failed.
+            quarantine.keep_refused(peer, result)
             reason = getattr(result, "reason", "") or peer.state_reason
             report.refused = reason or f"entry {entry.get('seq')!r} was not applied"
             return

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from federation.urls import same_origin
 from schemas.common import CONTROL_CHARS
 
 from ...extensions import db
@@ -15,7 +16,7 @@ from ...models import Event, Peer, RemoteRsvp, Twinning
 from ..errors import Forbidden, Invalid, NotFound
 from ..groups import current_group
 from ..organising import events
-from ..peering import follows, outbound, peers
+from ..peering import follows, outbound
 from ..peering.remote_objects import object_id_of
 from .remote_rsvp import CANCELLED, HELD, MAX_PARTY, NAME_MAX, REFUSED, TYPE_RESPONSES, signed
 
@@ -79,7 +80,7 @@ def receive_update(peer: Peer, activity: dict[str, Any]) -> bool:
     if _our_event_id(statement.get("object")) is None:
         return False
     rsvp_id = statement.get("id")
-    if not isinstance(rsvp_id, str) or not peers.same_origin(rsvp_id, peer.actor_id):
+    if not isinstance(rsvp_id, str) or not same_origin(rsvp_id, peer.actor_id):
         raise Invalid("The RSVP's id is not on the sender's server.")
     event = _event_for(peer, statement.get("object"))
     _apply(peer, event, rsvp_id, activity["id"], statement)

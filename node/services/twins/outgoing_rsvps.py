@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy import delete as sql_delete
 
+from federation.urls import same_origin
 from schemas import vocab
 
 from ...extensions import db
@@ -19,7 +20,7 @@ from ...models import Delivery, Member, OutgoingRsvp, Peer, RemoteObject, Twinni
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..groups import current_group
 from ..organising.records import commit
-from ..peering import follows, outbound, peers
+from ..peering import follows, outbound
 from ..peering.remote_objects import object_id_of
 from .remote_rsvp import (
     CANCELLED,
@@ -294,7 +295,7 @@ def _statement(rsvp: OutgoingRsvp, peer: Peer, member: Member | None) -> dict[st
 def receive_answer(peer: Peer, activity: dict[str, Any]) -> bool:
     """Record a twin's Accept or Reject of one of our members' RSVPs; say if it was one."""
     answered = object_id_of(activity.get("object"))
-    if not answered or not peers.same_origin(answered, outbound.actor_id()):
+    if not answered or not same_origin(answered, outbound.actor_id()):
         return False
     rsvp = db.session.scalar(select(OutgoingRsvp).where(OutgoingRsvp.activity_id == answered))
     if rsvp is None:

@@ -24,7 +24,6 @@ places held before are kept.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from federation.feed import entry_context
@@ -51,11 +50,7 @@ CANCELLED = "cancelled"
 HELD = "held"
 
 
-def _now() -> datetime:
-    return utcnow()
-
-
 def signed(activity: dict[str, Any]) -> dict[str, Any]:
     """Sign an RSVP activity (or an answer to one) with the node's proof key."""
     document = {"@context": entry_context(), **activity}
-    return sign_object(document, node_keys().proof, outbound.proof_key_id(), _now())
+    return sign_object(document, node_keys().proof, outbound.proof_key_id(), utcnow())

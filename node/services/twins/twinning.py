@@ -30,11 +30,13 @@ from typing import Any
 from sqlalchemy import select, update
 
 from federation.feed import NAMESPACE
+from federation.urls import same_origin
 from schemas.common import CONTROL_CHARS
 
 from ...activitypub import documents
 from ...extensions import db
 from ...models import Delivery, FeedEntry, Following, Member, Peer, SiteState, Twinning, utcnow
+from ...models.types import utcnow_whole_seconds
 from .. import feed
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..groups import current_group
@@ -54,10 +56,6 @@ ACTIVE = "active"
 DECLINED = "declined"
 ENDED = "ended"
 WAITING = (PROPOSED, INCOMING)
-
-
-def _now() -> datetime:
-    return utcnow().replace(microsecond=0)
 
 
 # Reading ------------------------------------------------------------------------------
@@ -163,7 +161,7 @@ def propose(target: str, note: str = "", *, by: Member | None = None) -> Twinnin
     if twin is not None and twin.state == INCOMING:
         raise Conflict(f"{peer.name or peer.actor_id} has already proposed: accept its proposal.")
     group = current_group()
-    now = _now()
+    now = utcnow_whole_seconds()
     relationship = {
         "id": f"{group.base_url}/twins/{uuid.uuid4()}",
         "type": "Relationship",
@@ -222,7 +220,7 @@ def end(twin: Twinning, *, by: Member | None = None) -> Twinning:
     else:
         own = {"id": twin.answer_activity_id, "type": "Accept", "object": twin.offer_activity_id}
     group = current_group()
-    now = _now()
+    now = utcnow_whole_seconds()
     own["actor"] = documents.actor_id(group)
     entry = feed.append(_addressed(documents.activity(group, "Undo", own, now), twin.peer))
     _deliver_to(twin.peer, entry)
@@ -239,7 +237,7 @@ def end(twin: Twinning, *, by: Member | None = None) -> Twinning:
 
 def _answer(twin: Twinning, kind: str, by: Member | None) -> None:
     group = current_group()
-    now = _now()
+    now = utcnow_whole_seconds()
     offer = {
         "id": twin.offer_activity_id,
         "type": "Offer",
@@ -367,9 +365,7 @@ def _receive_offer(peer: Peer, activity: dict[str, Any]) -> bool:
     if obj.get("subject") != peer.actor_id:
         raise Forbidden("A twinning proposal must come from the group that proposes.")
     relationship_id = obj.get("id")
-    if not isinstance(relationship_id, str) or not peers.same_origin(
-        relationship_id, peer.actor_id
-    ):
+    if not isinstance(relationship_id, str) or not same_origin(relationship_id, peer.actor_id):
         raise Invalid.on("object", "The relationship's id is not on the proposer's server.")
     if not peer.is_branchline:
         raise Forbidden("Only Branchline groups can twin.")
@@ -381,7 +377,7 @@ def _receive_offer(peer: Peer, activity: dict[str, Any]) -> bool:
     note = obj.get("summary") if isinstance(obj.get("summary"), str) else ""
     # Kept as plain text (the page escapes it): a summary is HTML on the wire.
     note = CONTROL_CHARS.sub("", unescape(TAGS.sub("", note))).strip()[:NOTE_MAX]
-    now = _now()
+    now = utcnow_whole_seconds()
     if twin is not None and twin.state == PROPOSED:
         # Both groups proposed at once: each wanted it, so each accepts the other's.
         _reset(twin, INCOMING, "incoming", relationship_id, activity["id"], note, now)
@@ -412,7 +408,7 @@ def _our_offer_target(offer_id: str) -> str | None:
 
 def _receive_answer(peer: Peer, activity: dict[str, Any]) -> bool:
     offer_id = object_id_of(activity.get("object"))
-    if not offer_id or not peers.same_origin(offer_id, outbound.actor_id()):
+    if not offer_id or not same_origin(offer_id, outbound.actor_id()):
         return False
     target = _our_offer_target(offer_id)
     if target is None:
@@ -423,7 +419,7 @@ def _receive_answer(peer: Peer, activity: dict[str, Any]) -> bool:
     if twin is None or twin.state != PROPOSED or twin.offer_activity_id != offer_id:
         return True  # answered already, or withdrawn meanwhile
     twin.answer_activity_id = activity["id"]
-    twin.answered_at = _now()
+    twin.answered_at = utcnow_whole_seconds()
     if activity["type"] == "Accept":
         twin.state = ACTIVE
         _ensure_following(peer)
@@ -447,5 +443,5 @@ def _receive_undo(peer: Peer, activity: dict[str, Any]) -> bool:
             _public_pages_changed()
         twin.state = ENDED
         twin.end_activity_id = activity["id"]
-        twin.ended_at = _now()
+        twin.ended_at = utcnow_whole_seconds()
     return True

@@ -109,6 +109,16 @@ def _teller(ballot: Ballot, member: Member) -> BallotTeller:
     return teller
 
 
+def choices() -> list[tuple[int, str]]:
+    """List the members who may be named tellers (the active ones) as (id, name), by name."""
+    rows = db.session.execute(
+        select(Member.id, Member.display_name)
+        .where(Member.status == "active")
+        .order_by(Member.display_name, Member.id)
+    )
+    return [(mid, name) for mid, name in rows]
+
+
 def is_teller(ballot: Ballot, member: Member | None) -> bool:
     """Say whether ``member`` is one of the ballot's tellers."""
     if member is None or not ballot.sealed:

@@ -128,7 +128,18 @@ def endorsing_ballot(candidate: Candidate) -> Ballot | None:
     )
 
 
+def endorsed_candidate(ballot: Ballot) -> Candidate | None:
+    """Return the candidate a ballot decides the endorsement of, if it decides one."""
+    return db.session.get(Candidate, ballot.candidate_id) if ballot.candidate_id else None
+
+
 # --- setting up ----------------------------------------------------------------------------
+
+
+def candidate_choices() -> list[tuple[int, str]]:
+    """List every candidate as (id, name), by name, for a new ballot to endorse one."""
+    rows = db.session.execute(select(Candidate.id, Candidate.name).order_by(Candidate.name))
+    return [(cid, name) for cid, name in rows]
 
 
 def _in_utc(value: datetime | None) -> datetime | None:

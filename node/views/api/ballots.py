@@ -28,8 +28,8 @@ from ...models import Ballot
 from ...services.organising.records import can_see_members_only
 from ...services.voting import ballot_box, ballot_tellers, ballots, votes
 from ..no_store import no_store
-from . import bp
 from .access import PUBLIC, caller, operation, token, viewer
+from .blueprint import bp
 from .content import ID, WRITE
 from .exchange import body, created, html_url, page_response, query_args
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from schemas import api as shapes
 from schemas.group import GroupIn, GroupOut
 
-from ...services import groups
+from ...services import groups, profile
 from ...services.errors import NotFound
-from . import bp
 from .access import PUBLIC, operation, token
+from .blueprint import bp
 from .exchange import body, html_url, query_args
 
 
@@ -41,4 +41,4 @@ def get_group():
 def update_group():
     found = _group()
     data = body(GroupIn(), partial=True)
-    return _dump(groups.update(found, data))
+    return _dump(profile.update(found, data))

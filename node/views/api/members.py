@@ -8,8 +8,8 @@ from schemas.members import MemberIn, MemberOut, MemberUpdate
 
 from ...services.membership import invitations, member_data, members, tokens
 from ..no_store import no_store
-from . import bp
 from .access import caller, operation, presented_token, token
+from .blueprint import bp
 from .content import ID
 from .exchange import body, created, html_url, page_response, query_args
 

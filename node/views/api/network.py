@@ -16,8 +16,8 @@ from schemas import network as shapes
 from ...services import geo
 from ...services.aggregator.national import campaigns, candidates, events, groups, needed, places
 from ...services.groups import current_group
-from . import bp
 from .access import PUBLIC, operation
+from .blueprint import bp
 from .exchange import page_response, query_args
 
 NOTE = (

@@ -12,8 +12,8 @@ from schemas import api as shapes
 
 from ...oauth import authorization_server, error_body
 from ..no_store import no_store
-from . import bp
 from .access import CLIENT, operation
+from .blueprint import bp
 
 FORM = "application/x-www-form-urlencoded"
 

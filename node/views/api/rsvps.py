@@ -6,8 +6,8 @@ from schemas import api as shapes
 from schemas.content import RsvpIn, RsvpOut
 
 from ...services.organising import events
-from . import bp
 from .access import caller, operation, token
+from .blueprint import bp
 from .content import ID
 from .exchange import body, page_response, query_args
 

@@ -10,8 +10,8 @@ from schemas.shifts import ShiftIn, ShiftOut, SignupOut
 
 from ...models import Shift, ShiftSignup
 from ...services.organising import events, shifts
-from . import bp
 from .access import PUBLIC, caller, operation, token, viewer
+from .blueprint import bp
 from .content import ID, WRITE
 from .exchange import body, created, page_response, query_args
 

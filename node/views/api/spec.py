@@ -7,8 +7,8 @@ from flask import current_app
 from schemas import api as shapes
 
 from ...openapi import build
-from . import bp
 from .access import PUBLIC, operation
+from .blueprint import bp
 from .exchange import query_args
 
 

@@ -8,7 +8,8 @@ from sqlalchemy import select
 from node.cli.aggregate import group as aggregate_cli
 from node.extensions import db
 from node.models import Follower, Group
-from node.services.aggregator import aggregate, combined_feed
+from node.services import role
+from node.services.aggregator import combined_feed
 from tests.node.aggregate_support import (
     AGGREGATOR,
     FakeAggregator,
@@ -74,7 +75,7 @@ def test_init_aggregator_keeps_the_role_without_the_setting(cli, node):  # noqa:
     assert "as an aggregator" in result.output
     with node.app_context():
         assert db.session.scalar(select(Group.role)) == "aggregator"
-        assert aggregate.is_aggregator()
+        assert role.is_aggregator()
         actor = node.test_client().get("/actor", headers={"Accept": "application/activity+json"})
         assert actor.get_json()["nodeRole"] == "aggregator"
     listed = cli("aggregate", "list")
@@ -86,7 +87,7 @@ def test_init_without_the_flag_makes_an_ordinary_group(cli, node):  # noqa: F811
     assert cli.init().exit_code == 0
     with node.app_context():
         assert db.session.scalar(select(Group.role)) == "group"
-        assert not aggregate.is_aggregator()
+        assert not role.is_aggregator()
     refused = cli("aggregate", "list")
     assert refused.exit_code == 1 and "not an aggregator" in refused.output
 

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from federation import keys
 from node.extensions import db
 from node.models import Delivery, Follower, Following, Listing, Peer
-from node.services.aggregator import aggregate, combined_feed
+from node.services import role
+from node.services.aggregator import combined_feed, directory, listings
 from node.services.errors import Conflict, ServiceError
 from node.services.peering import peers
 from tests.node.aggregate_support import (
@@ -34,9 +35,9 @@ def _sent() -> list[dict]:
     return [json.loads(row.body) for row in rows]
 
 
-def _add(group: FakeGroup, mock, **options) -> aggregate.Added:
+def _add(group: FakeGroup, mock, **options) -> directory.Added:
     group.serve(mock)
-    return aggregate.add(f"acct:group{group.n}@127.0.0.{group.n}", **options)
+    return directory.add(f"acct:group{group.n}@127.0.0.{group.n}", **options)
 
 
 def _served() -> list[str]:
@@ -63,18 +64,18 @@ def test_an_ordinary_node_names_no_role(app, client):
     actor = client.get("/actor", headers={"Accept": "application/activity+json"}).get_json()
 
     assert "nodeRole" not in actor and "aggregateFeed" not in actor
-    assert not aggregate.is_aggregator()
+    assert not role.is_aggregator()
 
 
 def test_the_stored_role_makes_an_aggregator_without_the_setting(app, group):
     app.config["ROLE"] = "node"
-    assert not aggregate.is_aggregator()
+    assert not role.is_aggregator()
 
-    aggregate.set_role(group, "aggregator")
+    role.set_role(group, "aggregator")
 
-    assert aggregate.is_aggregator()
+    assert role.is_aggregator()
     with pytest.raises(ServiceError):
-        aggregate.set_role(group, "emperor")
+        role.set_role(group, "emperor")
 
 
 def test_directory_changes_are_refused_on_an_ordinary_node(app, group, web):  # noqa: F811
@@ -123,7 +124,7 @@ def test_adding_a_group_twice_is_a_conflict(group, web):  # noqa: F811
     _add(hull, web)
 
     with pytest.raises(Conflict, match="already listed"):
-        aggregate.add(hull.actor)
+        directory.add(hull.actor)
 
 
 def test_a_fediverse_account_is_not_listed(group, web):  # noqa: F811
@@ -131,14 +132,14 @@ def test_a_fediverse_account_is_not_listed(group, web):  # noqa: F811
     account.serve(web)
 
     with pytest.raises(peers.PeerError, match="no signed Branchline feed"):
-        aggregate.add(account.actor)
+        directory.add(account.actor)
     assert listing(account.actor) is None
 
 
 @pytest.mark.parametrize("target", ["", "not a handle", "x" * 2001])
 def test_adding_nonsense_names_the_field(group, target):
     with pytest.raises(ServiceError) as refused:
-        aggregate.add(target)
+        directory.add(target)
     assert "target" in refused.value.fields
 
 
@@ -161,7 +162,7 @@ def test_a_groups_follow_waits_as_a_request_to_be_listed(client, web):  # noqa: 
     assert _sent() == []  # no Accept until an admin approves
     found = listing(hull.actor)
     assert (found.state, found.source) == ("requested", "request")
-    assert [waiting.peer.actor_id for waiting in aggregate.requests()] == [hull.actor]
+    assert [waiting.peer.actor_id for waiting in directory.requests()] == [hull.actor]
 
 
 def test_approving_a_request_accepts_it_and_follows_the_group_back(client, web):  # noqa: F811
@@ -169,7 +170,7 @@ def test_approving_a_request_accepts_it_and_follows_the_group_back(client, web):
     hull.create("canvass")
     _ask(client, hull, web)
 
-    aggregate.approve(listing(hull.actor))
+    directory.approve(listing(hull.actor))
 
     found = listing(hull.actor)
     assert (found.state, found.source) == ("listed", "request")
@@ -178,14 +179,14 @@ def test_approving_a_request_accepts_it_and_follows_the_group_back(client, web):
     assert set(kinds) == {"Accept", "Follow"}
     assert kinds["Follow"]["object"] == hull.actor
     assert db.session.scalar(select(Following)).peer.actor_id == hull.actor
-    assert aggregate.requests() == []
+    assert directory.requests() == []
 
 
 def test_refusing_a_request_rejects_the_follow_and_keeps_the_reason(client, web):  # noqa: F811
     hull = FakeGroup(2)
     _ask(client, hull, web)
 
-    aggregate.refuse(listing(hull.actor), "Not a branch of ours.")
+    directory.refuse(listing(hull.actor), "Not a branch of ours.")
 
     found = listing(hull.actor)
     assert (found.state, found.reason) == ("refused", "Not a branch of ours.")
@@ -199,7 +200,7 @@ def test_a_refusal_reason_has_a_limit(client, web):  # noqa: F811
     _ask(client, hull, web)
 
     with pytest.raises(ServiceError) as refused:
-        aggregate.refuse(listing(hull.actor), "x" * 501)
+        directory.refuse(listing(hull.actor), "x" * 501)
     assert "reason" in refused.value.fields
 
 
@@ -229,7 +230,7 @@ def test_another_aggregator_asking_to_be_listed_becomes_a_source(client, web):  
     regional = FakeAggregator(4)
     _ask(client, regional, web)
 
-    aggregate.approve(listing(regional.actor))
+    directory.approve(listing(regional.actor))
 
     found = listing(regional.actor)
     assert (found.kind, found.state, found.feed_url) == ("aggregator", "listed", regional.feed_url)
@@ -247,7 +248,7 @@ def test_removing_a_group_unfollows_it_and_stops_serving_it(group, web):  # noqa
     combined_feed.admit()
     first_cursors = [cursor for cursor, _at, _body in combined_feed.page(0, 10)[0]]
 
-    aggregate.remove(listing(hull.actor), "Merged into Hull East.")
+    directory.remove(listing(hull.actor), "Merged into Hull East.")
 
     found = listing(hull.actor)
     assert (found.state, found.reason, found.served_seq) == ("removed", "Merged into Hull East.", 0)
@@ -255,10 +256,10 @@ def test_removing_a_group_unfollows_it_and_stops_serving_it(group, web):  # noqa
     assert db.session.scalar(select(Following)) is None
     assert [message["type"] for message in _sent()][-1] == "Undo"
     with pytest.raises(Conflict):
-        aggregate.remove(found)
+        directory.remove(found)
 
     # Listed again: its whole chain is served again, after whatever a reader saw before.
-    aggregate.approve(found)
+    directory.approve(found)
     combined_feed.admit()
     again = combined_feed.page(0, 10)[0]
     assert [json.loads(body)["seq"] for _cursor, _at, body in again] == [1, 2]
@@ -290,17 +291,17 @@ def test_a_changed_proof_key_holds_new_entries_until_an_admin_approves(client, w
 
     assert combined_feed.admit() == 0
     found = listing(hull.actor)
-    state = aggregate.sync_state(found)
+    state = listings.sync_state(found)
     assert state.code == "key_changed" and state.label.startswith("key changed")
     assert found.peer.state == "key_changed"
     assert [json.loads(body)["seq"] for body in _served()] == [1]
     assert [group["state"] for group in combined_feed.groups()] == ["key_changed"]
 
-    aggregate.approve(found)  # an admin trusts the new key
+    directory.approve(found)  # an admin trusts the new key
 
     assert combined_feed.admit() == 1
     assert [json.loads(body)["seq"] for body in _served()] == [1, 2]
-    assert aggregate.sync_state(listing(hull.actor)).code == "in_step"
+    assert listings.sync_state(listing(hull.actor)).code == "in_step"
 
 
 # Reading the directory -----------------------------------------------------------------
@@ -332,7 +333,7 @@ def test_sync_state_reads_as_the_directory_says(group, fields, label, code):
     db.session.add(found)
     db.session.commit()
 
-    state = aggregate.sync_state(found)
+    state = listings.sync_state(found)
 
     assert (state.label, state.code) == (label, code)
 
@@ -343,13 +344,13 @@ def test_directory_rows_carry_the_last_entry_time(group, web):  # noqa: F811
     _add(hull, web)
     _add(york, web)
 
-    rows = {row.listing.peer.actor_id: row for row in aggregate.directory()}
+    rows = {row.listing.peer.actor_id: row for row in directory.rows()}
 
     assert rows[hull.actor].last_activity is not None
     assert rows[york.actor].last_activity is None
     assert rows[hull.actor].sync.label == "in step"
-    assert aggregate.find("group2@127.0.0.2").peer.actor_id == hull.actor
-    assert aggregate.find(hull.actor).peer.actor_id == hull.actor
+    assert directory.find("group2@127.0.0.2").peer.actor_id == hull.actor
+    assert directory.find(hull.actor).peer.actor_id == hull.actor
 
 
 def test_a_group_that_undoes_its_follow_withdraws_its_request(client, web):  # noqa: F811
@@ -362,11 +363,11 @@ def test_a_group_that_undoes_its_follow_withdraws_its_request(client, web):  # n
 
     found = listing(hull.actor)
     assert found.state == "removed" and "withdrew" in found.reason
-    assert aggregate.requests() == []
+    assert directory.requests() == []
 
 
 def test_a_group_learned_from_a_source_can_be_listed_in_its_own_right(group, web):  # noqa: F811
-    from node.services.aggregator import aggregate_sources
+    from node.services.aggregator import sources
     from tests.node.aggregate_support import FakeAggregator
 
     hull = FakeGroup(2)
@@ -374,11 +375,11 @@ def test_a_group_learned_from_a_source_can_be_listed_in_its_own_right(group, web
     regional = FakeAggregator(4, served=list(hull.entries))
     for found in (hull, regional):
         found.serve(web)
-    aggregate.add(regional.actor)
-    aggregate_sources.pull(listing(regional.actor))
+    directory.add(regional.actor)
+    sources.pull(listing(regional.actor))
     assert listing(hull.actor).source == "aggregator"
 
-    aggregate.add(hull.actor)
+    directory.add(hull.actor)
 
     assert listing(hull.actor).source == "command"
     assert db.session.scalar(select(Following)).peer.actor_id == hull.actor

@@ -12,7 +12,7 @@ from sqlalchemy import event
 from federation import feed
 from federation.jcs import canonicalize
 from node.extensions import db
-from node.services.aggregator import aggregate, combined_feed
+from node.services.aggregator import combined_feed, directory
 from tests.conftest import log_in
 from tests.node.aggregate_support import (
     AGGREGATOR,
@@ -40,9 +40,9 @@ def groups(client, web):  # noqa: F811
     york.create("leaflets")
     for found in (hull, york):
         found.serve(web)
-    aggregate.add(hull.actor)
+    directory.add(hull.actor)
     combined_feed.admit()
-    aggregate.add(york.actor)
+    directory.add(york.actor)
     combined_feed.admit()
     # Pushed as a group pushes it: its canonical bytes (kept and served as they came).
     assert hull.post(client, canonicalize(hull.create("rally"))).status_code == 202
@@ -127,7 +127,7 @@ def test_the_collection_describes_the_feed_and_each_group(client, groups, accept
 def test_removed_groups_leave_the_collection(client, groups):
     hull, york = groups
 
-    aggregate.remove(listing(york.actor))
+    directory.remove(listing(york.actor))
 
     document = client.get("/aggregate/feed", headers=JSON).get_json()
     assert [group["actor"] for group in document["groups"]] == [hull.actor]

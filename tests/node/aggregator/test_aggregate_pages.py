@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from node.services.aggregator import aggregate
+from node.services.aggregator import directory
 from tests.conftest import csrf_token, log_in, post_form
 from tests.node.aggregate_support import (
     AGGREGATOR,
@@ -99,7 +99,7 @@ def test_requests_are_approved_or_refused_from_the_page(as_admin, web):  # noqa:
 def test_removing_from_the_page_and_refusals_that_do_not_apply(as_admin, web):  # noqa: F811
     hull = FakeGroup(2)
     hull.serve(web)
-    aggregate.add(hull.actor)
+    directory.add(hull.actor)
     found = listing(hull.actor)
 
     wrong = post_form(as_admin, f"{PAGE}/{found.id}/refuse", page=PAGE)

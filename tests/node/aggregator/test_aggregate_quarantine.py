@@ -13,7 +13,7 @@ from federation import feed
 from federation.proofs import sign_object
 from node.extensions import db
 from node.models import RemoteObject
-from node.services.aggregator import aggregate, combined_feed
+from node.services.aggregator import combined_feed, directory, listings
 from tests.conftest import log_in
 from tests.node.aggregate_support import (
     AGGREGATOR,
@@ -36,7 +36,7 @@ def hull(group, web):  # noqa: F811
     found = FakeGroup(2)
     found.create("canvass")
     found.serve(web)
-    aggregate.add(found.actor)
+    directory.add(found.actor)
     combined_feed.admit()
     return found
 
@@ -68,7 +68,7 @@ def test_a_tampered_pushed_entry_is_quarantined_verbatim_and_never_served(client
     assert (
         db.session.scalar(select(RemoteObject).where(RemoteObject.title.contains("market"))) is None
     )
-    assert aggregate.sync_state(listing(hull.actor)).label.startswith("chain broken at seq 2")
+    assert listings.sync_state(listing(hull.actor)).label.startswith("chain broken at seq 2")
 
 
 def test_the_same_bad_entry_twice_is_kept_once(client, hull):

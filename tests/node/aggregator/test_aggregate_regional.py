@@ -13,7 +13,7 @@ from sqlalchemy import select
 from federation.proofs import sign_object
 from node.extensions import db
 from node.models import Delivery, Following
-from node.services.aggregator import aggregate, aggregate_sources, combined_feed
+from node.services.aggregator import combined_feed, directory, listings, sources
 from tests.node.aggregate_support import (
     AGGREGATOR,
     FakeAggregator,
@@ -49,7 +49,7 @@ def network(group, web):  # noqa: F811
 
 
 def _source(regional: FakeAggregator):
-    aggregate.add(regional.actor)
+    directory.add(regional.actor)
     return listing(regional.actor)
 
 
@@ -63,7 +63,7 @@ def _served(actor: str | None = None) -> list[dict]:
 def test_adding_an_aggregator_makes_it_a_source_not_a_follow(network):
     _hull, _york, regional = network
 
-    added = aggregate.add(regional.actor)
+    added = directory.add(regional.actor)
 
     found = listing(regional.actor)
     assert added.created and (found.kind, found.state) == ("aggregator", "listed")
@@ -76,7 +76,7 @@ def test_a_pull_verifies_each_entry_to_its_group_and_serves_it_again(network, we
     hull, york, regional = network
     source = _source(regional)
 
-    report = aggregate_sources.pull(source)
+    report = sources.pull(source)
 
     assert report.ok and report.applied == 5 and report.quarantined == 0
     assert report.groups == {hull.actor, york.actor}
@@ -101,11 +101,11 @@ def test_a_pull_verifies_each_entry_to_its_group_and_serves_it_again(network, we
 def test_the_next_pull_starts_at_the_stored_cursor(network):
     hull, _york, regional = network
     source = _source(regional)
-    aggregate_sources.pull(source)
+    sources.pull(source)
     regional.served.append(hull.create("rally"))
     regional.feed_requests.clear()
 
-    report = aggregate_sources.pull(listing(regional.actor))
+    report = sources.pull(listing(regional.actor))
 
     assert report.applied == 1
     pages = [url for url in regional.feed_requests if "after=" in url]
@@ -121,7 +121,7 @@ def test_an_altered_entry_is_quarantined_and_the_group_itself_is_asked(network):
     regional.served[3] = altered
     source = _source(regional)
 
-    report = aggregate_sources.pull(source)
+    report = sources.pull(source)
 
     (kept,) = quarantined()
     assert (kept.peer.actor_id, kept.seq, kept.via_peer.actor_id) == (york.actor, 2, regional.actor)
@@ -145,7 +145,7 @@ def test_an_entry_the_source_signed_for_a_group_is_refused(network):
     regional.served[2] = forged
     source = _source(regional)
 
-    aggregate_sources.pull(source)
+    sources.pull(source)
 
     (kept,) = quarantined()
     assert kept.peer.actor_id == hull.actor and kept.seq == 2
@@ -159,7 +159,7 @@ def test_a_gap_is_filled_from_the_groups_own_outbox(network):
     h1, _h2, h3 = hull.entries
     regional.served = [h1, h3]  # the regional dropped one
 
-    report = aggregate_sources.pull(_source(regional))
+    report = sources.pull(_source(regional))
 
     assert report.waiting == 0
     assert held_seqs(hull.actor) == [1, 2, 3]
@@ -176,7 +176,7 @@ def test_a_gap_waits_while_the_group_cannot_be_reached(network):
     regional.page_size = 2
     hull.down = True
 
-    first = aggregate_sources.pull(_source(regional))
+    first = sources.pull(_source(regional))
 
     assert first.waiting == 1
     assert held_seqs(hull.actor) == [1]
@@ -185,7 +185,7 @@ def test_a_gap_waits_while_the_group_cannot_be_reached(network):
 
     hull.down = False
     regional.feed_requests.clear()
-    second = aggregate_sources.pull(listing(regional.actor))
+    second = sources.pull(listing(regional.actor))
 
     assert "after=c2" in [url for url in regional.feed_requests if "after=" in url][0]
     assert second.waiting == 0
@@ -197,11 +197,11 @@ def test_a_gap_waits_while_the_group_cannot_be_reached(network):
 def test_groups_an_admin_removed_are_not_taken_from_a_source(network):
     hull, york, regional = network
     source = _source(regional)
-    aggregate_sources.pull(source)
-    aggregate.remove(listing(hull.actor))
+    sources.pull(source)
+    directory.remove(listing(hull.actor))
     regional.served.append(hull.create("rally"))
 
-    report = aggregate_sources.pull(listing(regional.actor))
+    report = sources.pull(listing(regional.actor))
 
     assert report.skipped >= 1
     assert held_seqs(hull.actor) == [1, 2]
@@ -210,10 +210,10 @@ def test_groups_an_admin_removed_are_not_taken_from_a_source(network):
 
 def test_removing_a_source_removes_the_groups_learned_through_it(network):
     hull, york, regional = network
-    aggregate_sources.pull(_source(regional))
+    sources.pull(_source(regional))
     assert len(_served()) == 5
 
-    aggregate.remove(listing(regional.actor))
+    directory.remove(listing(regional.actor))
 
     assert [listing(found.actor).state for found in (hull, york)] == ["removed", "removed"]
     assert _served() == [] and combined_feed.total() == 0
@@ -221,21 +221,21 @@ def test_removing_a_source_removes_the_groups_learned_through_it(network):
 
 def test_the_sources_own_holdings_show_how_far_behind_we_are(network):
     hull, york, regional = network
-    aggregate_sources.pull(_source(regional))
+    sources.pull(_source(regional))
 
-    aggregate_sources._note_heads({"groups": [{"actor": york.actor, "heldSeq": 5}, "junk"]})
+    sources._note_heads({"groups": [{"actor": york.actor, "heldSeq": 5}, "junk"]})
 
-    assert aggregate.sync_state(listing(york.actor)).label == "behind 2"
-    assert aggregate.sync_state(listing(hull.actor)).label == "in step"
+    assert listings.sync_state(listing(york.actor)).label == "behind 2"
+    assert listings.sync_state(listing(hull.actor)).label == "in step"
 
 
 def test_the_worker_step_pulls_due_sources_and_admits_what_came(network):
     _hull, _york, regional = network
     _source(regional)
 
-    assert aggregate_sources.run_due() == 10  # five applied, five admitted
+    assert sources.run_due() == 10  # five applied, five admitted
     assert combined_feed.total() == 5
-    assert aggregate_sources.run_due() == 0  # not due again until the poll interval
+    assert sources.run_due() == 0  # not due again until the poll interval
 
 
 def test_an_unreachable_source_is_reported_and_its_cursor_kept(network):
@@ -243,7 +243,7 @@ def test_an_unreachable_source_is_reported_and_its_cursor_kept(network):
     source = _source(regional)
     regional.down = True
 
-    report = aggregate_sources.pull(source)
+    report = sources.pull(source)
 
     assert report.error and "503" in report.error
     assert listing(regional.actor).cursor == ""
@@ -255,7 +255,7 @@ def test_a_page_that_is_not_a_page_is_an_error(network, web):  # noqa: F811
     source = _source(regional)
     web.replace("GET", regional.feed_url, body="[1, 2]", content_type="application/activity+json")
 
-    report = aggregate_sources.pull(source)
+    report = sources.pull(source)
 
     assert not report.ok
     assert held_seqs(regional.actor) == []
@@ -269,7 +269,7 @@ def test_actors_that_publish_no_signed_feed_are_not_taken_from_a_source(network,
     account.serve(web)
     regional.served = [{"id": f"{account.base}/notes/1", "type": "Create", "actor": account.actor}]
 
-    report = aggregate_sources.pull(_source(regional))
+    report = sources.pull(_source(regional))
 
     assert report.skipped == 1 and any("no signed feed" in p for p in report.problems)
     assert listing(account.actor) is None

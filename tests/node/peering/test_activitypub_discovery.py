@@ -6,7 +6,7 @@ import pytest
 
 from federation import feed as signed_feed
 from federation.keys import load_public_key_pem
-from node.services import groups
+from node.services import profile
 from node.services.organising import events
 from tests import factories
 from tests.node.activitypub_support import ACTOR, AS_JSON, BASE, BROWSER, LD_JSON, event_data
@@ -135,7 +135,7 @@ def test_actor_names_the_feed_head(client, group):
 
 
 def test_actor_shows_follow_approval_and_the_logo(client, group):
-    groups.update(group, {"follow_approval": True})
+    profile.update(group, {"follow_approval": True})
     group.logo_filename = "logo-abc.png"
     actor = _actor(client).get_json()
     assert actor["manuallyApprovesFollowers"] is True

@@ -21,7 +21,7 @@ import responses
 
 from federation import feed, keys
 from federation.jcs import canonicalize
-from node.cli.verify import verify, with_limit
+from node.cli.verify import verify
 from tests.node.federation_support import ACTIVITY_JSON, FakePeer
 
 AGGREGATOR = "http://127.0.0.9"
@@ -478,8 +478,3 @@ def test_page_too_large_even_when_small_exits_2(app, group, aggregator):
 
     assert result.exit_code == 2
     assert "too large to fetch" in result.stderr
-
-
-def test_with_limit_replaces_only_the_limit():
-    assert with_limit(f"{COMBINED}?after=abc&limit=100", 7) == f"{COMBINED}?after=abc&limit=7"
-    assert with_limit(COMBINED, 7) == f"{COMBINED}?limit=7"

@@ -245,16 +245,16 @@ def test_unreachable_does_not_hide_a_broken_chain(app, group, server):
 def test_expired_lease_puts_a_row_back_in_the_queue(app, group):
     row = support.queue("http://127.0.0.1:9/inbox", next_attempt_at=NOW)
     lease = timedelta(minutes=5)
-    [claimed] = deliveries.claim_due(10, now=NOW, lease=lease)
+    [claimed] = deliveries.QUEUE.claim_due(10, now=NOW, lease=lease)
     assert claimed.id == row.id
     assert _row(row.id).state == "sending"
-    assert deliveries.claim_due(10, now=NOW + timedelta(minutes=1), lease=lease) == []
+    assert deliveries.QUEUE.claim_due(10, now=NOW + timedelta(minutes=1), lease=lease) == []
 
-    assert deliveries.release_expired(NOW + timedelta(minutes=4)) == 0
-    assert deliveries.release_expired(NOW + timedelta(minutes=5)) == 1  # the worker died
+    assert deliveries.QUEUE.release_expired(NOW + timedelta(minutes=4)) == 0
+    assert deliveries.QUEUE.release_expired(NOW + timedelta(minutes=5)) == 1  # the worker died
 
     assert _row(row.id).state == "pending"
-    [again] = deliveries.claim_due(10, now=NOW + timedelta(minutes=5), lease=lease)
+    [again] = deliveries.QUEUE.claim_due(10, now=NOW + timedelta(minutes=5), lease=lease)
     assert again.id == row.id
 
 
@@ -270,7 +270,7 @@ def test_two_claimers_never_take_the_same_row(app, group):
         try:
             with app.app_context():
                 start.wait()
-                while batch := deliveries.claim_due(7, now=NOW, lease=timedelta(minutes=5)):
+                while batch := deliveries.QUEUE.claim_due(7, now=NOW, lease=timedelta(minutes=5)):
                     mine.extend(item.id for item in batch)
                 db.session.remove()
         except BaseException as error:  # surfaced below

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from node.extensions import db
 from node.models import Campaign, Delivery, FeedEntry, Follower, Group, Peer, SiteState
-from node.services import feed, groups
+from node.services import feed, profile
 from node.services.errors import Conflict
 from node.services.organising import campaigns, candidates, events, posts
 from tests.node.activitypub_support import (
@@ -134,7 +134,7 @@ def test_scheduled_post_is_published_when_its_time_has_come(group, monkeypatch):
 
 
 def test_group_profile_changes_are_an_update_of_the_actor(group):
-    groups.update(group, {"summary": "Now with *emphasis*"})
+    profile.update(group, {"summary": "Now with *emphasis*"})
     [entry] = stored()
     assert entry["type"] == "Update"
     assert entry["object"]["id"] == ACTOR
@@ -146,7 +146,7 @@ def test_group_profile_changes_are_an_update_of_the_actor(group):
 def test_group_update_embeds_the_actor_with_the_actors_own_context(client, group):
     # The entry's @context does not define publicKey or assertionMethod: without the
     # actor's own context, JSON-LD readers (Fedify) find no keys in the Update.
-    groups.update(group, {"summary": "New summary"})
+    profile.update(group, {"summary": "New summary"})
     [entry] = stored()
     served = _actor(client)
     assert entry["object"]["@context"] == served["@context"]

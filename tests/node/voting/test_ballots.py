@@ -318,6 +318,15 @@ def test_an_endorsement_ballot_that_falls_withdraws_the_proposal(group):
     assert candidate.endorsement == "none"
 
 
+def test_a_ballot_names_the_candidate_it_decides_and_the_form_lists_every_candidate(group):
+    zoe = factories.candidate(name="Zoe Zed", endorsement="proposed")
+    ann = factories.candidate(name="Ann Ash", visibility="members")
+    ballot = factories.ballot(candidate_id=zoe.id, freeze_at=factories.soon(1))
+    assert ballots.endorsed_candidate(ballot) == zoe
+    assert ballots.endorsed_candidate(factories.ballot(freeze_at=factories.soon(1))) is None
+    assert ballots.candidate_choices() == [(ann.id, "Ann Ash"), (zoe.id, "Zoe Zed")]
+
+
 def test_the_worker_closes_ballots_whose_time_is_up(app, member):
     ballot = factories.ballot(freeze_at=factories.soon(1))
     open_one = factories.ballot(freeze_at=factories.soon(1))

@@ -273,9 +273,9 @@ def test_a_member_votes_is_shown_a_tracker_and_finds_it_in_the_box(client, membe
 
 
 def test_the_ballot_box_is_paged(client, member, monkeypatch):
-    from node.views import sealed_ballots
+    from node.views.ballots import sealed
 
-    monkeypatch.setattr(sealed_ballots, "TRACKERS_PER_PAGE", 2)
+    monkeypatch.setattr(sealed, "TRACKERS_PER_PAGE", 2)
     ballot = _sealed()
     for _ in range(5):
         votes.cast(ballot, factories.member(), [0])

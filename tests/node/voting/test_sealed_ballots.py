@@ -160,6 +160,13 @@ def test_naming_tellers_refuses_bad_lists(group):
     assert ballot.tellers_needed == 2 and _count(BallotTeller) == 3
 
 
+def test_only_active_members_are_offered_as_tellers_by_name(group):
+    bea = factories.member(display_name="Bea")
+    factories.member(display_name="Al", status="suspended")
+    abe = factories.member(display_name="Abe")
+    assert ballot_tellers.choices() == [(abe.id, "Abe"), (bea.id, "Bea")]
+
+
 def test_renaming_tellers_makes_everyone_take_a_new_code(group):
     people = _voters(3)
     ballot = ballots.create(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select
 
 from ....extensions import db
 from ....models import Peer, RemoteObject
+from ....models.types import utcnow
 from ... import geo
 from ...organising.records import Page
 from ...peering import network
@@ -29,10 +30,6 @@ class EventRow(ItemBase):
     latitude: float | None
     longitude: float | None
     distance_km: float | None
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _place_name(data: dict[str, Any]) -> str:
@@ -120,7 +117,7 @@ def _event_conditions(
         column(RemoteObject.object_type) == "Event",
         RemoteObject.deleted.is_(False),
         column(RemoteObject.peer_id).in_(followed()),
-        starts_at >= (start or _now()),
+        starts_at >= (start or utcnow()),
     ]
     if end is not None:
         conditions.append(starts_at < end)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import and_, func, or_, select
 
 from ....extensions import db
 from ....models import Peer, RemoteObject
+from ....models.types import utcnow
 from ... import geo
 from ...organising.records import Page
 from .groups import GROUP_COLUMNS, GroupRow, group_row
@@ -61,10 +62,6 @@ def proximity_of(distance_km: float | None, *, place_given: bool) -> float:
     if distance_km is None:
         return UNKNOWN_PROXIMITY
     return 1.0 / (1.0 + distance_km / PROXIMITY_SCALE_KM)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -200,7 +197,7 @@ def _with_events(rows: list[NeededRow]) -> list[NeededRow]:
         RemoteObject.peer_id.in_(ids),
         Unindexed(RemoteObject.object_type) == "Event",
         RemoteObject.deleted.is_(False),
-        Unindexed(RemoteObject.starts_at) >= _now(),
+        Unindexed(RemoteObject.starts_at) >= utcnow(),
         or_(RemoteObject.status.is_(None), RemoteObject.status != "cancelled"),
     )
     # One pass over the page's upcoming events gives both: each group's count (a window

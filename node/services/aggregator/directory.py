@@ -1,129 +1,53 @@
-"""The aggregator role: its directory of groups, listing requests, sync states, quarantine.
+"""The aggregator's directory of groups: listing them, requests to be listed, decisions.
 
-A node is an aggregator when BRANCHLINE_ROLE=aggregator or its group row says so
-(`branchline init --aggregator`). Groups get into the directory three ways: an admin adds
-one (`aggregate add`, the admin page), a CSV file lists many (`aggregate import`), or a group
-asks by following the aggregator's actor, and waits until an admin approves or refuses. A
-listed group is followed and pulled like any other peer (remote_feed verifies every entry);
-another aggregator is a *source* whose combined feed is pulled instead (aggregate_sources).
+Groups get into the directory three ways: an admin adds one (`aggregate add`, the admin
+page), a CSV file lists many (`aggregate import`), or a group asks by following the
+aggregator's actor (the inbox hands that Follow here), and waits until an admin approves or
+refuses. A listed group is followed and pulled like any other peer (remote_feed verifies
+every entry); another aggregator is a *source* whose combined feed is pulled instead
+(sources.py). A listing's states and where its feed stands are in listings.py.
 
 What the combined feed serves is decided in combined_feed; entries that fail their checks
-are kept here, in quarantine, for admins to see, and never served.
+are kept in quarantine, for admins to see, and never served.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
-import json
-import re
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
 from federation.errors import FetchError
+from federation.urls import same_origin
 
 from ...extensions import db
-from ...models import Follower, Following, Group, Listing, Peer, QuarantinedEntry, RemoteEntry
+from ...models import Follower, Following, Listing, Peer, RemoteEntry
 from ...models.types import utcnow
 from ..errors import Conflict, Invalid, NotFound, ServiceError
-from ..groups import current_group
 from ..peering import follows, outbound, peers, reachability, sync
-
-AGGREGATOR = "aggregator"
-ORDINARY_ROLES = ("node", "group")
-
-LISTED = "listed"
-REQUESTED = "requested"
-REFUSED = "refused"
-REMOVED = "removed"
-STATES = (LISTED, REQUESTED, REFUSED, REMOVED)
-SOURCES = ("command", "csv", "request", "aggregator")
-GROUP_KIND = "group"
-SOURCE_KIND = "aggregator"  # another aggregator whose combined feed we pull
+from ..role import AGGREGATOR, GROUP, require_aggregator
+from . import combined_feed
+from .listings import (
+    GROUP_KIND,
+    LISTED,
+    REFUSED,
+    REMOVED,
+    REQUESTED,
+    SOURCE_KIND,
+    SOURCES,
+    SyncState,
+    listing_of,
+    sync_state,
+)
 
 MAX_REASON = 500
 MAX_CSV_ROWS = 10_000
-_CHAIN_BREAK = re.compile(r"^entry (\d+): (.*)$", re.S)
-
-# The aggregator whose combined feed is being applied (aggregate_sources sets it), so an
-# entry that fails is quarantined with the server that served it.
-serving_via: ContextVar[int | None] = ContextVar("serving_via", default=None)
-
-
-# The role ----------------------------------------------------------------------------
-
-
-def is_aggregator(group: Group | None = None) -> bool:
-    """Tell whether this node has the aggregator role (setting or stored role)."""
-    if str(current_app.config.get("ROLE") or "").strip().lower() == AGGREGATOR:
-        return True
-    group = group if group is not None else current_group()
-    return group is not None and group.role == AGGREGATOR
-
-
-def set_role(group: Group, role: str) -> None:
-    """Store the node's role (``aggregator`` or ``group``) so it survives restarts."""
-    if role not in (AGGREGATOR, GROUP_KIND):
-        raise Invalid.on("role", "The role is either aggregator or group.")
-    group.role = role
-    db.session.commit()
-
-
-def require_aggregator() -> None:
-    """Refuse directory changes on a node that is not an aggregator."""
-    if not is_aggregator():
-        raise Conflict(
-            "This node is not an aggregator: set BRANCHLINE_ROLE=aggregator "
-            "(or set it up with `branchline init --aggregator`)."
-        )
 
 
 # Reading the directory ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SyncState:
-    """Where a listed group's feed stands, as the directory and the combined feed say it."""
-
-    code: str  # in_step, behind, unreachable, chain_broken, key_changed (or "" when unlisted)
-    label: str  # "in step", "behind 3", "chain broken at seq 7: bad-proof: …", …
-    reason: str = ""
-
-
-def sync_state(listing: Listing) -> SyncState:
-    """Say where ``listing``'s feed stands: key change, broken chain, outage, lag, or in step."""
-    peer = listing.peer
-    if listing.kind == SOURCE_KIND:
-        return _source_state(listing)
-    if listing.key_changed_at is not None or peer.state == peers.KEY_CHANGED:
-        reason = peer.state_reason if peer.state == peers.KEY_CHANGED else ""
-        reason = reason or f"its proof key changed on {listing.key_changed_at:%Y-%m-%d %H:%M} UTC"
-        return SyncState("key_changed", f"key changed: {reason}", reason)
-    if peer.state == "chain_broken":
-        found = _CHAIN_BREAK.match(peer.state_reason or "")
-        seq, why = (found[1], found[2]) if found else (peer.held_seq + 1, peer.state_reason)
-        return SyncState("chain_broken", f"chain broken at seq {seq}: {why}", peer.state_reason)
-    if peer.state == reachability.UNREACHABLE or peer.unreachable_since is not None:
-        return SyncState("unreachable", "unreachable", peer.state_reason)
-    if peer.head_seq > peer.held_seq:
-        behind = peer.head_seq - peer.held_seq
-        return SyncState("behind", f"behind {behind}", peer.state_reason)
-    return SyncState("in_step", "in step")
-
-
-def _source_state(listing: Listing) -> SyncState:
-    peer = listing.peer
-    if peer.state == reachability.UNREACHABLE or peer.unreachable_since is not None:
-        return SyncState("unreachable", "unreachable", listing.reason)
-    if listing.last_pulled_at is None:
-        return SyncState("behind", "not pulled yet", listing.reason)
-    label = f"pulled {listing.last_pulled_at:%Y-%m-%d %H:%M} UTC, cursor {listing.cursor or 0}"
-    return SyncState("in_step", label, listing.reason)
 
 
 @dataclass(frozen=True)
@@ -143,7 +67,7 @@ class DirectoryRow:
         return self.listing.peer.handle or self.listing.peer.actor_id
 
 
-def directory(states: tuple[str, ...] | None = None) -> list[DirectoryRow]:
+def rows(states: tuple[str, ...] | None = None) -> list[DirectoryRow]:
     """List the directory (optionally only some listing states), by name."""
     query = select(Listing).join(Peer, Listing.peer_id == Peer.id)
     if states:
@@ -197,10 +121,6 @@ def find(name: str) -> Listing:
     if found is None:
         raise NotFound(f"{text} is not in the directory.")
     return found
-
-
-def listing_of(peer: Peer) -> Listing | None:
-    return db.session.scalar(select(Listing).where(Listing.peer_id == peer.id))
 
 
 # Adding groups -----------------------------------------------------------------------
@@ -266,11 +186,11 @@ def _role_of(peer: Peer) -> tuple[str, str]:
     except FetchError as error:
         raise peers.PeerError(f"Could not fetch {peer.actor_id}: {error}") from error
     if document.get("nodeRole") != AGGREGATOR:
-        return GROUP_KIND, ""
+        return GROUP, ""
     feed_url = document.get("aggregateFeed")
     if isinstance(feed_url, dict):
         feed_url = feed_url.get("id")
-    if not isinstance(feed_url, str) or not peers.same_origin(feed_url, peer.actor_id):
+    if not isinstance(feed_url, str) or not same_origin(feed_url, peer.actor_id):
         raise peers.PeerError(
             f"{peer.actor_id} says it is an aggregator but names no combined feed on its server."
         )
@@ -390,9 +310,9 @@ def _message(error: Exception) -> str:
 def receive_listing_request(peer: Peer) -> bool:
     """Record a Branchline group's Follow as a request to be listed; say if it must wait.
 
-    Called by follows.receive_follow on an aggregator. A group already listed is accepted
-    at once; any other waits for an admin. Followers that are not Branchline groups (a
-    fediverse account reading our own feed) follow as on any node.
+    Called by the inbox on an aggregator. A group already listed is accepted at once; any
+    other waits for an admin. Followers that are not Branchline groups (a fediverse account
+    reading our own feed) follow as on any node.
     """
     if not peer.is_branchline:
         return False
@@ -411,8 +331,11 @@ def receive_listing_request(peer: Peer) -> bool:
 
 
 def withdraw_request(peer: Peer) -> None:
-    """Close a group's request to be listed when it undoes its Follow (no commit)."""
-    listing = listing_of(peer) if is_aggregator() else None
+    """Close a group's request to be listed when it undoes its Follow (no commit).
+
+    Called by the inbox on an aggregator.
+    """
+    listing = listing_of(peer)
     if listing is not None and listing.state == REQUESTED:
         listing.state = REMOVED
         listing.reason = "It withdrew its request (undid its Follow)."
@@ -464,8 +387,6 @@ def remove(listing: Listing, reason: str = "") -> Listing:
     A source's groups (learned only through it) go with it.
     """
     require_aggregator()
-    from . import combined_feed  # it imports this module
-
     if listing.state == REMOVED:
         raise Conflict("That group is not in the directory any more.")
     removed = [listing]
@@ -512,51 +433,3 @@ def listing_for_origin(peer: Peer, via: Listing) -> Listing:
         listing = _list(peer, None, SOURCE_KIND)
         listing.via_id = via.id
     return listing
-
-
-# Quarantine --------------------------------------------------------------------------
-
-
-def quarantine(peer: Peer, seq: int | None, body: str, reason: str) -> QuarantinedEntry | None:
-    """Keep an entry a listed group's feed served that failed its checks (remote_feed refused
-    it), for admins to see; it is never served. The caller holds the peer and commits."""
-    if not is_aggregator():
-        return None
-    listing = listing_of(peer)
-    via = serving_via.get()
-    if via is None and (listing is None or listing.state != LISTED):
-        return None
-    digest = "sha256:" + hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
-    found = db.session.scalar(
-        select(QuarantinedEntry).where(
-            QuarantinedEntry.peer_id == peer.id, QuarantinedEntry.body_hash == digest
-        )
-    )
-    now = utcnow()
-    if found is None:
-        found = QuarantinedEntry(peer_id=peer.id, body=body, body_hash=digest, first_seen_at=now)
-        db.session.add(found)
-    found.seq = seq
-    found.via_peer_id = via
-    found.reason = reason[:2000]
-    found.times_seen = (found.times_seen or 0) + 1 if found.id else 1
-    found.last_seen_at = now
-    return found
-
-
-def quarantined(limit: int = 100) -> list[QuarantinedEntry]:
-    """List the newest quarantined entries."""
-    query = select(QuarantinedEntry).order_by(QuarantinedEntry.last_seen_at.desc())
-    return list(db.session.scalars(query.limit(limit)))
-
-
-def quarantined_count() -> int:
-    return db.session.scalar(select(func.count()).select_from(QuarantinedEntry)) or 0
-
-
-def pretty(body: str) -> str:
-    """Show a quarantined body indented when it is JSON (the stored text stays verbatim)."""
-    try:
-        return json.dumps(json.loads(body), indent=2, ensure_ascii=False)
-    except ValueError:
-        return body

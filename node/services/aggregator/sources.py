@@ -18,22 +18,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from flask import current_app
 from sqlalchemy import or_, select, update
 
 from federation import feed
-from federation.client import same_origin
 from federation.errors import FetchError
 from federation.jcs import canonicalize
+from federation.urls import page_url, same_origin
 
 from ... import write_lock
 from ...extensions import db
 from ...models import Listing, Peer
 from ...models.types import utcnow
 from ..peering import outbound, peers, reachability, remote_feed, sync
-from . import aggregate, combined_feed
+from ..role import is_aggregator
+from . import combined_feed, directory, quarantine
+from .listings import GROUP_KIND, LISTED, SOURCE_KIND
 
 ORIGIN_REFRESH = timedelta(hours=1)  # an origin's keys are fetched again after this long
 MAX_CURSOR = 100
@@ -62,14 +64,6 @@ class SourceReport:
 Progress = Callable[[SourceReport], None]
 
 
-def page_url(feed_url: str, after: str, limit: int) -> str:
-    """Return the page of ``feed_url`` after the opaque ``after`` cursor."""
-    parts = urlsplit(feed_url)
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("after", "limit")]
-    query += [("after", after), ("limit", str(limit))]
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
 def _next_cursor(page: dict[str, Any], feed_url: str) -> str | None:
     """Read the cursor of a page's ``next`` link, if it leads on within the same feed."""
     link = page.get("next")
@@ -95,7 +89,7 @@ def pull(listing: Listing, progress: Progress | None = None) -> SourceReport:
     """Apply every entry of a source's combined feed after the stored cursor."""
     source = listing.peer
     report = SourceReport(source=source.handle or source.actor_id)
-    if listing.kind != aggregate.SOURCE_KIND or not listing.feed_url:
+    if listing.kind != SOURCE_KIND or not listing.feed_url:
         report.error = "not an aggregator whose combined feed we pull"
         return report
     limit = int(current_app.config.get("SYNC_PAGE_SIZE", 100))
@@ -160,7 +154,7 @@ def _note_heads(collection: Any) -> None:
     known = db.session.execute(
         select(Peer.id, Peer.actor_id, Peer.head_seq)
         .join(Listing, Listing.peer_id == Peer.id)
-        .where(Listing.state == aggregate.LISTED, Listing.kind == aggregate.GROUP_KIND)
+        .where(Listing.state == LISTED, Listing.kind == GROUP_KIND)
     ).all()
     moved = [(pid, heads[actor]) for pid, actor, head in known if heads.get(actor, 0) > head]
     if not moved:
@@ -206,9 +200,9 @@ def _origin_of(item: Any) -> str | None:
         listed = db.session.scalars(
             select(Peer.actor_id)
             .join(Listing, Listing.peer_id == Peer.id)
-            .where(Listing.kind == aggregate.GROUP_KIND)
+            .where(Listing.kind == GROUP_KIND)
         )
-        owners = [actor_id for actor_id in listed if peers.same_origin(actor_id, entry_id)]
+        owners = [actor_id for actor_id in listed if same_origin(actor_id, entry_id)]
         return owners[0] if len(owners) == 1 else None
     return None
 
@@ -228,9 +222,9 @@ def _apply_origin(
         report.skipped += len(entries)
         report.problems.append(f"{origin} publishes no signed feed: its entries are not taken")
         return False
-    target = aggregate.listing_for_origin(group, listing)
+    target = directory.listing_for_origin(group, listing)
     db.session.commit()
-    if target.state != aggregate.LISTED or target.kind != aggregate.GROUP_KIND:
+    if target.state != LISTED or target.kind != GROUP_KIND:
         report.skipped += len(entries)  # an admin turned it down here: not ours to serve
         return False
     report.groups.add(group.actor_id)
@@ -301,13 +295,11 @@ def _apply(
         if not items:
             return []
         before = (group.state, group.state_reason)
-        token = aggregate.serving_via.set(listing.peer_id)
-        try:
-            results = remote_feed.apply_entries(group, items)
-        finally:
-            aggregate.serving_via.reset(token)
+        results = remote_feed.apply_entries(group, items)
         report.applied += sum(1 for result in results if result.applied)
         if results and results[-1].outcome == "refused":
+            # Kept with the source named: it served the entry.
+            quarantine.keep_refused(group, results[-1], via=listing.peer_id)
             report.quarantined += 1
             # The source served it, not the group: the group's chain is not broken on its
             # word (catch_up asks the group itself). A state an admin must see stays.
@@ -323,12 +315,9 @@ def _quarantine(listing: Listing, peer: Peer, item: Any, reason: str) -> None:
         body = canonicalize(item).decode("utf-8")
     except (TypeError, ValueError):
         body = json.dumps(item, ensure_ascii=False, default=str)
+    seq = _seq(item) if isinstance(item, dict) else None
     with write_lock.writing():
-        token = aggregate.serving_via.set(listing.peer_id)
-        try:
-            aggregate.quarantine(peer, _seq(item) if isinstance(item, dict) else None, body, reason)
-        finally:
-            aggregate.serving_via.reset(token)
+        quarantine.keep(peer, seq, body, reason, via=listing.peer_id)
 
 
 # The worker --------------------------------------------------------------------------
@@ -341,8 +330,8 @@ def pull_due(*, clock: Callable[[], datetime] = utcnow) -> list[SourceReport]:
     due = db.session.scalars(
         select(Listing)
         .where(
-            Listing.kind == aggregate.SOURCE_KIND,
-            Listing.state == aggregate.LISTED,
+            Listing.kind == SOURCE_KIND,
+            Listing.state == LISTED,
             or_(Listing.next_pull_at.is_(None), Listing.next_pull_at <= now),
         )
         .order_by(Listing.id)
@@ -361,7 +350,7 @@ def pull_due(*, clock: Callable[[], datetime] = utcnow) -> list[SourceReport]:
 def run_due() -> int:
     """The worker's step on an aggregator: pull due sources, admit new entries to the
     combined feed; return how many entries that applied and admitted."""
-    if not aggregate.is_aggregator():
+    if not is_aggregator():
         return 0
     applied = sum(report.applied for report in pull_due())
     return applied + combined_feed.admit()

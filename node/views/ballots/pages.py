@@ -4,23 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
-from sqlalchemy import select
 
 from schemas import vocab
 from schemas.ballots import BallotIn, VoteIn
 
-from ..auth import current_member, role_required
-from ..extensions import db
-from ..models import Ballot, Candidate, Member
-from ..services.errors import ServiceError
-from ..services.groups import current_group
-from ..services.voting import ballot_tellers, ballots, votes
-from .forms import Errors, flatten, service_errors
-from .no_store import no_store
-
-bp = Blueprint("ballots", __name__)
+from ...auth import current_member, role_required
+from ...models import Ballot
+from ...services.errors import ServiceError
+from ...services.groups import current_group
+from ...services.voting import ballot_tellers, ballots, votes
+from ..attempt import attempt
+from ..forms import Errors, flatten, service_errors
+from ..no_store import no_store
+from .blueprint import bp
 
 PAPERS_PER_PAGE = 100
 
@@ -39,7 +37,8 @@ def index():
     viewer = current_member()
     found = ballots.listing(viewer, page=_page_number())
     voted = {b.id for b in found.items if votes.has_voted(b, viewer)} if viewer else set()
-    return render_template("ballots/index.html", found=found, voted=voted, state=ballots.state)
+    states = {b.id: ballots.state(b) for b in found.items}
+    return render_template("ballots/index.html", found=found, voted=voted, states=states)
 
 
 def _ballot_page(ballot: Ballot, status: int = 200, errors: Errors | None = None, **extra: Any):
@@ -54,15 +53,11 @@ def _ballot_page(ballot: Ballot, status: int = 200, errors: Errors | None = None
         voted=votes.has_voted(ballot, viewer),
         barred=votes.ineligibility(ballot, viewer) if viewer else None,
         result=ballots.result(ballot) if where == "closed" else None,
-        endorses=_candidate(ballot),
+        endorses=ballots.endorsed_candidate(ballot),
         option_choices=[(o.position, o.label) for o in ballot.options],
         errors=errors or {},
         **extra,
     ), status
-
-
-def _candidate(ballot: Ballot) -> Candidate | None:
-    return db.session.get(Candidate, ballot.candidate_id) if ballot.candidate_id else None
 
 
 @bp.get("/ballots/<int:ballot_id>")
@@ -105,12 +100,12 @@ def vote(ballot_id: int):
     try:
         choices = _posted_choices(found)
         VoteIn().load({"choices": choices, "receipt_code": code})
-        receipt = votes.cast(found, viewer, choices, code)
     except ValidationError as exc:
         return _ballot_page(found, 400, flatten(exc.messages))
-    except ServiceError as exc:
-        db.session.rollback()
-        return _ballot_page(ballots.get(ballot_id, viewer), exc.status, service_errors(exc))
+    with attempt() as tried:
+        receipt = votes.cast(found, viewer, choices, code)
+    if tried.refusal:
+        return _ballot_page(ballots.get(ballot_id, viewer), tried.status, tried.errors)
     # Shown here, once: it is not stored anywhere a page could be rendered from again.
     return render_template("ballots/receipt.html", ballot=found, receipt=receipt)
 
@@ -183,28 +178,13 @@ def _posted_tellers() -> dict[str, Any]:
     return found
 
 
-def _teller_choices() -> list[tuple[int, str]]:
-    # Tellers are active members; the list is the group's, shown by name.
-    rows = db.session.execute(
-        select(Member.id, Member.display_name)
-        .where(Member.status == "active")
-        .order_by(Member.display_name, Member.id)
-    )
-    return [(mid, name) for mid, name in rows]
-
-
-def _candidates() -> list[tuple[int, str]]:
-    rows = db.session.execute(select(Candidate.id, Candidate.name).order_by(Candidate.name))
-    return [(cid, name) for cid, name in rows]
-
-
 def _form(values: dict[str, Any], errors: Errors, status: int = 200):
     return render_template(
         "ballots/form.html",
         values=values,
         errors=errors,
-        candidates=_candidates(),
-        members=_teller_choices(),
+        candidates=ballots.candidate_choices(),
+        members=ballot_tellers.choices(),
         zone=_group_zone(),
         kinds=[(k, KIND_LABELS[k]) for k in vocab.BALLOT_KINDS],
     ), status
@@ -256,11 +236,10 @@ def new():
 @role_required("organiser")
 def close(ballot_id: int):
     found = ballots.get(ballot_id, current_member())
-    try:
+    with attempt() as tried:
         ballots.close(found, early=True)
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+    if tried.refusal:
+        flash(tried.refusal.message, "error")
         return redirect(url_for("ballots.ballot", ballot_id=ballot_id))
     if found.sealed and not ballots.has_result(found):
         flash("Voting is closed. The count waits for the tellers to give their shares.", "success")
@@ -273,14 +252,10 @@ def close(ballot_id: int):
 @role_required("organiser")
 def delete(ballot_id: int):
     found = ballots.get(ballot_id, current_member())
-    try:
+    with attempt() as tried:
         ballots.delete(found)
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+    if tried.refusal:
+        flash(tried.refusal.message, "error")
         return redirect(url_for("ballots.ballot", ballot_id=ballot_id))
     flash("Ballot deleted.", "success")
     return redirect(url_for("ballots.index"))
-
-
-from . import sealed_ballots  # noqa: E402,F401 - adds the sealed ballots' own pages to bp

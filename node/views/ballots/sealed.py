@@ -13,15 +13,15 @@ from urllib.parse import quote
 
 from flask import flash, redirect, render_template, request, url_for
 
-from ..auth import current_member, login_required
-from ..extensions import db
-from ..models import Ballot
-from ..services.errors import Forbidden, NotFound, ServiceError
-from ..services.groups import current_group
-from ..services.voting import ballot_box, ballot_tellers, ballots
-from .ballots import bp
-from .forms import Errors, service_errors
-from .no_store import no_store
+from ...auth import current_member, login_required
+from ...models import Ballot
+from ...services.errors import Forbidden, NotFound
+from ...services.groups import current_group
+from ...services.voting import ballot_box, ballot_tellers, ballots
+from ..attempt import attempt
+from ..forms import Errors
+from ..no_store import no_store
+from .blueprint import bp
 
 TRACKERS_PER_PAGE = 100
 TRACKER = re.compile(r"[0-9a-f]{64}")
@@ -99,11 +99,10 @@ def teller(ballot_id: int):
 @no_store  # the page shows the teller's code, once
 def take_code(ballot_id: int):
     found = _sealed(ballot_id)
-    try:
+    with attempt() as tried:
         code = ballot_tellers.take_code(found, current_member())
-    except ServiceError as exc:
-        db.session.rollback()
-        return _teller_page(_sealed(ballot_id), exc.status, service_errors(exc))
+    if tried.refusal:
+        return _teller_page(_sealed(ballot_id), tried.status, tried.errors)
     return _teller_page(found, code=code, code_file=_code_file(found, code))
 
 
@@ -112,12 +111,11 @@ def take_code(ballot_id: int):
 @no_store
 def confirm_code(ballot_id: int):
     found = _sealed(ballot_id)
-    try:
+    with attempt() as tried:
         ballot_tellers.confirm_code(found, current_member(), _posted_code())
-    except ServiceError as exc:
-        db.session.rollback()
+    if tried.refusal:
         # The code typed is not shown back: it may be the real one, mistyped by a letter.
-        return _teller_page(_sealed(ballot_id), exc.status, service_errors(exc))
+        return _teller_page(_sealed(ballot_id), tried.status, tried.errors)
     if found.public_key:
         flash(
             "Thank you: you have kept your code. Every teller has now, so the ballot's key "
@@ -151,11 +149,10 @@ def count(ballot_id: int):
 @no_store  # takes a teller's code
 def give_share(ballot_id: int):
     found = _sealed(ballot_id)
-    try:
+    with attempt() as tried:
         ballot_tellers.submit_share(found, current_member(), _posted_code())
-    except ServiceError as exc:
-        db.session.rollback()
-        return _count_page(_sealed(ballot_id), exc.status, service_errors(exc))
+    if tried.refusal:
+        return _count_page(_sealed(ballot_id), tried.status, tried.errors)
     if ballots.has_result(found):
         flash("Thank you: your share was the last one needed. The papers are counted.", "success")
         return redirect(url_for("ballots.ballot", ballot_id=ballot_id, _anchor="result"))
