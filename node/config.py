@@ -40,7 +40,7 @@ class Defaults:
     MAIL_MAX_ATTEMPTS = 8  # tries in all before a message that keeps failing is failed
     MAIL_BACKOFF_BASE_SECONDS = 60
     MAIL_BACKOFF_CAP_SECONDS = 30 * 60
-    # Log-in limits (services/members.authenticate says how they work together).
+    # Log-in limits (services/membership/logins.authenticate says how they work together).
     LOGIN_MAX_FAILURES_PER_ACCOUNT = 5  # for one account from one client address, per window
     LOGIN_MAX_FAILURES_PER_ADDRESS = 20  # from one client address, whatever the accounts
     LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60

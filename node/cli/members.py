@@ -12,7 +12,7 @@ from schemas.members import MemberIn
 
 from ..services import groups
 from ..services.errors import ServiceError
-from ..services.membership import members, tokens
+from ..services.membership import invitations, members, tokens
 from .errors import fail
 
 
@@ -33,7 +33,7 @@ def member_add(email: str, display_name: str | None, role: str) -> None:
         data = MemberIn().load(
             {"email": email, "display_name": display_name or email.split("@")[0], "role": role}
         )
-        added, token = members.add_with_invite(data)
+        added, token = invitations.add_with_invite(data)
     except (ValidationError, ServiceError) as exc:
         fail(exc)
     with current_app.test_request_context(base_url=_base_url()):

@@ -14,9 +14,9 @@ from schemas.member_data import MemberDataOut
 from .. import auth
 from ..auth import current_member, login_required
 from ..services.errors import ServiceError
-from ..services.membership import member_data, members, sessions, tokens
+from ..services.membership import member_data, members, resets, sessions, tokens
 from ..services.organising import events
-from ..services.twins import remote_rsvp
+from ..services.twins import outgoing_rsvps
 from .feeds import member_calendar_address
 from .forms import Errors, read_form, service_errors, submitted
 from .no_store import no_store
@@ -46,7 +46,7 @@ def _page(status: int = 200, **forms: Any):
         member_sessions=sessions.for_member(viewer),
         this_session_id=auth.current_session_id(),
         allowed_scopes=tokens.allowed_scopes(viewer),
-        twin_events=remote_rsvp.twin_events(viewer),
+        twin_events=outgoing_rsvps.twin_events(viewer),
         **context,
     ), status
 
@@ -82,7 +82,7 @@ def password():
     data, errors = read_form(PasswordChangeForm())
     if not errors:
         try:
-            members.change_password(viewer, data["current_password"], data["new_password"])
+            resets.change_password(viewer, data["current_password"], data["new_password"])
         except ServiceError as exc:
             errors = service_errors(exc)
     if errors:
@@ -160,7 +160,8 @@ def revoke_token(token_id: int):
 @no_store
 @login_required
 def data():
-    return render_template("account/data.html", export=member_data.export(current_member()))
+    document = MemberDataOut().dump(member_data.export(current_member()))
+    return render_template("account/data.html", export=document)
 
 
 @bp.get("/account/data.json", endpoint="data_download")

@@ -10,7 +10,7 @@ from flask import render_template
 
 from ..models import Event
 from ..services.organising import events, guests
-from ..services.twins import remote_rsvp
+from ..services.twins import incoming_rsvps
 from .forms import Errors
 
 PER_PAGE = 100
@@ -32,7 +32,7 @@ def render(
         found=events.responses_listing(event, page=page, per_page=PER_PAGE, response=response),
         counts=events.attendance(event),
         response=response,
-        twins=remote_rsvp.attendance(event),
+        twins=incoming_rsvps.attendance(event),
         visitors={"going": guests.going(event), "counts": guests.counts(event)},
         has_begun=events.has_begun(event),
         attended_errors=attended_errors,

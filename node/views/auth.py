@@ -19,7 +19,7 @@ from .. import auth, request_limits
 from ..errors import error_response, wants_json
 from ..services import groups
 from ..services.errors import ServiceError, TooManyAttempts
-from ..services.membership import members, sessions
+from ..services.membership import invitations, logins, resets, sessions
 from .forms import read_form, safe_next, service_errors, submitted
 from .no_store import no_store
 
@@ -102,7 +102,7 @@ def login():
         status = 400
         if not errors:
             try:
-                member = members.authenticate(
+                member = logins.authenticate(
                     data["email"], data["password"], request.remote_addr or "unknown"
                 )
             except TooManyAttempts as exc:
@@ -158,7 +158,7 @@ def _limited_as_mail_form(view):
 @no_store
 @_limited_as_mail_form
 def accept_invite(token: str):
-    invite = members.find_invite(token)  # an unknown or used link is a 404 page saying so
+    invite = invitations.find_invite(token)  # an unknown or used link is a 404 page saying so
     if invite.password_hash is not None:
         return _confirm_join(token, invite)
     if invite.email is None:
@@ -170,7 +170,7 @@ def accept_invite(token: str):
         data, errors = read_form(InviteAcceptIn(), extra={"email": invite.email})
         if not errors:
             try:
-                member = members.accept_invite(
+                member = invitations.accept_invite(
                     token, data["email"], data["display_name"], data["password"]
                 )
             except ServiceError as exc:
@@ -189,7 +189,7 @@ def _join_by_link(token: str, invite):
         data, errors = read_form(InviteAcceptIn())
         if not errors:
             try:
-                members.join_by_link(
+                invitations.join_by_link(
                     token,
                     data["email"],
                     data["display_name"],
@@ -206,7 +206,7 @@ def _join_by_link(token: str, invite):
             else:
                 # The same answer for every address: whether it is a member's is only told
                 # to its owner, by e-mail.
-                flash(members.JOIN_MAIL_SENT.format(email=data["email"]), "success")
+                flash(invitations.JOIN_MAIL_SENT.format(email=data["email"]), "success")
                 return redirect(url_for("pages.home"))
     return _invite_page(invite, values, errors, token)
 
@@ -217,7 +217,7 @@ def _confirm_join(token: str, invite):
         data, errors = read_form(JoinConfirmIn())
         if not errors:
             try:
-                member = members.confirm_join(token, data["password"])
+                member = invitations.confirm_join(token, data["password"])
             except ServiceError as exc:
                 errors = service_errors(exc)
             else:
@@ -255,7 +255,7 @@ def request_reset():
         values = submitted("email")
         data, errors = read_form(ResetRequestIn())
         if not errors:
-            members.request_reset(
+            resets.request_reset(
                 data["email"],
                 lambda value: url_for("auth.reset_password", token=value, _external=True),
             )
@@ -275,7 +275,7 @@ def reset_password(token: str):
         data, errors = read_form(NewPasswordIn())
         if not errors:
             try:
-                member = members.reset_password(token, data["password"])
+                member = resets.reset_password(token, data["password"])
             except ServiceError as exc:
                 if exc.status == 404:
                     raise

@@ -17,7 +17,7 @@ from schemas.members import MemberIn, MemberUpdate
 from ..auth import current_member, role_required
 from ..services import groups, profile
 from ..services.errors import Invalid
-from ..services.membership import members
+from ..services.membership import invitations, members
 from ..services.organising import campaigns, candidates, events, posts
 from ..templating import input_time
 from . import attendance_page
@@ -324,7 +324,7 @@ def add_member():
     if request.method == "GET":
         return _form_page("manage/member_form.html", values={"role": "member"}, errors={}, **page)
     data, errors = _read(MemberIn(), fields)
-    added, refusal, status = _save(errors, lambda: members.add_with_invite(data, actor=viewer))
+    added, refusal, status = _save(errors, lambda: invitations.add_with_invite(data, actor=viewer))
     if added is None:
         return _form_page(
             "manage/member_form.html", status, values=request.form, errors=refusal, **page
@@ -357,7 +357,7 @@ def invite():
         return _form_page(
             "manage/member_form.html", 400, values=request.form, errors=errors, **page
         )
-    token, refusal, status = _attempt(lambda: members.invite(viewer, role=role))
+    token, refusal, status = _attempt(lambda: invitations.invite(viewer, role=role))
     if token is None:
         return _form_page(
             "manage/member_form.html", status, values=request.form, errors=refusal, **page

@@ -14,7 +14,12 @@ from schemas import network as shapes
 from schemas import vocab
 
 from ..services import geo
-from ..services.aggregator import national
+from ..services.aggregator.national import campaigns as national_campaigns
+from ..services.aggregator.national import candidates as national_candidates
+from ..services.aggregator.national import events as national_events
+from ..services.aggregator.national import groups as national_groups
+from ..services.aggregator.national import lists, places
+from ..services.aggregator.national import needed as national_needed
 from ..services.groups import current_group
 
 bp = Blueprint("national", __name__, url_prefix="/network")
@@ -49,8 +54,8 @@ def groups():
     """List followed groups with area, seat, marginality, sync state and last activity."""
     schema = shapes.NetworkGroupQuery()
     filters = _filters(schema)
-    found = national.groups(**filters)
-    sort, direction = national.sorting("groups", filters.get("sort"), filters.get("dir"))
+    found = national_groups.groups(**filters)
+    sort, direction = lists.sorting("groups", filters.get("sort"), filters.get("dir"))
     return render_template(
         "national/groups.html",
         found=found,
@@ -58,7 +63,7 @@ def groups():
         query=_kept(schema),
         sort=sort,
         direction=direction,
-        states=national.STATE_LABELS,
+        states=national_groups.STATE_LABELS,
     )
 
 
@@ -67,8 +72,8 @@ def events():
     """List upcoming events across the network, by kind, dates and distance from a place."""
     schema = shapes.NetworkEventQuery()
     filters = _filters(schema)
-    found, place = national.event_search(filters, _zone())
-    sort, direction = national.sorting("events", filters.get("sort"), filters.get("dir"))
+    found, place = national_events.event_search(filters, _zone())
+    sort, direction = lists.sorting("events", filters.get("sort"), filters.get("dir"))
     return render_template(
         "national/events.html",
         found=found,
@@ -77,8 +82,8 @@ def events():
         query=_kept(schema),
         sort=sort,
         direction=direction,
-        radius=filters.get("within") or national.DEFAULT_RADIUS_KM,
-        default_radius=national.DEFAULT_RADIUS_KM,
+        radius=filters.get("within") or places.DEFAULT_RADIUS_KM,
+        default_radius=places.DEFAULT_RADIUS_KM,
         districts_loaded=geo.districts_loaded(),
     )
 
@@ -88,8 +93,8 @@ def needed():
     """Rank seats by need and distance, showing every input and the formula."""
     schema = shapes.NeededQuery()
     filters = _filters(schema)
-    found, place = national.needed_search(filters)
-    sort, direction = national.sorting("needed", filters.get("sort"), filters.get("dir"))
+    found, place = national_needed.needed_search(filters)
+    sort, direction = lists.sorting("needed", filters.get("sort"), filters.get("dir"))
     return render_template(
         "national/needed.html",
         found=found,
@@ -98,7 +103,7 @@ def needed():
         query=_kept(schema),
         sort=sort,
         direction=direction,
-        formula=national.formula(),
+        formula=national_needed.formula(),
         districts_loaded=geo.districts_loaded(),
     )
 
@@ -108,12 +113,12 @@ def campaigns():
     """List campaigns across the network, with counts by kind and status."""
     schema = shapes.NetworkCampaignQuery()
     filters = _filters(schema)
-    found = national.campaigns(**filters)
-    sort, direction = national.sorting("campaigns", filters.get("sort"), filters.get("dir"))
+    found = national_campaigns.campaigns(**filters)
+    sort, direction = lists.sorting("campaigns", filters.get("sort"), filters.get("dir"))
     return render_template(
         "national/campaigns.html",
         found=found,
-        counts=national.campaign_counts(),
+        counts=national_campaigns.campaign_counts(),
         filters=filters,
         query=_kept(schema),
         sort=sort,
@@ -126,12 +131,12 @@ def candidates():
     """List endorsed candidates and the win rate, each figure linked to its evidence."""
     schema = shapes.NetworkCandidateQuery()
     filters = _filters(schema)
-    found = national.candidates(**filters)
-    sort, direction = national.sorting("candidates", filters.get("sort"), filters.get("dir"))
+    found = national_candidates.candidates(**filters)
+    sort, direction = lists.sorting("candidates", filters.get("sort"), filters.get("dir"))
     return render_template(
         "national/candidates.html",
         found=found,
-        rates=national.win_rates(),
+        rates=national_candidates.win_rates(),
         filters=filters,
         query=_kept(schema),
         sort=sort,
@@ -145,7 +150,7 @@ def evidence():
     schema = shapes.NetworkEvidenceQuery()
     filters = _filters(schema)
     outcome = filters.get("outcome") or "decided"
-    found = national.candidates(
+    found = national_candidates.candidates(
         office=filters.get("office"),
         outcome=outcome,
         sort="group",

@@ -17,7 +17,7 @@ from schemas.common import Choice, InputSchema, Text
 
 from ..auth import current_member, role_required
 from ..services.organising import events
-from ..services.twins import remote_rsvp, twinning
+from ..services.twins import outgoing_rsvps, remote_rsvp, twinning
 from . import attendance_page
 from .attempt import attempt
 from .forms import Errors, read_form
@@ -161,7 +161,7 @@ def _current_values(found) -> dict[str, Any]:
 def event(object_id: int):
     """Show a twinned group's event and the member's answer; POST sends a new answer."""
     viewer = current_member()
-    found = remote_rsvp.twin_event(object_id, viewer)
+    found = outgoing_rsvps.twin_event(object_id, viewer)
     if request.method == "GET":
         return _twin_event_page(found, _current_values(found), {})
     values = {name: request.form.get(name, "") for name in ("response", "party_size", "share")}
@@ -169,7 +169,7 @@ def event(object_id: int):
     if errors:
         return _twin_event_page(found, values, errors, 400)
     rsvp, errors, status = _attempt(
-        lambda: remote_rsvp.send(
+        lambda: outgoing_rsvps.send(
             viewer, object_id, data["response"], data["party_size"], data["share"]
         )
     )
@@ -184,8 +184,8 @@ def event(object_id: int):
 def cancel(object_id: int):
     """Cancel the member's answer to a twinned group's event, freeing their places there."""
     viewer = current_member()
-    found = remote_rsvp.twin_event(object_id, viewer)
-    _, errors, _status = _attempt(lambda: remote_rsvp.cancel(viewer, object_id))
+    found = outgoing_rsvps.twin_event(object_id, viewer)
+    _, errors, _status = _attempt(lambda: outgoing_rsvps.cancel(viewer, object_id))
     if errors:
         flash(" ".join(message for messages in errors.values() for message in messages), "error")
     else:

@@ -210,7 +210,7 @@ def test_upgrading_turns_who_voted_into_a_keyed_hash_that_outlives_the_member(em
     from node.models import Ballot, Member
     from node.services.errors import Conflict, Forbidden
     from node.services.membership import members
-    from node.services.voting import ballots
+    from node.services.voting import votes
     from tests import factories
 
     upgrade(directory=str(MIGRATIONS), revision=BEFORE_BALLOT_VOTERS)
@@ -261,15 +261,15 @@ def test_upgrading_turns_who_voted_into_a_keyed_hash_that_outlives_the_member(em
         if db.engine.dialect.name == "sqlite":
             sql = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'ballot_voter'"))
             assert "WITHOUT ROWID" in sql.scalar().upper()
-    assert voter["voter"] == ballots.voter_hash(1, "chris@example.org")
+    assert voter["voter"] == votes.voter_hash(1, "chris@example.org")
     assert voter["member_id"] == 1
     assert paper["owner_tag"] == "" and paper["choices"] == "[0]"
     factories.group()
     ballot, chris = db.session.get(Ballot, 1), db.session.get(Member, 1)
     with pytest.raises(Forbidden):  # the code alone was a bearer credential: no longer
-        ballots.cast(ballot, chris, [1], old_code)
+        votes.cast(ballot, chris, [1], old_code)
     members.remove(chris)
     back = factories.member(email="chris@example.org")
     with pytest.raises(Conflict, match="already voted in this ballot"):
-        ballots.cast(db.session.get(Ballot, 1), back, [1])
+        votes.cast(db.session.get(Ballot, 1), back, [1])
     assert db.session.scalar(text("SELECT count(*) FROM ballot_paper")) == 1

@@ -13,9 +13,9 @@ import re
 import pytest
 
 from node.services import groups
-from node.services.membership import members, tokens
+from node.services.membership import invitations, resets, tokens
 from node.services.organising import guests
-from node.services.voting import ballots
+from node.services.voting import ballots, votes
 from tests import factories
 from tests.conftest import csrf_token, log_in, post_form
 from tests.node.api_support import ApiClient
@@ -49,7 +49,7 @@ def _vote_api(v: Visit):
 
 def _closed_ballot(v: Visit):
     ballot = factories.ballot(freeze_at=factories.soon(1))
-    receipt = ballots.cast(ballot, v.who, [0])
+    receipt = votes.cast(ballot, v.who, [0])
     ballots.close(ballot, early=True)
     return ballot, receipt
 
@@ -109,18 +109,18 @@ def _add_member_api(v: Visit):
 
 
 def _invitation_link(v: Visit):
-    return v.client.get(f"/invite/{members.invite(v.who)}")
+    return v.client.get(f"/invite/{invitations.invite(v.who)}")
 
 
 def _invitation_refused(v: Visit):
-    token = members.invite(v.who)
+    token = invitations.invite(v.who)
     path = f"/invite/{token}"
     return post_form(v.client, path, {"email": "x@example.org", "display_name": ""})
 
 
 def _reset_token(v: Visit) -> str:
     found: list[str] = []
-    members.request_reset(v.who.email, lambda value: found.append(value) or "link")
+    resets.request_reset(v.who.email, lambda value: found.append(value) or "link")
     return found[0]
 
 

@@ -7,7 +7,7 @@ import pytest
 from node import page_cache
 from node.extensions import db
 from node.services import content_version
-from node.services.membership import members
+from node.services.membership import logins
 from node.services.organising import campaigns, events
 from tests import factories
 from tests.conftest import log_in
@@ -34,7 +34,7 @@ def test_every_content_change_moves_the_version_in_its_own_transaction(group, me
 
 def test_member_bookkeeping_does_not_move_the_version(group, member):
     start = content_version.current()
-    members.authenticate(member.email, factories.PASSWORD, "127.0.0.1")
+    logins.authenticate(member.email, factories.PASSWORD, "127.0.0.1")
     assert content_version.current() == start
 
 

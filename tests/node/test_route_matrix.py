@@ -11,7 +11,7 @@ import tempfile
 import pytest
 
 from node import create_app
-from node.services.membership import members, tokens
+from node.services.membership import invitations, tokens
 from node.services.organising import calendar_feeds, carpools, series
 from tests import factories
 from tests.conftest import csrf_token, log_in
@@ -192,7 +192,7 @@ def test_route_answers_each_role_as_the_table_says(app, client, endpoint, method
         "kind": "events",
         "member_id": target.id,
         "filename": "style.css",
-        "token": members.invite(None),
+        "token": invitations.invite(None),
         "calendar_token": calendar_feeds.token_for(target),
         "token_id": 1,
         "session_id": 1,

@@ -36,7 +36,7 @@ from node.models import (
     ReceivedActivity,
     RemoteEntry,
 )
-from node.services.membership import members, sessions, tokens
+from node.services.membership import invitations, sessions, tokens
 from node.services.organising import calendar_feeds, carpools, series
 from node.services.peering import inbox, outbound
 from node.services.voting import ballots
@@ -178,7 +178,7 @@ def _real_ids(admin) -> dict:
         "item_id": event.id,
         "kind": "events",
         "member_id": target.id,
-        "token": members.invite(None),
+        "token": invitations.invite(None),
         "calendar_token": calendar_feeds.token_for(target),
         "token_id": tokens.find(tokens.create_personal(target)).id,
         "following_id": 1,

@@ -16,15 +16,15 @@ What stays, as numbers only:
 - their ballot papers, which never named them, so a ballot counts their vote at the close
   (the count reads the papers, not who voted);
 - that they voted in each ballot, as a keyed hash of their address with nothing else
-  (``ballots.forget_voter``), so joining again with that address gives no second vote.
+  (``votes.forget_voter``), so joining again with that address gives no second vote.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import Select, and_, delete, func, or_, select, update
+from sqlalchemy.orm import contains_eager
 
 from ...extensions import db
 from ...models import (
@@ -32,6 +32,8 @@ from ...models import (
     ApiToken,
     Ballot,
     BallotVoter,
+    CarpoolOffer,
+    CarpoolRequest,
     Event,
     Invite,
     LoginFailure,
@@ -50,287 +52,131 @@ from ...models import (
 from ..errors import Conflict, Invalid
 from ..organising import carpools, events, shifts
 from ..organising.records import commit
-from ..twins import remote_rsvp
-from ..voting import ballots
+from ..twins import outgoing_rsvps
+from ..voting import votes
 from . import members, passwords
 
-SCHEMA_VERSION = 1
+
+class CarpoolHeld(NamedTuple):
+    """A member's carpool offer or request, its event, and (offers) how many riders it has."""
+
+    kind: str  # offer or request
+    event: Event
+    row: CarpoolOffer | CarpoolRequest
+    riders: int | None
 
 
-def _when(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+class TwinEventAnswer(NamedTuple):
+    """A member's answer to a twinned group's event, and the event's title if it is held."""
+
+    answer: OutgoingRsvp
+    event_title: str | None
+
+
+class TwinningHeld(NamedTuple):
+    """A twinning the member proposed or answered, and which of the two they did."""
+
+    twinning: Twinning
+    proposed_by_you: bool
+    answered_by_you: bool
 
 
 def export(member: Member) -> dict[str, Any]:
-    """Return everything the node holds about ``member`` as JSON-able data."""
+    """Load everything the node holds about ``member``, as rows MemberDataOut dumps."""
+    mine = member.id
     return {
-        "schema_version": SCHEMA_VERSION,
-        "generated_at": utcnow().isoformat(),
-        "profile": {
-            "id": member.id,
-            "email": member.email,
-            "display_name": member.display_name,
-            "role": member.role,
-            "status": member.status,
-            "joined_at": _when(member.joined_at),
-            "last_login_at": _when(member.last_login_at),
-            "has_password": member.password_hash is not None,
-        },
-        "rsvps": _rsvps(member),
-        "shift_signups": _shift_signups(member),
+        "generated_at": utcnow(),
+        "profile": member,
+        "rsvps": _objects(
+            select(Rsvp)
+            .join(Rsvp.event)
+            .options(contains_eager(Rsvp.event))
+            .where(Rsvp.member_id == mine)
+            .order_by(Event.starts_at, Event.id)
+        ),
+        "shift_signups": _objects(
+            select(ShiftSignup)
+            .join(ShiftSignup.shift)
+            .join(Shift.event)
+            .options(contains_eager(ShiftSignup.shift).contains_eager(Shift.event))
+            .where(ShiftSignup.member_id == mine)
+            .order_by(Shift.starts_at, Shift.id)
+        ),
         "carpools": _carpools(member),
-        "ballots_voted_in": _ballots_voted_in(member),
-        "ballots_created": _ballots_created(member),
-        "api_tokens": _api_tokens(member),
-        "oauth_clients": _oauth_clients(member),
-        "invitations_created": _invitations_created(member),
-        "invitations_for_you": _invitations_for_you(member),
-        "password_resets": _password_resets(member),
-        "twin_event_rsvps": _twin_event_rsvps(member),
-        "twinnings": _twinnings(member),
-        "mail": _mail(member),
-        "login_failures": _login_failures(member),
+        # Only that they voted: papers are anonymous, so the node cannot say what they chose.
+        "ballots_voted_in": _rows(
+            select(Ballot.id, Ballot.question)
+            .join(BallotVoter, BallotVoter.ballot_id == Ballot.id)
+            .where(BallotVoter.member_id == mine)
+            .order_by(Ballot.id)
+        ),
+        "ballots_created": _rows(
+            select(Ballot.id, Ballot.question, Ballot.created_at)
+            .where(Ballot.created_by_id == mine)
+            .order_by(Ballot.id)
+        ),
+        "api_tokens": _objects(
+            select(ApiToken).where(ApiToken.member_id == mine).order_by(ApiToken.id)
+        ),
+        "oauth_clients": _objects(
+            select(ApiClient).where(ApiClient.member_id == mine).order_by(ApiClient.id)
+        ),
+        "invitations_created": _objects(
+            select(Invite).where(Invite.created_by_id == mine).order_by(Invite.id)
+        ),
+        "invitations_for_you": _objects(
+            select(Invite)
+            .where(or_(Invite.used_by_id == mine, Invite.email == member.email))
+            .order_by(Invite.id)
+        ),
+        "password_resets": _objects(
+            select(PasswordReset).where(PasswordReset.member_id == mine).order_by(PasswordReset.id)
+        ),
+        "twin_event_rsvps": [
+            TwinEventAnswer(answer, title)
+            for answer, title in db.session.execute(
+                select(OutgoingRsvp, RemoteObject.title)
+                .outerjoin(RemoteObject, RemoteObject.object_id == OutgoingRsvp.event_object_id)
+                .where(OutgoingRsvp.member_id == mine)
+                .order_by(OutgoingRsvp.id)
+            )
+        ],
+        "twinnings": [
+            TwinningHeld(row, row.proposed_by_id == mine, row.answered_by_id == mine)
+            for row in _objects(
+                select(Twinning)
+                .where(or_(Twinning.proposed_by_id == mine, Twinning.answered_by_id == mine))
+                .order_by(Twinning.id)
+            )
+        ],
+        "mail": _objects(
+            select(OutboundMail)
+            .where(func.lower(OutboundMail.to_address) == member.email)
+            .order_by(OutboundMail.id)
+        ),
+        # Times only: the addresses they came from may be anyone's.
+        "login_failures": _objects(
+            select(LoginFailure.at)
+            .where(LoginFailure.account == member.email)
+            .order_by(LoginFailure.at)
+        ),
     }
 
 
-def _rsvps(member: Member) -> list[dict[str, Any]]:
-    rows = db.session.execute(
-        select(Rsvp, Event.title)
-        .join(Event, Event.id == Rsvp.event_id)
-        .where(Rsvp.member_id == member.id)
-        .order_by(Event.starts_at, Event.id)
-    )
-    return [
-        {
-            "event_id": rsvp.event_id,
-            "event_title": title,
-            "response": rsvp.response,
-            "answered_at": _when(rsvp.created_at),
-            "changed_at": _when(rsvp.updated_at),
-        }
-        for rsvp, title in rows
-    ]
+def _objects(query: Select) -> list[Any]:
+    return list(db.session.scalars(query))
 
 
-def _shift_signups(member: Member) -> list[dict[str, Any]]:
-    rows = db.session.execute(
-        select(ShiftSignup, Shift, Event.title)
-        .join(Shift, Shift.id == ShiftSignup.shift_id)
-        .join(Event, Event.id == Shift.event_id)
-        .where(ShiftSignup.member_id == member.id)
-        .order_by(Shift.starts_at, Shift.id)
-    )
-    return [
-        {
-            "event_id": shift.event_id,
-            "event_title": title,
-            "shift": shift.label,
-            "starts_at": _when(shift.starts_at),
-            "ends_at": _when(shift.ends_at),
-            "state": signup.state,
-            "signed_up_at": _when(signup.created_at),
-        }
-        for signup, shift, title in rows
-    ]
+def _rows(query: Select) -> list[Any]:
+    return list(db.session.execute(query))
 
 
-def _carpools(member: Member) -> list[dict[str, Any]]:
+def _carpools(member: Member) -> list[CarpoolHeld]:
     # Their own offers and requests; whom they were matched with is the others' data.
-    rows = []
-    for kind, event, row in carpools.of_member(member):
-        offered = kind == "offer"
-        rows.append(
-            {
-                "event_id": event.id,
-                "event_title": event.title,
-                "kind": kind,
-                "from_place": row.from_place,
-                "seats": row.seats if offered else None,
-                "note": row.note,
-                "riders_matched": carpools.riders_count(row) if offered else None,
-                "driver_matched": None if offered else row.offer_id is not None,
-                "created_at": _when(row.created_at),
-                "matched_at": None if offered else _when(row.matched_at),
-            }
-        )
-    return rows
-
-
-def _ballots_voted_in(member: Member) -> list[dict[str, Any]]:
-    # Only that they voted: papers are anonymous, so the node cannot say what they chose.
-    rows = db.session.execute(
-        select(Ballot.id, Ballot.question)
-        .join(BallotVoter, BallotVoter.ballot_id == Ballot.id)
-        .where(BallotVoter.member_id == member.id)
-        .order_by(Ballot.id)
-    )
-    return [{"ballot_id": id_, "question": question, "voted": True} for id_, question in rows]
-
-
-def _ballots_created(member: Member) -> list[dict[str, Any]]:
-    rows = db.session.execute(
-        select(Ballot.id, Ballot.question, Ballot.created_at)
-        .where(Ballot.created_by_id == member.id)
-        .order_by(Ballot.id)
-    )
     return [
-        {"ballot_id": id_, "question": question, "created_at": _when(created)}
-        for id_, question, created in rows
+        CarpoolHeld(kind, event, row, carpools.riders_count(row) if kind == "offer" else None)
+        for kind, event, row in carpools.of_member(member)
     ]
-
-
-def _api_tokens(member: Member) -> list[dict[str, Any]]:
-    rows = db.session.scalars(
-        select(ApiToken).where(ApiToken.member_id == member.id).order_by(ApiToken.id)
-    )
-    return [
-        {
-            "name": row.name,
-            "scopes": row.scope.split(),
-            "issued_to_client": row.client_id is not None,
-            "created_at": _when(row.created_at),
-            "expires_at": _when(row.expires_at),
-            "revoked_at": _when(row.revoked_at),
-            "last_used_at": _when(row.last_used_at),
-        }
-        for row in rows
-    ]
-
-
-def _oauth_clients(member: Member) -> list[dict[str, Any]]:
-    rows = db.session.scalars(
-        select(ApiClient).where(ApiClient.member_id == member.id).order_by(ApiClient.id)
-    )
-    return [
-        {
-            "name": row.name,
-            "client_id": row.client_id,
-            "scopes": row.scope.split(),
-            "created_at": _when(row.created_at),
-            "revoked_at": _when(row.revoked_at),
-        }
-        for row in rows
-    ]
-
-
-def _invitations_created(member: Member) -> list[dict[str, Any]]:
-    rows = db.session.scalars(
-        select(Invite).where(Invite.created_by_id == member.id).order_by(Invite.id)
-    )
-    return [
-        {
-            "email": row.email,
-            "role": row.role,
-            "created_at": _when(row.created_at),
-            "expires_at": _when(row.expires_at),
-            "used_at": _when(row.used_at),
-        }
-        for row in rows
-    ]
-
-
-def _invitations_for_you(member: Member) -> list[dict[str, Any]]:
-    rows = db.session.scalars(
-        select(Invite)
-        .where(or_(Invite.used_by_id == member.id, Invite.email == member.email))
-        .order_by(Invite.id)
-    )
-    return [
-        {
-            "email": row.email,
-            "role": row.role,
-            "created_at": _when(row.created_at),
-            "expires_at": _when(row.expires_at),
-            "used_at": _when(row.used_at),
-        }
-        for row in rows
-    ]
-
-
-def _password_resets(member: Member) -> list[dict[str, Any]]:
-    rows = db.session.scalars(
-        select(PasswordReset).where(PasswordReset.member_id == member.id).order_by(PasswordReset.id)
-    )
-    return [
-        {
-            "requested_at": _when(row.created_at),
-            "expires_at": _when(row.expires_at),
-            "used_at": _when(row.used_at),
-        }
-        for row in rows
-    ]
-
-
-def _twin_event_rsvps(member: Member) -> list[dict[str, Any]]:
-    rows = db.session.execute(
-        select(OutgoingRsvp, RemoteObject.title)
-        .outerjoin(RemoteObject, RemoteObject.object_id == OutgoingRsvp.event_object_id)
-        .where(OutgoingRsvp.member_id == member.id)
-        .order_by(OutgoingRsvp.id)
-    )
-    return [
-        {
-            "event": rsvp.event_object_id,
-            "event_title": title,
-            "group": rsvp.peer.actor_id,
-            "response": rsvp.response,
-            "party_size": rsvp.party_size,
-            "name_shared": rsvp.share_name,
-            "state": rsvp.state,
-            "answered_at": _when(rsvp.created_at),
-            "changed_at": _when(rsvp.updated_at),
-        }
-        for rsvp, title in rows
-    ]
-
-
-def _twinnings(member: Member) -> list[dict[str, Any]]:
-    rows = db.session.scalars(
-        select(Twinning)
-        .where(or_(Twinning.proposed_by_id == member.id, Twinning.answered_by_id == member.id))
-        .order_by(Twinning.id)
-    )
-    return [
-        {
-            "group": row.peer.actor_id,
-            "state": row.state,
-            "proposed_by_you": row.proposed_by_id == member.id,
-            "answered_by_you": row.answered_by_id == member.id,
-            "proposed_at": _when(row.proposed_at),
-            "answered_at": _when(row.answered_at),
-        }
-        for row in rows
-    ]
-
-
-def _mail(member: Member) -> list[dict[str, Any]]:
-    # Subjects and outcomes only: a body may hold a reset link, and is emptied once sent.
-    rows = db.session.scalars(
-        select(OutboundMail)
-        .where(func.lower(OutboundMail.to_address) == member.email)
-        .order_by(OutboundMail.id)
-    )
-    return [
-        {
-            "subject": row.subject,
-            "status": row.status,
-            "queued_at": _when(row.created_at),
-            "sent_at": _when(row.sent_at),
-        }
-        for row in rows
-    ]
-
-
-def _login_failures(member: Member) -> dict[str, Any]:
-    times = list(
-        db.session.scalars(
-            select(LoginFailure.at)
-            # Times only: the addresses they came from may be anyone's.
-            .where(LoginFailure.account == member.email)
-            .order_by(LoginFailure.at)
-        )
-    )
-    return {"count": len(times), "at": [_when(at) for at in times]}
 
 
 # Leaving ------------------------------------------------------------------------------
@@ -351,10 +197,10 @@ def leave(member: Member, password: str) -> None:
     check_can_leave(member)
     _free_places_still_to_come(member)
     # Tell twins the member will not come, before their answers go (see remote_rsvp).
-    remote_rsvp.withdraw_all(member)
+    outgoing_rsvps.withdraw_all(member)
     shifts.release_all(member)  # their shift places go to whoever is waiting
     carpools.release_all(member)  # riders and drivers matched with them are told
-    ballots.forget_voter(member)  # that they voted stays, as a hash of their address only
+    votes.forget_voter(member)  # that they voted stays, as a hash of their address only
     mine = member.id
     for table, column in (
         (Rsvp, Rsvp.member_id),

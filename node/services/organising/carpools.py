@@ -24,10 +24,8 @@ from sqlalchemy.orm import aliased
 from ...extensions import db
 from ...models import CarpoolOffer, CarpoolRequest, Event, Member, utcnow
 from ...models.carpool import SEATS_MAX
-from .. import mail
 from ..errors import Conflict, Invalid, NotFound
-from ..groups import base_url
-from . import events
+from . import carpool_mail, events
 from .records import commit
 
 PLACE_MAX = 120
@@ -373,15 +371,7 @@ def _drop_offer(offer: CarpoolOffer, event: Event, driver: Member) -> None:
         rider = db.session.get(Member, rider_id)
         if rider is None or not rider.is_active:
             continue
-        mail.send(
-            rider.email,
-            _subject("Your ride is off", event),
-            f"{driver.display_name} can no longer drive to {_title(event)}, so your ride "
-            "with them is off.\n\n"
-            "You are still on the list of those asking for a ride, and an organiser will "
-            "look for another seat for you. If you have made other plans, withdraw your "
-            f"request on the event's page: {_link(event)}",
-        )
+        carpool_mail.tell_ride_off(event, rider, driver)
 
 
 def _drop_request(request: CarpoolRequest, event: Event, rider: Member) -> None:
@@ -401,13 +391,7 @@ def _drop_request(request: CarpoolRequest, event: Event, rider: Member) -> None:
     driver = db.session.get(Member, driver_id) if driver_id is not None else None
     if driver is None or not driver.is_active or not is_open(event):
         return
-    mail.send(
-        driver.email,
-        _subject("A rider no longer needs your seat", event),
-        f"{rider.display_name} no longer needs a ride to {_title(event)}, so their seat in "
-        "your car is free again; an organiser may match someone else with you.\n\n"
-        f"The event: {_link(event)}",
-    )
+    carpool_mail.tell_seat_free(event, rider, driver)
 
 
 # Organisers: matching ----------------------------------------------------------------
@@ -444,7 +428,7 @@ def match(request: CarpoolRequest, offer: CarpoolOffer) -> CarpoolRequest:
     if taken.rowcount != 1:
         db.session.rollback()
         _refuse_match(request, offer)
-    _tell_matched(event, request, offer, rider, driver)
+    carpool_mail.tell_matched(event, request, offer, rider, driver)
     commit()
     db.session.refresh(request)
     return request
@@ -484,62 +468,6 @@ def unmatch(request: CarpoolRequest) -> None:
         )
         driver = db.session.get(Member, driver_id) if driver_id is not None else None
         if is_open(event) and rider is not None and driver is not None:
-            _tell_unmatched(event, rider, driver)
+            carpool_mail.tell_unmatched(event, rider, driver)
     commit()
     db.session.refresh(request)
-
-
-# Messages ----------------------------------------------------------------------------
-
-
-def _title(event: Event) -> str:
-    return " ".join(event.title.split())
-
-
-def _subject(what: str, event: Event) -> str:
-    return f"{what}: {_title(event)}"[:500]
-
-
-def _link(event: Event) -> str:
-    return f"{(base_url() or '').rstrip('/')}/events/{event.id}#carpools"
-
-
-def _tell_matched(
-    event: Event, request: CarpoolRequest, offer: CarpoolOffer, rider: Member, driver: Member
-) -> None:
-    rider_note = f"\nTheir note: {request.note}" if request.note else ""
-    driver_note = f"\nTheir note: {offer.note}" if offer.note else ""
-    mail.send(
-        rider.email,
-        _subject("You have a ride", event),
-        f"An organiser has found you a seat to {_title(event)}.\n\n"
-        f"Your driver: {driver.display_name} <{driver.email}>\n"
-        f"Setting off from: {offer.from_place}{driver_note}\n\n"
-        "Get in touch with them to arrange where and when to meet. If your plans change, "
-        f"withdraw your request on the event's page so the seat can go to someone else: "
-        f"{_link(event)}",
-    )
-    mail.send(
-        driver.email,
-        _subject("You have a rider", event),
-        f"An organiser has matched a rider with your offer of seats to {_title(event)}.\n\n"
-        f"Your rider: {rider.display_name} <{rider.email}>\n"
-        f"Coming from: {request.from_place}{rider_note}\n\n"
-        f"Get in touch with them to arrange the pick-up. The event: {_link(event)}",
-    )
-
-
-def _tell_unmatched(event: Event, rider: Member, driver: Member) -> None:
-    mail.send(
-        rider.email,
-        _subject("Your ride has changed", event),
-        f"An organiser has undone your ride with {driver.display_name} to {_title(event)}. "
-        "You are still on the list of those asking for a ride, and an organiser will look "
-        f"for another seat for you.\n\nThe event: {_link(event)}",
-    )
-    mail.send(
-        driver.email,
-        _subject("Your carpool has changed", event),
-        f"An organiser has moved {rider.display_name} out of your car for {_title(event)}, "
-        f"so their seat is free again.\n\nThe event: {_link(event)}",
-    )

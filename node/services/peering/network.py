@@ -70,7 +70,8 @@ def _link(data: dict[str, Any], fallback: str) -> str:
     return fallback if fallback.startswith(("https://", "http://")) else ""
 
 
-def _item(stored: RemoteObject) -> RemoteItem:
+def remote_item(stored: RemoteObject) -> RemoteItem:
+    """Read a followed group's object as the Network page shows it: plain text, safe links."""
     try:
         data = json.loads(stored.data or "{}")
     except ValueError:
@@ -110,5 +111,5 @@ def listing(kind: str, page: int = 1, per_page: int = 20):
     else:
         query = query.order_by(RemoteObject.published_at.desc(), RemoteObject.id.desc())
     found = db.paginate(query, page=page, per_page=per_page, error_out=False)
-    found.items = [_item(stored) for stored in found.items]
+    found.items = [remote_item(stored) for stored in found.items]
     return found

@@ -52,8 +52,6 @@ class PeerError(Invalid):
         super().__init__(message, {"target": [message]})
 
 
-
-
 def actor_of_key(key_id: str) -> str:
     """Return the actor a key id names by its fragment (``ACTOR#main-key`` → ``ACTOR``)."""
     return key_id.partition("#")[0]

@@ -43,7 +43,7 @@ from ..groups import current_group
 from ..organising.records import commit
 from ..peering import follows, outbound, peers
 from ..peering.remote_objects import object_id_of
-from . import remote_rsvp
+from . import incoming_rsvps, outgoing_rsvps
 
 TWIN_RELATIONSHIP = f"{NAMESPACE}twinnedWith"
 NOTE_MAX = 500
@@ -342,15 +342,15 @@ def receive(peer: Peer, activity: dict[str, Any]) -> bool:
     if kind in ("Accept", "Reject"):
         if _receive_answer(peer, activity):
             return True
-        if remote_rsvp.receive_answer(peer, activity):
+        if outgoing_rsvps.receive_answer(peer, activity):
             return True
-        return kind == "Reject" and remote_rsvp.receive_rsvp(peer, activity)
+        return kind == "Reject" and incoming_rsvps.receive_rsvp(peer, activity)
     if kind == "Undo":
-        return _receive_undo(peer, activity) or remote_rsvp.receive_undo(peer, activity)
+        return _receive_undo(peer, activity) or incoming_rsvps.receive_undo(peer, activity)
     if kind in ("Join", "TentativeAccept"):
-        return remote_rsvp.receive_rsvp(peer, activity)
+        return incoming_rsvps.receive_rsvp(peer, activity)
     if kind == "Update" and "seq" not in activity:
-        return remote_rsvp.receive_update(peer, activity)
+        return incoming_rsvps.receive_update(peer, activity)
     return False
 
 

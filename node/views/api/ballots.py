@@ -26,7 +26,7 @@ from schemas.common import PageArgs, Text
 
 from ...models import Ballot
 from ...services.organising.records import can_see_members_only
-from ...services.voting import ballot_box, ballot_tellers, ballots
+from ...services.voting import ballot_box, ballot_tellers, ballots, votes
 from ..no_store import no_store
 from .access import PUBLIC, caller, operation, token, viewer
 from .blueprint import bp
@@ -64,7 +64,7 @@ def _dump(ballot: Ballot) -> dict[str, Any]:
             dumped["tellers"] = ballot_tellers.teller_status(ballot)
     member = g.get("api_member")
     if member is not None:
-        dumped["has_voted"] = ballots.has_voted(ballot, member)
+        dumped["has_voted"] = votes.has_voted(ballot, member)
     return dumped
 
 
@@ -151,9 +151,9 @@ def delete_ballot(ballot_id: int):
 )
 def vote(ballot_id: int):
     member = caller()
-    found = ballots.for_voting(ballot_id, member)
+    found = votes.for_voting(ballot_id, member)
     data = body(VOTE_IN)
-    receipt = ballots.cast(found, member, data["choices"], data.get("receipt_code"))
+    receipt = votes.cast(found, member, data["choices"], data.get("receipt_code"))
     return RECEIPT_OUT.dump(receipt), 200 if receipt.changed else 201
 
 
@@ -206,8 +206,8 @@ def ballot_papers(ballot_id: int):
     args = query_args(PapersQuery())
     if found.sealed:
         args.pop("receipt", None)
-        return page_response(ballots.papers(found, **args), OpenedPaperOut())
-    return page_response(ballots.papers(found, **args), PaperOut())
+        return page_response(votes.papers(found, **args), OpenedPaperOut())
+    return page_response(votes.papers(found, **args), PaperOut())
 
 
 @bp.get(f"{ONE}/trackers")

@@ -6,7 +6,7 @@ from schemas import api as shapes
 from schemas.member_data import MemberDataOut
 from schemas.members import MemberIn, MemberOut, MemberUpdate
 
-from ...services.membership import member_data, members, tokens
+from ...services.membership import invitations, member_data, members, tokens
 from ..no_store import no_store
 from .access import caller, operation, presented_token, token
 from .blueprint import bp
@@ -75,7 +75,7 @@ def get_member(member_id: int):
 )
 def create_member():
     data = body(MemberIn())
-    added, invitation = members.add_with_invite(data, actor=caller())
+    added, invitation = invitations.add_with_invite(data, actor=caller())
     link = html_url("auth.accept_invite", "/invite/{token}", token=invitation)
     document = {**MemberOut().dump(added), "invite_url": link}
     return created(document, "api.get_member", member_id=added.id)

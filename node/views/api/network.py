@@ -14,7 +14,7 @@ from flask import url_for
 from schemas import network as shapes
 
 from ...services import geo
-from ...services.aggregator import national
+from ...services.aggregator.national import campaigns, candidates, events, groups, needed, places
 from ...services.groups import current_group
 from .access import PUBLIC, operation
 from .blueprint import bp
@@ -26,7 +26,7 @@ NOTE = (
 )
 
 
-def _place(place: national.Place | None) -> dict[str, Any] | None:
+def _place(place: places.Place | None) -> dict[str, Any] | None:
     return None if place is None else shapes.NetworkPlaceOut().dump(place)
 
 
@@ -39,7 +39,7 @@ def _place(place: national.Place | None) -> dict[str, Any] | None:
     description=f"Area, seat, marginality, sync state and last activity of each. {NOTE}",
 )
 def network_groups():
-    found = national.groups(**query_args(shapes.NetworkGroupQuery()))
+    found = groups.groups(**query_args(shapes.NetworkGroupQuery()))
     return page_response(found, shapes.NetworkGroupOut())
 
 
@@ -50,15 +50,15 @@ def network_groups():
     query=shapes.NetworkEventQuery,
     response=shapes.NetworkEventPage,
     description="From now on (or `from`), soonest first; with `near`, only those within "
-    f"`within` km (default {national.DEFAULT_RADIUS_KM:g}), each with its distance. {NOTE}",
+    f"`within` km (default {places.DEFAULT_RADIUS_KM:g}), each with its distance. {NOTE}",
 )
 def network_events():
     filters = query_args(shapes.NetworkEventQuery())
     group = current_group()
-    found, place = national.event_search(filters, group.timezone if group else None)
+    found, place = events.event_search(filters, group.timezone if group else None)
     body = page_response(found, shapes.NetworkEventOut())
     body["place"] = _place(place)
-    body["within_km"] = (filters.get("within") or national.DEFAULT_RADIUS_KM) if place else None
+    body["within_km"] = (filters.get("within") or places.DEFAULT_RADIUS_KM) if place else None
     body["postcode_districts_loaded"] = geo.districts_loaded()
     return body
 
@@ -73,10 +73,10 @@ def network_events():
     f"score; `formula` gives the rule and its constants. {NOTE}",
 )
 def network_needed():
-    found, place = national.needed_search(query_args(shapes.NeededQuery()))
+    found, place = needed.needed_search(query_args(shapes.NeededQuery()))
     body = page_response(found, shapes.NeededOut())
     body["place"] = _place(place)
-    body["formula"] = shapes.NeededFormulaOut().dump(national.formula())
+    body["formula"] = shapes.NeededFormulaOut().dump(needed.formula())
     return body
 
 
@@ -89,11 +89,11 @@ def network_needed():
     description=f"Newest first; `counts` gives every kind and status. {NOTE}",
 )
 def network_campaigns():
-    found = national.campaigns(**query_args(shapes.NetworkCampaignQuery()))
+    found = campaigns.campaigns(**query_args(shapes.NetworkCampaignQuery()))
     body = page_response(found, shapes.NetworkCampaignOut())
     body["counts"] = [
         {"kind": kind, "status": status, "count": count}
-        for kind, status, count in national.campaign_counts()
+        for kind, status, count in campaigns.campaign_counts()
     ]
     return body
 
@@ -109,9 +109,9 @@ def network_campaigns():
     f"{NOTE}",
 )
 def network_candidates():
-    found = national.candidates(**query_args(shapes.NetworkCandidateQuery()))
+    found = candidates.candidates(**query_args(shapes.NetworkCandidateQuery()))
     body = page_response(found, shapes.NetworkCandidateOut())
-    rates = national.win_rates()
+    rates = candidates.win_rates()
     body["win_rates"] = {
         "overall": _figure(rates.overall),
         "by_office": [_figure(rate) for rate in rates.by_office],
@@ -119,7 +119,7 @@ def network_candidates():
     return body
 
 
-def _figure(rate: national.WinRate) -> dict[str, Any]:
+def _figure(rate: candidates.WinRate) -> dict[str, Any]:
     office = {"office": rate.office} if rate.office else {}
     return {
         **shapes.WinRateOut(only=("office", "won", "decided", "rate")).dump(rate),

@@ -14,7 +14,7 @@ from ...auth import current_member, role_required
 from ...models import Ballot
 from ...services.errors import ServiceError
 from ...services.groups import current_group
-from ...services.voting import ballot_tellers, ballots
+from ...services.voting import ballot_tellers, ballots, votes
 from ..attempt import attempt
 from ..forms import Errors, flatten, service_errors
 from ..no_store import no_store
@@ -36,7 +36,7 @@ def _group_zone() -> str:
 def index():
     viewer = current_member()
     found = ballots.listing(viewer, page=_page_number())
-    voted = {b.id for b in found.items if ballots.has_voted(b, viewer)} if viewer else set()
+    voted = {b.id for b in found.items if votes.has_voted(b, viewer)} if viewer else set()
     states = {b.id: ballots.state(b) for b in found.items}
     return render_template("ballots/index.html", found=found, voted=voted, states=states)
 
@@ -50,8 +50,8 @@ def _ballot_page(ballot: Ballot, status: int = 200, errors: Errors | None = None
         where=where,
         tellers=ballot_tellers.teller_status(ballot) if ballot.sealed else [],
         is_teller=ballot_tellers.is_teller(ballot, viewer),
-        voted=ballots.has_voted(ballot, viewer),
-        barred=ballots.ineligibility(ballot, viewer) if viewer else None,
+        voted=votes.has_voted(ballot, viewer),
+        barred=votes.ineligibility(ballot, viewer) if viewer else None,
         result=ballots.result(ballot) if where == "closed" else None,
         endorses=ballots.endorsed_candidate(ballot),
         option_choices=[(o.position, o.label) for o in ballot.options],
@@ -103,7 +103,7 @@ def vote(ballot_id: int):
     except ValidationError as exc:
         return _ballot_page(found, 400, flatten(exc.messages))
     with attempt() as tried:
-        receipt = ballots.cast(found, viewer, choices, code)
+        receipt = votes.cast(found, viewer, choices, code)
     if tried.refusal:
         return _ballot_page(ballots.get(ballot_id, viewer), tried.status, tried.errors)
     # Shown here, once: it is not stored anywhere a page could be rendered from again.
@@ -125,11 +125,11 @@ def papers(ballot_id: int):
         return redirect(url_for("ballots.ballot", ballot_id=found.id))
     if found.sealed:
         # Opened papers in the count's shuffled order: nothing beside them to look up.
-        listed = ballots.papers(found, page=_page_number(), per_page=PAPERS_PER_PAGE)
+        listed = votes.papers(found, page=_page_number(), per_page=PAPERS_PER_PAGE)
         return render_template("ballots/opened.html", ballot=found, listed=listed)
     # Only the public part is looked up or shown back, even if the whole code was typed.
-    receipt = ballots.receipt_part(request.args.get("receipt", "")[:40]) or None
-    listed = ballots.papers(found, receipt, page=_page_number(), per_page=PAPERS_PER_PAGE)
+    receipt = votes.receipt_part(request.args.get("receipt", "")[:40]) or None
+    listed = votes.papers(found, receipt, page=_page_number(), per_page=PAPERS_PER_PAGE)
     return render_template("ballots/papers.html", ballot=found, listed=listed, receipt=receipt)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from node.extensions import db
 from node.models import Group, Invite, Member, Rsvp
-from node.services.membership import members
+from node.services.membership import invitations
 from tests import factories
 from tests.node.api_support import API, assert_error, count
 
@@ -48,7 +48,7 @@ def test_adding_a_member_returns_an_invitation_link(api, organiser_token):
     assert made.headers["Location"] == f"http://localhost{API}/members/{document['id']}"
     assert document["invite_url"].startswith("http://localhost/")
     token = document["invite_url"].rstrip("/").rsplit("/", 1)[-1]
-    assert members.find_invite(token).email == "new.person@example.org"
+    assert invitations.find_invite(token).email == "new.person@example.org"
     assert count(Invite) == 1
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from node.extensions import db
 from node.models import LoginFailure
-from node.services.membership import members, passwords
+from node.services.membership import logins, passwords
 from tests import factories
 from tests.conftest import csrf_token, post_form
 from tests.node.pages_support import text_of
@@ -125,7 +125,7 @@ def test_the_accounts_back_off_doubles_and_is_capped(app):
     free = app.config["LOGIN_ACCOUNT_FREE_FAILURES"]
     base = app.config["LOGIN_ACCOUNT_DELAY_SECONDS"]
     cap = app.config["LOGIN_ACCOUNT_DELAY_CAP_SECONDS"]
-    assert [members.account_delay(n) for n in range(free)] == [0] * free
-    assert members.account_delay(free) == base
-    assert members.account_delay(free + 1) == 2 * base
-    assert members.account_delay(free + 1000) == cap
+    assert [logins.account_delay(n) for n in range(free)] == [0] * free
+    assert logins.account_delay(free) == base
+    assert logins.account_delay(free + 1) == 2 * base
+    assert logins.account_delay(free + 1000) == cap

@@ -20,7 +20,7 @@ from node.models import (
     ShiftSignup,
 )
 from node.services.organising import events, shifts
-from node.services.voting import ballots
+from node.services.voting import ballots, votes
 from tests import factories
 from tests.conftest import log_in, post_form
 from tests.node.pages_support import field_error
@@ -43,8 +43,8 @@ def _busy_member():
     ballot = factories.ballot(
         question="Back the bus campaign?", freeze_at=factories.soon(1), closes_at=factories.soon(2)
     )
-    ballots.cast(ballot, person, [0])
-    ballots.cast(ballot, other, [1])
+    votes.cast(ballot, person, [0])
+    votes.cast(ballot, other, [1])
     secret = factories.token(person, "read")
     return person, other, event, shift, ballot, secret
 

@@ -12,7 +12,7 @@ from node.services.errors import (
     TooManyAttempts,
     Unauthorised,
 )
-from node.services.membership import members, tokens
+from node.services.membership import invitations, logins, members, resets, tokens
 from node.services.organising import events
 from tests import factories
 
@@ -60,41 +60,41 @@ def test_adding_a_duplicate_email_is_a_conflict(group, member):
 
 
 def test_authenticate_accepts_the_right_password_case_insensitively_by_email(member):
-    found = members.authenticate(member.email.upper(), factories.PASSWORD, "127.0.0.1")
+    found = logins.authenticate(member.email.upper(), factories.PASSWORD, "127.0.0.1")
     assert found.id == member.id
     assert found.last_login_at is not None
 
 
 def test_wrong_password_and_unknown_account_fail_alike(member):
     with pytest.raises(Unauthorised) as wrong:
-        members.authenticate(member.email, "wrong password!", "127.0.0.1")
+        logins.authenticate(member.email, "wrong password!", "127.0.0.1")
     with pytest.raises(Unauthorised) as unknown:
-        members.authenticate("nobody@example.org", "wrong password!", "127.0.0.1")
+        logins.authenticate("nobody@example.org", "wrong password!", "127.0.0.1")
     assert wrong.value.message == unknown.value.message
 
 
 def test_too_many_failures_lock_the_account_even_for_the_right_password(app, member):
     for _ in range(app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]):
         with pytest.raises(Unauthorised):
-            members.authenticate(member.email, "not the password", "10.9.9.9")
+            logins.authenticate(member.email, "not the password", "10.9.9.9")
     with pytest.raises(TooManyAttempts):
-        members.authenticate(member.email, factories.PASSWORD, "127.0.0.2")
+        logins.authenticate(member.email, factories.PASSWORD, "127.0.0.2")
 
 
 def test_too_many_failures_from_one_address_are_refused(app, group):
     limit = app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"]
     for n in range(limit):
         with pytest.raises(Unauthorised):
-            members.authenticate(f"probe{n}@example.org", "not the password", "192.0.2.7")
+            logins.authenticate(f"probe{n}@example.org", "not the password", "192.0.2.7")
     with pytest.raises(TooManyAttempts):
-        members.authenticate("another@example.org", "whatever password", "192.0.2.7")
+        logins.authenticate("another@example.org", "whatever password", "192.0.2.7")
 
 
 def test_suspended_member_cannot_log_in(member):
     member.status = "suspended"
     db.session.commit()
     with pytest.raises(Forbidden):
-        members.authenticate(member.email, factories.PASSWORD, "127.0.0.1")
+        logins.authenticate(member.email, factories.PASSWORD, "127.0.0.1")
 
 
 def test_an_open_invite_makes_one_member_once_the_address_is_confirmed(admin, monkeypatch):
@@ -103,32 +103,32 @@ def test_an_open_invite_makes_one_member_once_the_address_is_confirmed(admin, mo
     sent = []
     monkeypatch.setattr("node.services.mail.send", lambda to, subject, body: sent.append(body))
     links = {"confirm_link": lambda v: f"CONFIRM:{v}", "reset_link": lambda v: f"RESET:{v}"}
-    token = members.invite(admin, role="organiser")
-    members.join_by_link(token, "new@example.org", "New Person", "a long passphrase", **links)
+    token = invitations.invite(admin, role="organiser")
+    invitations.join_by_link(token, "new@example.org", "New Person", "a long passphrase", **links)
     assert members.by_email("new@example.org") is None  # nothing until the address answers
     confirm = sent[0].split("CONFIRM:")[1].split()[0]
-    joined = members.confirm_join(confirm, "a long passphrase")
+    joined = invitations.confirm_join(confirm, "a long passphrase")
     assert (joined.email, joined.display_name, joined.role) == (
         "new@example.org",
         "New Person",
         "organiser",
     )
     with pytest.raises(NotFound):
-        members.join_by_link(token, "other@example.org", "Other", "a long passphrase", **links)
+        invitations.join_by_link(token, "other@example.org", "Other", "a long passphrase", **links)
     with pytest.raises(NotFound):
-        members.confirm_join(confirm, "a long passphrase")
+        invitations.confirm_join(confirm, "a long passphrase")
 
 
 def test_invite_for_a_named_address_only_works_for_it(admin):
-    token = members.invite(admin, email="named@example.org")
+    token = invitations.invite(admin, email="named@example.org")
     with pytest.raises(Invalid):
-        members.accept_invite(token, "else@example.org", "Else", "a long passphrase")
+        invitations.accept_invite(token, "else@example.org", "Else", "a long passphrase")
 
 
 def test_short_password_is_refused_with_the_field(admin):
-    token = members.invite(admin)
+    token = invitations.invite(admin)
     with pytest.raises(Invalid) as caught:
-        members.accept_invite(token, "x@example.org", "X", "short")
+        invitations.accept_invite(token, "x@example.org", "X", "short")
     assert "password" in caught.value.fields
     assert db.session.query(Member).filter_by(email="x@example.org").count() == 0
 
@@ -136,18 +136,18 @@ def test_short_password_is_refused_with_the_field(admin):
 def test_password_reset_link_works_once(member, monkeypatch):
     sent = []
     monkeypatch.setattr("node.services.mail.send", lambda to, subject, body: sent.append(body))
-    members.request_reset(member.email, lambda token: f"RESET:{token}")
+    resets.request_reset(member.email, lambda token: f"RESET:{token}")
     token = sent[0].split("RESET:")[1].split()[0]
-    members.reset_password(token, "a brand new passphrase")
-    assert members.authenticate(member.email, "a brand new passphrase", "127.0.0.1")
+    resets.reset_password(token, "a brand new passphrase")
+    assert logins.authenticate(member.email, "a brand new passphrase", "127.0.0.1")
     with pytest.raises(NotFound):
-        members.reset_password(token, "another new passphrase")
+        resets.reset_password(token, "another new passphrase")
 
 
 def test_reset_for_unknown_address_sends_nothing(group, monkeypatch):
     sent = []
     monkeypatch.setattr("node.services.mail.send", lambda *args: sent.append(args))
-    members.request_reset("nobody@example.org", lambda token: token)
+    resets.request_reset("nobody@example.org", lambda token: token)
     assert sent == []
 
 

@@ -11,7 +11,7 @@ import pytest
 from icalendar import Calendar
 from itsdangerous import URLSafeSerializer
 
-from node.services.membership import members
+from node.services.membership import members, resets
 from node.services.organising import calendar_feeds, events
 from tests import factories
 from tests.conftest import log_in
@@ -240,7 +240,7 @@ def test_member_calendar_refuses_a_tampered_or_foreign_token(app, client, member
 def test_member_calendar_address_is_revoked_by_a_password_change(client, member, answered):
     log_in(client, member)
     old = _address_on_account_page(client)
-    members.change_password(member, factories.PASSWORD, "a brand new long password")
+    resets.change_password(member, factories.PASSWORD, "a brand new long password")
     assert client.get(_path(old)).status_code == 404
     new = calendar_feeds.token_for(member)
     assert _path(old) != f"/calendar/{new}.ics"

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from federation.proofs import verify_object
 from node.extensions import db
 from node.models import Delivery, FeedEntry, OutgoingRsvp, RemoteObject
-from node.services.twins import remote_rsvp
+from node.services.twins import outgoing_rsvps
 from tests import factories
 from tests.conftest import log_in, post_form
 from tests.node.federation_support import OUR_ACTOR, FakePeer, follow_peer, remote  # noqa: F401
@@ -227,7 +227,7 @@ def test_nothing_about_the_member_but_what_they_chose_leaves_this_node(
     post_form(client, "/logout", page="/account")
     log_in(client, quiet)
     _answer(client, row, share="count")
-    remote_rsvp.send(quiet, row.id, "not_going", 1, "count")
+    outgoing_rsvps.send(quiet, row.id, "not_going", 1, "count")
 
     bodies = [json.dumps(body) for _inbox, body in sent()]
     bodies += list(db.session.scalars(select(FeedEntry.body)))

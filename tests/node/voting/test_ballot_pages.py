@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from node.extensions import db
 from node.models import Ballot, BallotPaper
-from node.services.voting import ballots
+from node.services.voting import ballots, votes
 from tests import factories
 from tests.conftest import log_in, post_form
 
@@ -66,7 +66,7 @@ def test_the_closed_page_shows_the_result_and_members_find_their_paper(client, m
     ballot = factories.ballot(
         kind="choose_one", options=["Park", "Library"], freeze_at=factories.soon(1)
     )
-    receipt = ballots.cast(ballot, member, [1])
+    receipt = votes.cast(ballot, member, [1])
     ballots.close(ballot, early=True)
     public = client.get(f"/ballots/{ballot.id}").get_data(as_text=True)
     assert "Result: Decided" in public and "Library" in public
@@ -114,8 +114,8 @@ def test_members_cannot_reach_the_organisers_form(client, member):
 def test_another_members_receipt_code_changes_nothing_on_the_page(client, member):
     ballot = factories.ballot(freeze_at=factories.soon(1), allow_change=True)
     other = factories.member()
-    mine = ballots.cast(ballot, member, [0])
-    ballots.cast(ballot, other, [1])
+    mine = votes.cast(ballot, member, [0])
+    votes.cast(ballot, other, [1])
     log_in(client, other)
     page = f"/ballots/{ballot.id}"
     form = {"choice": "1", "receipt_code": mine.receipt_code}

@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from node.extensions import db
 from node.models import Ballot, BallotTeller, BallotVoter, Member
-from node.services.voting import ballot_box, ballot_tellers, ballots, sealing
+from node.services.voting import ballot_box, ballot_tellers, ballots, sealing, votes
 from tests import factories
 from tests.conftest import TEST_DATABASE_URL
 
@@ -59,7 +59,7 @@ def _vote(ballot: Ballot, n: int) -> list[tuple[Member, list[int]]]:
     cast = []
     for choices in _rankings(n):
         voter = factories.member()
-        ballots.cast(ballot, voter, choices)
+        votes.cast(ballot, voter, choices)
         cast.append((voter, choices))
     return cast
 
@@ -316,7 +316,7 @@ def test_postgres_legacy_xmin_attack_finds_no_sealed_paper(group):
     # A ballot made before sealing, which the attack reads in full: the control.
     legacy = factories.ballot(kind="choose_one", options=OPTIONS, freeze_at=factories.soon(1))
     for n in range(5):
-        ballots.cast(legacy, factories.member(), [n])
+        votes.cast(legacy, factories.member(), [n])
     ballot, _ = _ballot()
     _vote(ballot, 12)
     attack = text(

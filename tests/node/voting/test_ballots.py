@@ -13,7 +13,7 @@ from node.extensions import db
 from node.models import Ballot, BallotPaper, BallotVoter, FeedEntry, Member
 from node.services.errors import Conflict, Forbidden, Invalid
 from node.services.membership import member_data
-from node.services.voting import ballots
+from node.services.voting import ballots, votes
 from node.worker import Worker
 from tests import factories
 
@@ -39,12 +39,12 @@ def _fresh(ballot: Ballot) -> Ballot:
 
 def test_a_member_votes_once_and_gets_a_receipt(member):
     ballot = factories.ballot(freeze_at=factories.soon(1))
-    receipt = ballots.cast(ballot, member, [0])
+    receipt = votes.cast(ballot, member, [0])
     assert receipt.receipt_code.startswith(receipt.receipt + "-")
-    assert len(receipt.receipt) == ballots.RECEIPT_LENGTH
-    assert ballots.has_voted(ballot, member)
+    assert len(receipt.receipt) == votes.RECEIPT_LENGTH
+    assert votes.has_voted(ballot, member)
     with pytest.raises(Conflict, match="already voted"):
-        ballots.cast(ballot, member, [1])
+        votes.cast(ballot, member, [1])
     assert db.session.scalar(select(func.count()).select_from(BallotPaper)) == 1
     assert json.loads(db.session.scalar(select(BallotPaper.choices))) == [0]
 
@@ -52,16 +52,16 @@ def test_a_member_votes_once_and_gets_a_receipt(member):
 def test_a_vote_changes_only_with_the_members_own_receipt_code(member):
     ballot = factories.ballot(freeze_at=factories.soon(1), allow_change=True)
     other = factories.member()
-    mine = ballots.cast(ballot, member, [0])
-    theirs = ballots.cast(ballot, other, [0])
+    mine = votes.cast(ballot, member, [0])
+    theirs = votes.cast(ballot, other, [0])
     with pytest.raises(Conflict, match="receipt code"):
-        ballots.cast(ballot, member, [1])  # no code: refused, nothing changed
-    forged = mine.receipt + "-" + "0" * ballots.SECRET_LENGTH
+        votes.cast(ballot, member, [1])  # no code: refused, nothing changed
+    forged = mine.receipt + "-" + "0" * votes.SECRET_LENGTH
     with pytest.raises(Forbidden, match="not the receipt code you were given"):
-        ballots.cast(ballot, member, [1], forged)
+        votes.cast(ballot, member, [1], forged)
     with pytest.raises(Forbidden):
-        ballots.cast(ballot, member, [1], "NOPE-NOPE")
-    changed = ballots.cast(ballot, member, [1], mine.receipt_code.lower())  # case forgiven
+        votes.cast(ballot, member, [1], "NOPE-NOPE")
+    changed = votes.cast(ballot, member, [1], mine.receipt_code.lower())  # case forgiven
     assert changed.changed and changed.receipt == mine.receipt
     papers = dict(db.session.execute(select(BallotPaper.receipt, BallotPaper.choices)).all())
     assert json.loads(papers[mine.receipt]) == [1]
@@ -71,27 +71,27 @@ def test_a_vote_changes_only_with_the_members_own_receipt_code(member):
 
 def test_a_fresh_voter_cannot_bring_a_receipt_code(member):
     ballot = factories.ballot(freeze_at=factories.soon(1), allow_change=True)
-    someone = ballots.cast(ballot, factories.member(), [0])
+    someone = votes.cast(ballot, factories.member(), [0])
     with pytest.raises(Forbidden):
-        ballots.cast(ballot, member, [1], someone.receipt_code)
-    assert not ballots.has_voted(ballot, member)
+        votes.cast(ballot, member, [1], someone.receipt_code)
+    assert not votes.has_voted(ballot, member)
 
 
 def test_without_allow_change_a_receipt_code_changes_nothing(member):
     ballot = factories.ballot(freeze_at=factories.soon(1))
-    receipt = ballots.cast(ballot, member, [0])
+    receipt = votes.cast(ballot, member, [0])
     with pytest.raises(Conflict, match="can't be changed"):
-        ballots.cast(ballot, member, [1], receipt.receipt_code)
+        votes.cast(ballot, member, [1], receipt.receipt_code)
 
 
 def test_members_who_joined_after_the_freeze_date_are_refused(group):
     early = factories.member(joined_at=datetime.now(UTC) - timedelta(days=30))
     late = factories.member(joined_at=datetime.now(UTC) - timedelta(days=1))
     ballot = factories.ballot(freeze_at=datetime.now(UTC) - timedelta(days=7))
-    ballots.cast(ballot, early, [0])
+    votes.cast(ballot, early, [0])
     with pytest.raises(Forbidden, match="freeze date"):
-        ballots.cast(ballot, late, [0])
-    assert not ballots.has_voted(ballot, late)
+        votes.cast(ballot, late, [0])
+    assert not votes.has_voted(ballot, late)
     _past(ballot)
     closed = ballots.close(_fresh(ballot))
     assert closed.voters_count == 1
@@ -105,7 +105,7 @@ def test_a_suspended_member_cannot_vote(group):
     suspended = factories.member(status="suspended")
     ballot = factories.ballot(freeze_at=factories.soon(1))
     with pytest.raises(Forbidden, match="suspended"):
-        ballots.cast(ballot, suspended, [0])
+        votes.cast(ballot, suspended, [0])
     assert db.session.scalar(select(func.count()).select_from(BallotVoter)) == 0
 
 
@@ -114,14 +114,14 @@ def test_choices_are_checked_against_the_ballot(member):
         kind="choose_many", options=["A", "B", "C"], seats=2, freeze_at=factories.soon(1)
     )
     with pytest.raises(Invalid) as caught:
-        ballots.cast(many, member, [0, 1, 2])
+        votes.cast(many, member, [0, 1, 2])
     assert "choices" in caught.value.fields
     with pytest.raises(Invalid):
-        ballots.cast(many, member, [0, 0])
+        votes.cast(many, member, [0, 0])
     with pytest.raises(Invalid):
-        ballots.cast(many, member, [3])
-    assert not ballots.has_voted(many, member)
-    ballots.cast(many, member, [2, 0])
+        votes.cast(many, member, [3])
+    assert not votes.has_voted(many, member)
+    votes.cast(many, member, [2, 0])
 
 
 def test_no_vote_before_opening_or_after_the_close(member):
@@ -129,39 +129,39 @@ def test_no_vote_before_opening_or_after_the_close(member):
         opens_at=factories.soon(1), closes_at=factories.soon(2), freeze_at=factories.soon(1)
     )
     with pytest.raises(Conflict, match="not open yet"):
-        ballots.cast(later, member, [0])
+        votes.cast(later, member, [0])
     ballot = factories.ballot(freeze_at=factories.soon(1))
     _past(ballot)
     with pytest.raises(Conflict, match="closed"):
-        ballots.cast(_fresh(ballot), member, [0])
+        votes.cast(_fresh(ballot), member, [0])
     ballots.close(_fresh(ballot))
     with pytest.raises(Conflict, match="closed"):
-        ballots.cast(_fresh(ballot), member, [0])
+        votes.cast(_fresh(ballot), member, [0])
     assert db.session.scalar(select(func.count()).select_from(BallotVoter)) == 0
 
 
 def test_results_are_hidden_until_the_close(member):
     ballot = factories.ballot(freeze_at=factories.soon(1))
-    ballots.cast(ballot, member, [0])
+    votes.cast(ballot, member, [0])
     with pytest.raises(Forbidden):
         ballots.result(ballot)
     with pytest.raises(Forbidden):
-        ballots.papers(ballot)
+        votes.papers(ballot)
     assert ballot.result == "" and ballot.voters_count is None
 
 
 def test_the_close_counts_publishes_the_papers_and_checks_the_quorum(group):
     people = _voters(5)
     ballot = factories.ballot(freeze_at=factories.soon(1), quorum=4)
-    receipts = [ballots.cast(ballot, p, [c]) for p, c in zip(people, [0, 0, 0, 1, 2], strict=True)]
+    receipts = [votes.cast(ballot, p, [c]) for p, c in zip(people, [0, 0, 0, 1, 2], strict=True)]
     ballots.close(ballot, early=True)
     found = ballots.result(_fresh(ballot))
     assert found["outcome"] == "passed" and found["quorum_met"]
     assert found["votes"] == [3, 1, 1] and found["voters_count"] == 5
     assert found["eligible_count"] == 5 and found["turnout"] == 1.0
-    published = ballots.papers(_fresh(ballot))
+    published = votes.papers(_fresh(ballot))
     assert {p["receipt"] for p in published.items} == {r.receipt for r in receipts}
-    mine = ballots.papers(_fresh(ballot), receipts[3].receipt_code)
+    mine = votes.papers(_fresh(ballot), receipts[3].receipt_code)
     assert [p["choices"] for p in mine.items] == [[1]]
     with pytest.raises(Conflict, match="already closed"):
         ballots.close(_fresh(ballot), early=True)
@@ -171,7 +171,7 @@ def test_a_ballot_short_of_its_quorum_decides_nothing(group):
     people = _voters(3)
     ballot = factories.ballot(freeze_at=factories.soon(1), quorum=3)
     for person in people[:2]:
-        ballots.cast(ballot, person, [0])
+        votes.cast(ballot, person, [0])
     ballots.close(ballot, early=True)
     found = ballots.result(_fresh(ballot))
     assert found["outcome"] == "no_quorum" and not found["quorum_met"]
@@ -188,7 +188,7 @@ def test_a_ranked_ballot_is_counted_by_stv(group):
     )
     papers = [[0]] * 4 + [[1, 0]] * 2 + [[2, 3]] * 8 + [[2, 4]] * 4 + [[3]] + [[4]]
     for paper in papers:
-        ballots.cast(ballot, factories.member(), paper)
+        votes.cast(ballot, factories.member(), paper)
     closed = ballots.close(_fresh(ballot), early=True)
     found = ballots.result(closed)
     assert closed.outcome == "elected"
@@ -205,7 +205,7 @@ def test_nothing_stored_links_a_member_to_their_choice(app, group):
     people = _voters(6)
     ballot = factories.ballot(freeze_at=factories.soon(1), allow_change=True)
     for person, choice in zip(people, [0, 1, 0, 1, 2, 0], strict=True):
-        ballots.cast(ballot, person, [choice])
+        votes.cast(ballot, person, [choice])
     paper_columns = {c["name"] for c in inspect(db.engine).get_columns("ballot_paper")}
     voter_columns = {c["name"] for c in inspect(db.engine).get_columns("ballot_voter")}
     # The only column the two share is the ballot; neither has a time or a sequence.
@@ -242,7 +242,7 @@ def test_two_simultaneous_votes_by_one_member_count_once(app, member):
             found = ballots.get(ballot.id, who)
             start.wait()
             try:
-                ballots.cast(found, who, [choice])
+                votes.cast(found, who, [choice])
                 outcomes.append("counted")
             except Conflict:
                 outcomes.append("refused")
@@ -267,7 +267,7 @@ def test_the_result_goes_on_the_feed_as_a_question_with_its_counts(group):
     )
     assert db.session.scalar(select(func.count()).select_from(FeedEntry)) == 0
     for person, choice in zip(people, [1, 1, 0], strict=True):
-        ballots.cast(ballot, person, [choice])
+        votes.cast(ballot, person, [choice])
     assert db.session.scalar(select(func.count()).select_from(FeedEntry)) == 0  # not before
     ballots.close(ballot, early=True)
     entry = db.session.scalar(select(FeedEntry).order_by(FeedEntry.seq.desc()))
@@ -289,7 +289,7 @@ def test_the_result_goes_on_the_feed_as_a_question_with_its_counts(group):
 
 def test_a_members_only_ballot_never_leaves_the_node(group, member):
     ballot = factories.ballot(visibility="members", freeze_at=factories.soon(1))
-    ballots.cast(ballot, member, [0])
+    votes.cast(ballot, member, [0])
     ballots.close(ballot, early=True)
     assert db.session.scalar(select(func.count()).select_from(FeedEntry)) == 0
 
@@ -298,7 +298,7 @@ def test_an_endorsement_ballot_that_passes_endorses_the_candidate(group):
     candidate = factories.candidate(endorsement="proposed")
     ballot = factories.ballot(candidate_id=candidate.id, freeze_at=factories.soon(1))
     for person in _voters(2):
-        ballots.cast(ballot, person, [0])
+        votes.cast(ballot, person, [0])
     ballots.close(ballot, early=True)
     db.session.expire_all()
     assert candidate.endorsement == "endorsed"
@@ -312,7 +312,7 @@ def test_an_endorsement_ballot_that_falls_withdraws_the_proposal(group):
     candidate = factories.candidate(endorsement="proposed")
     ballot = factories.ballot(candidate_id=candidate.id, freeze_at=factories.soon(1))
     for person in _voters(2):
-        ballots.cast(ballot, person, [1])
+        votes.cast(ballot, person, [1])
     ballots.close(ballot, early=True)
     db.session.expire_all()
     assert candidate.endorsement == "none"
@@ -330,7 +330,7 @@ def test_a_ballot_names_the_candidate_it_decides_and_the_form_lists_every_candid
 def test_the_worker_closes_ballots_whose_time_is_up(app, member):
     ballot = factories.ballot(freeze_at=factories.soon(1))
     open_one = factories.ballot(freeze_at=factories.soon(1))
-    ballots.cast(ballot, member, [0])
+    votes.cast(ballot, member, [0])
     _past(ballot)
     report = Worker(app).run_once()
     assert report.counted == 1 and report.busy
@@ -348,7 +348,7 @@ def test_the_terms_are_fixed_once_voting_opens(member):
     )
     ballots.update(later, {"question": "Reworded"})
     assert _fresh(later).question == "Reworded"
-    ballots.cast(ballot, member, [0])
+    votes.cast(ballot, member, [0])
     with pytest.raises(Conflict, match="have voted"):
         ballots.delete(ballot)
     ballots.delete(later)
@@ -369,8 +369,8 @@ def test_the_public_sees_only_closed_public_ballots(group, member):
 def test_a_voter_who_left_still_counts_among_the_eligible_at_the_close(group):
     stays, leaves, _abstains = _voters(3)
     ballot = factories.ballot(freeze_at=factories.soon(1))
-    ballots.cast(ballot, stays, [0])
-    ballots.cast(ballot, leaves, [1])
+    votes.cast(ballot, stays, [0])
+    votes.cast(ballot, leaves, [1])
     member_data.leave(leaves, factories.PASSWORD)
     found = ballots.result(ballots.close(db.session.get(Ballot, ballot.id), early=True))
     assert found["voters_count"] == 2 and found["votes"] == [1, 1, 0]
@@ -380,8 +380,8 @@ def test_a_voter_who_left_still_counts_among_the_eligible_at_the_close(group):
 
 def test_a_member_votes_once_even_if_the_ballot_key_changed(app, member):
     ballot = factories.ballot(freeze_at=factories.soon(1))
-    ballots.cast(ballot, member, [0])
+    votes.cast(ballot, member, [0])
     app.extensions["branchline_ballot_key"] = b"a key lost and made anew"
     with pytest.raises(Conflict, match="already voted"):
-        ballots.cast(ballot, member, [1])
+        votes.cast(ballot, member, [1])
     assert db.session.scalar(select(func.count()).select_from(BallotPaper)) == 1

@@ -7,11 +7,11 @@ from sqlalchemy import select
 from node.cli import main
 from node.extensions import db
 from node.models import Ballot, BallotTeller
-from node.services.voting import ballots
+from node.services.voting import ballots, votes
 from tests import factories
 
 
-def _closed(votes=((1,), (1,), (0,))) -> Ballot:
+def _closed(chosen=((1,), (1,), (0,))) -> Ballot:
     tellers = [factories.member(display_name=n) for n in ("Ann", "Bob", "Cai")]
     ballot = factories.ballot(
         sealed=True,
@@ -20,8 +20,8 @@ def _closed(votes=((1,), (1,), (0,))) -> Ballot:
         options=["Park", "Library"],
         freeze_at=factories.soon(1),
     )
-    for choices in votes:
-        ballots.cast(ballot, factories.member(), list(choices))
+    for choices in chosen:
+        votes.cast(ballot, factories.member(), list(choices))
     ballots.close(ballot, early=True)
     return ballot
 

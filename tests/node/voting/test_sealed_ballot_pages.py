@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from node.extensions import db
 from node.models import Ballot, BallotTeller, BallotVoter
-from node.services.voting import ballot_box, ballots
+from node.services.voting import ballot_box, ballots, votes
 from tests import factories
 from tests.conftest import log_in, post_form
 from tests.node.pages_support import field_error
@@ -256,7 +256,7 @@ def test_a_member_votes_is_shown_a_tracker_and_finds_it_in_the_box(client, membe
     tracker = _vote(client, ballot, {"choice": "1"})
     others = [factories.member() for _ in range(3)]
     for other in others:
-        ballots.cast(ballot, other, [0])
+        votes.cast(ballot, other, [0])
     box = client.get(f"/ballots/{ballot.id}/box")
     html = text_of(box)
     assert box.status_code == 200 and "4 papers in the box" in html
@@ -278,7 +278,7 @@ def test_the_ballot_box_is_paged(client, member, monkeypatch):
     monkeypatch.setattr(sealed, "TRACKERS_PER_PAGE", 2)
     ballot = _sealed()
     for _ in range(5):
-        ballots.cast(ballot, factories.member(), [0])
+        votes.cast(ballot, factories.member(), [0])
     log_in(client, member)
     first = text_of(client.get(f"/ballots/{ballot.id}/box"))
     third = text_of(client.get(f"/ballots/{ballot.id}/box?page=3"))
@@ -317,10 +317,10 @@ def test_a_second_paper_is_refused_without_allow_change(client, member):
 # --- the count -----------------------------------------------------------------------------
 
 
-def _closed_with_votes(tellers, votes=((0,), (0,), (1,))):
+def _closed_with_votes(tellers, chosen=((0,), (0,), (1,))):
     ballot = _sealed(tellers, kind="choose_one", options=["Park", "Library"])
-    for choices in votes:
-        ballots.cast(ballot, factories.member(), list(choices))
+    for choices in chosen:
+        votes.cast(ballot, factories.member(), list(choices))
     ballots.close(ballot, early=True)
     return ballot
 
@@ -392,10 +392,10 @@ def test_the_papers_page_shows_opened_papers_shuffled_with_spoilt_ones_and_no_tr
 ):
     tellers = [factories.member() for _ in range(3)]
     ballot = _sealed(tellers, kind="choose_one", options=["Park", "Library"])
-    trackers = [ballots.cast(ballot, factories.member(), [1]).tracker for _ in range(2)]
+    trackers = [votes.cast(ballot, factories.member(), [1]).tracker for _ in range(2)]
     # A paper sealed straight to the ballot's key, naming an option that does not exist.
     spoiler = factories.member()
-    voter = ballots.voter_hash(ballot.id, spoiler.email)
+    voter = votes.voter_hash(ballot.id, spoiler.email)
     trackers.append(ballot_box.put_paper(ballot, voter, spoiler.id, [7], change=False))
     db.session.commit()
     ballots.close(ballot, early=True)

@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from node.extensions import db
 from node.models import Ballot, BallotOpened, BallotTeller, BallotVoter, FeedEntry, Member
 from node.services.errors import Conflict, Forbidden, Invalid, NotFound
-from node.services.voting import ballot_box, ballot_count, ballot_tellers, ballots, sealing
+from node.services.voting import ballot_box, ballot_count, ballot_tellers, ballots, sealing, votes
 from tests import factories
 
 
@@ -54,7 +54,7 @@ def test_two_of_three_tellers_count_each_kind_of_ballot(group, kind, options, se
     assert ballot.sealed and ballot.public_key and ballot.tellers_needed == 2
     assert ballots.state(ballot) == "open"
     for person, choices in zip(_voters(len(papers)), papers, strict=True):
-        receipt = ballots.cast(ballot, person, choices)
+        receipt = votes.cast(ballot, person, choices)
         assert receipt.receipt_code is None and receipt.tracker == receipt.receipt
     _close(ballot)
     assert ballots.state(ballot) == "counting"
@@ -69,7 +69,7 @@ def test_two_of_three_tellers_count_each_kind_of_ballot(group, kind, options, se
     assert found["votes"] == expected.votes and found["winners"] == expected.winners
     assert found["outcome"] == expected.outcome and found["voters_count"] == len(papers)
     assert ballot.sealed_count == len(papers) and ballot.spoilt_count == 0
-    opened = ballots.papers(ballot, per_page=100).items
+    opened = votes.papers(ballot, per_page=100).items
     assert sorted(p["choices"] for p in opened) == sorted(papers)
     assert all(set(p) == {"position", "choices", "spoilt"} for p in opened)
     # The shares have done their work: none is kept.
@@ -82,13 +82,13 @@ def test_two_of_three_tellers_count_each_kind_of_ballot(group, kind, options, se
 
 def test_the_hashes_cover_the_ballot_box_and_the_opened_papers(group):
     ballot, tellers = _sealed()
-    trackers = [ballots.cast(ballot, p, [0]).tracker for p in _voters(3)]
+    trackers = [votes.cast(ballot, p, [0]).tracker for p in _voters(3)]
     _close(ballot)
     _give(ballot, tellers[0])
     _give(ballot, tellers[1])
     lines = "".join(f"{t}\n" for t in sorted(trackers)).encode()
     assert ballot.tracker_list_hash == hashlib.sha256(lines).hexdigest()
-    opened = ballots.papers(ballot).items
+    opened = votes.papers(ballot).items
     assert ballot.opened_list_hash == ballot_box.opened_list_hash(opened)
 
 
@@ -120,14 +120,14 @@ def test_a_sealed_ballot_cannot_open_until_its_tellers_kept_their_codes(group):
     assert [s["kept_code"] for s in status] == [True, False, False]
     assert [s["name"] for s in status] == [t.display_name for t in tellers]
     with pytest.raises(Conflict, match="cannot open until its tellers"):
-        ballots.cast(ballot, voter, [0])
+        votes.cast(ballot, voter, [0])
     assert _count(BallotVoter) == 0 and ballot.public_key is None
     with pytest.raises(Forbidden):
         ballot_tellers.take_code(ballot, voter)  # not a teller
     for teller in tellers[1:]:
         ballot_tellers.confirm_code(ballot, teller, ballot_tellers.take_code(ballot, teller))
     assert ballot.public_key is not None and ballots.state(ballot) == "open"
-    ballots.cast(ballot, voter, [0])
+    votes.cast(ballot, voter, [0])
     with pytest.raises(Conflict, match="dealt"):
         ballot_tellers.take_code(ballot, tellers[0])
     with pytest.raises(Conflict, match="dealt"):
@@ -188,7 +188,7 @@ def test_renaming_tellers_makes_everyone_take_a_new_code(group):
 def test_refused_shares_change_nothing(group):
     ballot, tellers = _sealed()
     stranger = factories.member()
-    ballots.cast(ballot, stranger, [0])
+    votes.cast(ballot, stranger, [0])
     with pytest.raises(Conflict, match="after the ballot closes"):
         _give(ballot, tellers[0])
     _close(ballot)
@@ -228,7 +228,7 @@ def test_a_share_that_fails_its_commitment_is_refused(group):
 def test_a_count_held_in_a_room_takes_k_codes_and_stores_no_share(group):
     ballot, tellers = _sealed(kind="choose_one", options=["Ann", "Bob"])
     for person, choice in zip(_voters(3), [0, 1, 1], strict=True):
-        ballots.cast(ballot, person, [choice])
+        votes.cast(ballot, person, [choice])
     _close(ballot)
     codes = [ballot.teller_codes[t.id] for t in tellers[1:]]
     ballot_tellers.count_with_codes(ballot, codes)
@@ -243,12 +243,12 @@ def test_a_count_held_in_a_room_takes_k_codes_and_stores_no_share(group):
 def test_votes_after_the_close_and_second_papers_are_refused(group):
     ballot, _ = _sealed()
     member, late = _voters(2)
-    first = ballots.cast(ballot, member, [0])
+    first = votes.cast(ballot, member, [0])
     with pytest.raises(Conflict, match="can't be changed"):
-        ballots.cast(ballot, member, [1])
+        votes.cast(ballot, member, [1])
     _close(ballot)
     with pytest.raises(Conflict, match="closed"):
-        ballots.cast(ballot, late, [1])
+        votes.cast(ballot, late, [1])
     rows = db.session.execute(select(BallotVoter.tracker)).scalars().all()
     assert rows == [first.tracker]
 
@@ -256,12 +256,12 @@ def test_votes_after_the_close_and_second_papers_are_refused(group):
 def test_a_changed_vote_counts_once_the_last_one(group):
     ballot, tellers = _sealed(allow_change=True)
     member, other = _voters(2)
-    first = ballots.cast(ballot, member, [0])
-    second = ballots.cast(ballot, member, [1])
-    ballots.cast(ballot, other, [1])
+    first = votes.cast(ballot, member, [0])
+    second = votes.cast(ballot, member, [1])
+    votes.cast(ballot, other, [1])
     assert second.changed and second.tracker != first.tracker
     with pytest.raises(Invalid):
-        ballots.cast(ballot, member, [0], "ANY-CODE")
+        votes.cast(ballot, member, [0], "ANY-CODE")
     box = ballot_box.trackers(ballot).items
     assert first.tracker not in box and second.tracker in box and len(box) == 2
     _close(ballot)
@@ -273,7 +273,7 @@ def test_a_changed_vote_counts_once_the_last_one(group):
 
 def test_the_ballot_box_lists_trackers_in_their_own_order(group):
     ballot, _ = _sealed()
-    made = [ballots.cast(ballot, p, [0]).tracker for p in _voters(5)]
+    made = [votes.cast(ballot, p, [0]).tracker for p in _voters(5)]
     listed = ballot_box.trackers(ballot, per_page=3)
     assert listed.total == 5 and listed.items == sorted(made)[:3]
     assert ballot_box.trackers(ballot, tracker=made[2].upper()).items == [made[2]]
@@ -286,7 +286,7 @@ def test_the_ballot_box_lists_trackers_in_their_own_order(group):
 
 def test_a_spoilt_paper_is_counted_as_spoilt_and_shown(group):
     ballot, tellers = _sealed(kind="choose_one", options=["Ann", "Bob"])
-    ballots.cast(ballot, factories.member(), [1])
+    votes.cast(ballot, factories.member(), [1])
     public = bytes.fromhex(ballot.public_key)
     # Sealed straight to the key, past the service's checks (as a browser could).
     for n, choices in enumerate([[7], [0, 1]]):
@@ -309,7 +309,7 @@ def test_a_spoilt_paper_is_counted_as_spoilt_and_shown(group):
     _give(ballot, tellers[1])
     assert ballot.sealed_count == 4 and ballot.spoilt_count == 3
     assert ballots.result(ballot)["votes"] == [0, 1]
-    spoilt = {tuple(p["choices"]) for p in ballots.papers(ballot).items if p["spoilt"]}
+    spoilt = {tuple(p["choices"]) for p in votes.papers(ballot).items if p["spoilt"]}
     assert spoilt == {(), (0, 1), (7,)}
 
 
@@ -321,11 +321,11 @@ def test_the_opened_papers_are_shuffled(group):
     papers = [[i % 6, (i // 6) % 6] if i % 6 != (i // 6) % 6 else [i % 6] for i in range(40)]
     papers = [list(p) for p in dict.fromkeys(tuple(p) for p in papers)]
     for person, paper in zip(people, papers, strict=False):
-        ballots.cast(ballot, person, paper)
+        votes.cast(ballot, person, paper)
     _close(ballot)
     _give(ballot, tellers[0])
     _give(ballot, tellers[1])
-    published = [tuple(p["choices"]) for p in ballots.papers(ballot, per_page=100).items]
+    published = [tuple(p["choices"]) for p in votes.papers(ballot, per_page=100).items]
     cast_order = [tuple(p) for p in papers[: len(people)]]
     assert sorted(published) == sorted(cast_order)
     ranks = [cast_order.index(p) for p in published]
@@ -345,11 +345,11 @@ def test_the_shuffle_uses_the_operating_systems_random_numbers(group, monkeypatc
     monkeypatch.setattr(ballot_box.secrets, "SystemRandom", Recorder)
     ballot, tellers = _sealed(kind="choose_one", options=["A", "B", "C"])
     for person, choice in zip(_voters(3), [0, 1, 2], strict=True):
-        ballots.cast(ballot, person, [choice])
+        votes.cast(ballot, person, [choice])
     _close(ballot)
     _give(ballot, tellers[0])
     _give(ballot, tellers[1])
-    assert [p["choices"] for p in ballots.papers(ballot).items] == shuffled[0]
+    assert [p["choices"] for p in votes.papers(ballot).items] == shuffled[0]
 
 
 def _text_and_bytes(found: bytes) -> list[bytes]:
@@ -381,7 +381,7 @@ def test_the_ballot_key_is_in_no_table(group, monkeypatch):
 
     monkeypatch.setattr(sealing, "make_key", remember)
     ballot, tellers = _sealed()
-    ballots.cast(ballot, factories.member(), [0])
+    votes.cast(ballot, factories.member(), [0])
     (private,) = made
 
     def nowhere() -> None:
@@ -407,7 +407,7 @@ def _sqlite_files(app) -> list[Path]:
 def test_after_the_challenge_period_the_sealed_papers_are_erased(app, group):
     ballot, tellers = _sealed()
     for person in _voters(30):
-        ballots.cast(ballot, person, [0])
+        votes.cast(ballot, person, [0])
     sealed = list(db.session.scalars(select(BallotVoter.sealed_paper)))
     trackers = set(db.session.scalars(select(BallotVoter.tracker)))
     _close(ballot)
@@ -456,7 +456,7 @@ def test_simultaneous_votes_by_one_member_leave_one_paper(app, member):
             found = ballots.get(ballot.id, who)
             start.wait()
             try:
-                ballots.cast(found, who, [choice])
+                votes.cast(found, who, [choice])
                 outcomes.append("counted")
             except Conflict:
                 outcomes.append("refused")

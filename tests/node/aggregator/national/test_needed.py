@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from node.services import geo
-from node.services.aggregator import national
+from node.services.aggregator.national import needed, places
 from tests.node.federation_support import remote  # noqa: F401
 from tests.node.national_support import LEEDS, MANCHESTER, YORK, followed_group, upcoming
 
@@ -27,19 +27,19 @@ def _seats(found) -> list[str]:
 
 
 def test_need_and_proximity_follow_the_stated_formula():
-    assert national.need_of(0.0) == 1.0
-    assert national.need_of(5.0) == pytest.approx(0.75)
-    assert national.need_of(national.NEED_FULL_MARGIN) == 0.0
-    assert national.need_of(45.0) == 0.0
-    assert national.need_of(None) == national.UNKNOWN_NEED == 0.5
-    assert national.proximity_of(0.0, place_given=True) == 1.0
-    assert national.proximity_of(national.PROXIMITY_SCALE_KM, place_given=True) == 0.5
-    assert national.proximity_of(None, place_given=False) == 1.0
-    assert national.proximity_of(None, place_given=True) == national.UNKNOWN_PROXIMITY
+    assert needed.need_of(0.0) == 1.0
+    assert needed.need_of(5.0) == pytest.approx(0.75)
+    assert needed.need_of(needed.NEED_FULL_MARGIN) == 0.0
+    assert needed.need_of(45.0) == 0.0
+    assert needed.need_of(None) == needed.UNKNOWN_NEED == 0.5
+    assert needed.proximity_of(0.0, place_given=True) == 1.0
+    assert needed.proximity_of(needed.PROXIMITY_SCALE_KM, place_given=True) == 0.5
+    assert needed.proximity_of(None, place_given=False) == 1.0
+    assert needed.proximity_of(None, place_given=True) == needed.UNKNOWN_PROXIMITY
 
 
 def test_without_a_place_seats_rank_by_need_alone(seats):
-    found = national.needed()
+    found = needed.needed()
 
     assert _seats(found) == ["Leeds North West", "York Outer", "Somewhere", "Manchester Central"]
     leeds, york, somewhere, manchester = found.items
@@ -50,7 +50,7 @@ def test_without_a_place_seats_rank_by_need_alone(seats):
 
 
 def test_with_a_place_distance_lowers_the_score(seats):
-    found = national.needed(national.parse_place("53.7997,-1.5492"))
+    found = needed.needed(places.parse_place("53.7997,-1.5492"))
 
     assert _seats(found) == ["Leeds North West", "York Outer", "Manchester Central", "Somewhere"]
     leeds, york, manchester, somewhere = found.items
@@ -65,18 +65,18 @@ def test_with_a_place_distance_lowers_the_score(seats):
 
 
 def test_the_ranking_can_be_sorted_by_each_input(seats):
-    near_leeds = national.parse_place("53.7997,-1.5492")
+    near_leeds = places.parse_place("53.7997,-1.5492")
 
-    by_margin = national.needed(sort="marginality")
+    by_margin = needed.needed(sort="marginality")
     assert _seats(by_margin) == [
         "Leeds North West",
         "Somewhere",
         "Manchester Central",
         "York Outer",
     ]
-    by_distance = national.needed(near_leeds, sort="distance", dir="desc")
+    by_distance = needed.needed(near_leeds, sort="distance", dir="desc")
     assert _seats(by_distance)[:3] == ["Manchester Central", "York Outer", "Leeds North West"]
-    assert _seats(national.needed(sort="score", dir="asc"))[0] == "Manchester Central"
+    assert _seats(needed.needed(sort="score", dir="asc"))[0] == "Manchester Central"
 
 
 def test_each_seat_shows_its_upcoming_events_and_the_next_one(seats):
@@ -88,12 +88,12 @@ def test_each_seat_shows_its_upcoming_events_and_the_next_one(seats):
         stored, "Create", group.event_at("off", "Off", starts=upcoming(1), status="cancelled")
     )
 
-    leeds = national.needed().items[0]
+    leeds = needed.needed().items[0]
 
     assert leeds.upcoming_events == 2
     assert leeds.next_event.title == "Soon canvass"
     assert leeds.next_event.url == f"{group.base}/events/soon"
-    assert national.needed().items[1].upcoming_events == 0
+    assert needed.needed().items[1].upcoming_events == 0
 
 
 def test_the_page_shows_the_formula_and_every_rows_inputs(client, seats):

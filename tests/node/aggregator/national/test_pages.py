@@ -314,12 +314,12 @@ def test_why_a_server_did_not_answer_stays_private(client, network):
 
 
 def test_the_service_and_the_query_schemas_name_the_same_states_and_sorts():
-    from node.services.aggregator import national
+    from node.services.aggregator.national import groups, lists
     from schemas import network as shapes
 
-    assert set(national.STATE_LABELS) == set(shapes.SYNC_STATES)
-    assert set(national.SORTS["groups"]) == set(shapes.GROUP_SORTS)
-    assert set(national.SORTS["events"]) == set(shapes.EVENT_SORTS)
-    assert set(national.SORTS["needed"]) == set(shapes.NEEDED_SORTS)
-    assert set(national.SORTS["campaigns"]) == set(shapes.CAMPAIGN_SORTS)
-    assert set(national.SORTS["candidates"]) == set(shapes.CANDIDATE_SORTS)
+    assert set(groups.STATE_LABELS) == set(shapes.SYNC_STATES)
+    assert set(lists.SORTS["groups"]) == set(shapes.GROUP_SORTS)
+    assert set(lists.SORTS["events"]) == set(shapes.EVENT_SORTS)
+    assert set(lists.SORTS["needed"]) == set(shapes.NEEDED_SORTS)
+    assert set(lists.SORTS["campaigns"]) == set(shapes.CAMPAIGN_SORTS)
+    assert set(lists.SORTS["candidates"]) == set(shapes.CANDIDATE_SORTS)

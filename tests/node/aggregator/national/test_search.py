@@ -11,11 +11,11 @@ from sqlalchemy import text
 
 from node.extensions import db
 from node.services import geo
-from node.services.aggregator import national
+from node.services.aggregator.national import events, places
 from tests.node.federation_support import remote  # noqa: F401
 from tests.node.national_support import LEEDS, MANCHESTER, followed_group, point_at, upcoming
 
-SAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "data", "onspd_sample.csv")
+SAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "data", "onspd_sample.csv")
 
 
 def _load_districts(app) -> None:
@@ -32,7 +32,7 @@ def _load_districts(app) -> None:
     [("53.8,-1.55", (53.8, -1.55)), (" 53.8 , -1.55 ", (53.8, -1.55)), ("-33.9,151.2", None)],
 )
 def test_a_place_can_be_a_latitude_and_longitude(app, given, expected):
-    place = national.parse_place(given)
+    place = places.parse_place(given)
 
     assert (place.latitude, place.longitude) == (expected or (-33.9, 151.2))
     assert place.source == "coordinates"
@@ -40,8 +40,8 @@ def test_a_place_can_be_a_latitude_and_longitude(app, given, expected):
 
 @pytest.mark.parametrize("given", ["91,0", "0,181", "53.8", "53.8;-1.55", "somewhere", "1,2,3"])
 def test_a_place_that_cannot_be_read_says_what_to_give(app, given):
-    with pytest.raises(national.PlaceError) as caught:
-        national.parse_place(given)
+    with pytest.raises(places.PlaceError) as caught:
+        places.parse_place(given)
 
     assert set(caught.value.fields) == {"near"}
 
@@ -51,29 +51,29 @@ def test_a_place_can_be_a_followed_group_by_handle_or_actor(remote):  # noqa: F8
     followed_group(remote, 3, area="Nowhere")  # publishes no location
 
     for given in ("acct:group2@127.0.0.2", "@group2@127.0.0.2", "group2@127.0.0.2", group.actor):
-        place = national.parse_place(given)
+        place = places.parse_place(given)
         assert (place.latitude, place.longitude, place.source) == (*LEEDS, "group")
-    with pytest.raises(national.PlaceError, match="publishes no location"):
-        national.parse_place("group3@127.0.0.3")
-    with pytest.raises(national.PlaceError, match="not a group this node follows"):
-        national.parse_place("group9@127.0.0.9")
+    with pytest.raises(places.PlaceError, match="publishes no location"):
+        places.parse_place("group3@127.0.0.3")
+    with pytest.raises(places.PlaceError, match="not a group this node follows"):
+        places.parse_place("group9@127.0.0.9")
 
 
 def test_a_postcode_district_needs_the_table_loaded(app):
-    with pytest.raises(national.PlaceError, match="no postcode table loaded"):
-        national.parse_place("LS6")
+    with pytest.raises(places.PlaceError, match="no postcode table loaded"):
+        places.parse_place("LS6")
 
     _load_districts(app)
 
-    place = national.parse_place("ls6 1aa")
+    place = places.parse_place("ls6 1aa")
     assert (place.label, place.source) == ("LS6", "postcode_district")
     assert (place.latitude, place.longitude) == pytest.approx((53.82, -1.578))
-    with pytest.raises(national.PlaceError, match="No postcode district ZZ9"):
-        national.parse_place("ZZ9")
+    with pytest.raises(places.PlaceError, match="No postcode district ZZ9"):
+        places.parse_place("ZZ9")
 
 
 def test_dates_are_whole_days_in_the_groups_time_zone():
-    start, end = national.day_range(date(2031, 7, 1), date(2031, 7, 1), "Europe/London")
+    start, end = places.day_range(date(2031, 7, 1), date(2031, 7, 1), "Europe/London")
 
     assert start == datetime(2031, 6, 30, 23, tzinfo=UTC)  # midnight BST
     assert end == datetime(2031, 7, 1, 23, tzinfo=UTC)
@@ -106,7 +106,7 @@ def test_events_near_a_place_keep_the_circle_not_the_box(remote):  # noqa: F811
     box = geo.bounding_box(*LEEDS, 25.0)
     assert box.contains(*spots["corner outside"])
 
-    found = national.events(place=national.parse_place("53.7997,-1.5492"), sort="distance")
+    found = events.events(place=places.parse_place("53.7997,-1.5492"), sort="distance")
 
     assert _titles(found) == ["centre", "south inside", "east inside", "north inside"]
     assert [row.distance_km for row in found.items] == [
@@ -115,7 +115,7 @@ def test_events_near_a_place_keep_the_circle_not_the_box(remote):  # noqa: F811
         pytest.approx(24.8, abs=0.01),
         pytest.approx(24.9, abs=0.01),
     ]
-    wider = national.events(place=national.parse_place("53.7997,-1.5492"), within=60)
+    wider = events.events(place=places.parse_place("53.7997,-1.5492"), within=60)
     assert "manchester" in _titles(wider) and "online" not in _titles(wider)
 
 
@@ -133,12 +133,12 @@ def test_events_filter_by_kind_status_and_dates_and_hide_past_and_deleted(remote
     group.publish(stored, "Create", gone)
     group.publish(stored, "Delete", gone["id"])
 
-    assert _titles(national.events()) == ["canvass", "cancelled", "phonebank"]
-    assert _titles(national.events(kind="phonebank")) == ["phonebank"]
-    assert _titles(national.events(status="cancelled")) == ["cancelled"]
-    start, end = national.day_range(upcoming(1).date(), upcoming(5).date(), "UTC")
-    assert _titles(national.events(start=start, end=end)) == ["canvass", "cancelled"]
-    assert _titles(national.events(sort="title", dir="desc")) == [
+    assert _titles(events.events()) == ["canvass", "cancelled", "phonebank"]
+    assert _titles(events.events(kind="phonebank")) == ["phonebank"]
+    assert _titles(events.events(status="cancelled")) == ["cancelled"]
+    start, end = places.day_range(upcoming(1).date(), upcoming(5).date(), "UTC")
+    assert _titles(events.events(start=start, end=end)) == ["canvass", "cancelled"]
+    assert _titles(events.events(sort="title", dir="desc")) == [
         "phonebank",
         "canvass",
         "cancelled",
@@ -150,12 +150,12 @@ def test_unfollowed_groups_events_are_not_shown(remote):  # noqa: F811
 
     group, stored = followed_group(remote, 2, place=LEEDS)
     group.publish(stored, "Create", group.event_at("a", "A", starts=upcoming(2), place=LEEDS))
-    assert _titles(national.events(place=national.parse_place("53.8,-1.55"))) == ["A"]
+    assert _titles(events.events(place=places.parse_place("53.8,-1.55"))) == ["A"]
 
     db.session.query(Following).delete()
     db.session.commit()
-    assert _titles(national.events(place=national.Place("x", *LEEDS, "coordinates"))) == []
-    assert _titles(national.events()) == []
+    assert _titles(events.events(place=places.Place("x", *LEEDS, "coordinates"))) == []
+    assert _titles(events.events()) == []
 
 
 def _plan(query) -> str:
@@ -180,7 +180,7 @@ def test_the_distance_search_reads_the_latitude_longitude_index(remote):  # noqa
             stored, "Create", group.event_at(f"e{n}", f"E{n}", starts=upcoming(2), place=spot)
         )
 
-    plan = _plan(national.box_query(national.Place("x", *LEEDS, "coordinates"), 25.0))
+    plan = _plan(events.box_query(places.Place("x", *LEEDS, "coordinates"), 25.0))
 
     assert "ix_remote_object_latitude_longitude" in plan, plan
     if db.engine.dialect.name == "sqlite":
@@ -192,8 +192,6 @@ def test_the_box_query_finds_what_the_search_keeps(remote):  # noqa: F811
     group, stored = followed_group(remote, 2)
     group.publish(stored, "Create", group.event_at("a", "A", starts=upcoming(2), place=LEEDS))
 
-    rows = db.session.execute(
-        national.box_query(national.Place("x", *LEEDS, "coordinates"), 1.0)
-    ).all()
+    rows = db.session.execute(events.box_query(places.Place("x", *LEEDS, "coordinates"), 1.0)).all()
 
     assert [row.title for row in rows] == ["A"]

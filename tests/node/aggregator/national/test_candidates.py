@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from node.services.aggregator import national
+from node.services.aggregator.national import candidates
 from tests.node.federation_support import remote  # noqa: F401
 from tests.node.national_support import followed_group
 
@@ -49,11 +49,11 @@ def results(remote):  # noqa: F811
     ],
 )
 def test_the_outcome_is_read_from_the_result_then_the_stage(stage, result, outcome):
-    assert national.outcome_of(stage, result) == outcome
+    assert candidates.outcome_of(stage, result) == outcome
 
 
 def test_win_rates_overall_and_by_office(results):
-    rates = national.win_rates()
+    rates = candidates.win_rates()
 
     assert (rates.overall.won, rates.overall.decided) == (2, 4)
     assert rates.overall.rate == 0.5
@@ -62,18 +62,18 @@ def test_win_rates_overall_and_by_office(results):
 
 
 def test_only_endorsed_candidates_are_listed(results):
-    found = national.candidates()
+    found = candidates.candidates()
 
     assert [row.title for row in found.items] == ["Ann", "Bob", "Cat", "Dan", "Fay"]
-    assert [row.title for row in national.candidates(outcome="undecided").items] == ["Dan"]
-    assert [row.title for row in national.candidates(office="mayor", sort="name").items] == [
+    assert [row.title for row in candidates.candidates(outcome="undecided").items] == ["Dan"]
+    assert [row.title for row in candidates.candidates(office="mayor", sort="name").items] == [
         "Cat",
         "Dan",
     ]
 
 
 def test_each_candidate_names_the_signed_entry_it_was_read_from(results):
-    cat = national.candidates(office="mayor", outcome="won").items[0]
+    cat = candidates.candidates(office="mayor", outcome="won").items[0]
 
     assert cat.entry.activity_id == results["cat"]["id"]
     assert cat.entry.seq == results["cat"]["seq"] == 6

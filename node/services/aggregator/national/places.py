@@ -1,0 +1,106 @@
+"""The places a national search is made around: coordinates, a followed group, or a postcode
+district; and the days a search covers."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, or_, select
+
+from ....extensions import db
+from ....models import Peer, RemoteObject
+from ... import geo
+from ...errors import Invalid
+from .lists import followed
+
+DEFAULT_RADIUS_KM = 25.0
+COORDINATES = re.compile(r"^\s*([-+]?\d{1,3}(?:\.\d+)?)\s*,\s*([-+]?\d{1,3}(?:\.\d+)?)\s*$")
+
+
+@dataclass(frozen=True)
+class Place:
+    """A point a search is made around, and what it was given as."""
+
+    label: str
+    latitude: float
+    longitude: float
+    source: str  # coordinates, group or postcode_district
+
+
+class PlaceError(Invalid):
+    """A place that could not be understood; the message says what to give instead."""
+
+    def __init__(self, message: str, field: str = "near") -> None:
+        super().__init__(message, {field: [message]})
+
+
+PLACE_HINT = (
+    "Give a latitude,longitude (e.g. 53.80,-1.55), a group we follow (acct:group@host) "
+    "or a postcode district (e.g. LS6)."
+)
+
+
+def parse_place(text: str) -> Place:
+    """Read a place: ``lat,lon``, a followed group's handle or actor URL, or a postcode district."""
+    text = (text or "").strip()
+    found = COORDINATES.match(text)
+    if found:
+        latitude, longitude = float(found.group(1)), float(found.group(2))
+        if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+            raise PlaceError("A latitude lies within ±90 and a longitude within ±180.")
+        return Place(f"{latitude:g}, {longitude:g}", latitude, longitude, "coordinates")
+    if "@" in text or text.startswith(("https://", "http://")):
+        return _group_place(text)
+    if geo.outward_code(text) is not None:
+        return _district_place(text)
+    raise PlaceError(f"That is not a place we can find. {PLACE_HINT}")
+
+
+def _group_place(text: str) -> Place:
+    handle = text.removeprefix("acct:").lstrip("@")
+    peer = db.session.scalar(
+        select(Peer).where(
+            Peer.id.in_(followed()),
+            or_(Peer.actor_id == text, Peer.handle == handle),
+        )
+    )
+    if peer is None:
+        raise PlaceError(f"{text} is not a group this node follows. {PLACE_HINT}")
+    if peer.latitude is None or peer.longitude is None:
+        raise PlaceError(f"{peer.name or text} publishes no location. {PLACE_HINT}")
+    return Place(peer.name or peer.handle, peer.latitude, peer.longitude, "group")
+
+
+def _district_place(text: str) -> Place:
+    if not geo.districts_loaded():
+        raise PlaceError(
+            "This node has no postcode table loaded, so postcodes cannot be looked up: "
+            "give a latitude,longitude or a group instead."
+        )
+    district = geo.find_district(text)
+    if district is None:
+        raise PlaceError(f"No postcode district {geo.outward_code(text)} is known here.")
+    return Place(district.district, district.latitude, district.longitude, "postcode_district")
+
+
+def box_filter(box: geo.Box) -> Any:
+    """Return the WHERE clause of a bounding box: index ranges on latitude, then longitude."""
+    ranges = [RemoteObject.longitude.between(west, east) for west, east in box.longitude_ranges()]
+    return and_(
+        RemoteObject.latitude.between(box.south, box.north),
+        ranges[0] if len(ranges) == 1 else or_(*ranges),
+    )
+
+
+def day_range(
+    first: date | None, last: date | None, zone: str | None
+) -> tuple[datetime | None, datetime | None]:
+    """Turn a first and last day (in ``zone``) into [start, end) times in UTC."""
+    tz = ZoneInfo(zone or "Europe/London")
+    start = datetime.combine(first, time(), tz).astimezone(UTC) if first else None
+    end = datetime.combine(last + timedelta(days=1), time(), tz).astimezone(UTC) if last else None
+    return start, end
