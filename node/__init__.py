@@ -10,7 +10,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from . import errors, request_limits, templating
+from . import errors, logs, metrics, request_limits, templating
 from .config import (
     Defaults,
     default_database_url,
@@ -37,6 +37,7 @@ from .views import (
     manage,
     national,
     network,
+    operations,
     pages,
     series,
     shifts,
@@ -50,6 +51,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 BLUEPRINTS = tuple(
     module.bp
     for module in (
+        operations,
         wellknown,
         activitypub,
         inbox,
@@ -88,6 +90,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(instance))
     app.config.from_object(Defaults)
     app.config.update(settings)
+    logs.init_app(app)  # first: every later line and request hook is tagged with the id
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = load_or_create_secret(instance, "secret_key")
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config.get("DATABASE_URL") or default_database_url(
@@ -106,6 +109,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     csrf.init_app(app)
     errors.init_app(app)
+    metrics.init_app(app)  # before the blueprints: it times their hooks too
 
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)

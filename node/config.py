@@ -84,6 +84,16 @@ class Defaults:
     PEER_UNREACHABLE_AFTER = 5  # consecutive failed contacts before a peer is unreachable
     POLL_INTERVAL_SECONDS = 300  # how often each followed peer's outbox is checked
     SYNC_PAGE_SIZE = 100  # outbox entries asked for per page when catching up
+    # Monitoring (docs/operations.md). /readyz fails when no worker has begun a pass for
+    # this long (0: it does not look); a worker's row is deleted after a day of silence.
+    WORKER_HEARTBEAT_STALE_SECONDS = 180
+    WORKER_HEARTBEAT_KEEP_SECONDS = 24 * 3600
+    # /metrics answers a bearer holding this token (or an admin's API token), or a caller
+    # from these networks ("10.0.0.0/8,127.0.0.1"); anyone else gets a 404.
+    METRICS_TOKEN: str | None = None
+    METRICS_ALLOW_NETWORKS: str | list[str] = ""
+    LOG_FORMAT = "text"  # or "json": one JSON object per line (node/logs.py)
+    LOG_LEVEL = "INFO"
     TESTING = False
 
 
@@ -100,7 +110,14 @@ def read_environment(prefix: str = ENV_PREFIX) -> dict[str, Any]:
             settings[name] = json.loads(raw)
         except ValueError:
             settings[name] = raw
-        if name in {"SECRET_KEY", "BALLOT_KEY", "DATABASE_URL", "ADMIN_PASSWORD", "SMTP_PASSWORD"}:
+        if name in {
+            "SECRET_KEY",
+            "BALLOT_KEY",
+            "DATABASE_URL",
+            "ADMIN_PASSWORD",
+            "SMTP_PASSWORD",
+            "METRICS_TOKEN",
+        }:
             settings[name] = raw  # never reinterpret secrets or URLs
     return settings
 

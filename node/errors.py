@@ -29,12 +29,14 @@ MESSAGES = {
 # Addresses only other servers use (with what lies below them): they answer in JSON, and
 # before setup with a JSON 404 rather than a redirect to the first-run form.
 ACTIVITYPUB_PATHS = ("/actor", "/inbox", "/outbox", "/followers", "/following", "/ns", "/nodeinfo")
+# Monitors' addresses (node/views/operations.py) likewise, and never the first-run form.
+OPERATIONS_PATHS = ("/healthz", "/readyz", "/metrics")
 
 
 def wants_json() -> bool:
     """Say whether this request should get JSON errors (the API and ActivityPub routes)."""
     path = request.path
-    if path == "/api" or path.startswith(("/api/", "/.well-known/")):
+    if path == "/api" or path.startswith(("/api/", "/.well-known/")) or path in OPERATIONS_PATHS:
         return True
     return any(path == prefix or path.startswith(prefix + "/") for prefix in ACTIVITYPUB_PATHS)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from flask import Flask
 
 from .extensions import db
-from .services import feed, mail
+from .services import feed, mail, workers
 from .services.aggregator import sources
 from .services.organising import guests, series
 from .services.peering import deliveries, sync
@@ -81,6 +81,7 @@ class Worker:
         batch = int(self.app.config.get("DELIVERY_BATCH_SIZE", 100))
         with self.app.app_context():
             try:
+                workers.beat(self, report)  # the heartbeat, and this pass's id on its lines
                 report.published = self._publish_due()
                 report.counted = self._close_ballots()
                 report.erased = self._erase_sealed_papers()

@@ -33,6 +33,7 @@ from .shift import Shift, ShiftSignup
 from .state import SiteState
 from .twinning import OutgoingRsvp, RemoteRsvp, Twinning
 from .types import UTCDateTime, utcnow
+from .worker import WorkerHeartbeat
 
 __all__ = [
     "ROLE_RANK",
@@ -82,6 +83,7 @@ __all__ = [
     "SiteState",
     "Twinning",
     "UTCDateTime",
+    "WorkerHeartbeat",
     "digest",
     "utcnow",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from .. import metrics
 from ..services.groups import base_url as our_base_url
 from ..services.peering import inbox as inbox_service
 
@@ -39,6 +40,7 @@ def _requested_url() -> str:
 
 
 def _answer(answer: inbox_service.Answer):
+    metrics.count_inbox(answer.status, answer.message)
     if answer.status >= 400:
         current_app.logger.info("inbox refused a request: %s %s", answer.status, answer.message)
     if answer.status < 400:

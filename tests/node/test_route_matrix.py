@@ -1,7 +1,8 @@
 """Every page route called by a visitor, a member, an organiser and an admin.
 
 The table says who each route is for; a route added without a row here fails the
-coverage test. (The JSON API has its own matrix in test_api_matrix.py.)
+coverage test. (The JSON API has its own matrix in test_api_matrix.py; the monitors'
+addresses, which take no log-in, are tested in test_operations.py.)
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from node.services.organising import calendar_feeds, carpools, series
 from tests import factories
 from tests.conftest import csrf_token, log_in
 
+NOT_PAGES = ("api.", "operations.")
 ROLES = ("anonymous", "member", "organiser", "admin")
 RANK = {"anonymous": 0, "member": 1, "organiser": 2, "admin": 3}
 NEEDS = {"public": 0, "member": 1, "organiser": 2, "admin": 3}
@@ -163,14 +165,16 @@ def _page_routes() -> list[tuple[str, str]]:
         return sorted(
             (rule.endpoint, method)
             for rule in app.url_map.iter_rules()
-            if not rule.endpoint.startswith("api.")
+            if not rule.endpoint.startswith(NOT_PAGES)
             for method in rule.methods - {"HEAD", "OPTIONS"}
         )
 
 
 def test_every_page_route_has_a_row(app):
     endpoints = {
-        rule.endpoint for rule in app.url_map.iter_rules() if not rule.endpoint.startswith("api.")
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if not rule.endpoint.startswith(NOT_PAGES)
     }
     assert endpoints == set(ACCESS)
 
