@@ -41,7 +41,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy.exc import SQLAlchemyError
 
 from .extensions import db
-from .services import health, workers
+from .services import feed, health, workers
 
 PEERS_SHOWN = 20  # delivery series per state: the busiest hosts, then "other"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -190,7 +190,7 @@ class DatabaseCollector:
         yield GaugeMetricFamily(
             "branchline_feed_head_seq",
             "The seq of the newest entry of this group's feed.",
-            value=health.feed_head(),
+            value=feed.head_seq(),
         )
 
 

@@ -1,5 +1,5 @@
 """What the node's monitors read: the readiness checks, and the figures the metrics take
-from the database at each scrape (queues, deliveries per peer, the feed's head).
+from the database at each scrape (queues, deliveries per peer).
 
 Nothing here names a member, an address or a worker's host: /readyz answers anyone.
 """
@@ -19,7 +19,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
-from ..models import Delivery, FeedEntry, OutboundMail, Peer
+from ..models import Delivery, OutboundMail, Peer
 from ..models.types import utcnow
 from . import mail, workers
 from .peering import deliveries
@@ -159,8 +159,3 @@ def mail_by_state() -> dict[str, int]:
     counts = dict.fromkeys(MAIL_STATES, 0)
     counts.update({status: int(count) for status, count in rows})
     return counts
-
-
-def feed_head() -> int:
-    """Return the seq of the newest entry of this group's feed (0 before the first)."""
-    return int(db.session.scalar(select(func.max(FeedEntry.seq))) or 0)
