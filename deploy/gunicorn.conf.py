@@ -41,9 +41,12 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None  # empty: no access log
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
-# Client (as the proxy saw it), request, status, bytes, time taken. Invite and password-reset
-# links carry their token in the path, so keep this log as private as the database.
-access_log_format = '%({x-forwarded-for}i)s %(h)s "%(r)s" %(s)s %(B)s %(D)sus "%(a)s"'
+# Client (as the proxy saw it), request, status, bytes, time taken, and the request id the
+# node's own lines carry (node/logs.py). Invite and password-reset links carry their token
+# in the path, so keep this log as private as the database.
+access_log_format = (
+    '%({x-forwarded-for}i)s %(h)s "%(r)s" %(s)s %(B)s %(D)sus "%(a)s" %({x-request-id}o)s'
+)
 proc_name = "branchline"
 
 
@@ -60,6 +63,27 @@ def on_starting(server):
     instance = ensure_private_dir(instance_path_from(settings))
     if not settings.get("SECRET_KEY"):
         load_or_create_secret(instance, "secret_key")
+    _empty_metrics_folder()
+
+
+def _empty_metrics_folder():
+    # prometheus-client's multi-process mode (node/metrics.py) keeps each worker's counts in
+    # files there: the counts of a server that has stopped must not be added to this one's.
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        return
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    for name in os.listdir(folder):
+        if name.endswith(".db"):
+            os.unlink(os.path.join(folder, name))
+
+
+def child_exit(server, worker):
+    """Tell prometheus-client a worker has gone, so its live gauges stop counting."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
 
 
 def post_worker_init(worker):
