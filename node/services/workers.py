@@ -1,8 +1,9 @@
 """Worker heartbeats: each delivery worker's pass says it is alive and how the last one went.
 
 A worker calls `beat` as each pass begins. That stores, in the worker's own row, the time,
-the number of passes so far and a summary of the pass before (complete by then), and tags
-the lines the worker logs during the new pass with its pass id (node/logs.py). The
+the number of passes so far and a summary of the pass before (complete by then), at most
+once a second, and tags the lines the worker logs during the new pass with its pass id
+(node/logs.py). The
 readiness check and the metrics read `latest`. Rows of workers silent for
 WORKER_HEARTBEAT_KEEP_SECONDS are deleted, so restarts leave no trail.
 
@@ -30,8 +31,11 @@ from ..extensions import db
 from ..models import WorkerHeartbeat
 from ..models.types import utcnow
 
-# Expired rows are looked for on one pass in this many, not on every one.
+# Expired rows are looked for on one write in this many, not on every one.
 PRUNE_EVERY = 50
+# An idle worker passes every WORKER_IDLE_SECONDS (0.2 s in the integration tests): its row
+# is written at most this often, so heartbeats never crowd the database's writers.
+WRITE_EVERY_SECONDS = 1.0
 
 
 @dataclass
@@ -39,6 +43,8 @@ class _Worker:
     worker_id: str
     started_at: datetime
     passes: int = 0
+    writes: int = 0
+    written_at: datetime | None = None
     previous: Any = None  # the report of the pass in progress, complete at the next beat
 
 
@@ -77,6 +83,13 @@ def beat(worker: Any, report: Any, *, now: datetime | None = None) -> str:
     logs.start_pass(pass_id)
     summary = summarise(state.previous)
     state.previous = report
+    if (
+        state.written_at is not None
+        and (now - state.written_at).total_seconds() < WRITE_EVERY_SECONDS
+    ):
+        return pass_id
+    state.written_at = now
+    state.writes += 1
     try:
         row = db.session.get(WorkerHeartbeat, state.worker_id)
         if row is None:
@@ -85,7 +98,7 @@ def beat(worker: Any, report: Any, *, now: datetime | None = None) -> str:
         row.beat_at = now
         row.passes = state.passes
         row.last_pass = json.dumps(summary, sort_keys=True)
-        if state.passes % PRUNE_EVERY == 1:
+        if state.writes % PRUNE_EVERY == 1:
             _prune(now)
         db.session.commit()
     except SQLAlchemyError:

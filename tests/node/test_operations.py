@@ -170,7 +170,8 @@ def test_readyz_tells_no_worker_host(client, worker):
 # Heartbeats ----------------------------------------------------------------------------
 
 
-def test_a_worker_pass_beats_and_keeps_the_pass_before_in_its_row(app, group):
+def test_a_worker_pass_beats_and_keeps_the_pass_before_in_its_row(app, group, monkeypatch):
+    monkeypatch.setattr(workers, "WRITE_EVERY_SECONDS", 0)
     runner = Worker(app)
     runner.run_once()
     runner.run_once()
@@ -178,6 +179,19 @@ def test_a_worker_pass_beats_and_keeps_the_pass_before_in_its_row(app, group):
     assert row.passes == 2
     assert row.worker_id.split(":")[1].isdigit()  # host:pid:start
     assert json.loads(row.last_pass) == {}  # a pass that found nothing counts nothing
+
+
+def test_an_idle_worker_writes_its_row_at_most_once_a_second(app, worker):
+    start = utcnow()
+    report = PassReport(polled=1)
+    workers.beat(worker, report, now=start)
+    workers.beat(worker, PassReport(), now=start + timedelta(seconds=0.3))
+    row = db.session.get(WorkerHeartbeat, workers.worker_id(start))
+    assert row.passes == 1
+    workers.beat(worker, PassReport(), now=start + timedelta(seconds=1.5))
+    db.session.refresh(row)
+    assert row.passes == 3
+    assert json.loads(row.last_pass) == {}  # the pass begun at 0.3 s found nothing
 
 
 def test_summary_keeps_non_zero_counts_and_flattens_nested_reports():
