@@ -117,6 +117,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.exempt(inbox.bp)  # peers authenticate with HTTP signatures
 
     request_limits.init_app(app)  # after the blueprints: it applies their views' limits
+    request_limits.limiter_of(app).exempt(operations.bp)  # even from RATELIMIT_DEFAULT
     templating.init_app(app)
     app.after_request(_security_headers)
     return app

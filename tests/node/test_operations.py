@@ -397,3 +397,13 @@ def test_the_dashboard_is_grafana_json_with_a_prometheus_data_source():
     assert all("gridPos" in panel for panel in document["panels"])
     uses = {panel["datasource"]["uid"] for panel in document["panels"] if "datasource" in panel}
     assert uses == {"${datasource}"}
+
+
+def test_monitors_are_exempt_from_a_default_request_limit(app_config, node_keys):
+    app = create_app(dict(app_config, RATELIMIT_DEFAULT="1/hour"))
+    with app.app_context():
+        factories.group()
+        client = app.test_client()
+        assert [client.get("/healthz").status_code for _ in range(3)] == [200] * 3
+        assert client.get("/events").status_code == 200
+        assert client.get("/events").status_code == 429  # the default does apply elsewhere
