@@ -91,6 +91,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_object(Defaults)
     app.config.update(settings)
     logs.init_app(app)  # first: every later line and request hook is tagged with the id
+    metrics.init_app(app)  # before the blueprints: it times their hooks too
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = load_or_create_secret(instance, "secret_key")
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config.get("DATABASE_URL") or default_database_url(
@@ -109,7 +110,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     csrf.init_app(app)
     errors.init_app(app)
-    metrics.init_app(app)  # before the blueprints: it times their hooks too
 
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
