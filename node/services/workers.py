@@ -45,6 +45,7 @@ class _Worker:
     passes: int = 0
     writes: int = 0
     written_at: datetime | None = None
+    failing: bool = False  # the last write failed (said once, not on every pass)
     previous: Any = None  # the report of the pass in progress, complete at the next beat
 
 
@@ -101,9 +102,19 @@ def beat(worker: Any, report: Any, *, now: datetime | None = None) -> str:
         if state.writes % PRUNE_EVERY == 1:
             _prune(now)
         db.session.commit()
-    except SQLAlchemyError:
+    except SQLAlchemyError as exc:
         db.session.rollback()
-        current_app.logger.warning("could not record the worker's heartbeat", exc_info=True)
+        # A database that is down fails every pass alike: say so once, and when it is over.
+        if not state.failing:
+            current_app.logger.warning(
+                "could not record the worker's heartbeat (%s); trying on each pass",
+                type(exc).__name__,
+            )
+        state.failing = True
+    else:
+        if state.failing:
+            current_app.logger.info("the worker's heartbeat is recorded again")
+        state.failing = False
     return pass_id
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from node import create_app
 from node.extensions import db
@@ -407,3 +408,18 @@ def test_monitors_are_exempt_from_a_default_request_limit(app_config, node_keys)
         assert [client.get("/healthz").status_code for _ in range(3)] == [200] * 3
         assert client.get("/events").status_code == 200
         assert client.get("/events").status_code == 429  # the default does apply elsewhere
+
+
+def test_a_heartbeat_the_database_refuses_is_said_once_and_never_raises(
+    app, worker, caplog, monkeypatch
+):
+    def down(*_args, **_kwargs):
+        raise OperationalError("SELECT", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(db.session, "get", down)
+    start = utcnow()
+    for second in range(3):
+        pass_id = workers.beat(worker, None, now=start + timedelta(seconds=2 * second))
+        assert pass_id.endswith(f"#{second + 1}")
+    said = [r for r in caplog.records if "could not record the worker's heartbeat" in r.message]
+    assert len(said) == 1
