@@ -175,7 +175,8 @@ def read_rotation(entry: Mapping[str, Any], actor: str) -> Rotation | None:
     try:
         value = ed25519_public_key_from_multikey(str(new.get("publicKeyMultibase")))
     except (KeyFormatError, ValueError):
-        raise ContinuityError("bad-rotation", "the rotation's newKey is not an Ed25519 key") from None
+        detail = "the rotation's newKey is not an Ed25519 key"
+        raise ContinuityError("bad-rotation", detail) from None
     http = statement.get("newHttpKey")
     if not isinstance(http, Mapping) or http.get("owner") != actor:
         raise ContinuityError("bad-rotation", "the rotation's newHttpKey is not its actor's")
@@ -185,7 +186,8 @@ def read_rotation(entry: Mapping[str, Any], actor: str) -> Rotation | None:
         if not isinstance(pem, str) or not isinstance(load_public_key_pem(pem), rsa.RSAPublicKey):
             raise KeyFormatError("not RSA")
     except KeyFormatError:
-        raise ContinuityError("bad-rotation", "the rotation's newHttpKey is not an RSA key") from None
+        detail = "the rotation's newHttpKey is not an RSA key"
+        raise ContinuityError("bad-rotation", detail) from None
     try:
         verify_object(statement, lambda method: value if method == new_key else None)
     except ProofError as error:
@@ -241,6 +243,20 @@ class KeyContinuity:
         self.rotations: list[Rotation] = []
         self.swapped = False  # the document changed the current key's value: trust nothing
 
+    def copy(self, published: Callable[[str], PublicKey | None]) -> KeyContinuity:
+        """Return a copy to follow further entries with (``published`` looks keys up)."""
+        twin = KeyContinuity(
+            self.actor,
+            published,
+            revoked=self.revoked,
+            current=self.current,
+            current_value=self._current_value,
+        )
+        twin.retired = dict(self.retired)
+        twin.rotations = list(self.rotations)
+        twin.swapped = self.swapped
+        return twin
+
     def key_for(self, entry: Mapping[str, Any]) -> PublicKey:
         """Return the key that must verify ``entry``'s proof; raise ContinuityError if none."""
         method = signer_of(entry)
@@ -257,8 +273,9 @@ class KeyContinuity:
             if self._published(method) is not None:
                 raise ContinuityError(
                     "unproven-key",
-                    f"{method} appears in the actor document without a continuity proof: no "
-                    f"rotation entry signed by {self.current} introduces it",
+                    f"{method} is published but the feed has not proven it: entries here "
+                    f"must be signed by {self.current}, and a key changes only through a "
+                    "rotation entry signed by the key it replaces",
                 )
             raise ContinuityError("unknown-key", f"{method} is not a key of {self.actor}")
         if self.swapped:
