@@ -5,8 +5,9 @@ In the instance folder's ``keys/`` (owner-only, like the keys themselves):
 - ``http-rsa.pem``, ``proof-ed25519.pem``: the current keys; ``generation``: their
   generation (absent until the first rotation, meaning 1);
 - ``pending/``: the next generation's keys, written before the rotation entry is
-  published and moved into place once it is (``install_pending``), so a rotation cut
-  short can be finished: the entry names the pending keys;
+  appended and moved into place (``install_pending``) while the feed is still locked,
+  before the entry is committed: no entry can be signed with the old keys after it. If
+  the commit fails they are put back (``reinstate``);
 - ``archive/<generation>/``: every retired generation's keys with ``retired.json`` (when,
   at which feed entry, and since when they are not trusted if they were compromised).
   Old keys are kept, never deleted: the node may have to prove what it signed with them.
@@ -132,6 +133,31 @@ def install_pending(
     os.replace(pending / PROOF_KEY, folder / PROOF_KEY)
     os.replace(pending / GENERATION, folder / GENERATION)
     shutil.rmtree(pending, ignore_errors=True)
+
+
+def reinstate(instance: Path, old: NodeKeys) -> None:
+    """Make ``old`` current again and drop its archive entry (a rotation that did not publish)."""
+    folder = keys_folder(instance)
+    keyfiles.write_private_key(folder / HTTP_KEY, old.http, overwrite=True)
+    keyfiles.write_private_key(folder / PROOF_KEY, old.proof, overwrite=True)
+    marker = folder / f".{GENERATION}.new"
+    write_private_file(marker, f"{old.generation}\n".encode())
+    os.replace(marker, folder / GENERATION)  # a new file: running processes reload
+    shutil.rmtree(folder / ARCHIVE / str(old.generation), ignore_errors=True)
+    shutil.rmtree(folder / PENDING, ignore_errors=True)
+
+
+def read_archived(instance: Path, generation: int) -> NodeKeys | None:
+    """Return the archived keys of ``generation``, or None when the archive lacks them."""
+    archived = instance / "keys" / ARCHIVE / str(generation)
+    try:
+        http = keyfiles.read_private_key(archived / HTTP_KEY)
+        proof = keyfiles.read_private_key(archived / PROOF_KEY)
+    except (FileNotFoundError, ValueError):
+        return None
+    if not isinstance(http, rsa.RSAPrivateKey) or not isinstance(proof, ed25519.Ed25519PrivateKey):
+        return None
+    return NodeKeys(http=http, proof=proof, generation=generation)
 
 
 def _moment(value: object) -> datetime | None:

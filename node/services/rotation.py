@@ -3,10 +3,10 @@
 The rotation entry is an Update of the group carrying the new keys and a
 ``keyRotation`` statement (federation.rotation) signed by the new Ed25519 key, the entry
 itself signed, like every entry, by the old one. The new keys are written to
-``keys/pending/`` first; once the entry is committed they are installed and the old ones
-archived (node.key_rotation), and every process of the node signs with the new keys from
-its next request. A rotation cut short between the two is finished by the next
-``branchline keys rotate`` (``finish_pending``): the entry names the pending keys.
+``keys/pending/`` first, installed (the old ones archived, node.key_rotation) while the
+feed's lock is held and put back if the entry's commit fails; every process of the node
+signs with the new keys from its next request. A rotation cut short by a crash is put right by the next
+``branchline keys rotate`` (``finish_pending``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
-from federation.rotation import ROTATION_MEMBER, read_rotation, rotation_statement, sign_statement
+from federation.rotation import ROTATION_MEMBER, rotation_statement, sign_statement
 
 from .. import key_rotation
 from ..activitypub import documents
@@ -61,7 +61,9 @@ def rotate(*, compromised_since: datetime | None = None) -> Rotated:
             raise Invalid.on("compromised_since", "Give a time with a timezone (or Z).")
         if compromised_since > now:
             raise Invalid.on("compromised_since", "The time is in the future.")
-    finish_pending()
+    repaired = finish_pending()
+    if repaired:
+        current_app.logger.warning("an earlier rotation was cut short: %s", repaired)
     instance = _instance()
     old = node_keys()
     new = key_rotation.make_pending(instance, old)
@@ -83,14 +85,23 @@ def rotate(*, compromised_since: datetime | None = None) -> Rotated:
     activity[ROTATION_MEMBER] = sign_statement(statement, new.proof, now)
     try:
         row = feed.append_exclusive(activity)
-        db.session.commit()
+        db.session.flush()
     except BaseException:
         db.session.rollback()
         key_rotation.discard_pending(instance)
         raise
-    key_rotation.install_pending(
-        instance, old, seq=row.seq, retired_at=now, compromised_since=compromised_since
-    )
+    # Installed while the feed's lock is held: another process appending next waits for
+    # the commit and then reloads its keys, so nothing after this entry is signed with
+    # the old ones.
+    try:
+        key_rotation.install_pending(
+            instance, old, seq=row.seq, retired_at=now, compromised_since=compromised_since
+        )
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        key_rotation.reinstate(instance, old)
+        raise
     current_app.logger.warning(
         "keys rotated: %s replaces %s (feed entry %d)",
         statement["newKey"]["id"],
@@ -119,39 +130,44 @@ def _retiring(
     )
 
 
-def finish_pending() -> int | None:
-    """Install keys a cut-short rotation announced (return its seq), or discard unannounced ones."""
-    instance = _instance()
-    pending = key_rotation.read_pending(instance)
-    if pending is None:
-        key_rotation.discard_pending(instance)
-        return None
-    group = current_group()
+def _announcing(multikey: str) -> dict[str, Any] | None:
+    """Return the recent rotation entry that introduces the key ``multikey``, if any."""
     bodies = db.session.scalars(
         select(FeedEntry.body)
         .where(FeedEntry.activity_type == "Update")
         .order_by(FeedEntry.seq.desc())
         .limit(RECENT_UPDATES)
     ).all()
-    actor = documents.actor_id(group) if group is not None else ""
     for body in bodies:
         entry = json.loads(body)
         statement = entry.get(ROTATION_MEMBER)
-        if not isinstance(statement, dict):
-            continue
-        rotation = read_rotation(entry, actor)
-        if rotation is None or statement["newKey"]["publicKeyMultibase"] != pending.proof_multikey:
-            continue
-        key_rotation.install_pending(
-            instance,
-            node_keys(),
-            seq=entry["seq"],
-            retired_at=rotation.valid_from,
-            compromised_since=rotation.compromised_since,
-        )
-        return int(entry["seq"])
-    key_rotation.discard_pending(instance)
+        if isinstance(statement, dict) and (
+            statement.get("newKey", {}).get("publicKeyMultibase") == multikey
+        ):
+            return entry
     return None
+
+
+def finish_pending() -> str:
+    """Put right a rotation cut short by a crash; say what was done ('' if nothing).
+
+    Keys made but never installed are discarded. Keys installed whose entry was never
+    committed (the process died in between) are replaced by the archived ones they
+    were to succeed: no entry proves them, so nobody would accept what they sign.
+    """
+    instance = _instance()
+    key_rotation.discard_pending(instance)
+    current = node_keys()
+    if current.generation == 1 or _announcing(current.proof_multikey) is not None:
+        return ""
+    previous = key_rotation.read_archived(instance, current.generation - 1)
+    if previous is None:
+        raise Invalid(
+            f"No feed entry announces this node's keys (generation {current.generation}) and "
+            "the archive lacks the keys before them: restore keys/ from a backup."
+        )
+    key_rotation.reinstate(instance, previous)
+    return f"put back generation {previous.generation}'s keys: no entry announced the newer ones"
 
 
 def rotation_entries() -> list[dict[str, Any]]:
