@@ -5,8 +5,8 @@ The rotation entry is an Update of the group carrying the new keys and a
 itself signed, like every entry, by the old one. The new keys are written to
 ``keys/pending/`` first, installed (the old ones archived, node.key_rotation) while the
 feed's lock is held and put back if the entry's commit fails; every process of the node
-signs with the new keys from its next request. A rotation cut short by a crash is put right by the next
-``branchline keys rotate`` (``finish_pending``).
+signs with the new keys from its next request. A rotation cut short by a crash is put
+right by the next ``branchline keys rotate`` (``finish_pending``).
 """
 
 from __future__ import annotations

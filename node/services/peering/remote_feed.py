@@ -364,14 +364,19 @@ def _kept(peer: Peer, entry: dict[str, Any], body: str) -> dict[str, str]:
 def _verify(peer: Peer, entries: list[dict[str, Any]]) -> feed.RunReport:
     start = (peer.held_seq, peer.held_hash) if peer.held_seq else None
     lookup = peers.proof_key_lookup(peer)
-    return feed.verify_run(
+    continuity = _continuity(peer, lookup)
+    report = feed.verify_run(
         entries,
         actor=peer.actor_id,
         lookup_key=lookup,
         start_after=start,
         now=utcnow(),
-        continuity=_continuity(peer, lookup),
+        continuity=continuity,
     )
+    if report.head is not None and report.head != start:
+        # The state after these entries is the next run's start, whichever process runs it.
+        _remember(peer.actor_id, report.head[1], peer.assertion_keys or "", continuity)
+    return report
 
 
 # Which key signs a peer's next entry, by (actor, held hash, keys published): working it
@@ -416,12 +421,16 @@ def _continuity(peer: Peer, lookup: Callable[[str], Any]) -> KeyContinuity:
             )
         except (ValueError, ContinuityError):
             found = KeyContinuity(peer.actor_id, lookup)
-        _KEY_STATES[cache_key] = found
-        while len(_KEY_STATES) > _KEY_STATES_KEPT:
-            _KEY_STATES.popitem(last=False)
+        _remember(*cache_key, found)
     else:
         _KEY_STATES.move_to_end(cache_key)
     return found.copy(lookup)
+
+
+def _remember(actor: str, head_hash: str, published: str, state: KeyContinuity) -> None:
+    _KEY_STATES[(actor, head_hash, published)] = state
+    while len(_KEY_STATES) > _KEY_STATES_KEPT:
+        _KEY_STATES.popitem(last=False)
 
 
 def _duplicate(peer: Peer, entry: dict[str, Any], seq: int, body: str | None = None) -> ApplyResult:
