@@ -44,7 +44,6 @@ ProblemKind = Literal[
     "tail-dropped",  # the group's head is further on than the last entry served
     "head-mismatch",  # the last entry served is not the group's head
     "head-not-confirmed",  # the group's own actor document could not tell us its head
-    # federation.rotation: a key the feed itself has not proven.
     "unproven-key",  # the actor document publishes it, but no rotation entry introduces it
     "retired-key",  # a rotation earlier in the feed replaced it
     "compromised-key",  # it signed after the time its group declared it compromised
@@ -375,8 +374,7 @@ class Auditor:
     def _check_proof(
         self, chain: _Chain, entry: Mapping[str, Any], members: Mapping[str, bytes] | None
     ) -> None:
-        actor = chain.actor
-        proof = entry.get("proof")
+        actor, proof = chain.actor, entry.get("proof")
         if not isinstance(proof, Mapping):
             raise _Found("bad-proof", "the entry carries no proof")
         method = proof.get("verificationMethod")
@@ -389,9 +387,6 @@ class Auditor:
         except GroupUnavailable as error:
             raise _Found("unknown-key", f"the group's key could not be read: {error}") from None
         except ContinuityError as error:
-            if error.reason == "unknown-key":
-                detail = f"{method} is not a key the group's own actor document publishes"
-                raise _Found("unknown-key", detail) from None
             raise _Found(error.reason, error.detail) from None
         try:
             verify_object(entry, lambda _method: key, now=self._now, members=members)
