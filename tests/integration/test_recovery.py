@@ -44,7 +44,12 @@ def _held_everything(follower, followed) -> int:
 def test_restore_from_an_old_backup_then_recover_from_a_follower_without_a_fork(
     start_node, tmp_path
 ):
-    hull = start_node("Hull Unite Branch", "hullunite")
+    recovery_cycle(start_node, tmp_path)
+
+
+def recovery_cycle(start_node, tmp_path, settings: dict[str, str] | None = None) -> None:
+    """Run the whole cycle with Hull on ``settings`` (its database) and Leeds following it."""
+    hull = start_node("Hull Unite Branch", "hullunite", settings)
     leeds = start_node("Leeds North Momentum", "leedsnorth")
     _follow(leeds, hull)
     api = Api(hull)
