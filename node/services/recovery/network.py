@@ -23,7 +23,7 @@ from federation.keys import PublicKey
 
 from ...extensions import db
 from ...keys import node_keys
-from ...models import FeedEntry, SiteState
+from ...models import FeedEntry, Follower, Peer, SiteState
 from ...models.types import utcnow
 from .. import feed
 from ..errors import Conflict, Invalid
@@ -83,6 +83,52 @@ def _fetch_page(url: str) -> dict[str, Any]:
 def recover_from(source: str, *, page_size: int = PAGE_SIZE) -> Recovery:
     """Fetch this group's entries after its head from ``source``, verify them, append them
     verbatim with their content, and clear the restore mark; commit each page."""
+    report = _recover(source, page_size)
+    guard.release(f"recovered from {report.source}: feed head {report.head}")
+    return report
+
+
+def follower_sources() -> list[str]:
+    """Return the servers of this group's accepted followers, each once."""
+    actors = db.session.scalars(
+        select(Peer.actor_id)
+        .join(Follower, Follower.peer_id == Peer.id)
+        .where(Follower.state == feed.ACCEPTED)
+    )
+    return sorted({_base(actor) for actor in actors})
+
+
+def recover_from_followers(*, page_size: int = PAGE_SIZE) -> list[tuple[str, Recovery | str]]:
+    """Recover from every follower's server that answers, in turn, and clear the restore
+    mark if at least one did; return each source with its report or why it did not answer.
+
+    Each only adds what the ones before lacked, so the feed ends at the longest head any
+    follower holds. A follower that is not a Branchline node (or is down) is skipped; an
+    entry that does not verify, or a fork, stops everything with publishing still held.
+    """
+    results: list[tuple[str, Recovery | str]] = []
+    for source in follower_sources():
+        try:
+            results.append((source, _recover(source, page_size)))
+        except Invalid as unanswered:
+            db.session.rollback()
+            results.append((source, explain_invalid(unanswered)))
+    answered = [found for _source, found in results if isinstance(found, Recovery)]
+    if not answered:
+        raise Conflict("No follower served this group's entries back: publishing stays held.")
+    head = max(found.head for found in answered)
+    guard.release(f"recovered from {len(answered)} follower(s): feed head {head}")
+    return results
+
+
+def explain_invalid(error: Invalid) -> str:
+    """Say in one line why a source did not answer."""
+    return "; ".join(message for messages in error.fields.values() for message in messages) or (
+        error.message
+    )
+
+
+def _recover(source: str, page_size: int) -> Recovery:
     group = current_group()
     if group is None:
         raise Invalid("This node is not set up.")
@@ -119,7 +165,6 @@ def recover_from(source: str, *, page_size: int = PAGE_SIZE) -> Recovery:
             f"{base} holds entries up to seq {report.source_head} but served them only up to "
             f"{report.head}: publishing stays held. Try again, or another follower."
         )
-    guard.release(f"recovered from {base}: feed head {report.head} ({report.appended} entries)")
     return report
 
 

@@ -57,5 +57,5 @@ def test_recover_wants_one_way_to_release(cli):
 
     answer = cli("recover", "--from", "http://127.0.0.1:9", "--force-publish")
 
-    assert answer.exit_code == 1 and "not both" in answer.output
+    assert answer.exit_code == 1 and "one of" in answer.output
     assert guard.pending(cli.instance) is not None

@@ -12,12 +12,13 @@ from sqlalchemy import select
 
 from federation import feed as signed_feed
 from node.extensions import db
-from node.models import Event, Post, SiteState
+from node.models import Event, Follower, Post, SiteState
 from node.services import feed
 from node.services.errors import Conflict
 from node.services.organising import posts
 from node.services.recovery import guard, network
 from tests.node.activitypub_support import ACTOR, BASE, stored
+from tests.node.sync_support import peer
 
 SOURCE = "http://127.0.0.9"
 
@@ -47,7 +48,13 @@ def _later_entries(node_keys, objects: list[dict]) -> list[dict]:
     return built
 
 
-def _serve(mock, entries: list[dict], held_seq: int | None = None, held_hash: str = "") -> None:
+def _serve(
+    mock,
+    entries: list[dict],
+    held_seq: int | None = None,
+    held_hash: str = "",
+    source: str = SOURCE,
+) -> None:
     page = {
         "type": "OrderedCollectionPage",
         "heldSeq": held_seq if held_seq is not None else entries[-1]["seq"],
@@ -56,7 +63,7 @@ def _serve(mock, entries: list[dict], held_seq: int | None = None, held_hash: st
     }
     mock.add(
         responses.GET,
-        re.compile(re.escape(SOURCE) + r"/held/entries\?.*"),
+        re.compile(re.escape(source) + r"/held/entries\?.*"),
         body=json.dumps(page),
         content_type="application/activity+json",
     )
@@ -149,3 +156,37 @@ def test_a_source_that_holds_no_more_than_we_do_reconciles(app, restored, remote
     report = network.recover_from(SOURCE)
 
     assert report.appended == 0 and guard.pending() is None
+
+
+def _follower(actor: str) -> None:
+    found = peer(actor, handle=actor)
+    db.session.add(Follower(peer_id=found.id, state="accepted", follow_activity_id=f"{actor}#f"))
+    db.session.commit()
+
+
+def test_every_follower_is_asked_and_the_longest_head_wins(app, restored, remote, node_keys):
+    later = _later_entries(node_keys, [POST, EVENT])
+    _follower("http://127.0.0.10/actor")  # a Mastodon account: no /held/entries
+    _follower("http://127.0.0.11/users/x")  # behind: holds only the first of them
+    _follower("http://127.0.0.12/actor")  # holds both
+    remote.add(responses.GET, re.compile(r"http://127\.0\.0\.10/held/.*"), status=404)
+    _serve(remote, later[:1], source="http://127.0.0.11")
+    _serve(remote, later[1:], held_seq=3, source="http://127.0.0.12")
+
+    results = dict(network.recover_from_followers())
+
+    assert "404" in results["http://127.0.0.10"]
+    assert results["http://127.0.0.11"].appended == 1
+    assert results["http://127.0.0.12"].appended == 1
+    assert stored()[1:] == later
+    assert guard.pending() is None
+
+
+def test_no_follower_answering_keeps_publishing_held(app, restored, remote):
+    _follower("http://127.0.0.10/actor")
+    remote.add(responses.GET, re.compile(r"http://127\.0\.0\.10/held/.*"), status=404)
+
+    with pytest.raises(Conflict, match="No follower"):
+        network.recover_from_followers()
+
+    assert guard.pending() is not None
