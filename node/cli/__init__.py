@@ -11,19 +11,7 @@ from flask.cli import FlaskGroup, routes_command, shell_command
 
 from .. import create_app
 from ..config import keep_files_private
-from . import (
-    aggregate,
-    backup,
-    ballot,
-    follow,
-    geo,
-    members,
-    recover,
-    setup,
-    sync,
-    twin,
-    verify,
-)
+from . import aggregate, backup, ballot, follow, geo, members, recover, setup, sync, twin, verify
 
 COMMAND_MODULES = (
     setup,
