@@ -47,8 +47,11 @@ def test_restore_from_an_old_backup_then_recover_from_a_follower_without_a_fork(
     recovery_cycle(start_node, tmp_path)
 
 
-def recovery_cycle(start_node, tmp_path, settings: dict[str, str] | None = None) -> None:
-    """Run the whole cycle with Hull on ``settings`` (its database) and Leeds following it."""
+def recovery_cycle(
+    start_node, tmp_path, settings: dict[str, str] | None = None, *, from_followers: bool = False
+) -> None:
+    """Run the whole cycle with Hull on ``settings`` (its database) and Leeds following it;
+    recover from Leeds named, or from every follower in the restored database."""
     hull = start_node("Hull Unite Branch", "hullunite", settings)
     leeds = start_node("Leeds North Momentum", "leedsnorth")
     _follow(leeds, hull)
@@ -98,7 +101,8 @@ def recovery_cycle(start_node, tmp_path, settings: dict[str, str] | None = None)
     assert "branchline recover" in answer.json()["error"]
     assert len(outbox_entries(hull)) == backed_up
 
-    recovered = hull.cli("recover", "--from", leeds.url)
+    asked = ("--from-followers",) if from_followers else ("--from", leeds.url)
+    recovered = hull.cli("recover", *asked)
     assert f"Recovered 2 entries from {leeds.url}" in recovered.stdout, recovered.stdout
     assert "verified" in recovered.stdout
     assert "Members, RSVPs" in recovered.stdout

@@ -1,5 +1,6 @@
 """The backup, restore and recovery cycle with the restored node on PostgreSQL: `pg_dump`,
-`pg_restore`, and recovered rows made with their old ids (the id sequences follow).
+`pg_restore`, recovered rows made with their old ids (the id sequences follow), and
+`recover --from-followers` finding Leeds among the restored followers.
 
 Runs when BRANCHLINE_TEST_DATABASE_URL names a PostgreSQL server; the node gets a database
 of its own there.
@@ -37,4 +38,4 @@ def node_database() -> Iterator[str]:
 
 
 def test_recovery_cycle_on_postgresql(start_node, tmp_path, node_database):
-    recovery_cycle(start_node, tmp_path, {"DATABASE_URL": node_database})
+    recovery_cycle(start_node, tmp_path, {"DATABASE_URL": node_database}, from_followers=True)
