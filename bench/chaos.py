@@ -37,14 +37,13 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import requests
-
 import gunicorn_server  # beside this script
 import http_load
+import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 BRANCHLINE = Path(sys.executable).parent / "branchline"
-PASSWORD = "chaos admin passphrase"
+PASSWORD = "chaos admin passphrase"  # noqa: S105 - a throwaway node's admin
 LOOPBACK = {"ALLOW_PRIVATE_ADDRESSES": "127.0.0.0/8"}
 FAST = {
     "POLL_INTERVAL_SECONDS": "1",
