@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import io
+import re
 import shutil
 import socket
 import sqlite3
@@ -201,7 +202,9 @@ def test_copies_carry_no_visitors_form_token(app, client, database_away):
     database_away()
     copy = app.test_client().get(f"/events/{event_row.id}").get_data(as_text=True)
     assert "Open meeting" in copy
-    assert 'name="csrf_token" value=""' in copy or "csrf_token" not in page
+    assert re.search(r'name="csrf_token"[^>]*value="[^"]+"', page)  # the visitor's own token
+    assert 'name="csrf_token" value=""' in copy
+    assert not re.search(r'name="csrf_token"[^>]*value="[^"]+"', copy)
 
 
 def _closed_port() -> int:
@@ -231,3 +234,20 @@ def test_an_unreachable_postgresql_answers_503(tmp_path, node_keys):
     )
     _assert_503(response)
     assert response.mimetype == "application/json"
+
+
+def test_a_disk_full_for_every_write_still_answers_503(api, client, organiser, organiser_token):
+    log_in(client, organiser)
+    undo_inserts = _fail_statements("INSERT", "database or disk is full")
+    undo_updates = _fail_statements("UPDATE", "database or disk is full")
+    try:
+        from_api = api.post("/posts", organiser_token, json={"title": "Hello"})
+        from_form = post_form(
+            client, "/manage/posts/new", {"title": "Hello", "body": "", "visibility": "public"}
+        )
+    finally:
+        undo_inserts()
+        undo_updates()
+    _assert_503(from_api)
+    _assert_503(from_form)
+    assert count(Post) == 0
