@@ -65,8 +65,14 @@ def claim(member_id: int, key: str, fingerprint: str, now: datetime) -> int | An
         except IntegrityError:
             db.session.rollback()
         found = db.session.scalar(select(IdempotentRequest).filter_by(member_id=member_id, key=key))
-        if found is None or found.created_at <= now - REPLAYED_FOR:
-            continue  # deleted or expired meanwhile: the key is free again
+        if found is None:
+            continue  # released meanwhile: the key is free again
+        if found.created_at <= now - REPLAYED_FOR:
+            with writing():  # expired: the key is free again
+                db.session.execute(
+                    delete(IdempotentRequest).where(IdempotentRequest.id == found.id)
+                )
+            continue
         if found.fingerprint != fingerprint:
             raise KeyReused(
                 "This Idempotency-Key was already used for a different request.",
