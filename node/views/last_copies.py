@@ -24,6 +24,7 @@ PUBLIC_BLUEPRINTS = frozenset({"pages"})
 PUBLIC_ENDPOINTS = frozenset({"feeds.events_calendar", "feeds.news"})
 NOT_KEPT = frozenset({"pages.logo"})  # a file with its own long cache lifetime
 
+COPY_HEADER = "X-Branchline-Copy"  # on a copy served: when it was saved
 MOST_COPIES = 256  # addresses; the least recently answered goes first
 LARGEST_COPY = 1_000_000  # bytes: a page larger than this is not kept
 
@@ -66,6 +67,7 @@ def keep(app: Flask, response):
         request.method != "GET"
         or response.status_code != 200
         or response.direct_passthrough
+        or COPY_HEADER in response.headers  # a copy served while the database is away
         or not is_public_page()
         or not is_anonymous_by_cookie()
         or g.get("member") is not None

@@ -88,8 +88,7 @@ def _last_copy_response(copy: last_copies.Copy):
     response = current_app.response_class(body, 200, content_type=copy.content_type)
     age = max(0, int(datetime.now(UTC).timestamp() - copy.saved_at))
     response.headers["Age"] = str(age)
-    response.headers["Warning"] = '110 - "Response is Stale"'
-    response.headers["X-Branchline-Copy"] = f"saved {saved.isoformat(timespec='seconds')}"
+    response.headers[last_copies.COPY_HEADER] = f"saved {saved.isoformat(timespec='seconds')}"
     response.headers["Cache-Control"] = "no-store"
     return response
 

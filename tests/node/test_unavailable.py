@@ -167,6 +167,10 @@ def test_visitors_get_the_last_copy_of_public_pages_while_the_database_is_away(
     assert "may be out of date" in html
     assert again.headers["X-Branchline-Copy"].startswith("saved ")
     assert "Age" in again.headers
+    # Serving the copy does not make it a new copy: still one notice, still the first time.
+    third = client.get("/news")
+    assert third.get_data(as_text=True).count("may be out of date") == 1
+    assert third.headers["X-Branchline-Copy"] == again.headers["X-Branchline-Copy"]
     # A page nobody was shown before has no copy: 503.
     _assert_503(client.get("/campaigns"))
 
