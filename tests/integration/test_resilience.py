@@ -31,6 +31,12 @@ def test_a_retry_after_a_lost_answer_creates_one_post_and_one_feed_entry(start_n
     body = json.dumps({"title": "Rally on Saturday", "body": "Meet at noon."}).encode()
     key = "0b0f4bd4-5bde-4d34-9a9f-3a1b5c0e7d11"
     _send_and_hang_up(node, api.token, key, body)
+    # The node carries the write out though nobody is left to hear the answer.
+    wait_until(
+        lambda: query(node, "SELECT status FROM idempotent_request WHERE status IS NOT NULL"),
+        "the node answers the request whose caller hung up",
+        explain=lambda: node.output()[-3000:],
+    )
 
     def retried() -> requests.Response | None:
         answer = requests.post(
