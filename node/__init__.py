@@ -42,6 +42,7 @@ from .views import (
     series,
     shifts,
     twins,
+    unavailable,
     wellknown,
 )
 
@@ -108,6 +109,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     csrf.init_app(app)
     errors.init_app(app)
+    unavailable.init_app(app)  # 503s and last copies when storage fails
 
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)

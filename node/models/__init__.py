@@ -24,6 +24,7 @@ from .federation import (
 )
 from .geo import PostcodeDistrict
 from .group import Group
+from .idempotency import IdempotentRequest
 from .mail import OutboundMail
 from .member import ROLE_RANK, Invite, LoginFailure, Member, MemberSession, PasswordReset
 from .oauth import ApiClient, ApiToken, digest
@@ -58,6 +59,7 @@ __all__ = [
     "Follower",
     "Following",
     "Group",
+    "IdempotentRequest",
     "Invite",
     "Listing",
     "LoginFailure",
