@@ -2,6 +2,7 @@
 
 from .aggregate import CombinedEntry, CombinedFeedState, Listing, QuarantinedEntry
 from .attendee import GuestRsvp
+from .block import Block
 from .ballot import (
     Ballot,
     BallotOpened,
@@ -44,6 +45,7 @@ __all__ = [
     "BallotPaper",
     "BallotTeller",
     "BallotVoter",
+    "Block",
     "Campaign",
     "Candidate",
     "CarpoolOffer",

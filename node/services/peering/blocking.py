@@ -1,0 +1,227 @@
+"""Blocking and unblocking: what a new block changes beyond the list itself.
+
+A block (blocks.py keeps the list) cuts every tie with the peers it covers, now and from
+then on:
+
+- deliveries still waiting for them are cancelled (state ``cancelled``); the feed queues
+  none for them from then on (feed.py asks the block list);
+- their follows of this group are removed, with a Reject so they stop expecting entries;
+  our follows of them are removed, with an Undo; new follows either way are refused (the
+  inbox answers 403, ``follows.follow`` refuses);
+- a twinning with them ends (the Undo goes on our feed and to them), a proposal is declined;
+- on an aggregator their listing is removed: their entries leave the combined feed, the
+  directory and the national pages, and an aggregator source is no longer pulled.
+
+The goodbyes (Reject, Undo) are queued after the cancellation, so they are the last things
+sent; a blocked peer that keeps pushing gets 403 and is not polled (nothing follows it).
+Unblocking removes the row only: follows and twinnings are not made again by themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select, update
+
+from ...extensions import db
+from ...models import Block, Delivery, Follower, Following, Member, Peer, Twinning
+from ..aggregator import directory
+from ..aggregator.listings import REMOVED, listing_of
+from ..errors import Invalid, ServiceError
+from ..groups import base_url as our_base_url
+from ..role import is_aggregator
+from ..twins import twinning
+from . import blocks, follows
+from .deliveries import PENDING
+
+CANCELLED = "cancelled"  # Delivery.state of one a block stopped
+
+
+@dataclass
+class Severed:
+    """What one block cut: peers covered, deliveries cancelled, follows and twins ended."""
+
+    block: Block
+    peers: list[str] = field(default_factory=list)
+    deliveries_cancelled: int = 0
+    followers_removed: int = 0
+    follows_removed: int = 0
+    twinnings_ended: int = 0
+    listings_removed: int = 0
+
+    def summary(self) -> str:
+        """Say in one line what the block cut."""
+        return (
+            f"{len(self.peers)} known peer(s); {self.deliveries_cancelled} deliveries "
+            f"cancelled, {self.followers_removed} follower(s) and {self.follows_removed} "
+            f"follow(s) removed, {self.twinnings_ended} twinning(s) ended, "
+            f"{self.listings_removed} directory listing(s) removed"
+        )
+
+
+def block(
+    text: str,
+    *,
+    public_comment: str = "",
+    private_comment: str = "",
+    by: Member | None = None,
+    by_name: str = "",
+    reject_media: bool = False,
+    reject_reports: bool = False,
+    obfuscate: bool = False,
+) -> Severed:
+    """Block an actor URL or a domain (with its subdomains) and cut every tie with it."""
+    try:
+        _kind, target = blocks.target_of(text)
+    except blocks.NotATarget as error:
+        raise Invalid.on("target", str(error)) from None
+    ours = our_base_url()
+    if ours and blocks.BlockList(frozenset([target])).covers(f"{ours.rstrip('/')}/actor"):
+        raise Invalid.on("target", "That would block this node itself.")
+    row = blocks.new_block(
+        text,
+        public_comment=public_comment,
+        private_comment=private_comment,
+        by=by,
+        by_name=by_name,
+        reject_media=reject_media,
+        reject_reports=reject_reports,
+        obfuscate=obfuscate,
+    )
+    return _sever(row)
+
+
+def _sever(row: Block) -> Severed:
+    covering = blocks.BlockList(frozenset([row.target]))
+    report = Severed(row)
+    covered = [
+        peer
+        for peer in db.session.scalars(select(Peer).order_by(Peer.id))
+        if covering.covers(peer.actor_id) or covering.covers(peer.inbox)
+    ]
+    report.peers = [peer.actor_id for peer in covered]
+    report.deliveries_cancelled = _cancel_deliveries(covering, {peer.id for peer in covered})
+    db.session.commit()  # the block and the cancellations land together
+    for peer in covered:
+        _cut(peer, report, row)
+    return report
+
+
+def _cancel_deliveries(covering: blocks.BlockList, peer_ids: set[int]) -> int:
+    waiting = db.session.execute(
+        select(Delivery.id, Delivery.inbox, Delivery.peer_id).where(Delivery.state == PENDING)
+    ).all()
+    ids = [id_ for id_, inbox, peer_id in waiting if peer_id in peer_ids or covering.covers(inbox)]
+    for start in range(0, len(ids), 500):
+        # Only rows still waiting: one a worker has claimed meanwhile finishes its send.
+        db.session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ids[start : start + 500]), Delivery.state == PENDING)
+            .values(state=CANCELLED, last_error="cancelled: blocked")
+            .execution_options(synchronize_session=False)
+        )
+    return len(ids)
+
+
+def _cut(peer: Peer, report: Severed, row: Block) -> None:
+    """End the directory listing, the twinning and the follows both ways with ``peer``."""
+    if is_aggregator():
+        listing = listing_of(peer)
+        if listing is not None and listing.state != REMOVED:
+            reason = f"Blocked. {row.public_comment}".strip()[: directory.MAX_REASON]
+            directory.remove(listing, reason)  # unfollows, rejects, withdraws its entries
+            report.listings_removed += 1
+    twin = db.session.scalar(select(Twinning).where(Twinning.peer_id == peer.id))
+    if twin is not None:
+        try:
+            if twin.state == twinning.INCOMING:
+                twinning.decline(twin)
+                report.twinnings_ended += 1
+            elif twin.state in (twinning.PROPOSED, twinning.ACTIVE):
+                twinning.end(twin)
+                report.twinnings_ended += 1
+        except ServiceError:
+            db.session.rollback()
+    following = db.session.scalar(select(Following).where(Following.peer_id == peer.id))
+    if following is not None:
+        follows.unfollow(following)  # commits
+        report.follows_removed += 1
+    follower = db.session.scalar(select(Follower).where(Follower.peer_id == peer.id))
+    if follower is not None:
+        follows.reject(follower)  # commits
+        report.followers_removed += 1
+    db.session.commit()
+
+
+def unblock(row: Block) -> None:
+    """Remove a block; follows and twinnings it ended are not made again by themselves."""
+    db.session.delete(row)
+    db.session.commit()
+
+
+# The CSV file -------------------------------------------------------------------------
+
+
+@dataclass
+class ImportReport:
+    """What importing a block-list file did, row by row."""
+
+    added: list[Severed] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)
+    skipped: list[tuple[int, str, str]] = field(default_factory=list)  # row, domain, why
+
+    def summary(self) -> str:
+        """Say in one line what the import did."""
+        return (
+            f"{len(self.added)} blocked, {len(self.already)} blocked already, "
+            f"{len(self.skipped)} skipped"
+        )
+
+
+def import_csv(
+    text: str, *, silence_as_block: bool = False, by: Member | None = None, by_name: str = ""
+) -> ImportReport:
+    """Block every domain a Mastodon domain-block file suspends (``silence`` too if asked).
+
+    ``noop`` rows are skipped, and so are ``silence`` rows unless ``silence_as_block``:
+    Branchline has no half-way "limited" state, and blocking is the stronger choice an
+    admin should make knowingly. Each row is its own block; a bad row is reported, not fatal.
+    """
+    report = ImportReport()
+    for row in blocks.read_csv(text):
+        if row.problem:
+            report.skipped.append((row.row, row.domain, row.problem))
+            continue
+        if row.severity == "noop" or (row.severity == "silence" and not silence_as_block):
+            report.skipped.append((row.row, row.domain, f"severity {row.severity}"))
+            continue
+        try:
+            kind, target = blocks.target_of(row.domain)
+        except blocks.NotATarget as error:
+            report.skipped.append((row.row, row.domain, str(error)))
+            continue
+        if db.session.scalar(select(Block.id).where(Block.target == target)) is not None:
+            report.already.append(target)
+            continue
+        try:
+            report.added.append(
+                block(
+                    row.domain,
+                    public_comment=row.public_comment,
+                    by=by,
+                    by_name=by_name,
+                    reject_media=row.reject_media,
+                    reject_reports=row.reject_reports,
+                    obfuscate=row.obfuscate,
+                )
+            )
+        except ServiceError as error:
+            db.session.rollback()
+            why = " ".join(t for ts in error.fields.values() for t in ts) or error.message
+            report.skipped.append((row.row, row.domain, why))
+    return report
+
+
+def export_csv(*, actors: bool = False) -> str:
+    """Write the block list as Mastodon's domain-block CSV (with ``actors``, actor URLs too)."""
+    return blocks.write_csv(blocks.listing(), actors=actors)
