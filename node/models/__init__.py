@@ -2,7 +2,6 @@
 
 from .aggregate import CombinedEntry, CombinedFeedState, Listing, QuarantinedEntry
 from .attendee import GuestRsvp
-from .block import Block
 from .ballot import (
     Ballot,
     BallotOpened,
@@ -11,6 +10,7 @@ from .ballot import (
     BallotTeller,
     BallotVoter,
 )
+from .block import Block
 from .carpool import CarpoolOffer, CarpoolRequest
 from .content import Campaign, Candidate, Event, Post, Rsvp
 from .federation import (

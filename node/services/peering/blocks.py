@@ -17,6 +17,7 @@ writes it as Mastodon's domain-block CSV.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import ipaddress
@@ -143,10 +144,8 @@ def candidates(url: str) -> list[str]:
     if not host:
         return []
     found: list[str] = []
-    try:
+    with contextlib.suppress(NotATarget):  # a URL no actor could have: its domains still count
         found.append(normalise_actor(url))
-    except NotATarget:
-        pass
     if _is_ip(host):
         names = [host]
     else:
