@@ -26,8 +26,9 @@ commands.append(group)
 @click.argument("target")
 @click.option("--public-comment", default="", help="Why, as the exported list says it.")
 @click.option("--private-comment", default="", help="A note for this node's admins only.")
+@click.option("--quiet", is_flag=True, help="Send it nothing, not even the Undo and Reject.")
 @with_appcontext
-def add(target: str, public_comment: str, private_comment: str) -> None:
+def add(target: str, public_comment: str, private_comment: str, quiet: bool) -> None:
     """Block TARGET: an actor URL, or a domain (its subdomains too), e.g. spam.example."""
     try:
         severed = blocking.block(
@@ -35,6 +36,7 @@ def add(target: str, public_comment: str, private_comment: str) -> None:
             public_comment=public_comment,
             private_comment=private_comment,
             by_name=CLI_USER,
+            notify=not quiet,
         )
     except ServiceError as exc:
         db.session.rollback()

@@ -53,6 +53,7 @@ def add():
             public_comment=values["public_comment"],
             private_comment=values["private_comment"],
             by=current_member(),
+            notify=not request.form.get("quiet"),
         )
     if tried.refusal:
         return _page(tried.errors, values, tried.status)

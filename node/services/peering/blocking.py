@@ -13,7 +13,8 @@ then on:
   directory and the national pages, and an aggregator source is no longer pulled.
 
 The goodbyes (Reject, Undo) are queued after the cancellation, so they are the last things
-sent; a blocked peer that keeps pushing gets 403 and is not polled (nothing follows it).
+sent (``notify=False`` cancels them too: a hostile server is told nothing); a blocked peer
+that keeps pushing gets 403 and is not polled (nothing follows it).
 Unblocking removes the row only: follows and twinnings are not made again by themselves.
 """
 
@@ -69,8 +70,12 @@ def block(
     reject_media: bool = False,
     reject_reports: bool = False,
     obfuscate: bool = False,
+    notify: bool = True,
 ) -> Severed:
-    """Block an actor URL or a domain (with its subdomains) and cut every tie with it."""
+    """Block an actor URL or a domain (with its subdomains) and cut every tie with it.
+
+    With ``notify`` the peers are told (Reject, Undo); without, nothing more is sent to them.
+    """
     try:
         _kind, target = blocks.target_of(text)
     except blocks.NotATarget as error:
@@ -88,10 +93,10 @@ def block(
         reject_reports=reject_reports,
         obfuscate=obfuscate,
     )
-    return _sever(row)
+    return _sever(row, notify)
 
 
-def _sever(row: Block) -> Severed:
+def _sever(row: Block, notify: bool) -> Severed:
     covering = blocks.BlockList(frozenset([row.target]))
     report = Severed(row)
     covered = [
@@ -104,6 +109,9 @@ def _sever(row: Block) -> Severed:
     db.session.commit()  # the block and the cancellations land together
     for peer in covered:
         _cut(peer, report, row)
+    if not notify:  # the goodbyes just queued go too
+        report.deliveries_cancelled += _cancel_deliveries(covering, {peer.id for peer in covered})
+        db.session.commit()
     return report
 
 

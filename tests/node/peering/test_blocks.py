@@ -274,3 +274,16 @@ def test_inbox_still_accepts_others(client, remote):  # noqa: F811
     peer = FakePeer(2)
     peer.serve(remote)
     assert peer.post(client, peer.activity("Follow", OUR_ACTOR)).status_code == 202
+
+
+def test_a_quiet_block_sends_nothing_at_all(app, group, remote):  # noqa: F811
+    peer = FakePeer(2)
+    stored = follow_peer(peer, remote)
+    db.session.add(Follower(peer_id=stored.id, state="accepted", follow_activity_id="f"))
+    db.session.commit()
+
+    severed = blocking.block("127.0.0.2", notify=False)
+
+    assert severed.follows_removed == severed.followers_removed == 1
+    states = {d.state for d in db.session.scalars(select(Delivery))}
+    assert states == {"cancelled"}
