@@ -94,11 +94,13 @@ def import_file(path: str, silence_as_block: bool) -> None:
     except ServiceError as exc:
         db.session.rollback()
         fail(exc)
-    for severed in report.added:
-        click.echo(f"blocked  {severed.block.target}")
+    for row in report.added:
+        click.echo(f"blocked  {row.target}")
     for number, domain, why in report.skipped:
         click.echo(f"skipped  row {number} {domain or '(empty)'}: {why}")
     click.echo(report.summary() + ".")
+    if report.severed is not None:
+        click.echo(f"Cut: {report.severed.summary()}.")
 
 
 @group.command("export")

@@ -40,15 +40,20 @@ CANCELLED = "cancelled"  # Delivery.state of one a block stopped
 
 @dataclass
 class Severed:
-    """What one block cut: peers covered, deliveries cancelled, follows and twins ended."""
+    """What blocks cut: peers covered, deliveries cancelled, follows and twins ended."""
 
-    block: Block
+    blocks: list[Block]
     peers: list[str] = field(default_factory=list)
     deliveries_cancelled: int = 0
     followers_removed: int = 0
     follows_removed: int = 0
     twinnings_ended: int = 0
     listings_removed: int = 0
+
+    @property
+    def block(self) -> Block:
+        """Return the (first) block this report is about."""
+        return self.blocks[0]
 
     def summary(self) -> str:
         """Say in one line what the block cut."""
@@ -76,14 +81,7 @@ def block(
 
     With ``notify`` the peers are told (Reject, Undo); without, nothing more is sent to them.
     """
-    try:
-        _kind, target = blocks.target_of(text)
-    except blocks.NotATarget as error:
-        raise Invalid.on("target", str(error)) from None
-    ours = our_base_url()
-    if ours and blocks.BlockList(frozenset([target])).covers(f"{ours.rstrip('/')}/actor"):
-        raise Invalid.on("target", "That would block this node itself.")
-    row = blocks.new_block(
+    row = _new_block(
         text,
         public_comment=public_comment,
         private_comment=private_comment,
@@ -93,12 +91,29 @@ def block(
         reject_reports=reject_reports,
         obfuscate=obfuscate,
     )
-    return _sever(row, notify)
+    return _sever([row], notify)
 
 
-def _sever(row: Block, notify: bool) -> Severed:
-    covering = blocks.BlockList(frozenset([row.target]))
-    report = Severed(row)
+def _new_block(text: str, **fields) -> Block:
+    """Add a block row (not committed), refusing one that would cover this node itself."""
+    try:
+        _kind, target = blocks.target_of(text)
+    except blocks.NotATarget as error:
+        raise Invalid.on("target", str(error)) from None
+    ours = our_base_url()
+    if ours and blocks.BlockList(frozenset([target])).covers(f"{ours.rstrip('/')}/actor"):
+        raise Invalid.on("target", "That would block this node itself.")
+    return blocks.new_block(text, **fields)
+
+
+def _sever(rows: list[Block], notify: bool) -> Severed:
+    """Commit new blocks with their cancellations, then cut the ties of the peers covered.
+
+    One pass over the known peers and the waiting deliveries for all of ``rows``: an import
+    of thousands of domains costs one pass, not one each.
+    """
+    covering = blocks.BlockList(frozenset(row.target for row in rows))
+    report = Severed(rows)
     covered = [
         peer
         for peer in db.session.scalars(select(Peer).order_by(Peer.id))
@@ -108,11 +123,19 @@ def _sever(row: Block, notify: bool) -> Severed:
     report.deliveries_cancelled = _cancel_deliveries(covering, {peer.id for peer in covered})
     db.session.commit()  # the block and the cancellations land together
     for peer in covered:
-        _cut(peer, report, row)
+        _cut(peer, report, _covering(rows, peer))
     if not notify:  # the goodbyes just queued go too
         report.deliveries_cancelled += _cancel_deliveries(covering, {peer.id for peer in covered})
         db.session.commit()
     return report
+
+
+def _covering(rows: list[Block], peer: Peer) -> Block:
+    for row in rows:
+        one = blocks.BlockList(frozenset([row.target]))
+        if one.covers(peer.actor_id) or one.covers(peer.inbox):
+            return row
+    return rows[0]
 
 
 def _cancel_deliveries(covering: blocks.BlockList, peer_ids: set[int]) -> int:
@@ -174,9 +197,10 @@ def unblock(row: Block) -> None:
 class ImportReport:
     """What importing a block-list file did, row by row."""
 
-    added: list[Severed] = field(default_factory=list)
+    added: list[Block] = field(default_factory=list)
     already: list[str] = field(default_factory=list)
     skipped: list[tuple[int, str, str]] = field(default_factory=list)  # row, domain, why
+    severed: Severed | None = None
 
     def summary(self) -> str:
         """Say in one line what the import did."""
@@ -187,13 +211,19 @@ class ImportReport:
 
 
 def import_csv(
-    text: str, *, silence_as_block: bool = False, by: Member | None = None, by_name: str = ""
+    text: str,
+    *,
+    silence_as_block: bool = False,
+    by: Member | None = None,
+    by_name: str = "",
+    notify: bool = True,
 ) -> ImportReport:
     """Block every domain a Mastodon domain-block file suspends (``silence`` too if asked).
 
     ``noop`` rows are skipped, and so are ``silence`` rows unless ``silence_as_block``:
     Branchline has no half-way "limited" state, and blocking is the stronger choice an
-    admin should make knowingly. Each row is its own block; a bad row is reported, not fatal.
+    admin should make knowingly. A bad row is reported and skipped; the rest are blocked
+    together, in one transaction, then their ties cut in one pass.
     """
     report = ImportReport()
     for row in blocks.read_csv(text):
@@ -204,7 +234,7 @@ def import_csv(
             report.skipped.append((row.row, row.domain, f"severity {row.severity}"))
             continue
         try:
-            kind, target = blocks.target_of(row.domain)
+            _kind, target = blocks.target_of(row.domain)
         except blocks.NotATarget as error:
             report.skipped.append((row.row, row.domain, str(error)))
             continue
@@ -212,21 +242,23 @@ def import_csv(
             report.already.append(target)
             continue
         try:
-            report.added.append(
-                block(
-                    row.domain,
-                    public_comment=row.public_comment,
-                    by=by,
-                    by_name=by_name,
-                    reject_media=row.reject_media,
-                    reject_reports=row.reject_reports,
-                    obfuscate=row.obfuscate,
-                )
+            # Refused before anything is added, so the rows added so far stay good.
+            added = _new_block(
+                row.domain,
+                public_comment=row.public_comment,
+                by=by,
+                by_name=by_name,
+                reject_media=row.reject_media,
+                reject_reports=row.reject_reports,
+                obfuscate=row.obfuscate,
             )
         except ServiceError as error:
-            db.session.rollback()
             why = " ".join(t for ts in error.fields.values() for t in ts) or error.message
             report.skipped.append((row.row, row.domain, why))
+            continue
+        report.added.append(added)
+    if report.added:
+        report.severed = _sever(report.added, notify)
     return report
 
 

@@ -166,9 +166,10 @@ def candidates(url: str) -> list[str]:
 
 def is_blocked(url: str | None) -> bool:
     """Tell whether ``url`` (an actor, key, inbox or any URL) falls under a block."""
-    if not url:
-        return False
-    names = candidates(url)
+    return _any_blocked(candidates(url) if url else [])
+
+
+def _any_blocked(names: list[str]) -> bool:
     if not names:
         return False
     found = db.session.scalar(select(Block.id).where(Block.target.in_(names)).limit(1))
@@ -203,7 +204,8 @@ def blocks_sender(actor: str, headers: Iterable[tuple[str, str]]) -> bool:
     Asked before the signature is checked, so a blocked server's key is never fetched; the
     inbox then checks that the key's owner is that actor.
     """
-    return any(is_blocked(url) for url in [actor, *signer_key_ids(headers)])
+    urls = [actor, *signer_key_ids(headers)]
+    return _any_blocked([name for url in urls for name in candidates(url)])  # one query
 
 
 def signer_key_ids(headers: Iterable[tuple[str, str]]) -> list[str]:

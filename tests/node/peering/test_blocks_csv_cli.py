@@ -25,7 +25,7 @@ Bücher.example,suspend,false,false,,false
 def test_a_mastodon_export_imports_suspends_and_skips_silence_and_noop(app, group):
     report = blocking.import_csv(MASTODON_EXPORT, by_name="test")
 
-    assert [s.block.target for s in report.added] == [
+    assert [b.target for b in report.added] == [
         "spam.example",
         "harassment.example",
         "xn--bcher-kva.example",
@@ -42,7 +42,7 @@ def test_a_mastodon_export_imports_suspends_and_skips_silence_and_noop(app, grou
 
 def test_silence_can_be_treated_as_a_block(app, group):
     report = blocking.import_csv(MASTODON_EXPORT, silence_as_block=True)
-    assert "loud.example" in [s.block.target for s in report.added]
+    assert "loud.example" in [b.target for b in report.added]
 
 
 def test_files_without_the_hash_prefix_or_any_header_are_read(app, group):
@@ -60,7 +60,7 @@ def test_files_without_the_hash_prefix_or_any_header_are_read(app, group):
 def test_bad_rows_are_reported_and_the_rest_imported(app, group):
     text = "#domain,#severity\nnot a domain,suspend\nok.example,ban\ngood.example,suspend\n"
     report = blocking.import_csv(text)
-    assert [s.block.target for s in report.added] == ["good.example"]
+    assert [b.target for b in report.added] == ["good.example"]
     assert [row for row, _d, _why in report.skipped] == [2, 3]
     again = blocking.import_csv(text)
     assert again.already == ["good.example"] and not again.added
@@ -134,3 +134,20 @@ def test_block_import_and_export_commands(app, group, tmp_path):
     assert exported.exit_code == 0 and "Wrote 3 block(s)" in exported.output
     assert target.read_text(encoding="utf-8") == printed.output
     assert printed.output.count("\n") == 4
+
+
+def test_an_import_cuts_the_ties_of_every_domain_it_blocks(app, group, remote):  # noqa: F811
+    for n in (2, 3):
+        peer = FakePeer(n)
+        peer.serve(remote)
+        stored = peers.refresh(peer.actor)
+        db.session.add(Follower(peer_id=stored.id, state="accepted", follow_activity_id=f"f{n}"))
+    db.session.commit()
+    text = "#domain,#severity\n127.0.0.2,suspend\n127.0.0.3,suspend\n127.0.0.2,suspend\n"
+
+    report = blocking.import_csv(text)
+
+    assert [b.target for b in report.added] == ["127.0.0.2", "127.0.0.3"]
+    assert report.already == ["127.0.0.2"]  # the same domain twice in one file
+    assert report.severed.followers_removed == 2
+    assert db.session.scalar(select(Follower)) is None

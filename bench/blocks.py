@@ -1,0 +1,133 @@
+"""What the block list costs: the inbox's check, and a feed entry's fan-out, with a long list.
+
+    .venv/bin/python bench/blocks.py [--blocks 10000] [--followers 1000] [--checks 2000]
+
+A fresh SQLite node in a temporary folder imports a Mastodon-format list of --blocks domains
+(timed), then times ``blocks.blocks_sender`` (what the inbox asks of every request: one
+indexed query for the actor and its key) for URLs that are and are not blocked, and
+``feed.append`` with --followers accepted followers, with and without the list (it reads
+the whole list once per entry to leave blocked followers out). Nothing leaves the machine.
+
+Targets: the inbox check p99 < 2 ms; the list adds < 20 ms to an entry's fan-out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import gunicorn_server  # noqa: E402 - beside this script
+from flask_migrate import upgrade  # noqa: E402
+
+from node import create_app  # noqa: E402
+from node.extensions import db  # noqa: E402
+from node.models import Block, Follower, Group, Peer  # noqa: E402
+from node.services import feed  # noqa: E402
+from node.services.peering import blocking, blocks  # noqa: E402
+
+CHECK_P99_TARGET_MS = 2.0
+FANOUT_TARGET_MS = 20.0
+
+
+def _p99(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=100)[98] * 1000
+
+
+def _fanout(count: int) -> float:
+    """Append ``count`` entries; return the median milliseconds of one."""
+    timings = []
+    for n in range(count):
+        started = time.perf_counter()
+        feed.append({"type": "Announce", "object": f"https://elsewhere.example/{n}"})
+        db.session.commit()
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--blocks", type=int, default=10_000)
+    parser.add_argument("--followers", type=int, default=1000)
+    parser.add_argument("--checks", type=int, default=2000)
+    args = parser.parse_args()
+    print(gunicorn_server.machine_speed(), flush=True)
+
+    with tempfile.TemporaryDirectory() as folder:
+        app = create_app(
+            {
+                "INSTANCE_PATH": folder,
+                "DATABASE_URL": f"sqlite:///{folder}/bench.sqlite3",
+                "SECRET_KEY": "bench",
+                "BASE_URL": "http://127.0.0.1:5000",
+            }
+        )
+        with app.app_context():
+            upgrade(directory=app.extensions["migrate"].directory)
+            db.session.add(Group(name="Bench", handle="bench", base_url="http://127.0.0.1:5000"))
+            for n in range(args.followers):
+                peer = Peer(
+                    actor_id=f"https://g{n}.follow.example/actor",
+                    inbox=f"https://g{n}.follow.example/inbox",
+                )
+                db.session.add(peer)
+                db.session.flush()
+                db.session.add(
+                    Follower(peer_id=peer.id, state="accepted", follow_activity_id=str(n))
+                )
+            db.session.commit()
+            from node.keys import node_keys
+
+            node_keys()  # key generation is not what is measured
+            without = _fanout(20)
+
+            lines = ["#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate"]
+            lines += [f"spam{n}.example,suspend,false,false,spam,false" for n in range(args.blocks)]
+            started = time.perf_counter()
+            report = blocking.import_csv("\n".join(lines) + "\n", by_name="bench")
+            imported = time.perf_counter() - started
+            assert len(report.added) == args.blocks, report.summary()
+            assert db.session.query(Block).count() == args.blocks
+
+            headers = [("Signature", 'keyId="https://x.example/actor#main-key",signature="x"')]
+            timings = {"blocked": [], "not blocked": []}
+            for n in range(args.checks):
+                blocked = n % 2 == 0
+                host = f"a.spam{n % args.blocks}.example" if blocked else f"ok{n}.example"
+                started = time.perf_counter()
+                found = blocks.blocks_sender(f"https://{host}/users/x", headers)
+                timings["blocked" if blocked else "not blocked"].append(
+                    time.perf_counter() - started
+                )
+                assert found is blocked
+            with_list = _fanout(20)
+        with app.app_context():
+            db.engine.dispose()
+
+    print(f"blocks: {args.blocks}, followers: {args.followers}")
+    print(f"import of {args.blocks} domain blocks: {imported:.2f} s")
+    worst = 0.0
+    for name, samples in timings.items():
+        p99 = _p99(samples)
+        worst = max(worst, p99)
+        print(
+            f"inbox check, {name}: p50 {statistics.median(samples) * 1000:.3f} ms, p99 {p99:.3f} ms"
+        )
+    added = with_list - without
+    print(f"feed entry to {args.followers} followers: {without:.1f} ms without the list,")
+    print(f"  {with_list:.1f} ms with it (+{added:.1f} ms)")
+    verdict = "met" if worst < CHECK_P99_TARGET_MS else "MISSED"
+    print(f"inbox check p99 < {CHECK_P99_TARGET_MS} ms: {verdict}")
+    verdict = "met" if added < FANOUT_TARGET_MS else "MISSED"
+    print(f"fan-out cost < {FANOUT_TARGET_MS} ms: {verdict}")
+
+
+if __name__ == "__main__":
+    main()
