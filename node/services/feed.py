@@ -216,8 +216,9 @@ def _queue_deliveries(entry: FeedEntry, now: datetime) -> None:
         .join(Follower, Follower.peer_id == Peer.id)
         .where(Follower.state == ACCEPTED)
         .order_by(Peer.id)
-    )
-    blocked = block_list()  # a block removes followers; this keeps any left behind out too
+    ).all()
+    # A block removes its followers; this keeps any left behind out too.
+    blocked = block_list(url for row in rows for url in (row[3], row[2] or row[1]))
     targets: dict[str, int] = {}
     for peer_id, inbox, shared_inbox, actor_id in rows:
         target = shared_inbox or inbox

@@ -226,6 +226,7 @@ def import_csv(
     together, in one transaction, then their ties cut in one pass.
     """
     report = ImportReport()
+    known = set(db.session.scalars(select(Block.target)))
     for row in blocks.read_csv(text):
         if row.problem:
             report.skipped.append((row.row, row.domain, row.problem))
@@ -238,7 +239,7 @@ def import_csv(
         except blocks.NotATarget as error:
             report.skipped.append((row.row, row.domain, str(error)))
             continue
-        if db.session.scalar(select(Block.id).where(Block.target == target)) is not None:
+        if target in known:
             report.already.append(target)
             continue
         try:
@@ -251,6 +252,7 @@ def import_csv(
                 reject_media=row.reject_media,
                 reject_reports=row.reject_reports,
                 obfuscate=row.obfuscate,
+                known=known,
             )
         except ServiceError as error:
             why = " ".join(t for ts in error.fields.values() for t in ts) or error.message

@@ -17,13 +17,13 @@ writes it as Mastodon's domain-block CSV.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import ipaddress
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
 import idna
@@ -48,6 +48,7 @@ CSV_COLUMNS = (
     "#obfuscate",
 )
 SEVERITIES = ("suspend", "silence", "noop")
+DEFAULT_PORTS = {"http": 80, "https": 443}
 _LABEL = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$")
 _KEY_ID = re.compile(r"""keyid\s*=\s*"([^"]{1,2000})\"""", re.IGNORECASE)
 
@@ -93,7 +94,7 @@ def normalise_actor(url: str) -> str:
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise NotATarget("Give an actor URL starting with https://.")
     host = normalise_domain(parts.hostname) if not _is_ip(parts.hostname) else parts.hostname
-    default = {"http": 80, "https": 443}[parts.scheme.lower()]
+    default = DEFAULT_PORTS[parts.scheme.lower()]
     try:
         port = parts.port
     except ValueError:
@@ -133,32 +134,40 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-def candidates(url: str) -> list[str]:
+@lru_cache(maxsize=8192)  # a fan-out asks of the same follower URLs entry after entry
+def candidates(url: str) -> tuple[str, ...]:
     """List every target that would block ``url``: the URL itself, its origin, its domains."""
     try:
         parts = urlsplit(url.strip())
         host = parts.hostname
         port = parts.port
     except (AttributeError, ValueError):
-        return []
+        return ()
     if not host:
-        return []
-    found: list[str] = []
-    with contextlib.suppress(NotATarget):  # a URL no actor could have: its domains still count
-        found.append(normalise_actor(url))
+        return ()
+    host = host.rstrip(".")
     if _is_ip(host):
         names = [host]
     else:
-        try:
-            ascii_host = idna.encode(host.rstrip("."), uts46=True).decode("ascii")
-        except idna.IDNAError:
-            ascii_host = host.rstrip(".").lower()
+        ascii_host = host if host.isascii() else _ascii_host(host)  # hostname is lower-case
         labels = ascii_host.split(".")
         names = [".".join(labels[start:]) for start in range(len(labels))]
+    found: list[str] = []
+    scheme = parts.scheme.lower()
+    if scheme in DEFAULT_PORTS:
+        netloc = names[0] if port in (None, DEFAULT_PORTS[scheme]) else f"{names[0]}:{port}"
+        found.append(urlunsplit((scheme, netloc, parts.path or "/", parts.query, "")))
     if port is not None:
         found.append(f"{names[0]}:{port}")
     found.extend(names)
-    return found
+    return tuple(found)
+
+
+def _ascii_host(host: str) -> str:
+    try:
+        return idna.encode(host, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        return host.lower()
 
 
 # Reading ------------------------------------------------------------------------------
@@ -166,7 +175,7 @@ def candidates(url: str) -> list[str]:
 
 def is_blocked(url: str | None) -> bool:
     """Tell whether ``url`` (an actor, key, inbox or any URL) falls under a block."""
-    return _any_blocked(candidates(url) if url else [])
+    return _any_blocked(list(candidates(url)) if url else [])
 
 
 def _any_blocked(names: list[str]) -> bool:
@@ -180,7 +189,7 @@ def blocked_by(url: str | None) -> Block | None:
     """Return the block covering ``url``, the most specific first, if any."""
     if not url:
         return None
-    names = candidates(url)
+    names = list(candidates(url))
     if not names:
         return None
     found = {b.target: b for b in db.session.scalars(select(Block).where(Block.target.in_(names)))}
@@ -230,9 +239,22 @@ class BlockList:
         return any(name in self.targets for name in candidates(url))
 
 
-def block_list() -> BlockList:
-    """Read the block list for checking many URLs in memory (one query)."""
-    return BlockList(frozenset(db.session.scalars(select(Block.target))))
+def block_list(urls: Iterable[str | None] | None = None) -> BlockList:
+    """Read the blocks that could cover ``urls`` (all blocks without), for checking in memory.
+
+    With ``urls`` only the targets their candidates name are read, a few indexed queries
+    however long the list (an imported list may hold tens of thousands of domains).
+    """
+    if urls is None:
+        return BlockList(frozenset(db.session.scalars(select(Block.target))))
+    if db.session.scalar(select(Block.id).limit(1)) is None:
+        return BlockList()  # most nodes block nothing: one look at an empty table
+    names = sorted({name for url in urls if url for name in candidates(url)})
+    found: set[str] = set()
+    for start in range(0, len(names), 900):
+        chunk = names[start : start + 900]
+        found.update(db.session.scalars(select(Block.target).where(Block.target.in_(chunk))))
+    return BlockList(frozenset(found))
 
 
 def listing() -> list[Block]:
@@ -276,8 +298,13 @@ def new_block(
     reject_media: bool = False,
     reject_reports: bool = False,
     obfuscate: bool = False,
+    known: set[str] | None = None,
 ) -> Block:
-    """Add a block row for ``text`` (actor URL or domain), without committing."""
+    """Add a block row for ``text`` (actor URL or domain), without committing.
+
+    ``known`` (the targets blocked already, kept up to date here) saves an import a query
+    and a flush per row.
+    """
     try:
         kind, target = target_of(text)
     except NotATarget as error:
@@ -285,7 +312,11 @@ def new_block(
     for name, comment in (("public_comment", public_comment), ("private_comment", private_comment)):
         if len(comment or "") > MAX_COMMENT:
             raise Invalid.on(name, f"Keep the comment to {MAX_COMMENT} characters.")
-    if db.session.scalar(select(Block.id).where(Block.target == target)) is not None:
+    if known is not None:
+        if target in known:
+            raise Conflict(f"{target} is blocked already.")
+        known.add(target)
+    elif db.session.scalar(select(Block.id).where(Block.target == target)) is not None:
         raise Conflict(f"{target} is blocked already.")
     who = by_name or (f"{by.display_name} <{by.email}>" if by is not None else "")
     block = Block(
@@ -300,7 +331,8 @@ def new_block(
         created_by=who[:400],
     )
     db.session.add(block)
-    db.session.flush()
+    if known is None:
+        db.session.flush()
     return block
 
 
