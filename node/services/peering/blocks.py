@@ -9,8 +9,9 @@ blocked. An IP address covers itself only.
 
 ``is_blocked(url)`` is one look-up in the unique index on ``target``: every name the URL
 could be blocked under (the actor, the host with its port, the host and each parent
-domain) in one ``IN``. Code that checks many URLs at once takes a ``BlockList`` (one query
-for the whole list). What a block does to follows, deliveries, twins and an aggregator's
+domain) in one ``IN``. Code that checks many URLs at once (a feed entry's followers)
+takes a ``BlockList`` of the blocks their candidates name: a few indexed queries, however
+long the list. What a block does to follows, deliveries, twins and an aggregator's
 directory is in ``blocking.py``; this module only keeps and reads the list, and reads and
 writes it as Mastodon's domain-block CSV.
 """
