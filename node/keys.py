@@ -31,12 +31,23 @@ from .extensions import db
 HTTP_KEY = "http-rsa.pem"
 PROOF_KEY = "proof-ed25519.pem"
 BALLOT_KEY = "ballot_key"
+# Which keys are current: 1 until the first rotation (node.key_rotation writes it).
+GENERATION = "generation"
 
 
 @dataclass(frozen=True)
 class NodeKeys:
     http: rsa.RSAPrivateKey
     proof: ed25519.Ed25519PrivateKey
+    generation: int = 1
+
+    @property
+    def http_fragment(self) -> str:
+        return key_fragments(self.generation)[0]
+
+    @property
+    def proof_fragment(self) -> str:
+        return key_fragments(self.generation)[1]
 
     @property
     def http_public_pem(self) -> str:
@@ -45,6 +56,29 @@ class NodeKeys:
     @property
     def proof_multikey(self) -> str:
         return keyfiles.ed25519_public_key_to_multikey(self.proof.public_key())
+
+
+def key_fragments(generation: int) -> tuple[str, str]:
+    """Return the actor-document fragments of a generation's RSA and Ed25519 keys."""
+    if generation == 1:
+        return "main-key", "ed25519-key"  # the names every node had before rotations
+    return f"main-key-{generation}", f"ed25519-key-{generation}"
+
+
+def current_generation(folder: Path) -> int:
+    """Return the generation of the keys in ``folder`` (1 until the first rotation)."""
+    try:
+        return int((folder / GENERATION).read_text().strip())
+    except FileNotFoundError:
+        return 1
+
+
+def _generation_stamp(instance: Path) -> tuple[int, int] | None:
+    try:
+        found = os.stat(instance / "keys" / GENERATION)
+    except FileNotFoundError:
+        return None
+    return found.st_ino, found.st_mtime_ns
 
 
 def _load_or_make(path: Path, make) -> object:
@@ -79,16 +113,20 @@ def load_or_create(instance: Path, *, published: Callable[[], bool] = lambda: Fa
     proof = _load_or_make(folder / PROOF_KEY, keyfiles.generate_ed25519_key)
     if not isinstance(http, rsa.RSAPrivateKey) or not isinstance(proof, ed25519.Ed25519PrivateKey):
         raise RuntimeError(f"unexpected key types in {folder}")
-    return NodeKeys(http=http, proof=proof)
+    return NodeKeys(http=http, proof=proof, generation=current_generation(folder))
 
 
 def node_keys(app: Flask | None = None) -> NodeKeys:
-    """Return this node's keys, loading them once per process."""
+    """Return this node's keys, loading them once per process and again after a rotation."""
     app = app or current_app._get_current_object()
     found = app.extensions.get("branchline_keys")
-    if found is None:
+    # A rotation (``branchline keys rotate``, another process) replaces the generation
+    # file: a running node must sign with the new keys from then on.
+    stamp = _generation_stamp(Path(app.instance_path))
+    if found is None or app.extensions.get("branchline_keys_stamp") != stamp:
         found = load_or_create(Path(app.instance_path), published=lambda: _has_published(app))
         app.extensions["branchline_keys"] = found
+        app.extensions["branchline_keys_stamp"] = stamp
     return found
 
 

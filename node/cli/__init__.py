@@ -18,6 +18,7 @@ from . import (
     block,
     follow,
     geo,
+    keys,
     members,
     recover,
     setup,
@@ -38,6 +39,7 @@ COMMAND_MODULES = (
     geo,
     backup,
     recover,
+    keys,
     block,
 )
 

@@ -154,6 +154,13 @@ def publish_due() -> int:
     return published
 
 
+def append_exclusive(activity: Mapping[str, Any]) -> FeedEntry:
+    """Take the feed's lock, then ``append`` (a caller that holds no lock yet, no commit)."""
+    db.session.flush()
+    _lock_feed()
+    return append(activity)
+
+
 def append(activity: Mapping[str, Any]) -> FeedEntry:
     """Sign ``activity`` as the next entry, store it and queue its deliveries (no commit)."""
     if "id" in activity:
@@ -171,12 +178,13 @@ def append(activity: Mapping[str, Any]) -> FeedEntry:
     actor = documents.actor_id(group)
     document = {"id": f"{group.base_url}/outbox/{seq}", "actor": actor, **activity}
     document.setdefault("published", documents.timestamp(now))
+    keys = node_keys()  # once: a rotation may swap them between two reads
     entry = signed_feed.build_entry(
         document,
         seq=seq,
         previous=previous,
-        signing_key=node_keys().proof,
-        verification_method=f"{actor}#ed25519-key",
+        signing_key=keys.proof,
+        verification_method=f"{actor}#{keys.proof_fragment}",
         created=now,
     )
     obj = entry.get("object")

@@ -15,7 +15,17 @@ from tests.architecture.import_graph import ROOT, module_files, read
 
 # Lowest first. A module may import its own layer's modules (no circles) and any layer below.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("foundation", ("node.config", "node.extensions", "node.keys", "node.text", "node.write_lock")),
+    (
+        "foundation",
+        (
+            "node.config",
+            "node.extensions",
+            "node.keys",
+            "node.key_rotation",
+            "node.text",
+            "node.write_lock",
+        ),
+    ),
     ("models", ("node.models",)),
     ("documents", ("node.activitypub", "node.syndication")),
     ("services", ("node.services",)),

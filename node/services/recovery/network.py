@@ -11,6 +11,8 @@ after the followers' head: no fork.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -19,9 +21,11 @@ from sqlalchemy import select, update
 
 from federation import feed as signed_feed
 from federation.errors import FetchError, ResponseTooLarge
-from federation.keys import PublicKey
+from federation.keys import PublicKey, ed25519_public_key_from_multikey
+from federation.rotation import KeyContinuity
 
 from ...extensions import db
+from ...key_rotation import retired_keys
 from ...keys import node_keys
 from ...models import FeedEntry, Follower, Peer, SiteState
 from ...models.types import utcnow
@@ -59,13 +63,30 @@ def _base(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def _own_key_lookup(actor: str) -> Any:
-    public = node_keys().proof.public_key()
+def _own_continuity(actor: str) -> tuple[Callable[[str], PublicKey | None], KeyContinuity]:
+    """Say which of this group's own keys may sign the entry after the local head.
 
-    def lookup(key_id: str) -> PublicKey | None:
-        return public if key_id == f"{actor}#ed25519-key" else None
-
-    return lookup
+    The lookup knows the current key and every archived one (a feed recovered across a
+    rotation was signed by several), and ``KeyContinuity`` allows each only where the feed's
+    rotation entries put it; an archived key declared compromised signs nothing after its cut.
+    """
+    current = node_keys()
+    keys: dict[str, PublicKey] = {f"{actor}#{current.proof_fragment}": current.proof.public_key()}
+    revoked = {}
+    for retired in retired_keys():
+        method = f"{actor}#{retired.proof_fragment}"
+        keys[method] = ed25519_public_key_from_multikey(retired.proof_multikey)
+        if retired.compromised_since is not None:
+            revoked[method] = retired.compromised_since
+    held = db.session.scalar(
+        select(FeedEntry.body)
+        .where(FeedEntry.redacted.is_(False))
+        .order_by(FeedEntry.seq.desc())
+        .limit(1)
+    )
+    if held is None:
+        return keys.get, KeyContinuity(actor, keys.get, revoked=revoked)
+    return keys.get, KeyContinuity.after(actor, keys.get, json.loads(held), revoked=revoked)
 
 
 def _fetch_page(url: str) -> dict[str, Any]:
@@ -136,7 +157,7 @@ def _recover(source: str, page_size: int) -> Recovery:
     base = _base(source)
     local = feed.head()
     report = Recovery(source=base, local_head=local[0] if local else 0)
-    lookup = _own_key_lookup(actor)
+    lookup, continuity = _own_continuity(actor)
     limit = page_size
     for _ in range(MAX_PAGES):
         query = {"actor": actor, "after": feed.head_seq(), "limit": limit}
@@ -156,7 +177,7 @@ def _recover(source: str, page_size: int) -> Recovery:
         items = page.get("orderedItems")
         if not isinstance(items, list) or not items:
             break
-        _append_run(group, actor, items, lookup, report)
+        _append_run(group, actor, items, (lookup, continuity), report)
         if "next" not in page:
             break
     report.head = feed.head_seq()
@@ -184,11 +205,22 @@ def _check_same_entry(seq: int, held_hash: object) -> None:
         )
 
 
-def _append_run(group, actor: str, items: list[Any], lookup, report: Recovery) -> None:
+def _append_run(
+    group,
+    actor: str,
+    items: list[Any],
+    keys: tuple[Callable[[str], PublicKey | None], KeyContinuity],
+    report: Recovery,
+) -> None:
     """Verify a page against the local head and append what holds; commit."""
     start = feed.head()
     checked = signed_feed.verify_run(
-        items, actor=actor, lookup_key=lookup, start_after=start, now=utcnow()
+        items,
+        actor=actor,
+        lookup_key=keys[0],
+        start_after=start,
+        now=utcnow(),
+        continuity=keys[1],
     )
     good = len(items) if checked.problem is None else checked.problem.index
     if checked.redacted:

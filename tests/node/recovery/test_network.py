@@ -11,9 +11,10 @@ import responses
 from sqlalchemy import select
 
 from federation import feed as signed_feed
+from node import keys
 from node.extensions import db
 from node.models import Event, Follower, Post, SiteState
-from node.services import feed
+from node.services import feed, rotation
 from node.services.errors import Conflict
 from node.services.organising import posts
 from node.services.recovery import guard, network
@@ -189,4 +190,58 @@ def test_no_follower_answering_keeps_publishing_held(app, restored, remote):
     with pytest.raises(Conflict, match="No follower"):
         network.recover_from_followers()
 
+    assert guard.pending() is not None
+
+
+def _signed_after_rotation(key, fragment: str) -> list[dict]:
+    previous = stored()[-1]
+    seq = previous["seq"] + 1
+    activity = {
+        "id": f"{BASE}/outbox/{seq}",
+        "type": "Create",
+        "actor": ACTOR,
+        "to": ["https://www.w3.org/ns/activitystreams#Public"],
+        "object": {"attributedTo": ACTOR, **POST},
+    }
+    return [
+        signed_feed.build_entry(
+            activity,
+            seq=seq,
+            previous=previous,
+            signing_key=key,
+            verification_method=f"{ACTOR}#{fragment}",
+            created=datetime(2030, 1, 1, tzinfo=UTC),
+        )
+    ]
+
+
+def test_entries_signed_after_a_rotation_come_back_under_the_new_key(app, group, remote):
+    posts.create({"title": "Before the rotation", "body": "."})
+    rotation.rotate()
+    guard.hold(guard.mark_path().parent, {})
+    current = keys.node_keys()
+    later = _signed_after_rotation(current.proof, current.proof_fragment)
+    _serve(remote, later)
+
+    report = network.recover_from(SOURCE)
+
+    assert (report.appended, report.head) == (1, later[0]["seq"])
+    assert stored()[-1] == later[0]
+    assert guard.pending() is None
+
+
+def test_an_entry_signed_by_the_retired_key_after_the_rotation_is_refused(
+    app, group, remote, node_keys
+):
+    posts.create({"title": "Before the rotation", "body": "."})
+    retired = node_keys.proof
+    rotation.rotate()
+    guard.hold(guard.mark_path().parent, {})
+    head = feed.head_seq()
+    _serve(remote, _signed_after_rotation(retired, "ed25519-key"))
+
+    with pytest.raises(Conflict, match="does not verify"):
+        network.recover_from(SOURCE)
+
+    assert feed.head_seq() == head
     assert guard.pending() is not None
