@@ -15,6 +15,7 @@ from . import (
     aggregate,
     backup,
     ballot,
+    block,
     follow,
     geo,
     keys,
@@ -39,6 +40,7 @@ COMMAND_MODULES = (
     backup,
     recover,
     keys,
+    block,
 )
 
 

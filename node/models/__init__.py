@@ -10,6 +10,7 @@ from .ballot import (
     BallotTeller,
     BallotVoter,
 )
+from .block import Block
 from .carpool import CarpoolOffer, CarpoolRequest
 from .content import Campaign, Candidate, Event, Post, Rsvp
 from .federation import (
@@ -45,6 +46,7 @@ __all__ = [
     "BallotPaper",
     "BallotTeller",
     "BallotVoter",
+    "Block",
     "Campaign",
     "Candidate",
     "CarpoolOffer",

@@ -46,6 +46,7 @@ from ..models import (
 )
 from .errors import Conflict
 from .groups import current_group
+from .peering.blocks import block_list
 from .recovery import guard
 
 CHANGES = ("create", "update", "cancel", "delete")
@@ -224,14 +225,18 @@ def _next_seq() -> int:
 
 def _queue_deliveries(entry: FeedEntry, now: datetime) -> None:
     rows = db.session.execute(
-        select(Peer.id, Peer.inbox, Peer.shared_inbox)
+        select(Peer.id, Peer.inbox, Peer.shared_inbox, Peer.actor_id)
         .join(Follower, Follower.peer_id == Peer.id)
         .where(Follower.state == ACCEPTED)
         .order_by(Peer.id)
-    )
+    ).all()
+    # A block removes its followers; this keeps any left behind out too.
+    blocked = block_list(url for row in rows for url in (row[3], row[2] or row[1]))
     targets: dict[str, int] = {}
-    for peer_id, inbox, shared_inbox in rows:
+    for peer_id, inbox, shared_inbox, actor_id in rows:
         target = shared_inbox or inbox
+        if blocked.covers(actor_id) or blocked.covers(target):
+            continue
         if target and target not in targets:
             targets[target] = peer_id
     db.session.add_all(

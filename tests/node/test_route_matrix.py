@@ -104,6 +104,12 @@ ACCESS = {
     "aggregate.approve": "admin",
     "aggregate.refuse": "admin",
     "aggregate.remove": "admin",
+    # The block list: admins only.
+    "blocks.index": "admin",
+    "blocks.add": "admin",
+    "blocks.remove": "admin",
+    "blocks.import_list": "admin",
+    "blocks.export_list": "admin",
     # Twinning: organisers propose and answer; members RSVP to twinned groups' events.
     "twins.index": "organiser",
     "twins.accept": "organiser",
@@ -202,6 +208,7 @@ def test_route_answers_each_role_as_the_table_says(app, client, endpoint, method
         "seq": 1,
         "cursor": 1,
         "listing_id": 1,
+        "block_id": 1,
         "twin_id": 1,
         "object_id": 1,
         "ballot_id": factories.ballot(freeze_at=factories.soon(1)).id,  # the viewer may vote
