@@ -28,6 +28,7 @@ from federation.feed import ENTRY_HASH, entry_hash, is_redacted
 from federation.jcs import RepeatedMembers
 from federation.keys import PublicKey
 from federation.proofs import verify_object
+from federation.rotation import ContinuityError, KeyContinuity
 from federation.urls import origin, same_origin
 
 ProblemKind = Literal[
@@ -43,6 +44,10 @@ ProblemKind = Literal[
     "tail-dropped",  # the group's head is further on than the last entry served
     "head-mismatch",  # the last entry served is not the group's head
     "head-not-confirmed",  # the group's own actor document could not tell us its head
+    "unproven-key",  # the actor document publishes it, but no rotation entry introduces it
+    "retired-key",  # a rotation earlier in the feed replaced it
+    "compromised-key",  # it signed after the time its group declared it compromised
+    "bad-rotation",  # a rotation entry that does not prove its new key
 ]
 
 
@@ -184,6 +189,7 @@ class _Chain:
     problem: Problem | None = None
     missing: int | None = None  # seq of a gap not yet known to be a reordering
     seen_after: set[int] = field(default_factory=set)  # seqs served after the first problem
+    keys: KeyContinuity | None = None  # which key may sign the next entry (rotations)
 
     @property
     def next_seq(self) -> int:
@@ -203,7 +209,9 @@ class Auditor:
     ``lookup_key(verification_method)`` returns the group's key from its own actor
     document (None when the document does not publish it) or raises GroupUnavailable.
     ``outbox_of`` names the group whose own outbox is being audited: every entry must
-    then be that group's.
+    then be that group's. Keys change only through the feed's own rotation entries
+    (federation.rotation); ``revoked(actor)`` gives the times from which a group's
+    document says its keys are not trusted.
     """
 
     def __init__(
@@ -212,8 +220,10 @@ class Auditor:
         lookup_key: Callable[[str], PublicKey | None],
         outbox_of: str | None = None,
         now: datetime | None = None,
+        revoked: Callable[[str], Mapping[str, datetime]] | None = None,
     ) -> None:
         self._lookup_key = lookup_key
+        self._revoked = revoked
         self._outbox_of = outbox_of
         self._now = now
         self._chains: dict[str, _Chain] = {}
@@ -238,6 +248,15 @@ class Auditor:
         """Report on ``actor`` even if the feed serves none of its entries (a listed group)."""
         if actor not in self._chains:
             self._chains[actor] = _Chain(actor)
+
+    def _keys(self, chain: _Chain) -> KeyContinuity:
+        if chain.keys is None:
+            try:
+                revoked = self._revoked(chain.actor) if self._revoked is not None else {}
+            except GroupUnavailable:
+                revoked = {}  # the key look-up reports the unreadable document
+            chain.keys = KeyContinuity(chain.actor, self._lookup_key, revoked=revoked)
+        return chain.keys
 
     def add_page(self, items: Sequence[Any]) -> None:
         """Check the items of one page, in the order they were served."""
@@ -326,10 +345,15 @@ class Auditor:
         if stub:
             _check_stub(entry)
         else:
-            self._check_proof(chain.actor, entry, members)
+            self._check_proof(chain, entry, members)
         _check_position(chain, entry, seq)
         _check_prev_hash(entry, chain.head)
         current = entry_hash(entry, members)
+        if not stub:
+            try:
+                self._keys(chain).advance(entry, seq)
+            except ContinuityError as error:
+                raise _Found(error.reason, error.detail) from None
         chain.hashes[seq] = current
         chain.head = FeedHead(seq, current)
         if stub:
@@ -348,9 +372,9 @@ class Auditor:
             return None  # not canonical JSON: the proof check says so
 
     def _check_proof(
-        self, actor: str, entry: Mapping[str, Any], members: Mapping[str, bytes] | None
+        self, chain: _Chain, entry: Mapping[str, Any], members: Mapping[str, bytes] | None
     ) -> None:
-        proof = entry.get("proof")
+        actor, proof = chain.actor, entry.get("proof")
         if not isinstance(proof, Mapping):
             raise _Found("bad-proof", "the entry carries no proof")
         method = proof.get("verificationMethod")
@@ -359,13 +383,11 @@ class Auditor:
         if method.partition("#")[0] != actor:
             raise _Found("wrong-actor", f"signed with {method}, which is not a key of {actor}")
         try:
-            key = self._lookup_key(method)
+            key = self._keys(chain).key_for(entry)
         except GroupUnavailable as error:
             raise _Found("unknown-key", f"the group's key could not be read: {error}") from None
-        if key is None:
-            raise _Found(
-                "unknown-key", f"{method} is not a key the group's own actor document publishes"
-            )
+        except ContinuityError as error:
+            raise _Found(error.reason, error.detail) from None
         try:
             verify_object(entry, lambda _method: key, now=self._now, members=members)
         except ProofError as error:

@@ -26,6 +26,7 @@ from federation.errors import ProofError
 from federation.jcs import RepeatedMembers, canonical_members, canonicalize, join_members
 from federation.keys import PublicKey
 from federation.proofs import sign_object, verify_object
+from federation.rotation import ContinuityError, KeyContinuity, signer_of
 
 ACTIVITYSTREAMS_CONTEXT = "https://www.w3.org/ns/activitystreams"
 DATA_INTEGRITY_CONTEXT = "https://w3id.org/security/data-integrity/v1"
@@ -53,6 +54,11 @@ BreakReason = Literal[
     "gap",
     "out-of-order",
     "wrong-prev-hash",
+    # federation.rotation: a key the feed has not proven, or a rotation that does not hold.
+    "unproven-key",
+    "retired-key",
+    "compromised-key",
+    "bad-rotation",
 ]
 
 # How proofs.verify_object's reasons read in a feed report.
@@ -127,6 +133,10 @@ def extension_terms() -> dict[str, Any]:
         "trackerListHash": f"{prefix}:trackerListHash",
         "openedPapersHash": f"{prefix}:openedPapersHash",
         "hash": f"{prefix}:hash",
+        # A key rotation (federation.rotation): the statement on the rotation entry, and
+        # every rotation entry again on the actor document. Key ids are @id references.
+        "keyRotation": {"@id": f"{prefix}:keyRotation", "@type": "@json"},
+        "keyRotations": {"@id": f"{prefix}:keyRotations", "@type": "@json"},
         # Borrowed, so event software that knows them (Mobilizon, Gancio) reads them too.
         "schema": SCHEMA_NAMESPACE,
         "ical": ICAL_NAMESPACE,
@@ -286,6 +296,7 @@ def verify_run(
     lookup_key: Callable[[str], PublicKey | None],
     start_after: tuple[int, str] | None = None,
     now: datetime | None = None,
+    continuity: KeyContinuity | None = None,
 ) -> RunReport:
     """Check a run of entries from one actor's feed and report how far it holds; never raise.
 
@@ -294,6 +305,8 @@ def verify_run(
     document (``ACTOR#fragment``) and ``lookup_key`` must know it; a key of anyone else
     is ``wrong-key``. Verification stops at the first break. A redacted head is only as
     good as its declared hash: compare ``head`` with the head the actor publishes.
+    With ``continuity`` (federation.rotation) each entry must be signed by the key the
+    feed has proven so far, not merely by any key ``lookup_key`` knows.
     """
     expected_seq = 1 if start_after is None else start_after[0] + 1
     previous_hash = None if start_after is None else start_after[1]
@@ -325,10 +338,12 @@ def verify_run(
             if stub:
                 _check_stub(entry)
             else:
-                _check_proof(entry, actor, lookup_key, now, members)
+                _check_proof(entry, actor, _lookup(continuity, entry, lookup_key), now, members)
             _check_seq(seq, expected_seq, claimed, index + 1)
             _check_prev_hash(entry, previous_hash)
             current_hash = entry_hash(entry, members)
+            if continuity is not None and not stub:
+                _advance(continuity, entry, seq)
         except _Break as found:
             problem = ChainBreak(index, expected_seq, seq, found.reason, found.detail)
             return RunReport(verified, tuple(redacted), head, problem, tuple(hashes))
@@ -341,6 +356,35 @@ def verify_run(
         previous_hash = current_hash
         expected_seq += 1
     return RunReport(verified, tuple(redacted), head, None, tuple(hashes))
+
+
+def _lookup(
+    continuity: KeyContinuity | None,
+    entry: Mapping[str, Any],
+    lookup_key: Callable[[str], PublicKey | None],
+) -> Callable[[str], PublicKey | None]:
+    if continuity is None:
+        return lookup_key
+    if isinstance(entry.get("proof"), Mapping) and signer_of(entry) is not None:
+        method = signer_of(entry)
+        if isinstance(method, str) and method.partition("#")[0] == continuity.actor:
+            try:
+                key = continuity.key_for(entry)
+            except ContinuityError as error:
+                raise _Break(_continuity_reason(error), error.detail) from None
+            return lambda _method: key
+    return lookup_key  # no usable proof: _check_proof says what is wrong with it
+
+
+def _advance(continuity: KeyContinuity, entry: Mapping[str, Any], seq: int) -> None:
+    try:
+        continuity.advance(entry, seq)
+    except ContinuityError as error:
+        raise _Break(_continuity_reason(error), error.detail) from None
+
+
+def _continuity_reason(error: ContinuityError) -> BreakReason:
+    return "wrong-key" if error.reason == "unknown-key" else error.reason
 
 
 def _claimed_seq(entry: object) -> int | None:

@@ -22,6 +22,7 @@ from federation.client import Fetch, FetchResult
 from federation.errors import FetchError, KeyFormatError, ResponseTooLarge
 from federation.feed import ENTRY_HASH
 from federation.keys import PublicKey, ed25519_public_key_from_multikey
+from federation.rotation import revocations
 from federation.urls import page_url, same_origin, with_limit
 
 DEFAULT_PAGE_SIZE = 100
@@ -137,6 +138,10 @@ class GroupDocuments:
         if actor not in self._keys:
             self._keys[actor] = assertion_keys(self.document(actor), actor)
         return self._keys[actor].get(method)
+
+    def revoked(self, actor: str) -> dict[str, datetime]:
+        """Return the times from which ``actor``'s own document says its keys are untrusted."""
+        return revocations(self.document(actor), actor)
 
     def head_of(self, actor: str) -> FeedHead | None:
         """Read the head the group declares now (read afresh: the audit took a while)."""
@@ -379,7 +384,10 @@ class FeedAudit:
         self._fetch = fetch
         self._documents = documents
         self._auditor = Auditor(
-            lookup_key=documents.lookup_key, outbox_of=source.outbox_of, now=now
+            lookup_key=documents.lookup_key,
+            outbox_of=source.outbox_of,
+            now=now,
+            revoked=documents.revoked,
         )
         for actor in source.listed:
             self._auditor.expect_group(

@@ -29,10 +29,12 @@ from .views import (
     api,
     auth,
     ballots,
+    blocks,
     carpools,
     checkin,
     feeds,
     guests,
+    held,
     inbox,
     manage,
     national,
@@ -42,6 +44,7 @@ from .views import (
     series,
     shifts,
     twins,
+    unavailable,
     wellknown,
 )
 
@@ -55,6 +58,7 @@ BLUEPRINTS = tuple(
         wellknown,
         activitypub,
         inbox,
+        held,
         pages,
         auth,
         account,
@@ -62,6 +66,7 @@ BLUEPRINTS = tuple(
         ballots,
         manage,
         network,
+        blocks,
         aggregate,
         api,
         national,
@@ -110,6 +115,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     csrf.init_app(app)
     errors.init_app(app)
+    unavailable.init_app(app)  # 503s and last copies when storage fails
 
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)

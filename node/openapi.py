@@ -36,6 +36,17 @@ ERRORS = {
     409: "That clashes with the current state (a full event, a taken e-mail address, ...).",
     413: "The body is larger than the node accepts (1 MiB by default).",
     415: "The body is not JSON (send Content-Type: application/json).",
+    422: "The Idempotency-Key was used before for a different request.",
+    503: "The node cannot store data right now (full disk, database down): retry after "
+    "Retry-After seconds; nothing was saved.",
+}
+IDEMPOTENCY_KEY = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "description": "Retry this write with the same key and request to get the first answer "
+    "again (for 24 h) instead of writing twice.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
 }
 
 DESCRIPTION = """\
@@ -152,6 +163,10 @@ def _operation(endpoint: str, view: Any, method: str) -> dict[str, Any]:
     if record.query is not None:
         result["parameters"] = [{"in": "query", "schema": record.query}]
         errors.add(400)
+    if access.kind == "token" and method in ("POST", "PUT", "PATCH", "DELETE"):
+        result.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
+        errors |= {400, 409, 422}
+    errors.add(503)
     if record.body is not None:
         media = "application/json"
         if access.kind == "client":

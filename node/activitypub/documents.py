@@ -16,8 +16,10 @@ from typing import Any
 
 from federation import feed as signed_feed
 from federation.proofs import format_created
+from federation.rotation import ROTATIONS_MEMBER
 
-from ..keys import node_keys
+from ..key_rotation import RetiredKeys, retired_keys
+from ..keys import NodeKeys, node_keys
 from ..models import Ballot, Campaign, Candidate, Event, Group, Post, utcnow
 from ..text import render_markdown
 
@@ -373,10 +375,47 @@ def _icon(group: Group) -> dict[str, Any] | None:
     )
 
 
-def actor_object(group: Group) -> dict[str, Any]:
-    """Return the Group actor without the feed head, as embedded in an Update of the group."""
+def assertion_methods(
+    actor: str, keys: NodeKeys, retired: list[RetiredKeys]
+) -> list[dict[str, Any]]:
+    """Return the actor's proof keys: the current one, then each retired one, newest first.
+
+    A retired key stays listed so that the entries it signed can still be checked; it
+    ``expires`` when it was retired and, if it was compromised, is ``revoked`` from then.
+    Only the feed's rotation entries make a key current (federation.rotation).
+    """
+    methods = [
+        {
+            "id": f"{actor}#{keys.proof_fragment}",
+            "type": "Multikey",
+            "controller": actor,
+            "publicKeyMultibase": keys.proof_multikey,
+        }
+    ]
+    for old in reversed(retired):
+        method = {
+            "id": f"{actor}#{old.proof_fragment}",
+            "type": "Multikey",
+            "controller": actor,
+            "publicKeyMultibase": old.proof_multikey,
+            "expires": timestamp(old.retired_at),
+        }
+        if old.compromised_since is not None:
+            method["revoked"] = timestamp(old.compromised_since)
+        methods.append(method)
+    return methods
+
+
+def actor_object(
+    group: Group, keys: NodeKeys | None = None, retired: list[RetiredKeys] | None = None
+) -> dict[str, Any]:
+    """Return the Group actor without the feed head, as embedded in an Update of the group.
+
+    ``keys`` and ``retired`` default to the node's own (a rotation passes the new ones).
+    """
     actor = actor_id(group)
-    keys = node_keys()
+    keys = keys or node_keys()
+    retired = retired_keys() if retired is None else retired
     base = group.base_url
     location = None
     if group.latitude is not None and group.longitude is not None:
@@ -412,30 +451,31 @@ def actor_object(group: Group) -> dict[str, Any]:
         "published": timestamp(group.created_at),
         "updated": timestamp(group.updated_at),
         "publicKey": {
-            "id": f"{actor}#main-key",
+            "id": f"{actor}#{keys.http_fragment}",
             "owner": actor,
             "publicKeyPem": keys.http_public_pem,
         },
-        "assertionMethod": [
-            {
-                "id": f"{actor}#ed25519-key",
-                "type": "Multikey",
-                "controller": actor,
-                "publicKeyMultibase": keys.proof_multikey,
-            }
-        ],
+        "assertionMethod": assertion_methods(actor, keys, retired),
     }
     return _compact(document)
 
 
 def actor_document(
-    group: Group, head: tuple[int, str] | None, *, aggregator: bool
+    group: Group,
+    head: tuple[int, str] | None,
+    *,
+    aggregator: bool,
+    rotations: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Return the actor as served at ``/actor``, naming the feed head ``{seq, hash}``.
 
-    An ``aggregator`` node also names its role and its combined feed.
+    An ``aggregator`` node also names its role and its combined feed. ``rotations`` are
+    the feed's key-rotation entries, which prove the current keys to a peer that does
+    not hold the feed (an entry embeds the actor, so only the served document has them).
     """
     document = actor_object(group)
+    if rotations:
+        document[ROTATIONS_MEMBER] = rotations
     document["feedHead"] = {"seq": 0} if head is None else {"seq": head[0], "hash": head[1]}
     if aggregator:
         document["nodeRole"] = "aggregator"

@@ -10,6 +10,7 @@ from .ballot import (
     BallotTeller,
     BallotVoter,
 )
+from .block import Block
 from .carpool import CarpoolOffer, CarpoolRequest
 from .content import Campaign, Candidate, Event, Post, Rsvp
 from .federation import (
@@ -24,6 +25,7 @@ from .federation import (
 )
 from .geo import PostcodeDistrict
 from .group import Group
+from .idempotency import IdempotentRequest
 from .mail import OutboundMail
 from .member import ROLE_RANK, Invite, LoginFailure, Member, MemberSession, PasswordReset
 from .oauth import ApiClient, ApiToken, digest
@@ -45,6 +47,7 @@ __all__ = [
     "BallotPaper",
     "BallotTeller",
     "BallotVoter",
+    "Block",
     "Campaign",
     "Candidate",
     "CarpoolOffer",
@@ -59,6 +62,7 @@ __all__ = [
     "Follower",
     "Following",
     "Group",
+    "IdempotentRequest",
     "Invite",
     "Listing",
     "LoginFailure",

@@ -10,6 +10,8 @@ never public write nothing.
 ``append`` takes the next seq by incrementing ``site_state.feed_seq``: that UPDATE locks the
 row, so concurrent writers append one after the other, with no gap and no clash. It queues
 one Delivery per follower inbox in the same transaction; the delivery worker sends them.
+After a restore from a backup no entry is appended until the feed is reconciled with its
+followers (``recovery.guard``): a 503 rather than a seq they already hold.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ from ..models import (
 )
 from .errors import Conflict
 from .groups import current_group
+from .peering.blocks import block_list
+from .recovery import guard
 
 CHANGES = ("create", "update", "cancel", "delete")
 ACCEPTED = "accepted"  # Follower.state of a follower that gets deliveries
@@ -56,6 +60,7 @@ def record(item: Any, change: str) -> FeedEntry | None:
     group = current_group()
     if group is None:
         return None  # nothing to publish before the node is set up
+    guard.require_reconciled()
     try:
         db.session.flush()  # a new item needs its id; on SQLite this also takes the write lock
     except IntegrityError as exc:  # the change itself clashes: answer as commit() would
@@ -139,8 +144,8 @@ def _publish_due_posts(group: Group, now: datetime) -> None:
 def publish_due() -> int:
     """Publish scheduled posts whose time has come and commit; return how many."""
     group = current_group()
-    if group is None:
-        return 0
+    if group is None or guard.pending() is not None:
+        return 0  # a restored node waits for `branchline recover`; the posts stay due
     before = head_seq()
     _lock_feed()
     _publish_due_posts(group, utcnow())
@@ -149,10 +154,18 @@ def publish_due() -> int:
     return published
 
 
+def append_exclusive(activity: Mapping[str, Any]) -> FeedEntry:
+    """Take the feed's lock, then ``append`` (a caller that holds no lock yet, no commit)."""
+    db.session.flush()
+    _lock_feed()
+    return append(activity)
+
+
 def append(activity: Mapping[str, Any]) -> FeedEntry:
     """Sign ``activity`` as the next entry, store it and queue its deliveries (no commit)."""
     if "id" in activity:
         raise ValueError("the feed names its entries: an activity must not bring its own id")
+    guard.require_reconciled()
     group = current_group()
     seq = _next_seq()
     previous = None
@@ -165,12 +178,13 @@ def append(activity: Mapping[str, Any]) -> FeedEntry:
     actor = documents.actor_id(group)
     document = {"id": f"{group.base_url}/outbox/{seq}", "actor": actor, **activity}
     document.setdefault("published", documents.timestamp(now))
+    keys = node_keys()  # once: a rotation may swap them between two reads
     entry = signed_feed.build_entry(
         document,
         seq=seq,
         previous=previous,
-        signing_key=node_keys().proof,
-        verification_method=f"{actor}#ed25519-key",
+        signing_key=keys.proof,
+        verification_method=f"{actor}#{keys.proof_fragment}",
         created=now,
     )
     obj = entry.get("object")
@@ -211,14 +225,18 @@ def _next_seq() -> int:
 
 def _queue_deliveries(entry: FeedEntry, now: datetime) -> None:
     rows = db.session.execute(
-        select(Peer.id, Peer.inbox, Peer.shared_inbox)
+        select(Peer.id, Peer.inbox, Peer.shared_inbox, Peer.actor_id)
         .join(Follower, Follower.peer_id == Peer.id)
         .where(Follower.state == ACCEPTED)
         .order_by(Peer.id)
-    )
+    ).all()
+    # A block removes its followers; this keeps any left behind out too.
+    blocked = block_list(url for row in rows for url in (row[3], row[2] or row[1]))
     targets: dict[str, int] = {}
-    for peer_id, inbox, shared_inbox in rows:
+    for peer_id, inbox, shared_inbox, actor_id in rows:
         target = shared_inbox or inbox
+        if blocked.covers(actor_id) or blocked.covers(target):
+            continue
         if target and target not in targets:
             targets[target] = peer_id
     db.session.add_all(

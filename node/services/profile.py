@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,14 @@ def store_logo(group: Group, content: bytes) -> str:
         raise Invalid.on("logo", "Upload a PNG, JPEG or WebP image.")
     folder = ensure_private_dir(logo_folder())
     name = f"logo-{hashlib.sha256(content).hexdigest()[:16]}.{kind}"
-    write_private_file(folder / name, content)
+    # Written beside and then renamed: a full disk leaves no half image under the real name.
+    partial = folder / f".{name}.partial"
+    try:
+        write_private_file(partial, content)
+        os.replace(partial, folder / name)
+    except OSError:
+        partial.unlink(missing_ok=True)
+        raise
     old = group.logo_filename
     group.logo_filename = name
     feed.record(group, "update")

@@ -21,7 +21,7 @@ from ..activitypub.negotiation import (
     raw_activity_response,
     wants_activity_json,
 )
-from ..services import feed, groups, role
+from ..services import feed, groups, role, rotation
 from ..services.errors import NotFound
 from ..services.organising import campaigns, candidates, events, posts
 
@@ -86,7 +86,12 @@ def _group_or_404():
 
 
 def _actor_response(group) -> Response:
-    document = documents.actor_document(group, feed.head(), aggregator=role.is_aggregator(group))
+    document = documents.actor_document(
+        group,
+        feed.head(),
+        aggregator=role.is_aggregator(group),
+        rotations=rotation.rotation_entries(),
+    )
     return activity_response(document)
 
 

@@ -21,6 +21,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "node.config",
             "node.extensions",
             "node.keys",
+            "node.key_rotation",
             "node.logs",
             "node.text",
             "node.write_lock",
@@ -102,11 +103,13 @@ def test_no_node_module_imports_another_inside_a_function(node_graph):
     assert not hidden, "\n".join(hidden)
 
 
-# The two places where what a peer sends is dispatched to the aggregator role when this node
-# has it; everything else in the general services is the same on every node.
+# The places where what a peer sends (or a block an admin adds) is dispatched to the
+# aggregator role when this node has it; everything else in the general services is the
+# same on every node.
 ROLE_DISPATCHERS = {
     "node.services.peering.inbox": "routes Follows to the directory, refused entries to quarantine",
     "node.services.peering.sync": "keeps a pulled entry it refused in quarantine",
+    "node.services.peering.blocking": "takes a blocked peer out of the directory",
 }
 
 

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 import responses
 
-from federation import feed, keys
+from federation import feed, keys, rotation
 from federation.httpsig import sign_request
 from federation.jcs import canonicalize
+from node.keys import key_fragments
 
 ACTIVITY_JSON = "application/activity+json"
 OUR_INBOX = "http://localhost/inbox"
@@ -44,6 +45,9 @@ class FakePeer:
     actor_type: str = "Group"
     branchline: bool = True
     entries: list[dict[str, Any]] = field(default_factory=list)
+    generation: int = 1  # of its keys: each rotation adds one
+    retired: list[dict[str, Any]] = field(default_factory=list)  # retired Multikeys
+    rotations: list[dict[str, Any]] = field(default_factory=list)  # its rotation entries
 
     def __post_init__(self) -> None:
         self.http_key = rsa_key(self.n)
@@ -59,11 +63,11 @@ class FakePeer:
 
     @property
     def key_id(self) -> str:
-        return f"{self.actor}#main-key"
+        return f"{self.actor}#{key_fragments(self.generation)[0]}"
 
     @property
     def proof_key_id(self) -> str:
-        return f"{self.actor}#ed25519-key"
+        return f"{self.actor}#{key_fragments(self.generation)[1]}"
 
     def actor_document(self) -> dict[str, Any]:
         context: list[Any] = [
@@ -102,8 +106,11 @@ class FakePeer:
                     "publicKeyMultibase": keys.ed25519_public_key_to_multikey(
                         self.proof_key.public_key()
                     ),
-                }
+                },
+                *self.retired,
             ]
+            if self.rotations:
+                document["keyRotations"] = self.rotations
         return {"@context": context, **document}
 
     def serve(self, mock: responses.RequestsMock, document: dict | None = None) -> None:
@@ -176,7 +183,14 @@ class FakePeer:
             **extra,
         }
 
-    def entry(self, kind: str, obj: Any, *, created: datetime | None = None) -> dict[str, Any]:
+    def entry(
+        self,
+        kind: str,
+        obj: Any,
+        *,
+        created: datetime | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Append a signed entry to this peer's feed and return it."""
         seq = len(self.entries) + 1
         activity = {
@@ -184,6 +198,7 @@ class FakePeer:
             "type": kind,
             "actor": self.actor,
             "object": obj,
+            **(extra or {}),
         }
         built = feed.build_entry(
             activity,
@@ -194,6 +209,42 @@ class FakePeer:
             created=created or datetime(2030, 1, 1, tzinfo=UTC),
         )
         self.entries.append(built)
+        return built
+
+    def rotate(
+        self, *, created: datetime | None = None, compromised_since: datetime | None = None
+    ) -> dict[str, Any]:
+        """Rotate this peer's keys: append the rotation entry (old key signs, new proves)."""
+        created = created or datetime(2030, 1, 1, tzinfo=UTC)
+        new_http, new_proof = rsa_key(self.n + 100 * self.generation), keys.generate_ed25519_key()
+        http_fragment, proof_fragment = key_fragments(self.generation + 1)
+        statement = rotation.rotation_statement(
+            actor=self.actor,
+            previous_key=self.proof_key_id,
+            new_key=f"{self.actor}#{proof_fragment}",
+            new_key_value=new_proof.public_key(),
+            previous_http_key=self.key_id,
+            new_http_key=f"{self.actor}#{http_fragment}",
+            new_http_pem=keys.public_key_to_pem(new_http.public_key()),
+            valid_from=created,
+            compromised_since=compromised_since,
+        )
+        signed = rotation.sign_statement(statement, new_proof, created)
+        actor = {"id": self.actor, "type": self.actor_type, "name": f"Group {self.n}"}
+        built = self.entry("Update", actor, created=created, extra={"keyRotation": signed})
+        retired = {
+            "id": self.proof_key_id,
+            "type": "Multikey",
+            "controller": self.actor,
+            "publicKeyMultibase": keys.ed25519_public_key_to_multikey(self.proof_key.public_key()),
+            "expires": "2030-01-01T00:00:00Z",
+        }
+        if compromised_since is not None:
+            retired["revoked"] = statement["compromisedSince"]
+        self.retired.insert(0, retired)
+        self.rotations.append(built)
+        self.generation += 1
+        self.http_key, self.proof_key = new_http, new_proof
         return built
 
 

@@ -83,6 +83,7 @@ ACCESS = {
     "manage.remove_member": "organiser",
     "manage.invite": "organiser",
     "inbox.inbox": "public",  # peers sign instead of logging in; see test_inbox_*.py
+    "held.entries": "public",  # only the group itself, signing; see recovery/test_held.py
     "network.index": "member",
     "network.following": "organiser",
     "network.unfollow": "organiser",
@@ -105,6 +106,12 @@ ACCESS = {
     "aggregate.approve": "admin",
     "aggregate.refuse": "admin",
     "aggregate.remove": "admin",
+    # The block list: admins only.
+    "blocks.index": "admin",
+    "blocks.add": "admin",
+    "blocks.remove": "admin",
+    "blocks.import_list": "admin",
+    "blocks.export_list": "admin",
     # Twinning: organisers propose and answer; members RSVP to twinned groups' events.
     "twins.index": "organiser",
     "twins.accept": "organiser",
@@ -205,6 +212,7 @@ def test_route_answers_each_role_as_the_table_says(app, client, endpoint, method
         "seq": 1,
         "cursor": 1,
         "listing_id": 1,
+        "block_id": 1,
         "twin_id": 1,
         "object_id": 1,
         "ballot_id": factories.ballot(freeze_at=factories.soon(1)).id,  # the viewer may vote

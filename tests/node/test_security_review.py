@@ -38,7 +38,7 @@ from node.models import (
 )
 from node.services.membership import invitations, sessions, tokens
 from node.services.organising import calendar_feeds, carpools, series
-from node.services.peering import inbox, outbound
+from node.services.peering import blocking, inbox, outbound
 from node.services.voting import ballots
 from tests import factories
 from tests.conftest import csrf_token, log_in, post_form
@@ -184,6 +184,7 @@ def _real_ids(admin) -> dict:
         "following_id": 1,
         "follower_id": 1,
         "listing_id": 1,
+        "block_id": blocking.block("blocked.example").block.id,
         "twin_id": 1,
         "object_id": 1,
         "attendee_id": 1,

@@ -13,6 +13,7 @@ A page is one indexed query: the cursors after ``after`` joined to the stored bo
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -127,6 +128,12 @@ def _keys_hold(listing: Listing) -> bool:
         return False
     if current == listing.proof_keys:
         return True
+    if _keys_only_added(listing.proof_keys, current):
+        # A rotation adds the new key and keeps the old ones listed; entries signed with
+        # the new key were held only through the rotation entry in the group's own feed
+        # (federation.rotation), so there is nothing for an admin to decide.
+        listing.proof_keys = current
+        return True
     listing.key_changed_at = utcnow()
     peer.state = peers.KEY_CHANGED
     peer.state_reason = (
@@ -135,6 +142,11 @@ def _keys_hold(listing: Listing) -> bool:
     )
     current_app.logger.warning("listed group %s changed its proof key", peer.actor_id)
     return False
+
+
+def _keys_only_added(listed: str, current: str) -> bool:
+    before, now = json.loads(listed or "{}"), json.loads(current or "{}")
+    return all(now.get(key_id) == value for key_id, value in before.items())
 
 
 def withdraw(listing: Listing) -> int:

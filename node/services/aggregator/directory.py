@@ -27,7 +27,7 @@ from ...extensions import db
 from ...models import Follower, Following, Listing, Peer, RemoteEntry
 from ...models.types import utcnow
 from ..errors import Conflict, Invalid, NotFound, ServiceError
-from ..peering import follows, outbound, peers, reachability, sync
+from ..peering import blocks, follows, outbound, peers, reachability, sync
 from ..role import AGGREGATOR, GROUP, require_aggregator
 from . import combined_feed
 from .listings import (
@@ -154,7 +154,9 @@ def add(target: str, *, source: str = "command", backfill: bool = True) -> Added
         raise Invalid.on("target", "Give a handle or an actor URL.")
     if len(target) > 2000:
         raise Invalid.on("target", "That is too long for a handle or URL.")
+    blocks.refuse_blocked(target)
     peer = peers.resolve(target)
+    blocks.refuse_blocked(peer.actor_id)
     role, feed_url = _role_of(peer)
     db.session.commit()  # keep the peer we fetched, whatever happens next
     if role == AGGREGATOR:
@@ -349,6 +351,7 @@ def approve(listing: Listing) -> Listing:
     """
     require_aggregator()
     peer = listing.peer
+    blocks.refuse_blocked(peer.actor_id)
     if listing.kind == GROUP_KIND and listing.state == REQUESTED:
         role, feed_url = _role_of(peer)
         if role == AGGREGATOR:  # another aggregator that followed us: pull it, list nothing

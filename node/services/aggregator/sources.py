@@ -32,7 +32,7 @@ from ... import write_lock
 from ...extensions import db
 from ...models import Listing, Peer
 from ...models.types import utcnow
-from ..peering import outbound, peers, reachability, remote_feed, sync
+from ..peering import blocks, outbound, peers, reachability, remote_feed, sync
 from ..role import is_aggregator
 from . import combined_feed, directory, quarantine
 from .listings import GROUP_KIND, LISTED, SOURCE_KIND
@@ -213,6 +213,9 @@ def _apply_origin(
     """Apply a page's entries of one group to that group's own peer; tell if some must wait."""
     if origin == outbound.actor_id():
         return False  # our own entries, served back to us: we hold the originals
+    if blocks.is_blocked(origin):
+        report.skipped += len(entries)  # blocked here: neither fetched, stored nor served
+        return False
     group = _origin_peer(origin)
     if group is None:
         report.waiting += len(entries)

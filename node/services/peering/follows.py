@@ -23,7 +23,7 @@ from ...models import Delivery, Follower, Following, Peer
 from ...models.types import utcnow
 from ..errors import Conflict, NotFound
 from ..groups import current_group
-from . import outbound, peers
+from . import blocks, outbound, peers
 
 PENDING = "pending"
 ACCEPTED = "accepted"
@@ -66,7 +66,9 @@ def queue(peer: Peer, activity: dict) -> Delivery:
 
 def follow(target: str) -> Following:
     """Ask the group at ``target`` (handle or actor URL) to let this group follow it."""
+    blocks.refuse_blocked(target)  # before the look-up: nothing is fetched from it
     peer = peers.resolve(target)
+    blocks.refuse_blocked(peer.actor_id)
     following = db.session.scalar(select(Following).where(Following.peer_id == peer.id))
     if following is not None and following.state == ACCEPTED:
         raise Conflict(f"This group already follows {peer.name or peer.actor_id}.")

@@ -40,7 +40,7 @@ from ..errors import ServiceError
 from ..groups import base_url as our_base_url
 from ..role import is_aggregator
 from ..twins import twinning
-from . import follows, peers, remote_feed, remote_objects
+from . import blocks, follows, peers, remote_feed, remote_objects
 from .outbound import actor_id as our_actor_id
 from .remote_feed import ApplyResult, apply_entry
 
@@ -99,6 +99,8 @@ def _receive(url: str, headers: Mapping[str, str], body: bytes) -> Answer:
     if ours is None:
         raise Refused(404, "this node has no group yet")
 
+    if blocks.blocks_sender(activity["actor"], headers.items()):
+        raise Refused(403, "blocked: this node does not accept activities from you")
     verified, signer = _verify_signature(url, headers, body)
     _check_host(verified, headers.get("Host", ""), ours)
     # The key's owner, as the signature check found it (one look-up, not two).

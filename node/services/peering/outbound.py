@@ -39,17 +39,18 @@ def actor_id() -> str:
 
 def http_key_id() -> str:
     """Return the id of the RSA key that signs this node's requests."""
-    return f"{actor_id()}#main-key"
+    return f"{actor_id()}#{node_keys().http_fragment}"
 
 
 def proof_key_id() -> str:
     """Return the id of the Ed25519 key that signs this node's feed entries."""
-    return f"{actor_id()}#ed25519-key"
+    return f"{actor_id()}#{node_keys().proof_fragment}"
 
 
 def signer() -> client.HttpSignatureAuth:
     """Return the auth that signs a request as this node (draft-cavage, rsa-sha256)."""
-    return client.HttpSignatureAuth(http_key_id(), node_keys().http, utcnow)
+    keys = node_keys()  # the id and the key from one read: a rotation may swap them
+    return client.HttpSignatureAuth(f"{actor_id()}#{keys.http_fragment}", keys.http, utcnow)
 
 
 def _timeouts() -> client.Timeouts:

@@ -26,6 +26,7 @@ from federation import client
 from federation.errors import FetchError, KeyFormatError
 from federation.feed import NAMESPACE
 from federation.keys import PublicKey, ed25519_public_key_from_multikey, load_public_key_pem
+from federation.rotation import ROTATIONS_MEMBER, prove_rotations
 from federation.urls import same_origin
 from schemas.common import in_range
 from schemas.remote_actor import ActorIn, WebFingerIn
@@ -131,10 +132,15 @@ def refresh(actor_url: str, *, handle: str = "") -> Peer:
 
 def _keep(document: dict[str, Any], raw: dict[str, Any], handle: str) -> Peer:
     peer = db.session.scalar(select(Peer).where(Peer.actor_id == document["id"]))
+    held: tuple[str, str, str] | None = None
     if peer is None:
         peer = Peer(actor_id=document["id"])
         db.session.add(peer)
+    else:
+        held = (peer.key_id, peer.public_key_pem, peer.assertion_keys)
     _store(peer, document)
+    if held is not None:
+        _keep_proven_keys(peer, held, raw)
     store_profile(peer, raw)
     if handle:
         peer.handle = handle
@@ -194,6 +200,49 @@ def _store(peer: Peer, document: dict[str, Any]) -> None:
     peer.assertion_keys = json.dumps(assertion, sort_keys=True)
     peer.is_branchline = _publishes_feed_terms(document.get("raw_context"))
     peer.fetched_at = utcnow()
+
+
+def _keep_proven_keys(peer: Peer, held: tuple[str, str, str], raw: dict[str, Any]) -> None:
+    """Take a Branchline peer's new keys only as far as its rotation entries prove them.
+
+    A group that publishes a feed changes keys only through a rotation entry signed by
+    its old key (federation.rotation). Its actor document embeds those entries, so a new
+    RSA key is taken when they lead from an Ed25519 key we held to it; otherwise the key
+    we held stays. A proof key we held keeps the value we held while we hold its feed:
+    which key may sign the next entry is the feed's own business (remote_feed).
+    """
+    key_id, pem, assertion = held
+    known = json.loads(assertion or "{}")
+    if peer.held_seq:
+        peer.assertion_keys = json.dumps(
+            {**json.loads(peer.assertion_keys or "{}"), **known}, sort_keys=True
+        )
+    if not pem or (peer.key_id, peer.public_key_pem) == (key_id, pem) or not peer.is_branchline:
+        return
+    trusted = {}
+    for method, value in known.items():
+        try:
+            trusted[method] = _parsed_multikey(value)
+        except (KeyFormatError, ValueError):
+            continue
+    entries = raw.get(ROTATIONS_MEMBER)
+    proven = prove_rotations(entries if isinstance(entries, list) else [], peer.actor_id, trusted)
+    if (
+        proven is not None
+        and proven.http_key == peer.key_id
+        and proven.http_pem.strip() == peer.public_key_pem.strip()
+    ):
+        current_app.logger.info("peer %s rotated its keys to %s", peer.actor_id, peer.key_id)
+        return
+    current_app.logger.warning(
+        "peer %s offers signing key %s without a rotation proving it; kept %s",
+        peer.actor_id,
+        peer.key_id,
+        key_id,
+    )
+    peer.key_id, peer.public_key_pem = key_id, pem
+    peer.state = KEY_CHANGED
+    peer.state_reason = "offered a new signing key that no rotation entry proves"
 
 
 def store_profile(peer: Peer, document: dict[str, Any]) -> bool:

@@ -10,7 +10,9 @@ result counts if the chain has not moved by the time the peer is held.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -22,6 +24,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from federation import feed
 from federation.jcs import canonicalize
 from federation.limits import oversized_array
+from federation.rotation import ContinuityError, KeyContinuity
 from federation.urls import same_origin
 
 from ...extensions import db
@@ -360,13 +363,74 @@ def _kept(peer: Peer, entry: dict[str, Any], body: str) -> dict[str, str]:
 
 def _verify(peer: Peer, entries: list[dict[str, Any]]) -> feed.RunReport:
     start = (peer.held_seq, peer.held_hash) if peer.held_seq else None
-    return feed.verify_run(
+    lookup = peers.proof_key_lookup(peer)
+    continuity = _continuity(peer, lookup)
+    report = feed.verify_run(
         entries,
         actor=peer.actor_id,
-        lookup_key=peers.proof_key_lookup(peer),
+        lookup_key=lookup,
         start_after=start,
         now=utcnow(),
+        continuity=continuity,
     )
+    if report.head is not None and report.head != start:
+        # The state after these entries is the next run's start, whichever process runs it.
+        _remember(peer.actor_id, report.head[1], peer.assertion_keys or "", continuity)
+    return report
+
+
+# Which key signs a peer's next entry, by (actor, held hash, keys published): working it
+# out reads the last entry held and checks its proof, too much for every push.
+_KEY_STATES: OrderedDict[tuple[str, str, str], KeyContinuity] = OrderedDict()
+_KEY_STATES_KEPT = 1024
+_LAST_SIGNED = (
+    select(_entries.c.body)
+    .where(
+        _entries.c.peer_id == bindparam("peer_id"),
+        _entries.c.seq <= bindparam("seq"),
+        _entries.c.verification != REDACTED,
+    )
+    .order_by(_entries.c.seq.desc())
+    .limit(1)
+)
+
+
+def _continuity(peer: Peer, lookup: Callable[[str], Any]) -> KeyContinuity:
+    """Say which key may sign the entry after those held: only what the feed has proven.
+
+    The first entry's key is the one the peer's document publishes; after that, the key
+    that signed the last entry held (its value as published must verify that entry), or
+    the one a rotation entry held last introduced (federation.rotation).
+    """
+    if not peer.held_seq:
+        return KeyContinuity(peer.actor_id, lookup)
+    cache_key = (peer.actor_id, peer.held_hash, peer.assertion_keys or "")
+    found = _KEY_STATES.get(cache_key)
+    if found is None:
+        body = (
+            db.session.connection()
+            .execute(_LAST_SIGNED, {"peer_id": peer.id, "seq": peer.held_seq})
+            .scalar()
+        )
+        try:
+            held = json.loads(body) if body is not None else None
+            found = (
+                KeyContinuity.after(peer.actor_id, lookup, held)
+                if isinstance(held, dict)
+                else KeyContinuity(peer.actor_id, lookup)
+            )
+        except (ValueError, ContinuityError):
+            found = KeyContinuity(peer.actor_id, lookup)
+        _remember(*cache_key, found)
+    else:
+        _KEY_STATES.move_to_end(cache_key)
+    return found.copy(lookup)
+
+
+def _remember(actor: str, head_hash: str, published: str, state: KeyContinuity) -> None:
+    _KEY_STATES[(actor, head_hash, published)] = state
+    while len(_KEY_STATES) > _KEY_STATES_KEPT:
+        _KEY_STATES.popitem(last=False)
 
 
 def _duplicate(peer: Peer, entry: dict[str, Any], seq: int, body: str | None = None) -> ApplyResult:

@@ -29,7 +29,7 @@ from ...extensions import db
 from ...models.federation import Following, Peer
 from ...models.types import utcnow
 from ..aggregator import quarantine
-from . import outbound, reachability, remote_feed
+from . import blocks, outbound, reachability, remote_feed
 
 Progress = Callable[[int, int], None]  # (held seq, head seq), after each page
 FOLLOWING_STATES = ("pending", "accepted")  # the outbox is public: pull while we wait too
@@ -60,6 +60,9 @@ def catch_up(peer: Peer, progress: Progress | None = None) -> SyncReport:
     report = SyncReport(peer=peer.handle or peer.actor_id)
     if not peer.is_branchline or not peer.outbox:
         report.skipped = "not a Branchline feed: nothing to pull"
+        return report
+    if blocks.is_blocked(peer.actor_id):
+        report.skipped = "blocked on this node: nothing is pulled from it"
         return report
     limit = int(current_app.config.get("SYNC_PAGE_SIZE", 100))
     now = utcnow()

@@ -41,7 +41,7 @@ from .. import feed
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..groups import current_group
 from ..organising.records import commit
-from ..peering import follows, outbound, peers
+from ..peering import blocks, follows, outbound, peers
 from ..peering.remote_objects import object_id_of
 from . import incoming_rsvps, outgoing_rsvps
 
@@ -150,6 +150,7 @@ def propose(target: str, note: str = "", *, by: Member | None = None) -> Twinnin
     if len(text) > TARGET_MAX:
         raise Invalid.on("target", "That is too long for a handle or URL.")
     note = _clean_note(note)
+    blocks.refuse_blocked(text)
     peer = peers.resolve(text)  # a PeerError names the target field
     if not peer.is_branchline or peer.actor_type != "Group":
         raise Invalid.on("target", "Only Branchline groups can twin: that actor publishes no feed.")

@@ -17,6 +17,7 @@ from marshmallow import Schema
 from ... import oauth
 from ...models import ApiToken, Member
 from ...services.membership import tokens
+from . import idempotency
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def operation(
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             _authenticate(access)
-            return view(*args, **kwargs)
+            return idempotency.run_once(g.get("api_member"), lambda: view(*args, **kwargs))
 
         wrapped.operation = record  # type: ignore[attr-defined]
         return wrapped

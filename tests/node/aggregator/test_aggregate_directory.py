@@ -269,13 +269,13 @@ def test_removing_a_group_unfollows_it_and_stops_serving_it(group, web):  # noqa
 # Key changes ---------------------------------------------------------------------------
 
 
-def test_a_changed_proof_key_holds_new_entries_until_an_admin_approves(client, web):  # noqa: F811
+def test_a_proof_key_changed_without_a_rotation_is_never_held_nor_served(client, web):  # noqa: F811
     hull = FakeGroup(2)
     hull.create("canvass")
     _add(hull, web)
     assert combined_feed.admit() == 1
 
-    # The group's proof key changes; its next entry verifies against the new key.
+    # The group's proof key changes under the same id, with no rotation entry proving it.
     hull.proof_key = keys.generate_ed25519_key()
     web.replace(
         responses.GET,
@@ -285,23 +285,53 @@ def test_a_changed_proof_key_holds_new_entries_until_an_admin_approves(client, w
     )
     peers.refresh(hull.actor)
     db.session.commit()
-    response = hull.post(client, hull.create("stall"))
-    assert response.status_code == 202, response.get_json()
-    assert held_seqs(hull.actor) == [1, 2]
+    hull.post(client, hull.create("stall"))
+
+    assert held_seqs(hull.actor) == [1]
+    assert combined_feed.admit() == 0
+    assert [json.loads(body)["seq"] for body in _served()] == [1]
+    assert listing(hull.actor).peer.state == "chain_broken"
+
+
+def test_a_rotation_its_feed_proves_is_served_without_an_admin(client, web):  # noqa: F811
+    hull = FakeGroup(2)
+    hull.create("canvass")
+    _add(hull, web)
+    assert combined_feed.admit() == 1
+
+    rotation = hull.rotate()
+    web.replace(
+        responses.GET,
+        hull.actor,
+        body=json.dumps(hull.actor_document()),
+        content_type=ACTIVITY_JSON,
+    )
+    assert hull.post(client, rotation).status_code == 202
+    assert hull.post(client, hull.create("stall")).status_code == 202
+    assert held_seqs(hull.actor) == [1, 2, 3]
+
+    assert combined_feed.admit() == 2
+    assert [json.loads(body)["seq"] for body in _served()] == [1, 2, 3]
+    assert listings.sync_state(listing(hull.actor)).code == "in_step"
+
+
+def test_a_listed_groups_changed_key_values_wait_for_an_admin(client, web):  # noqa: F811
+    hull = FakeGroup(2)
+    hull.create("canvass")
+    _add(hull, web)
+    assert combined_feed.admit() == 1
+    found = listing(hull.actor)
+    found.proof_keys = json.dumps({hull.proof_key_id: "z6MkSomethingElse"})  # listed before
+    db.session.commit()
+    hull.post(client, hull.create("stall"))
 
     assert combined_feed.admit() == 0
-    found = listing(hull.actor)
-    state = listings.sync_state(found)
-    assert state.code == "key_changed" and state.label.startswith("key changed")
-    assert found.peer.state == "key_changed"
-    assert [json.loads(body)["seq"] for body in _served()] == [1]
-    assert [group["state"] for group in combined_feed.groups()] == ["key_changed"]
+    assert listings.sync_state(listing(hull.actor)).code == "key_changed"
 
-    directory.approve(found)  # an admin trusts the new key
+    directory.approve(listing(hull.actor))  # an admin trusts the keys as they are
 
     assert combined_feed.admit() == 1
     assert [json.loads(body)["seq"] for body in _served()] == [1, 2]
-    assert listings.sync_state(listing(hull.actor)).code == "in_step"
 
 
 # Reading the directory -----------------------------------------------------------------

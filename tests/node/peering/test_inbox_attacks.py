@@ -142,7 +142,9 @@ def test_inbox_refuses_a_key_behind_a_redirect_to_another_origin(client, remote)
 
 
 def test_inbox_refetches_a_rotated_key_once(client, remote):  # noqa: F811
-    peer = FakePeer(2)
+    # A fediverse actor without a feed: its document is all there is to go on. (A group
+    # with a feed changes keys only through a rotation entry: test_key_rotation_peers.)
+    peer = FakePeer(2, branchline=False)
     stored = follow_peer(peer, remote)
     stored.fetched_at = datetime.now(UTC) - timedelta(hours=1)
     db.session.commit()
