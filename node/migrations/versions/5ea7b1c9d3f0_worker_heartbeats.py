@@ -1,7 +1,7 @@
 """worker heartbeats, for the readiness check and metrics
 
 Revision ID: 5ea7b1c9d3f0
-Revises: d4f6b8c0e246
+Revises: e3b1c5d7a9f2
 Create Date: 2026-12-06 11:00:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '5ea7b1c9d3f0'
-down_revision = 'd4f6b8c0e246'
+down_revision = 'e3b1c5d7a9f2'
 branch_labels = None
 depends_on = None
 
