@@ -14,6 +14,7 @@ from .carpool import CarpoolOffer, CarpoolRequest
 from .content import Campaign, Candidate, Event, Post, Rsvp
 from .federation import (
     Delivery,
+    EarlyEntry,
     FeedEntry,
     Follower,
     Following,
@@ -51,6 +52,7 @@ __all__ = [
     "CombinedEntry",
     "CombinedFeedState",
     "Delivery",
+    "EarlyEntry",
     "Event",
     "EventSeries",
     "GuestRsvp",

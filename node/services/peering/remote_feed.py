@@ -6,17 +6,24 @@ assertion key and the entry must be the next link of the chain we hold. Entries 
 verbatim; ``remote_objects`` keeps the latest state of each campaign, event, candidate or
 post they describe. Proofs may be checked before the write lock (``check_ahead``): the
 result counts if the chain has not moved by the time the peer is held.
+
+An entry pushed ahead of the next one we lack (a burst whose deliveries crossed, or a
+retry that overtook) is not thrown away: ``keep_early`` stores it as it came (the inbox
+has checked its HTTP signature), up to EARLY_ENTRIES_PER_PEER ahead, and asks for a pull
+of the peer now; ``apply_early`` applies the kept entries that have become the next links,
+verified like any other, whenever the chain moves on (a push or a pull).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 from flask import current_app
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm.attributes import set_committed_value
 
 from federation import feed
@@ -25,7 +32,7 @@ from federation.limits import oversized_array
 from federation.urls import same_origin
 
 from ...extensions import db
-from ...models import Peer, RemoteEntry
+from ...models import EarlyEntry, Peer, RemoteEntry
 from ...models.types import utcnow
 from . import peers, remote_objects
 
@@ -416,3 +423,64 @@ def _note_activity(peer: Peer, activity: dict[str, Any]) -> None:
     later = _later_activity(peer, [_activity_moment(activity)])
     if later is not None:
         peer.last_activity_at = later
+
+
+# Entries that came early ----------------------------------------------------------------
+
+
+def keep_early(peer: Peer, entry: dict[str, Any], body: str) -> bool:
+    """Keep an entry that came ahead of a gap until the gap fills; pull the peer now.
+
+    Kept only within EARLY_ENTRIES_PER_PEER of what we hold (one row per seq, so that is
+    also the bound on rows); anything further is left to the pull. Say whether it was kept.
+    The caller holds the peer (``hold``) and commits.
+    """
+    peer.next_poll_at = utcnow()  # the gap is filled by a pull (``sync.poll_due``) at once
+    seq = entry.get("seq")
+    window = int(current_app.config.get("EARLY_ENTRIES_PER_PEER", 500))
+    if not _usable_seq(seq) or seq > peer.held_seq + window:
+        return False
+    kept = db.session.scalar(
+        select(EarlyEntry.id).where(EarlyEntry.peer_id == peer.id, EarlyEntry.seq == seq)
+    )
+    if kept is None:
+        db.session.add(EarlyEntry(peer_id=peer.id, seq=seq, body=body))
+        db.session.flush()
+    return True
+
+
+def apply_early(peer: Peer) -> int:
+    """Apply the kept entries that now continue the chain; drop those it has passed.
+
+    They are verified as any entry is; one that does not verify is not held against the
+    peer (it came early, unchecked): every kept entry of the peer is dropped and the pull,
+    which reads the feed from the group itself, decides. Return how many were applied.
+    The caller holds the peer (``hold``) and commits.
+    """
+    connection = db.session.connection()
+    rows = connection.execute(
+        select(EarlyEntry.seq, EarlyEntry.body)
+        .where(EarlyEntry.peer_id == peer.id)
+        .order_by(EarlyEntry.seq)
+    ).all()
+    if not rows:
+        return 0
+    items = []
+    for seq, body in rows:
+        if seq <= peer.held_seq:
+            continue
+        try:
+            entry = json.loads(body)
+        except ValueError:
+            break
+        items.append((entry, body))
+    run = _in_line(peer, items, 0) if items else 0
+    stored = _apply_run(peer, items[:run]) if run else 0
+    if stored < run:
+        connection.execute(delete(EarlyEntry).where(EarlyEntry.peer_id == peer.id))
+        peer.next_poll_at = utcnow()
+        return stored
+    connection.execute(
+        delete(EarlyEntry).where(EarlyEntry.peer_id == peer.id, EarlyEntry.seq <= peer.held_seq)
+    )
+    return stored

@@ -200,9 +200,13 @@ def test_private_address_refused_by_policy_fails(app, group):
 
 
 def test_peer_is_marked_unreachable_keeps_its_backlog_and_recovers(app, group, server):
-    server.routes["/inbox"] = Reply(500)
+    # Three inboxes of one peer (one row each): a failed row holds back later rows to its
+    # own inbox (test_failed_send_holds_back_the_rest_of_its_inbox), not to the others.
+    paths = [f"/inbox/{n}" for n in range(3)]
+    for path in paths:
+        server.routes[path] = Reply(500)
     target = support.peer(state="in_step", held_seq=4, head_seq=4)
-    rows = [support.queue(server.url("/inbox"), target.id) for _ in range(3)]
+    rows = [support.queue(server.url(path), target.id) for path in paths]
     clock = Clock()
 
     _send(clock, limit=2)
@@ -216,7 +220,8 @@ def test_peer_is_marked_unreachable_keeps_its_backlog_and_recovers(app, group, s
     assert "500" in down.state_reason
     assert {_row(r.id).state for r in rows} == {"pending"}  # the backlog is kept
 
-    server.routes["/inbox"] = Reply(202)
+    for path in paths:
+        server.routes[path] = Reply(202)
     clock.now += timedelta(days=1)
     report = _send(clock)
 
@@ -229,10 +234,10 @@ def test_peer_is_marked_unreachable_keeps_its_backlog_and_recovers(app, group, s
 
 
 def test_unreachable_does_not_hide_a_broken_chain(app, group, server):
-    server.routes["/inbox"] = Reply(502)
     target = support.peer(state="chain_broken", state_reason="seq 3: bad-proof")
-    for _ in range(3):
-        support.queue(server.url("/inbox"), target.id)
+    for n in range(3):
+        server.routes[f"/inbox/{n}"] = Reply(502)
+        support.queue(server.url(f"/inbox/{n}"), target.id)
 
     _send()
 
