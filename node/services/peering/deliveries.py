@@ -371,7 +371,7 @@ def summary(since: datetime) -> list[str]:
         db.session.execute(
             select(Delivery.inbox, Peer.handle)
             .join(Peer, Peer.id == Delivery.peer_id)
-            .where(Delivery.inbox.in_(set(waiting) | set(ended)))
+            .where(Delivery.inbox.in_(sorted(set(waiting) | set(ended))))
             .distinct()
         ).all()
     )
