@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gunicorn_server  # noqa: E402 - beside this script
 
 BRANCHLINE = Path(sys.executable).parent / "branchline"
-PASSWORD = "bench admin passphrase"
+PASSWORD = "bench admin passphrase"  # noqa: S105 - throwaway nodes, deleted after the run
 TARGET_SECONDS = 5.0
 GIVE_UP_SECONDS = 120.0
 
