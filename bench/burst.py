@@ -229,12 +229,15 @@ def main() -> None:
             took = publish(source, token, args.posts, args.publishers, "burst")
             head = feed_head(source)
             reached = watch(followers, source.actor, head, started)
-            print(f"burst: {args.posts} posts published in {took:.2f} s to {args.followers}")
+            print(
+                f"burst: {args.posts} posts published in {took:.2f} s to {args.followers}"
+                " followers (seconds from the first post, and after the last)"
+            )
             for follower in followers:
                 seconds = reached.get(follower.handle)
                 held = follower.held(source.actor)
                 shown = (
-                    f"{seconds:.2f} s"
+                    f"{seconds:.2f} s ({seconds - took:.2f} s)"
                     if seconds is not None
                     else f"NOT within {GIVE_UP_SECONDS:.0f} s"
                 )
