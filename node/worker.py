@@ -7,7 +7,9 @@ PostgreSQL they share it through `FOR UPDATE SKIP LOCKED` claims, and each claim
 poll before making it, so no row is sent twice and no peer polled twice at once.
 
 On starting it makes every followed peer's poll and every waiting delivery due now: the
-node may have been down while its peers published, or while they came back. A step that
+node may have been down while its peers published, or while they came back. A delivery
+queued in its own process (`branchline run`) wakes it at once rather than after
+WORKER_IDLE_SECONDS. A step that
 fails is logged once, then counted while it keeps failing the same way (``RepeatedErrors``);
 every DELIVERY_SUMMARY_SECONDS it logs what waits to be delivered, per peer.
 """
@@ -23,8 +25,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from .extensions import db
+from .models.federation import Delivery
 from .models.types import utcnow
 from .services import feed, mail
 from .services.aggregator import sources
@@ -78,6 +83,7 @@ class Worker:
         self.concurrency = max(1, int(concurrency or app.config.get("WORKER_CONCURRENCY", 8)))
         self.idle_seconds = float(app.config.get("WORKER_IDLE_SECONDS", 2.0))
         self.stopping = threading.Event()
+        self.wake = threading.Event()  # set when this process queues a delivery
         self.rng = random.Random()
         self.errors = RepeatedErrors(log)
         self.failing: set[str] = set()  # the steps that failed in this pass
@@ -89,6 +95,17 @@ class Worker:
     def stop(self) -> None:
         """Ask the loop to finish the batch in hand and return."""
         self.stopping.set()
+        self.wake.set()
+
+    def _note_queued(self, session: Session, _context: object) -> None:
+        if any(isinstance(row, Delivery) for row in session.new):
+            session.info["queued_delivery"] = True
+
+    def _wake_if_queued(self, session: Session) -> None:
+        # A post published in this process wakes its worker at once, rather than after
+        # up to WORKER_IDLE_SECONDS: a burst's first deliveries leave straight away.
+        if session.info.pop("queued_delivery", False):
+            self.wake.set()
 
     def run_once(self, executor: ThreadPoolExecutor | None = None) -> PassReport:
         """Make one pass: publish due posts, send queued mail and due deliveries, poll peers."""
@@ -217,6 +234,15 @@ class Worker:
     def run(self) -> None:
         """Loop until stopped, sleeping briefly whenever a pass finds nothing to do."""
         self.start_up()
+        event.listen(Session, "after_flush", self._note_queued)
+        event.listen(Session, "after_commit", self._wake_if_queued)
+        try:
+            self._loop()
+        finally:
+            event.remove(Session, "after_flush", self._note_queued)
+            event.remove(Session, "after_commit", self._wake_if_queued)
+
+    def _loop(self) -> None:
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="delivery") as executor:
             while not self.stopping.is_set():
                 self.failing = set()
@@ -231,8 +257,9 @@ class Worker:
                     self.failing
                 )  # a step that worked again says how often it failed
                 self.log_summary()
-                if not busy:
-                    self.stopping.wait(self.idle_seconds)
+                if not busy and not self.stopping.is_set():
+                    self.wake.wait(self.idle_seconds)
+                self.wake.clear()
 
 
 def start_in_background(app: Flask) -> Worker | None:

@@ -263,3 +263,19 @@ def _wait(condition, timeout: float = 30.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the worker did not get there in time"
         time.sleep(0.02)
+
+
+def test_a_delivery_queued_in_the_process_wakes_the_idle_worker(app, group, server):
+    app.config["WORKER_IDLE_SECONDS"] = 60  # it would otherwise sleep this long
+    server.routes["/inbox"] = Reply(202)
+    running = Worker(app)
+    thread = threading.Thread(target=running.run)
+    thread.start()
+    try:
+        time.sleep(0.5)  # its first pass found nothing: it is asleep
+        support.queue(server.url("/inbox"))
+        _wait(lambda: len(server.received) == 1, timeout=20)
+    finally:
+        running.stop()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
