@@ -5,20 +5,28 @@ The key pairs live in the instance folder's ``keys/`` (owner-only), are made by
 once per process. The ballot key (``BRANCHLINE_BALLOT_KEY``, or ``ballot_key`` generated in
 the instance folder) hashes who has voted: it is kept apart from ``SECRET_KEY`` so that
 changing the one that signs sessions never lets a member who left and came back vote again.
+
+Keys are never made for a node whose feed has entries: new keys would make every follower
+refuse its feed, so a missing key file stops the node (``MissingKeys``) until it is
+restored from a backup.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from flask import Flask, current_app
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import OperationalError
 
 from federation import keys as keyfiles
 
 from .config import ensure_private_dir, load_or_create_secret
+from .extensions import db
 
 HTTP_KEY = "http-rsa.pem"
 PROOF_KEY = "proof-ed25519.pem"
@@ -52,9 +60,21 @@ def _load_or_make(path: Path, make) -> object:
     return keyfiles.read_private_key(path)
 
 
-def load_or_create(instance: Path) -> NodeKeys:
-    """Read the node's keys from ``instance/keys``, generating any that are missing."""
+class MissingKeys(RuntimeError):  # noqa: N818 - a refusal to start, named for the operator
+    """The node has published, and some of its key files are gone."""
+
+
+def load_or_create(instance: Path, *, published: Callable[[], bool] = lambda: False) -> NodeKeys:
+    """Read the node's keys from ``instance/keys``, making missing ones unless it has published."""
     folder = ensure_private_dir(instance / "keys")
+    missing = [name for name in (HTTP_KEY, PROOF_KEY) if not (folder / name).exists()]
+    if missing and published():
+        raise MissingKeys(
+            f"This node has published feed entries but {', '.join(missing)} is missing from "
+            f"{folder}. New keys would make every follower refuse its feed, so none are made. "
+            "Restore the keys from a backup made by `branchline backup`: "
+            "`branchline restore BACKUP --keys-only`."
+        )
     http = _load_or_make(folder / HTTP_KEY, keyfiles.generate_rsa_key)
     proof = _load_or_make(folder / PROOF_KEY, keyfiles.generate_ed25519_key)
     if not isinstance(http, rsa.RSAPrivateKey) or not isinstance(proof, ed25519.Ed25519PrivateKey):
@@ -67,8 +87,26 @@ def node_keys(app: Flask | None = None) -> NodeKeys:
     app = app or current_app._get_current_object()
     found = app.extensions.get("branchline_keys")
     if found is None:
-        found = app.extensions["branchline_keys"] = load_or_create(Path(app.instance_path))
+        found = load_or_create(Path(app.instance_path), published=lambda: _has_published(app))
+        app.extensions["branchline_keys"] = found
     return found
+
+
+def _has_published(app: Flask) -> bool:
+    # Asked only when a key file is missing. The table is read by name: keys sit below the
+    # models. A database that cannot be read raises, so no key is made on a guess.
+    with app.app_context(), db.engine.connect() as connection:
+        if not inspect(connection).has_table("feed_entry"):
+            return False
+        return connection.execute(text("SELECT 1 FROM feed_entry LIMIT 1")).first() is not None
+
+
+def check_at_start(app: Flask) -> None:
+    """Load the keys as a process starts, so a node missing them refuses to start at all."""
+    try:
+        node_keys(app)
+    except OperationalError:
+        app.logger.warning("database not reachable: the node's keys are checked at first use")
 
 
 def ballot_key(app: Flask | None = None) -> bytes:

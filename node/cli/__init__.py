@@ -11,9 +11,21 @@ from flask.cli import FlaskGroup, routes_command, shell_command
 
 from .. import create_app
 from ..config import keep_files_private
-from . import aggregate, ballot, follow, geo, members, setup, sync, twin, verify
+from . import aggregate, backup, ballot, follow, geo, members, recover, setup, sync, twin, verify
 
-COMMAND_MODULES = (setup, members, follow, sync, verify, aggregate, twin, ballot, geo)
+COMMAND_MODULES = (
+    setup,
+    members,
+    follow,
+    sync,
+    verify,
+    aggregate,
+    twin,
+    ballot,
+    geo,
+    backup,
+    recover,
+)
 
 
 def _create_app():

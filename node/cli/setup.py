@@ -14,7 +14,7 @@ from werkzeug.serving import run_simple
 
 from schemas.group import GroupSetup
 
-from ..keys import node_keys
+from ..keys import MissingKeys, check_at_start, node_keys
 from ..services import groups
 from ..services.errors import ServiceError
 from ..services.role import AGGREGATOR, set_role
@@ -77,6 +77,10 @@ def init(
 def run(host: str, port: int) -> None:
     """Serve this node (for production use gunicorn; see deploy/)."""
 
+    try:
+        check_at_start(current_app._get_current_object())
+    except MissingKeys as exc:
+        fail(exc)
     address = f"http://{host}:{port}/"
     if groups.is_set_up():
         click.echo(f"Branchline: {groups.current_group().name} is running at {address}")

@@ -11,10 +11,12 @@ from flask.cli import with_appcontext
 from sqlalchemy import or_, select
 
 from ..extensions import db
+from ..keys import MissingKeys, check_at_start
 from ..models.federation import Following, Peer
 from ..models.types import utcnow
 from ..services.peering import deliveries, sync
 from ..worker import Worker
+from .errors import fail
 
 
 @click.command()
@@ -28,6 +30,10 @@ from ..worker import Worker
 def worker(once: bool, concurrency: int | None) -> None:
     """Send queued deliveries and catch up with followed peers (several may run)."""
 
+    try:
+        check_at_start(current_app._get_current_object())
+    except MissingKeys as exc:
+        fail(exc)
     runner = Worker(current_app._get_current_object(), concurrency=concurrency)
     if once:
         report = runner.run_once()

@@ -10,6 +10,8 @@ never public write nothing.
 ``append`` takes the next seq by incrementing ``site_state.feed_seq``: that UPDATE locks the
 row, so concurrent writers append one after the other, with no gap and no clash. It queues
 one Delivery per follower inbox in the same transaction; the delivery worker sends them.
+After a restore from a backup no entry is appended until the feed is reconciled with its
+followers (``recovery.guard``): a 503 rather than a seq they already hold.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from ..models import (
 )
 from .errors import Conflict
 from .groups import current_group
+from .recovery import guard
 
 CHANGES = ("create", "update", "cancel", "delete")
 ACCEPTED = "accepted"  # Follower.state of a follower that gets deliveries
@@ -56,6 +59,7 @@ def record(item: Any, change: str) -> FeedEntry | None:
     group = current_group()
     if group is None:
         return None  # nothing to publish before the node is set up
+    guard.require_reconciled()
     try:
         db.session.flush()  # a new item needs its id; on SQLite this also takes the write lock
     except IntegrityError as exc:  # the change itself clashes: answer as commit() would
@@ -139,8 +143,8 @@ def _publish_due_posts(group: Group, now: datetime) -> None:
 def publish_due() -> int:
     """Publish scheduled posts whose time has come and commit; return how many."""
     group = current_group()
-    if group is None:
-        return 0
+    if group is None or guard.pending() is not None:
+        return 0  # a restored node waits for `branchline recover`; the posts stay due
     before = head_seq()
     _lock_feed()
     _publish_due_posts(group, utcnow())
@@ -153,6 +157,7 @@ def append(activity: Mapping[str, Any]) -> FeedEntry:
     """Sign ``activity`` as the next entry, store it and queue its deliveries (no commit)."""
     if "id" in activity:
         raise ValueError("the feed names its entries: an activity must not bring its own id")
+    guard.require_reconciled()
     group = current_group()
     seq = _next_seq()
     previous = None

@@ -81,6 +81,7 @@ ACCESS = {
     "manage.remove_member": "organiser",
     "manage.invite": "organiser",
     "inbox.inbox": "public",  # peers sign instead of logging in; see test_inbox_*.py
+    "held.entries": "public",  # only the group itself, signing; see recovery/test_held.py
     "network.index": "member",
     "network.following": "organiser",
     "network.unfollow": "organiser",
