@@ -77,7 +77,9 @@ class Defaults:
     WORKER_CONCURRENCY = 8  # deliveries one worker sends at once
     WORKER_IDLE_SECONDS = 2.0  # sleep between looks at the queue when nothing is due
     DELIVERY_BATCH_SIZE = 100  # rows claimed per transaction
-    DELIVERY_LEASE_SECONDS = 300  # a claimed row not finished by then is retried
+    DELIVERY_LEASE_SECONDS = 30  # a claim not renewed by its worker for this long is retried
+    DELIVERY_SUMMARY_SECONDS = 600  # how often the worker logs pending/failed per peer
+    EARLY_ENTRIES_PER_PEER = 500  # entries pushed ahead of a gap kept per peer until it fills
     DELIVERY_MAX_AGE = 3 * 24 * 3600  # retry for at least this long, then give up
     DELIVERY_BACKOFF_BASE_SECONDS = 30
     DELIVERY_BACKOFF_CAP_SECONDS = 6 * 3600

@@ -5,23 +5,37 @@ It runs either as a background thread of `branchline run` (the default, so one p
 serves a small group) or as `branchline worker` processes, as many as the queue needs: on
 PostgreSQL they share it through `FOR UPDATE SKIP LOCKED` claims, and each claims a peer's
 poll before making it, so no row is sent twice and no peer polled twice at once.
+
+On starting it makes every followed peer's poll and every waiting delivery due now: the
+node may have been down while its peers published, or while they came back. A delivery
+queued in its own process (`branchline run`) wakes it at once rather than after
+WORKER_IDLE_SECONDS. A step that
+fails is logged once, then counted while it keeps failing the same way (``RepeatedErrors``);
+every DELIVERY_SUMMARY_SECONDS it logs what waits to be delivered, per peer.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from .extensions import db
+from .models.federation import Delivery
+from .models.types import utcnow
 from .services import feed, mail, workers
 from .services.aggregator import sources
 from .services.organising import guests, series
 from .services.peering import deliveries, sync
+from .services.repeats import RepeatedErrors
 from .services.voting import ballot_box, ballots
 
 log = logging.getLogger(__name__)
@@ -69,11 +83,29 @@ class Worker:
         self.concurrency = max(1, int(concurrency or app.config.get("WORKER_CONCURRENCY", 8)))
         self.idle_seconds = float(app.config.get("WORKER_IDLE_SECONDS", 2.0))
         self.stopping = threading.Event()
+        self.wake = threading.Event()  # set when this process queues a delivery
         self.rng = random.Random()
+        self.errors = RepeatedErrors(log)
+        self.failing: set[str] = set()  # the steps that failed in this pass
+        self.summary_every = timedelta(
+            seconds=float(app.config.get("DELIVERY_SUMMARY_SECONDS", 600))
+        )
+        self.summary_since: datetime = utcnow()
 
     def stop(self) -> None:
         """Ask the loop to finish the batch in hand and return."""
         self.stopping.set()
+        self.wake.set()
+
+    def _note_queued(self, session: Session, _context: object) -> None:
+        if any(isinstance(row, Delivery) for row in session.new):
+            session.info["queued_delivery"] = True
+
+    def _wake_if_queued(self, session: Session) -> None:
+        # A post published in this process wakes its worker at once, rather than after
+        # up to WORKER_IDLE_SECONDS: a burst's first deliveries leave straight away.
+        if session.info.pop("queued_delivery", False):
+            self.wake.set()
 
     def run_once(self, executor: ThreadPoolExecutor | None = None) -> PassReport:
         """Make one pass: publish due posts, send queued mail and due deliveries, poll peers."""
@@ -110,9 +142,7 @@ class Worker:
             return feed.publish_due()
         except Exception:
             # Deliveries and polls must not wait on it: log, and try again next pass.
-            db.session.rollback()
-            log.exception("publishing scheduled posts failed")
-            return 0
+            return self._failed("publishing scheduled posts failed")
 
     def _close_ballots(self) -> int:
         # A ballot's close is its count and its result on the feed: at its time, not at
@@ -120,9 +150,7 @@ class Worker:
         try:
             return ballots.close_due()
         except Exception:
-            db.session.rollback()
-            log.exception("closing ballots failed")
-            return 0
+            return self._failed("closing ballots failed")
 
     def _erase_sealed_papers(self) -> int:
         # After the challenge period not even k tellers together may link a member to a
@@ -130,9 +158,7 @@ class Worker:
         try:
             return ballot_box.erase_due()
         except Exception:
-            db.session.rollback()
-            log.exception("erasing sealed ballot papers failed")
-            return 0
+            return self._failed("erasing sealed ballot papers failed")
 
     def _extend_series(self) -> int:
         # Recurring events are made a horizon ahead; as days pass the next dates are made
@@ -140,17 +166,13 @@ class Worker:
         try:
             return series.extend_due()
         except Exception:
-            db.session.rollback()
-            log.exception("making recurring events' dates failed")
-            return 0
+            return self._failed("making recurring events' dates failed")
 
     def _forget_guests(self) -> int:
         try:
             return guests.forget_past()
         except Exception:
-            db.session.rollback()
-            log.exception("erasing past guests' details failed")
-            return 0
+            return self._failed("erasing past guests' details failed")
 
     def _send_mail(self) -> int:
         # Reset links go out from here, never from the request that asked for one, so a slow
@@ -165,8 +187,7 @@ class Worker:
                     break
         except Exception:
             # Deliveries and polls must not wait on it: log, and try again next pass.
-            db.session.rollback()
-            log.exception("sending queued mail failed")
+            self._failed("sending queued mail failed")
         return taken
 
     def _aggregate(self) -> int:
@@ -175,22 +196,71 @@ class Worker:
         try:
             return sources.run_due()
         except Exception:
-            db.session.rollback()
-            log.exception("the aggregator's step failed")
-            return 0
+            return self._failed("the aggregator's step failed")
+
+    def _failed(self, what: str) -> int:
+        # Called from an except block: a database that is down fails every step of every
+        # pass alike, so the same error is logged once and then counted.
+        db.session.rollback()
+        self.failing.add(what)
+        self.errors.error(what, what, sys.exc_info()[1])
+        return 0
+
+    def start_up(self) -> None:
+        """Make every followed peer's poll and every waiting delivery due now."""
+        with self.app.app_context():
+            try:
+                polls = sync.pull_all_now()
+                retries = deliveries.retry_now()
+                log.info("worker started: %d peers to poll, %d deliveries to retry", polls, retries)
+            except Exception:
+                self._failed("making polls and deliveries due at start failed")
+            finally:
+                db.session.remove()
+
+    def log_summary(self) -> None:
+        """Every DELIVERY_SUMMARY_SECONDS, log what waits to be delivered and what failed."""
+        now = utcnow()
+        if now - self.summary_since < self.summary_every:
+            return
+        with self.app.app_context():
+            try:
+                deliveries.summary(self.summary_since)
+                self.summary_since = now
+            except Exception:
+                self._failed("summarising deliveries failed")
+            finally:
+                db.session.remove()
 
     def run(self) -> None:
         """Loop until stopped, sleeping briefly whenever a pass finds nothing to do."""
+        self.start_up()
+        event.listen(Session, "after_flush", self._note_queued)
+        event.listen(Session, "after_commit", self._wake_if_queued)
+        try:
+            self._loop()
+        finally:
+            event.remove(Session, "after_flush", self._note_queued)
+            event.remove(Session, "after_commit", self._wake_if_queued)
+
+    def _loop(self) -> None:
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="delivery") as executor:
             while not self.stopping.is_set():
+                self.failing = set()
                 try:
                     busy = self.run_once(executor).busy
-                except Exception:
+                except Exception as error:
                     # A database hiccup must not kill the worker: log it and try again later.
-                    log.exception("worker pass failed")
+                    self.failing.add("worker pass failed")
+                    self.errors.error("worker pass failed", "worker pass failed", error)
                     busy = False
-                if not busy:
-                    self.stopping.wait(self.idle_seconds)
+                self.errors.ok_except(
+                    self.failing
+                )  # a step that worked again says how often it failed
+                self.log_summary()
+                if not busy and not self.stopping.is_set():
+                    self.wake.wait(self.idle_seconds)
+                self.wake.clear()
 
 
 def start_in_background(app: Flask) -> Worker | None:

@@ -15,6 +15,7 @@ from .carpool import CarpoolOffer, CarpoolRequest
 from .content import Campaign, Candidate, Event, Post, Rsvp
 from .federation import (
     Delivery,
+    EarlyEntry,
     FeedEntry,
     Follower,
     Following,
@@ -55,6 +56,7 @@ __all__ = [
     "CombinedEntry",
     "CombinedFeedState",
     "Delivery",
+    "EarlyEntry",
     "Event",
     "EventSeries",
     "GuestRsvp",

@@ -149,6 +149,23 @@ class Delivery(db.Model):
     feed_entry = relationship("FeedEntry", lazy="raise")
 
 
+class EarlyEntry(db.Model):
+    """A feed entry a peer pushed ahead of the next one we lack, kept until the gap fills.
+
+    Only the HTTP signature has been checked: the entry's proof and link are verified when
+    it becomes the next link and is applied like any other (``peering.early_entries.apply``).
+    """
+
+    __tablename__ = "early_entry"
+    __table_args__ = (UniqueConstraint("peer_id", "seq", name="uq_early_entry_peer_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    peer_id: Mapped[int] = mapped_column(ForeignKey("peer.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)  # as it came, to be verified when its turn comes
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class RemoteEntry(db.Model):
     """An entry of a peer's feed, stored verbatim with what verifying it found."""
 

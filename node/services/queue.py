@@ -5,7 +5,9 @@ to the claimed state with ``next_attempt_at`` set to the end of its lease, does 
 no transaction open, then records how it went: done, failed for good, or waiting again with a
 later ``next_attempt_at`` (``backoff_ceiling`` spaces the tries). A worker that dies mid-batch
 leaves its rows claimed; once the lease has run out ``release_expired`` puts them back, so the
-work may (rarely) be done twice, and each queue's owner makes that harmless.
+work may (rarely) be done twice, and each queue's owner makes that harmless. Leases are short
+(deliveries: 30 s) and the worker renews its claim (``renew``) while it is still at work on
+the batch, so a slow batch keeps its rows while a dead worker's rows come back within seconds.
 
 Claiming is the one place several workers meet. On PostgreSQL the due rows are locked with
 ``SELECT … FOR UPDATE SKIP LOCKED`` and marked in the same transaction, so concurrent workers
@@ -49,6 +51,23 @@ class LeaseQueue(Generic[Item]):
             update(self.model)
             .where(self.state == self.claimed, self.model.next_attempt_at <= (now or utcnow()))
             .values({self.state: self.waiting})
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+        return result.rowcount or 0
+
+    def renew(self, ids: list[int], *, now: datetime, lease: timedelta) -> int:
+        """Extend this worker's claim on ``ids`` to ``now + lease``; return how many it still held.
+
+        A row another worker took meanwhile (our lease ran out) is no longer ours to extend;
+        neither is one already recorded (no longer claimed).
+        """
+        if not ids:
+            return 0
+        result = db.session.execute(
+            update(self.model)
+            .where(self.model.id.in_(ids), self.state == self.claimed)
+            .values({self.model.next_attempt_at: now + lease})
             .execution_options(synchronize_session=False)
         )
         db.session.commit()

@@ -98,3 +98,42 @@ def test_claims_and_releases_are_committed(app, group):
 )
 def test_backoff_ceiling_doubles_from_base_up_to_cap(attempts, ceiling):
     assert backoff_ceiling(attempts, base=30, cap=3600) == ceiling
+
+
+SHORT_LEASE = timedelta(seconds=30)
+
+
+def test_a_dead_workers_claim_is_taken_over_when_its_short_lease_ends(app, group):
+    row = _row()
+    assert QUEUE.claim_due(10, now=NOW, lease=SHORT_LEASE) == [row]  # then the worker dies
+
+    later = NOW + timedelta(seconds=29)
+    assert QUEUE.release_expired(later) == 0
+    assert QUEUE.claim_due(10, now=later, lease=SHORT_LEASE) == []
+
+    taken_at = NOW + timedelta(seconds=30)
+    assert QUEUE.release_expired(taken_at) == 1
+    assert QUEUE.claim_due(10, now=taken_at, lease=SHORT_LEASE) == [row]  # a survivor has it
+
+
+def test_a_live_workers_renewed_claim_is_not_taken(app, group):
+    row = _row()
+    QUEUE.claim_due(10, now=NOW, lease=SHORT_LEASE)
+
+    for seconds in (10, 20, 30, 40):  # still at work on the batch: renews every 10 s
+        renewed_at = NOW + timedelta(seconds=seconds)
+        assert QUEUE.renew([row], now=renewed_at, lease=SHORT_LEASE) == 1
+        assert QUEUE.release_expired(renewed_at + timedelta(seconds=5)) == 0
+        assert QUEUE.claim_due(10, now=renewed_at + timedelta(seconds=5), lease=SHORT_LEASE) == []
+
+    assert _state(row) == ("sending", NOW + timedelta(seconds=70))
+    assert QUEUE.release_expired(NOW + timedelta(seconds=70)) == 1  # it stopped renewing
+
+
+def test_renewing_leaves_rows_no_longer_claimed_alone(app, group):
+    recorded = _row(state="done", due=NOW)
+    waiting = _row(due=NOW + timedelta(hours=1))
+
+    assert QUEUE.renew([recorded, waiting], now=NOW, lease=SHORT_LEASE) == 0
+    assert _state(recorded) == ("done", NOW)
+    assert _state(waiting) == ("pending", NOW + timedelta(hours=1))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -203,3 +204,78 @@ def test_peers_command_lists_states_seqs_and_oldest_undelivered(app, group):
     assert "behind 5" in lines[2]
     assert "unreachable since" in lines[3] and lines[3].endswith("5h")
     assert "chain broken: entry 4: bad-proof" in lines[4]
+
+
+def test_a_step_that_keeps_failing_is_logged_once_then_counted(app, group, monkeypatch, caplog):
+    calls = []
+    down = threading.Event()
+    down.set()
+
+    def publish_due():
+        calls.append(1)
+        if down.is_set():
+            raise ConnectionError("could not connect to the database")
+        return 0
+
+    monkeypatch.setattr("node.worker.feed.publish_due", publish_due)
+    caplog.set_level(logging.ERROR, logger="node.worker")
+    running = Worker(app)
+    thread = threading.Thread(target=running.run)
+    thread.start()
+    try:
+        _wait(lambda: len(calls) >= 6)
+        down.clear()
+        seen = len(calls)
+        _wait(lambda: len(calls) >= seen + 2)
+    finally:
+        running.stop()
+        thread.join(timeout=10)
+
+    lines = [r for r in caplog.records if "publishing scheduled posts" in r.getMessage()]
+    assert len(lines) == 2
+    assert lines[0].exc_info is not None  # the first in full
+    assert (
+        lines[1]
+        .getMessage()
+        .startswith("publishing scheduled posts failed: ConnectionError: could not connect")
+    )
+    assert "(same error ×" in lines[1].getMessage()
+
+
+def test_starting_makes_followed_peers_polls_and_waiting_deliveries_due(app, group):
+    later = datetime.now(UTC) + timedelta(hours=1)
+    followed = support.peer(next_poll_at=later)
+    support.follow(followed)
+    not_followed = support.peer("http://127.0.0.1:9/other", next_poll_at=later)
+    row = support.queue("http://127.0.0.1:9/inbox", next_attempt_at=later)
+
+    Worker(app).start_up()
+
+    db.session.expire_all()
+    now = datetime.now(UTC)
+    assert db.session.get(type(followed), followed.id).next_poll_at <= now
+    assert db.session.get(type(followed), not_followed.id).next_poll_at == later
+    assert db.session.get(Delivery, row.id).next_attempt_at <= now
+
+
+def _wait(condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the worker did not get there in time"
+        time.sleep(0.02)
+
+
+def test_a_delivery_queued_in_the_process_wakes_the_idle_worker(app, group, server):
+    app.config["WORKER_IDLE_SECONDS"] = 60  # it would otherwise sleep this long
+    server.routes["/inbox"] = Reply(202)
+    running = Worker(app)
+    thread = threading.Thread(target=running.run)
+    thread.start()
+    try:
+        time.sleep(0.5)  # its first pass found nothing: it is asleep
+        support.queue(server.url("/inbox"))
+        _wait(lambda: len(server.received) == 1, timeout=20)
+    finally:
+        running.stop()
+        thread.join(timeout=10)
+    assert not thread.is_alive()

@@ -5,27 +5,40 @@ or an address the node may not reach) or ``given_up`` (still failing when DELIVE
 has passed since it was queued), or back to ``pending`` with its next try time.
 
 The rows are a lease queue (``services/queue.py``): while a row is ``sending``,
-``next_attempt_at`` is the end of its lease, and a worker that dies mid-send leaves the row
-to be taken again once the lease has run out (``QUEUE.release_expired``). The peer's inbox is
+``next_attempt_at`` is the end of its lease (DELIVERY_LEASE_SECONDS, 30 s), which the worker
+renews while it is still sending the batch; a worker that dies mid-send leaves the row to be
+taken again once the lease has run out (``QUEUE.release_expired``). The peer's inbox is
 idempotent by activity id, so a second send after a crash is harmless.
+
+Deliveries to one inbox go in the order they were queued, which is feed order: a batch's
+rows are grouped by inbox, each inbox's rows are sent one after another while different
+inboxes are sent at once, and when a send to an inbox fails (and will be retried) the rest
+of that inbox's rows wait with it instead of overtaking it.
+
+Failures are logged by peer, not by row: reachability logs a peer that stops or starts
+answering, ``record_batch`` one line per peer whose deliveries were given up or refused in a
+batch, and ``summary`` (the worker's, every DELIVERY_SUMMARY_SECONDS) what waits per peer.
 """
 
 from __future__ import annotations
 
+import logging
 import random
-from collections.abc import Iterable
-from concurrent.futures import Executor
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, Executor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from federation.errors import FetchError
 
 from ...extensions import db
-from ...models.federation import Delivery, FeedEntry
+from ...models.federation import Delivery, FeedEntry, Peer
 from ...models.types import utcnow
 from ..queue import Clock, LeaseQueue, backoff_ceiling
 from . import outbound, reachability
@@ -37,6 +50,8 @@ FAILED = "failed"
 GIVEN_UP = "given_up"
 UNDELIVERED = (PENDING, SENDING)
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -45,7 +60,7 @@ class RetryPolicy:
     base: float = 30.0
     cap: float = 6 * 3600.0
     max_age: timedelta = timedelta(days=3)
-    lease: timedelta = timedelta(minutes=5)
+    lease: timedelta = timedelta(seconds=30)
 
     @classmethod
     def from_config(cls, config: Any) -> RetryPolicy:
@@ -54,7 +69,7 @@ class RetryPolicy:
             base=float(config.get("DELIVERY_BACKOFF_BASE_SECONDS", 30)),
             cap=float(config.get("DELIVERY_BACKOFF_CAP_SECONDS", 6 * 3600)),
             max_age=timedelta(seconds=float(config.get("DELIVERY_MAX_AGE", 3 * 24 * 3600))),
-            lease=timedelta(seconds=float(config.get("DELIVERY_LEASE_SECONDS", 300))),
+            lease=timedelta(seconds=float(config.get("DELIVERY_LEASE_SECONDS", 30))),
         )
 
     def delay(self, attempts: int, rng: random.Random, retry_after: float | None = None) -> float:
@@ -99,10 +114,11 @@ class SendReport:
     failed: int = 0
     given_up: int = 0
     released: int = 0
+    held_back: int = 0  # not sent: an earlier row to the same inbox failed in this batch
 
     def add(self, other: SendReport) -> None:
         """Add ``other``'s counts to these."""
-        for name in ("sent", "done", "retrying", "failed", "given_up", "released"):
+        for name in ("sent", "done", "retrying", "failed", "given_up", "released", "held_back"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -180,7 +196,8 @@ def send_due(
     clock: Clock = utcnow,
     rng: random.Random | None = None,
 ) -> SendReport:
-    """Claim one batch of due deliveries, send them (concurrently with ``executor``), record."""
+    """Claim one batch of due deliveries, send them (one inbox's in order, inboxes at once
+    with ``executor``) while renewing the claim, and record how each went."""
     config = current_app.config
     policy = RetryPolicy.from_config(config)
     rng = rng or random.Random()
@@ -190,37 +207,182 @@ def send_due(
     )
     if not claimed:
         return report
+    ids = [item.id for item in claimed]
+
+    def renew() -> None:
+        QUEUE.renew(ids, now=clock(), lease=policy.lease)
+
+    lanes = _lanes(claimed)
     with outbound.delivery_run() as run:
-        outcomes = _send_all(claimed, executor, run)
+        outcomes = _send_lanes(lanes, executor, run, renew, policy.lease.total_seconds() / 3)
     # One query for the whole batch; record() then finds each row in the identity map,
     # which keeps rows only while something else holds them: this list, until the end.
-    batch = db.session.scalars(
-        select(Delivery).where(Delivery.id.in_([c.id for c in claimed]))
-    ).all()
-    for item, outcome in zip(claimed, outcomes, strict=True):
-        state = record(item, outcome, now=clock(), policy=policy, rng=rng)
-        report.sent += 1
-        if state == DONE:
-            report.done += 1
-        elif state == PENDING:
-            report.retrying += 1
-        elif state == FAILED:
-            report.failed += 1
-        elif state == GIVEN_UP:
-            report.given_up += 1
+    batch = db.session.scalars(select(Delivery).where(Delivery.id.in_(ids))).all()
+    ended: dict[str, Counter[str]] = defaultdict(Counter)
+    last_error: dict[str, str] = {}
+    for lane in lanes:
+        retry_at: datetime | None = None
+        held: list[int] = []
+        for item in lane:
+            outcome = outcomes.get(item.id)
+            if outcome is None:
+                held.append(item.id)
+                continue
+            state = record(item, outcome, now=clock(), policy=policy, rng=rng)
+            report.sent += 1
+            if state == DONE:
+                report.done += 1
+            elif state == PENDING:
+                report.retrying += 1
+                delivery = db.session.get(Delivery, item.id)
+                retry_at = delivery.next_attempt_at if delivery is not None else None
+            elif state in (FAILED, GIVEN_UP):
+                report.failed += state == FAILED
+                report.given_up += state == GIVEN_UP
+                ended[item.inbox][state] += 1
+                last_error[item.inbox] = outcome.error
+        if held:
+            report.held_back += len(held)
+            _hold_back(lane[0].inbox, held, retry_at or clock())
     db.session.commit()
     del batch
+    for inbox, counts in ended.items():
+        log.warning(
+            "deliveries to %s: %s; last error: %s",
+            inbox,
+            ", ".join(f"{count} {state.replace('_', ' ')}" for state, count in counts.items()),
+            last_error[inbox][:300],
+        )
     return report
 
 
-def _send_all(
-    claimed: Iterable[Claimed], executor: Executor | None, run: outbound.DeliveryRun
-) -> list[Outcome]:
+def _lanes(claimed: list[Claimed]) -> list[list[Claimed]]:
+    """Group a batch by inbox, each inbox's rows in the order they were claimed (feed order)."""
+    lanes: dict[str, list[Claimed]] = {}
+    for item in claimed:
+        lanes.setdefault(item.inbox, []).append(item)
+    return list(lanes.values())
+
+
+def _send_lane(
+    lane: list[Claimed], run: outbound.DeliveryRun, tick: Callable[[], None] | None = None
+) -> dict[int, Outcome]:
+    """Send one inbox's rows in order; stop at the first that failed and will be retried."""
+    outcomes: dict[int, Outcome] = {}
+    for item in lane:
+        if tick is not None:
+            tick()
+        outcome = send(item, run)
+        outcomes[item.id] = outcome
+        if not outcome.delivered and outcome.retryable:
+            break  # the rest would overtake it: they wait and go after it (_hold_back)
+    return outcomes
+
+
+def _send_lanes(
+    lanes: list[list[Claimed]],
+    executor: Executor | None,
+    run: outbound.DeliveryRun,
+    renew: Callable[[], None],
+    renew_every: float,
+) -> dict[int, Outcome]:
     # The run carries the key, the policy and the connections, so sender threads need no
-    # app context and touch no database.
+    # app context and touch no database; the claim is renewed from this thread, which has.
+    outcomes: dict[int, Outcome] = {}
     if executor is None:
-        return [send(item, run) for item in claimed]
-    return list(executor.map(lambda item: send(item, run), claimed))
+        renewed = [time.monotonic()]
+
+        def tick() -> None:
+            if time.monotonic() - renewed[0] >= renew_every:
+                renew()
+                renewed[0] = time.monotonic()
+
+        for lane in lanes:
+            outcomes.update(_send_lane(lane, run, tick))
+        return outcomes
+    waiting = {executor.submit(_send_lane, lane, run) for lane in lanes}
+    while waiting:
+        done, waiting = wait(waiting, timeout=renew_every, return_when=FIRST_EXCEPTION)
+        for future in done:
+            outcomes.update(future.result())
+        if waiting:
+            renew()  # still at work on the batch: keep the claim
+    return outcomes
+
+
+def _hold_back(inbox: str, held: list[int], until: datetime) -> None:
+    """Make the rows still waiting for ``inbox`` wait until its failed row is tried again.
+
+    ``held`` (claimed in this batch, not sent) go back to the queue; rows queued later
+    and waiting are held too, so a failing inbox costs one try per batch, not one per row.
+    Order is kept: the failed row goes first again, the rest after it by id.
+    """
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(held), Delivery.state == SENDING)
+        .values(state=PENDING, next_attempt_at=until)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        update(Delivery)
+        .where(
+            Delivery.inbox == inbox,
+            Delivery.state == PENDING,
+            Delivery.next_attempt_at < until,
+        )
+        .values(next_attempt_at=until)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def retry_now(*, clock: Clock = utcnow) -> int:
+    """Make every waiting delivery due now (the node has just started); return how many.
+
+    A failing inbox costs one try: the rest of its rows wait behind that one again.
+    """
+    now = clock()
+    result = db.session.execute(
+        update(Delivery)
+        .where(Delivery.state == PENDING, Delivery.next_attempt_at > now)
+        .values(next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount or 0
+
+
+def summary(since: datetime) -> list[str]:
+    """Log and return one line per peer with deliveries waiting, or failed since ``since``."""
+    waiting = dict(
+        db.session.execute(
+            select(Delivery.inbox, func.count())
+            .where(Delivery.state.in_(UNDELIVERED))
+            .group_by(Delivery.inbox)
+        ).all()
+    )
+    ended = dict(
+        db.session.execute(
+            select(Delivery.inbox, func.count())
+            .where(Delivery.state.in_((FAILED, GIVEN_UP)), Delivery.updated_at >= since)
+            .group_by(Delivery.inbox)
+        ).all()
+    )
+    names = dict(
+        db.session.execute(
+            select(Delivery.inbox, Peer.handle)
+            .join(Peer, Peer.id == Delivery.peer_id)
+            .where(Delivery.inbox.in_(sorted(set(waiting) | set(ended))))
+            .distinct()
+        ).all()
+    )
+    lines = []
+    for inbox in sorted(set(waiting) | set(ended)):
+        name = names.get(inbox) or inbox
+        line = f"{name}: {waiting.get(inbox, 0)} pending, {ended.get(inbox, 0)} failed"
+        lines.append(line)
+    if lines:
+        log.info("deliveries since %s: %s", since.isoformat(timespec="seconds"), "; ".join(lines))
+    return lines
 
 
 def oldest_undelivered() -> dict[int | None, datetime]:

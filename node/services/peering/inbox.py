@@ -40,7 +40,7 @@ from ..errors import ServiceError
 from ..groups import base_url as our_base_url
 from ..role import is_aggregator
 from ..twins import twinning
-from . import blocks, follows, peers, remote_feed, remote_objects
+from . import blocks, early_entries, follows, peers, remote_feed, remote_objects
 from .outbound import actor_id as our_actor_id
 from .remote_feed import ApplyResult, apply_entry
 
@@ -337,13 +337,20 @@ def _feed_entry(
         peer.last_contact_at = utcnow()
         return Answer(202, "ignored: this group does not follow the sender")
     remote_feed.hold(peer)
-    result = apply_entry(peer, activity, body.decode("utf-8"), checked)
+    text = body.decode("utf-8")
+    result = apply_entry(peer, activity, text, checked)
     if not result.applied:  # an applied entry moved the peer's row on, contact included
         peer.last_contact_at = utcnow()
     if result.outcome == "refused":
         # An aggregator keeps what a listed group pushed that failed, never serving it.
         quarantine.keep_refused(peer, result)
         return Answer(400, f"entry refused: {result.reason}")
+    if result.outcome == "behind":
+        # It came before the one we lack: keep it for when that one comes, and pull now.
+        kept = early_entries.keep(peer, activity, text)
+        return Answer(202, "kept until the entries before it arrive" if kept else "behind")
+    if result.applied:
+        early_entries.apply(peer)  # this one may have filled a gap
     return Answer(202, result.outcome)
 
 

@@ -6,6 +6,9 @@ assertion key and the entry must be the next link of the chain we hold. Entries 
 verbatim; ``remote_objects`` keeps the latest state of each campaign, event, candidate or
 post they describe. Proofs may be checked before the write lock (``check_ahead``): the
 result counts if the chain has not moved by the time the peer is held.
+
+An entry pushed ahead of the next one we lack is kept by ``early_entries`` until the gap
+fills, and then applied through ``apply_run`` like any other.
 """
 
 from __future__ import annotations
@@ -130,7 +133,7 @@ def check_ahead(peer: Peer, entry: dict[str, Any]) -> Checked | None:
     then decides it under the lock, and says why).
     """
     seq = entry.get("seq")
-    if not _usable_seq(seq) or seq != peer.held_seq + 1 or _origin_problem(peer, entry):
+    if not usable_seq(seq) or seq != peer.held_seq + 1 or _origin_problem(peer, entry):
         return None
     report = _verify(peer, [entry])
     return Checked((peer.held_seq, peer.held_hash), report) if report.ok else None
@@ -140,7 +143,7 @@ def check_run_ahead(peer: Peer, items: Sequence[tuple[dict[str, Any], str]]) -> 
     """``check_ahead`` for a run of entries (a page of a peer's outbox): verify, before
     ``hold``, the stretch that continues the chain held now; ``apply_entries`` uses it if
     the chain has not moved meanwhile. None when the first entry is not the next link."""
-    run = _in_line(peer, items, 0)
+    run = in_line(peer, items, 0)
     if not run:
         return None
     report = _verify(peer, [entry for entry, _body in items[:run]])
@@ -161,7 +164,7 @@ def apply_entry(
     (``hold``) and commits.
     """
     seq = entry.get("seq") if isinstance(entry, dict) else None
-    if not _usable_seq(seq):
+    if not usable_seq(seq):
         return _break(peer, None, "an entry without a usable seq", body)
     if seq <= peer.held_seq:
         return _duplicate(peer, entry, seq, body)
@@ -211,9 +214,9 @@ def apply_entries(
     results: list[ApplyResult] = []
     index = 0
     while index < len(items):
-        run = _in_line(peer, items, index)
+        run = in_line(peer, items, index)
         ahead = checked if index == 0 else None
-        stored = _apply_run(peer, items[index : index + run], ahead) if run else 0
+        stored = apply_run(peer, items[index : index + run], ahead) if run else 0
         results.extend(
             ApplyResult("applied", items[k][0]["seq"]) for k in range(index, index + stored)
         )
@@ -229,7 +232,8 @@ def apply_entries(
     return results
 
 
-def _usable_seq(seq: object) -> bool:
+def usable_seq(seq: object) -> bool:
+    """Tell whether ``seq`` is a whole number a feed entry may carry (1 to MAX_SEQ)."""
     return isinstance(seq, int) and not isinstance(seq, bool) and 1 <= seq <= MAX_SEQ
 
 
@@ -242,20 +246,20 @@ def _origin_problem(peer: Peer, entry: dict[str, Any]) -> str:
     return ""
 
 
-def _in_line(peer: Peer, items: Sequence[tuple[dict[str, Any], str]], start: int) -> int:
+def in_line(peer: Peer, items: Sequence[tuple[dict[str, Any], str]], start: int) -> int:
     """Count the entries from ``start`` that are each the next seq, with their own ids."""
     expected = peer.held_seq + 1
     count = 0
     for entry, _body in items[start:]:
         seq = entry.get("seq") if isinstance(entry, dict) else None
-        if not _usable_seq(seq) or seq != expected or _origin_problem(peer, entry):
+        if not usable_seq(seq) or seq != expected or _origin_problem(peer, entry):
             break
         count += 1
         expected += 1
     return count
 
 
-def _apply_run(
+def apply_run(
     peer: Peer, run: Sequence[tuple[dict[str, Any], str]], checked: Checked | None = None
 ) -> int:
     """Verify and store the longest good prefix of ``run``; return how many were stored."""

@@ -7,7 +7,9 @@ verifies an entry's proof and chain position and stores it. It stops at the firs
 that is refused (the inbox marks the peer "chain broken" and says why); what was applied
 before stays applied, and the next catch-up resumes after it. ``poll_due`` is what the
 worker runs: each followed Branchline peer every POLL_INTERVAL_SECONDS, less often while it
-does not answer.
+does not answer, and at once when something says we are behind: a gap in what a peer
+pushed (``early_entries.keep``), a peer that answers again (``reachability``), or this
+node starting (``pull_all_now``: it may have been down while its peers published).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from ...extensions import db
 from ...models.federation import Following, Peer
 from ...models.types import utcnow
 from ..aggregator import quarantine
-from . import blocks, outbound, reachability, remote_feed
+from . import blocks, early_entries, outbound, reachability, remote_feed
 
 Progress = Callable[[int, int], None]  # (held seq, head seq), after each page
 FOLLOWING_STATES = ("pending", "accepted")  # the outbox is public: pull while we wait too
@@ -88,6 +90,8 @@ def catch_up(peer: Peer, progress: Progress | None = None) -> SyncReport:
                 if fresh:
                     items = ahead_items if fresh == ahead else _with_bodies(fresh)
                     _apply(peer, items, report, checked)
+                    if not report.refused:  # entries pushed early may continue the page
+                        report.applied += early_entries.apply(peer)
                 if unusable and not report.refused:
                     report.refused = "the outbox served an entry that is not a JSON object"
                 peer.head_seq = max(peer.head_seq, peer.held_seq)
@@ -231,6 +235,19 @@ def poll_due(*, clock: Callable[[], datetime] = utcnow) -> list[SyncReport]:
         if not held_before:
             db.session.expunge(peer)
     return reports
+
+
+def pull_all_now(*, clock: Callable[[], datetime] = utcnow) -> int:
+    """Make every followed peer's poll due now (the node has just started); return how many."""
+    followed = select(Following.peer_id).where(Following.state.in_(FOLLOWING_STATES))
+    result = db.session.execute(
+        update(Peer)
+        .where(Peer.id.in_(followed.scalar_subquery()))
+        .values(next_poll_at=clock())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount or 0
 
 
 def claim_due(row: Any, column: str, now: datetime, interval: timedelta) -> bool:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import random
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,12 +16,14 @@ from sqlalchemy import select
 from federation.httpsig import verify_request
 from node.extensions import db
 from node.models.federation import Delivery, FeedEntry, Peer
-from node.services.peering import deliveries
+from node.models.types import utcnow
+from node.services.peering import deliveries, reachability
 from node.services.peering.deliveries import RetryPolicy
 from tests.federation.local_http import LocalServer, Reply
 from tests.node import sync_support as support
 
 NOW = datetime.now(UTC).replace(microsecond=0)
+LEASE = timedelta(minutes=5)
 
 
 @pytest.fixture
@@ -200,9 +206,13 @@ def test_private_address_refused_by_policy_fails(app, group):
 
 
 def test_peer_is_marked_unreachable_keeps_its_backlog_and_recovers(app, group, server):
-    server.routes["/inbox"] = Reply(500)
+    # Three inboxes of one peer (one row each): a failed row holds back later rows to its
+    # own inbox (test_failed_send_holds_back_the_rest_of_its_inbox), not to the others.
+    paths = [f"/inbox/{n}" for n in range(3)]
+    for path in paths:
+        server.routes[path] = Reply(500)
     target = support.peer(state="in_step", held_seq=4, head_seq=4)
-    rows = [support.queue(server.url("/inbox"), target.id) for _ in range(3)]
+    rows = [support.queue(server.url(path), target.id) for path in paths]
     clock = Clock()
 
     _send(clock, limit=2)
@@ -216,7 +226,8 @@ def test_peer_is_marked_unreachable_keeps_its_backlog_and_recovers(app, group, s
     assert "500" in down.state_reason
     assert {_row(r.id).state for r in rows} == {"pending"}  # the backlog is kept
 
-    server.routes["/inbox"] = Reply(202)
+    for path in paths:
+        server.routes[path] = Reply(202)
     clock.now += timedelta(days=1)
     report = _send(clock)
 
@@ -229,10 +240,10 @@ def test_peer_is_marked_unreachable_keeps_its_backlog_and_recovers(app, group, s
 
 
 def test_unreachable_does_not_hide_a_broken_chain(app, group, server):
-    server.routes["/inbox"] = Reply(502)
     target = support.peer(state="chain_broken", state_reason="seq 3: bad-proof")
-    for _ in range(3):
-        support.queue(server.url("/inbox"), target.id)
+    for n in range(3):
+        server.routes[f"/inbox/{n}"] = Reply(502)
+        support.queue(server.url(f"/inbox/{n}"), target.id)
 
     _send()
 
@@ -316,3 +327,159 @@ def test_oldest_undelivered_is_reported_per_peer(app, group):
     )
 
     assert deliveries.oldest_undelivered() == {target.id: NOW - timedelta(hours=2)}
+
+
+# Order, hold-back and leases --------------------------------------------------------------
+
+
+def _numbered(n: int) -> bytes:
+    return json.dumps({"type": "Create", "seq": n}).encode()
+
+
+def test_deliveries_to_one_inbox_arrive_in_feed_order_while_inboxes_go_at_once(app, group, server):
+    for path in ("/a", "/b"):
+        server.routes[path] = Reply(202, delay=0.01)
+    for n in range(1, 13):  # as the feed queues them: entry n to each follower in turn
+        support.queue(server.url("/a"), body=_numbered(n))
+        support.queue(server.url("/b"), body=_numbered(n))
+
+    with ThreadPoolExecutor(8) as pool:
+        report = _send(executor=pool)
+
+    assert report.done == 24
+    for path in ("/a", "/b"):
+        seqs = [json.loads(r.body)["seq"] for r in server.received if r.path == path]
+        assert seqs == list(range(1, 13))
+
+
+def test_failed_send_holds_back_the_rest_of_its_inbox(app, group, server):
+    server.routes["/down"] = Reply(503)
+    server.routes["/up"] = Reply(202)
+    down = [support.queue(server.url("/down"), body=_numbered(n)) for n in (1, 2, 3)]
+    up = [support.queue(server.url("/up"), body=_numbered(n)) for n in (1, 2)]
+    queued_later = support.queue(server.url("/down"), body=_numbered(4))
+    clock = Clock()
+
+    report = _send(clock, limit=5)
+
+    assert (report.sent, report.done, report.retrying, report.held_back) == (3, 2, 1, 2)
+    assert [r.path for r in server.received].count("/down") == 1  # not 3 tries in a row
+    first = _row(down[0].id)
+    assert (first.state, first.attempts) == ("pending", 1)
+    for row in (*down[1:], queued_later):
+        waiting = _row(row.id)
+        # They go after the first, not before it: due when it is, never tried.
+        assert (waiting.state, waiting.attempts) == ("pending", 0)
+        assert waiting.next_attempt_at == first.next_attempt_at
+    assert {_row(r.id).state for r in up} == {"done"}
+
+
+def test_a_slow_batch_keeps_its_claim_while_the_worker_renews_it(app, group, server):
+    app.config.update(DELIVERY_LEASE_SECONDS=0.6, FETCH_READ_TIMEOUT=5, FETCH_TOTAL_TIMEOUT=10)
+    server.routes["/slow"] = Reply(202, delay=1.5)  # longer than two leases
+    row = support.queue(server.url("/slow"))
+    rival: dict[str, object] = {}
+
+    def other_worker() -> None:
+        time.sleep(1.0)  # the first lease has run out by now, but was renewed
+        with app.app_context():
+            rival["released"] = deliveries.QUEUE.release_expired(utcnow())
+            rival["claimed"] = deliveries.QUEUE.claim_due(10, now=utcnow(), lease=LEASE)
+            db.session.remove()
+
+    thread = threading.Thread(target=other_worker)
+    thread.start()
+    with ThreadPoolExecutor(2) as pool:
+        report = deliveries.send_due(executor=pool)
+    thread.join()
+
+    assert rival == {"released": 0, "claimed": []}
+    assert report.done == 1 and _row(row.id).state == "done"
+    assert len(server.received) == 1
+
+
+# What the operator reads ------------------------------------------------------------------
+
+REACHABILITY = "node.services.peering.reachability"
+
+
+def test_a_peer_that_stops_and_starts_answering_is_logged_once_each_way(app, group, server, caplog):
+    caplog.set_level(logging.INFO)
+    server.routes["/inbox"] = Reply(500)
+    target = support.peer(state="in_step", held_seq=4, head_seq=4)
+    support.queue(server.url("/inbox"), target.id)
+    clock = Clock()
+
+    for _ in range(6):  # three failures mark it (PEER_UNREACHABLE_AFTER), three more follow
+        clock.now += timedelta(hours=7)  # past any backoff, within max age
+        _send(clock)
+
+    lines = [r.getMessage() for r in caplog.records if r.name == REACHABILITY]
+    assert len(lines) == 1
+    assert "reachable → failing" in lines[0] and "after 3 failed contacts" in lines[0]
+    assert "500" in lines[0]
+
+    caplog.clear()
+    server.routes["/inbox"] = Reply(202)
+    clock.now += timedelta(hours=7)  # past any backoff, within max age
+    _send(clock)
+
+    lines = [r.getMessage() for r in caplog.records if r.name == REACHABILITY]
+    assert len(lines) == 1 and "failing → reachable" in lines[0] and "6 failed" in lines[0]
+
+
+def test_deliveries_that_end_unsent_are_logged_one_line_per_inbox(app, group, server, caplog):
+    caplog.set_level(logging.INFO)
+    server.routes["/inbox"] = Reply(400)
+    for n in range(5):
+        support.queue(server.url("/inbox"), body=_numbered(n))
+
+    _send()
+
+    lines = [r.getMessage() for r in caplog.records if r.name == deliveries.__name__]
+    assert len(lines) == 1
+    assert f"deliveries to {server.url('/inbox')}: 5 failed" in lines[0]
+    assert "answered 400" in lines[0]
+
+
+def test_summary_says_what_waits_and_what_failed_per_peer(app, group, caplog):
+    caplog.set_level(logging.INFO)
+    target = support.peer(state="unreachable")
+    since = datetime.now(UTC) - timedelta(minutes=10)
+    for state in ("pending", "pending", "sending", "failed", "done"):
+        support.queue("http://127.0.0.1:9/inbox", target.id, state=state)
+    support.queue("http://127.0.0.1:9/other-inbox", state="given_up")
+
+    lines = deliveries.summary(since)
+
+    assert lines == [
+        "acct:other@127.0.0.1: 3 pending, 1 failed",
+        "http://127.0.0.1:9/other-inbox: 0 pending, 1 failed",
+    ]
+    [record] = [r for r in caplog.records if r.name == deliveries.__name__]
+    assert "; ".join(lines) in record.getMessage()
+
+
+def test_a_peer_that_answers_again_has_its_waiting_deliveries_sent_now(app, group):
+    target = support.peer(state="unreachable", contact_failures=7, unreachable_since=NOW)
+    later = support.queue("http://127.0.0.1:9/inbox", target.id, next_attempt_at=NOW + LEASE)
+    other = support.queue("http://127.0.0.1:9/elsewhere", next_attempt_at=NOW + LEASE)
+
+    reachability.contact_made(target.id, NOW)
+    db.session.commit()
+
+    assert _row(later.id).next_attempt_at == NOW
+    assert _row(other.id).next_attempt_at == NOW + LEASE  # not that peer's
+    assert db.session.get(Peer, target.id).next_poll_at == NOW
+
+
+def test_starting_makes_every_waiting_delivery_due_in_queue_order(app, group):
+    rows = [
+        support.queue("http://127.0.0.1:9/inbox", next_attempt_at=NOW + timedelta(hours=n))
+        for n in (3, 1, 2)
+    ]
+
+    assert deliveries.retry_now(clock=lambda: NOW) == 3
+
+    assert {_row(r.id).next_attempt_at for r in rows} == {NOW}
+    assert deliveries.QUEUE.claim_due(10, now=NOW, lease=LEASE)[0].id == rows[0].id
