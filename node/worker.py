@@ -35,6 +35,7 @@ from .services import feed, mail, workers
 from .services.aggregator import sources
 from .services.organising import guests, series
 from .services.peering import deliveries, sync
+from .services.recovery import guard
 from .services.repeats import RepeatedErrors
 from .services.voting import ballot_box, ballots
 
@@ -87,6 +88,7 @@ class Worker:
         self.rng = random.Random()
         self.errors = RepeatedErrors(log)
         self.failing: set[str] = set()  # the steps that failed in this pass
+        self.held = False  # publishing held after a restore, as last seen
         self.summary_every = timedelta(
             seconds=float(app.config.get("DELIVERY_SUMMARY_SECONDS", 600))
         )
@@ -114,10 +116,11 @@ class Worker:
         with self.app.app_context():
             try:
                 workers.beat(self, report)  # the heartbeat, and this pass's id on its lines
-                report.published = self._publish_due()
-                report.counted = self._close_ballots()
+                if self._may_publish():
+                    report.published = self._publish_due()
+                    report.counted = self._close_ballots()
+                    report.occurrences = self._extend_series()
                 report.erased = self._erase_sealed_papers()
-                report.occurrences = self._extend_series()
                 report.forgotten = self._forget_guests()
                 report.mailed = self._send_mail()
                 for _ in range(MAX_BATCHES_PER_PASS):
@@ -134,6 +137,19 @@ class Worker:
             finally:
                 db.session.remove()
         return report
+
+    def _may_publish(self) -> bool:
+        # A node restored from a backup publishes nothing until it has reconciled its feed
+        # (services/recovery/guard.py): the steps that would append wait, said once, not
+        # failed and logged every pass. Deliveries, mail and polls go on.
+        held = guard.pending() is not None
+        if held and not self.held:
+            log.warning(
+                "publishing is held after a restore: scheduled posts, ballot closes and "
+                "recurring events' dates wait until `branchline recover` reconciles the feed"
+            )
+        self.held = held
+        return not held
 
     def _publish_due(self) -> int:
         # A post scheduled ahead changes nothing when its time comes, so nothing else would

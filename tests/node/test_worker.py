@@ -20,6 +20,7 @@ from node.cli.sync import backfill, peers, worker
 from node.extensions import db
 from node.models.federation import Delivery, Follower
 from node.services.organising import posts
+from node.services.recovery import guard
 from node.worker import Worker, start_in_background
 from tests import factories
 from tests.federation.local_http import LocalServer, Reply
@@ -74,6 +75,25 @@ def test_one_pass_publishes_a_scheduled_post_whose_time_has_come_to_followers(ap
     [sent] = [json.loads(found.body) for found in server.received]
     assert (sent["type"], sent["object"]["name"]) == ("Create", post.title)
     assert Worker(app).run_once().published == 0
+
+
+def test_a_restored_node_holds_its_publishing_steps_saying_so_once(app, group, server, caplog):
+    post = posts.create({"title": "Polling day rota", "published_at": factories.soon(1)})
+    post.created_at = datetime.now(UTC) - timedelta(days=1)
+    post.published_at = datetime.now(UTC) - timedelta(hours=1)
+    db.session.commit()
+    guard.hold(guard.mark_path().parent, {})
+    worker = Worker(app)
+
+    with caplog.at_level(logging.INFO, logger="node.worker"):
+        held = [worker.run_once() for _ in range(3)]
+
+    assert [report.published for report in held] == [0, 0, 0]
+    said = [r for r in caplog.records if r.name == "node.worker" and r.levelno >= logging.WARNING]
+    assert [r.getMessage().startswith("publishing is held") for r in said] == [True]
+    assert not any(r.exc_info for r in caplog.records)
+    guard.release("test")
+    assert worker.run_once().published == 1
 
 
 def test_worker_loop_runs_until_stopped(app, group, server):
