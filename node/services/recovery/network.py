@@ -186,7 +186,25 @@ def _recover(source: str, page_size: int) -> Recovery:
             f"{base} holds entries up to seq {report.source_head} but served them only up to "
             f"{report.head}: publishing stays held. Try again, or another follower."
         )
+    _check_keys_in_hand(actor, continuity)
     return report
+
+
+def _check_keys_in_hand(actor: str, continuity: KeyContinuity) -> None:
+    """Refuse to release publishing when the feed moved on to keys this node does not hold.
+
+    A backup made before a rotation brings back the old keys; the followers' entries then
+    prove the newer key, and anything the old one signed next would be refused by all of
+    them (a retired key signs nothing after its rotation).
+    """
+    holding = f"{actor}#{node_keys().proof_fragment}"
+    if continuity.current and continuity.current != holding:
+        raise Conflict(
+            f"The feed's rotation entries moved the group's signing key to {continuity.current}, "
+            f"but this node holds {holding}: the backup is older than that rotation. Publishing "
+            "stays held. Restore keys/ from a backup made after the rotation "
+            "(`branchline restore SRC --keys-only`) and run recover again."
+        )
 
 
 def _number(value: object) -> int | None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import responses
@@ -244,4 +246,22 @@ def test_an_entry_signed_by_the_retired_key_after_the_rotation_is_refused(
         network.recover_from(SOURCE)
 
     assert feed.head_seq() == head
+    assert guard.pending() is not None
+
+
+def test_a_node_whose_keys_are_older_than_its_feeds_rotation_stays_held(app, group, remote):
+    posts.create({"title": "Before the rotation", "body": "."})
+    old = keys.node_keys()
+    rotation.rotate()
+    # What a backup from before the rotation brings back: the old keys, the newer feed.
+    shutil.rmtree(Path(app.instance_path) / "keys")
+    app.extensions["branchline_keys"], app.extensions["branchline_keys_stamp"] = old, None
+    assert keys.node_keys().proof_fragment == "ed25519-key"
+    guard.hold(guard.mark_path().parent, {})
+    head = feed.head()
+    _serve(remote, [], held_seq=head[0], held_hash=head[1])
+
+    with pytest.raises(Conflict, match="older than that rotation"):
+        network.recover_from(SOURCE)
+
     assert guard.pending() is not None
