@@ -36,6 +36,7 @@ from .views import (
     guests,
     held,
     inbox,
+    mail_links,
     manage,
     national,
     network,
@@ -62,6 +63,7 @@ BLUEPRINTS = tuple(
         pages,
         auth,
         account,
+        mail_links,
         feeds,
         ballots,
         manage,
@@ -121,6 +123,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.register_blueprint(blueprint)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, never cookies
     csrf.exempt(inbox.bp)  # peers authenticate with HTTP signatures
+    csrf.exempt(mail_links.unsubscribe_confirm)  # the signed link is the proof (RFC 8058)
 
     request_limits.init_app(app)  # after the blueprints: it applies their views' limits
     request_limits.limiter_of(app).exempt(operations.bp)  # even from RATELIMIT_DEFAULT

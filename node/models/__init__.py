@@ -29,6 +29,7 @@ from .group import Group
 from .idempotency import IdempotentRequest
 from .mail import OutboundMail
 from .member import ROLE_RANK, Invite, LoginFailure, Member, MemberSession, PasswordReset
+from .messaging import MailAddress, MailPreference
 from .oauth import ApiClient, ApiToken, digest
 from .request_count import RequestCount
 from .series import EventSeries, SeriesException
@@ -67,6 +68,8 @@ __all__ = [
     "IdempotentRequest",
     "Invite",
     "Listing",
+    "MailAddress",
+    "MailPreference",
     "LoginFailure",
     "MemberSession",
     "Member",

@@ -1,15 +1,16 @@
 """Outbound e-mail: messages queued by a request and sent by the worker.
 
 A row moves ``queued`` → ``sending`` (claimed by a worker) → ``sent``, ``logged`` (no
-SMTP server is configured, so the worker wrote it to the log) or ``failed`` (refused
-for good, or still failing after MAIL_MAX_ATTEMPTS tries), or back to ``queued`` with
-its next try time. The body is emptied once the row is done with: a reset link's token
-is otherwise stored only hashed.
+SMTP server is configured, so the worker wrote it to the log), ``failed`` (refused for
+good, or still failing after MAIL_MAX_ATTEMPTS tries) or ``skipped`` (its recipient
+turned that kind of mail off, or the address was suppressed, after it was queued), or
+back to ``queued`` with its next try time. The body is emptied once the row is done
+with: a reset link's token is otherwise stored only hashed.
 """
 
 from datetime import datetime
 
-from sqlalchemy import Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -27,7 +28,8 @@ class OutboundMail(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     to_address: Mapped[str] = mapped_column(String(320))  # the longest an address may be
     subject: Mapped[str] = mapped_column(String(500))
-    body: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)  # the plain-text part
+    html: Mapped[str] = mapped_column(Text, default="")  # the HTML part, if any
     # Extra headers as a JSON object (e.g. List-Unsubscribe); From, To, Subject, Date and
     # Message-ID are the node's own.
     headers: Mapped[str] = mapped_column(Text, default="{}")
@@ -41,3 +43,12 @@ class OutboundMail(db.Model):
     last_error: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The kind of message (services/messaging/kinds.py): the worker checks it against the
+    # recipient's choices again just before sending, so a choice made meanwhile holds.
+    kind: Mapped[str] = mapped_column(String(32), default="account", server_default="account")
+    # The member it went to, for their own list of what they were sent; NULL for guests.
+    member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("member.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    # What sent it, e.g. "announcement:12" or "reminder:event:40", for organisers' counts.
+    source: Mapped[str] = mapped_column(String(80), default="", index=True)

@@ -41,6 +41,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models.mail import OutboundMail
 from ..models.types import utcnow
+from .messaging import deliverability, preferences
 from .queue import Clock, LeaseQueue, backoff_ceiling
 
 QUEUED = "queued"
@@ -48,6 +49,7 @@ SENDING = "sending"
 SENT = "sent"
 LOGGED = "logged"
 FAILED = "failed"
+SKIPPED = "skipped"  # turned off by its recipient, or the address suppressed, after queueing
 
 # Headers the node writes itself; a caller's extra headers may not replace them.
 OWN_HEADERS = frozenset({"from", "to", "subject", "date", "message-id"})
@@ -94,6 +96,9 @@ class Claimed:
     headers: str
     message_id: str
     created_at: datetime
+    html: str = ""
+    kind: str = "account"
+    member_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,7 @@ class Outcome:
     sent: bool
     permanent: bool = False
     error: str = ""
+    skipped: bool = False
 
 
 @dataclass
@@ -114,23 +120,42 @@ class MailReport:
     logged: int = 0
     retrying: int = 0
     failed: int = 0
+    skipped: int = 0
 
 
-def send(to: str, subject: str, body: str, *, headers: Mapping[str, str] | None = None) -> None:
-    """Queue a plain-text message in the current unit of work; the worker sends it."""
+def send(
+    to: str,
+    subject: str,
+    body: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    html: str = "",
+    kind: str = "account",
+    member_id: int | None = None,
+    source: str = "",
+) -> None:
+    """Queue a message in the current unit of work; the worker sends it.
+
+    This is the bottom layer: it checks nothing about the recipient's choices. Mail to
+    members and guests goes through ``services/messaging/outbox.py``, which does.
+    """
     mail_from = current_app.config["MAIL_FROM"]
     now = utcnow()
     row = OutboundMail(
         to_address=to,
         subject=subject,
         body=body,
+        html=html,
         headers=json.dumps(dict(headers or {})),
-        message_id=make_msgid(domain=_domain(mail_from)),
+        message_id=make_msgid(domain=domain_of(mail_from)),
         status=QUEUED,
         attempts=0,
         next_attempt_at=now,
         last_error="",
         created_at=now,
+        kind=kind,
+        member_id=member_id,
+        source=source[:80],
     )
     # A header that could never be sent (a line break in it, a clash with our own) is the
     # caller's mistake: raise it here, not in the worker some time later.
@@ -151,6 +176,8 @@ def build_message(item: Claimed, mail_from: str) -> EmailMessage:
             raise ValueError(f"the {name} header is the node's own")
         message[name] = value
     message.set_content(item.body)
+    if item.html:
+        message.add_alternative(item.html, subtype="html")
     return message
 
 
@@ -170,6 +197,9 @@ def _claimed(row: OutboundMail) -> Claimed:
         row.headers,
         row.message_id,
         row.created_at,
+        row.html or "",
+        row.kind or "account",
+        row.member_id,
     )
 
 
@@ -188,9 +218,16 @@ def send_due(
     report = MailReport(taken=len(claimed))
     if not claimed:
         return report
+    # Asked again now: a member may have unsubscribed, or the address started bouncing,
+    # while the message waited.
+    allowed = preferences.allowed_many((item.to, item.kind, item.member_id) for item in claimed)
+    wanted = [item for item in claimed if (item.to, item.kind, item.member_id) in allowed]
+    db.session.rollback()  # end the checks' read: nothing is held open while SMTP talks
     # Nothing is held open in the database while the SMTP server is talked to.
     to_log = not config.get("SMTP_HOST")
-    outcomes = _log_all(claimed) if to_log else _send_all(claimed, config)
+    sent = _log_all(wanted) if to_log else _send_all(wanted, config)
+    by_id = {item.id: outcome for item, outcome in zip(wanted, sent, strict=True)}
+    outcomes = [by_id.get(item.id, Outcome(False, skipped=True)) for item in claimed]
     now = clock()
     for item, outcome in zip(claimed, outcomes, strict=True):
         status = _record(item, outcome, now=now, policy=policy, rng=rng, logged=to_log)
@@ -202,6 +239,17 @@ def send_due(
             report.retrying += 1
         elif status == FAILED:
             report.failed += 1
+        elif status == SKIPPED:
+            report.skipped += 1
+    deliverability.record(
+        accepted=[i.to for i, o in zip(claimed, outcomes, strict=True) if o.sent and not to_log],
+        refused=[
+            (i.to, o.error)
+            for i, o in zip(claimed, outcomes, strict=True)
+            if o.permanent and not o.skipped
+        ],
+        now=now,
+    )
     db.session.commit()
     return report
 
@@ -321,7 +369,11 @@ def _record(
         return None
     row.attempts += 1
     row.last_error = outcome.error[:500]
-    if outcome.sent:
+    if outcome.skipped:
+        row.attempts -= 1  # not a try
+        row.status = SKIPPED
+        row.last_error = "turned off by the recipient, or the address is suppressed"
+    elif outcome.sent:
         row.status = LOGGED if logged else SENT
         row.sent_at = now
     elif outcome.permanent or row.attempts >= policy.max_attempts:
@@ -337,5 +389,6 @@ def _record(
     return row.status
 
 
-def _domain(address: str) -> str:
+def domain_of(address: str) -> str:
+    """Return the domain of a From address, for Message-IDs."""
     return parseaddr(address)[1].rpartition("@")[2] or "localhost"

@@ -1,0 +1,155 @@
+"""Compose a message (plain text and HTML), check the recipient wants it, and queue it.
+
+Every feature that mails members or guests goes through `queue` (one recipient) or
+`queue_many` (an announcement, a notice to everyone who opted in): they check the
+recipient's choices and the address's record, add the footer that says why the message
+came and how to stop it, and the RFC 8058 headers, and add the rows to the current unit of
+work. The worker sends them (``services/mail.py``), checking the choices once more.
+
+A body is Markdown, sanitised as every page's Markdown is (``node/text.py``): the HTML
+part is its rendering, the plain-text part its text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from email.utils import make_msgid
+
+from flask import current_app
+from markupsafe import Markup
+from sqlalchemy import insert
+
+from ...extensions import db
+from ...models import OutboundMail
+from ...models.types import utcnow
+from ...text import markdown_to_plain_text, render_markdown
+from .. import mail
+from . import kinds, preferences, unsubscribe
+from .links import external_url
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Whom a message goes to: an address, a name to greet, and the member if one."""
+
+    address: str
+    name: str = ""
+    member_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Composed:
+    """A message's subject and both parts, before the per-recipient footer."""
+
+    subject: str
+    text: str
+    html: Markup  # sanitised by render_markdown
+
+
+def compose(subject: str, markdown: str) -> Composed:
+    """Render ``markdown`` once: the sanitised HTML part and the plain-text part."""
+    subject = " ".join(subject.split())[:500]
+    return Composed(subject, markdown_to_plain_text(markdown), render_markdown(markdown))
+
+
+def queue(
+    recipient: Recipient,
+    kind: str,
+    subject: str,
+    markdown: str,
+    *,
+    source: str = "",
+) -> bool:
+    """Queue one message in the current unit of work; return False if it may not be sent."""
+    return queue_many([recipient], kind, compose(subject, markdown), source=source) == 1
+
+
+def queue_many(
+    recipients: Iterable[Recipient], kind: str, message: Composed, *, source: str = ""
+) -> int:
+    """Queue ``message`` to each recipient who allows ``kind``, each address once.
+
+    One bulk insert, so an announcement to thousands of members is one statement. Return
+    how many were queued.
+    """
+    found = kinds.get(kind)
+    unique: dict[str, Recipient] = {}
+    for recipient in recipients:
+        if recipient.address:
+            unique.setdefault(recipient.address.strip().lower(), recipient)
+    allowed = preferences.allowed_many((r.address, kind, r.member_id) for r in unique.values())
+    mail_from = current_app.config["MAIL_FROM"]
+    domain = mail.domain_of(mail_from)
+    now = utcnow()
+    prefs_link = external_url("mail_links.preferences")
+    rows = []
+    for recipient in unique.values():
+        if (recipient.address, kind, recipient.member_id) not in allowed:
+            continue
+        text, html, headers = _personal(message, recipient, found, prefs_link)
+        rows.append(
+            {
+                "to_address": recipient.address,
+                "subject": message.subject,
+                "body": text,
+                "html": html,
+                "headers": json.dumps(headers),
+                "message_id": make_msgid(domain=domain),
+                "status": mail.QUEUED,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "last_error": "",
+                "created_at": now,
+                "kind": kind,
+                "member_id": recipient.member_id,
+                "source": source[:80],
+            }
+        )
+    if rows:
+        db.session.execute(insert(OutboundMail), rows)
+    return len(rows)
+
+
+def _personal(
+    message: Composed, recipient: Recipient, kind: kinds.Kind, prefs_link: str
+) -> tuple[str, str, dict[str, str]]:
+    greeting = f"Hello {recipient.name},\n\n" if recipient.name else ""
+    html_greeting = Markup("<p>Hello {},</p>\n").format(recipient.name) if recipient.name else ""
+    if kind.required:
+        footer = f"You are sent this because: {kind.label}."
+        return (
+            f"{greeting}{message.text}\n\n-- \n{footer}\n",
+            _html(html_greeting + message.html, Markup("<p>{}</p>").format(footer)),
+            {},
+        )
+    stop_kind = kind.name if recipient.member_id is not None else unsubscribe.ALL
+    link = unsubscribe.url(recipient.address, stop_kind)
+    why = f"You are sent this because you get: {kind.label}."
+    if recipient.member_id is not None:
+        text_footer = f"{why}\nStop these with one click: {link}\nChoose what you get: {prefs_link}"
+        html_footer = Markup(
+            '<p>{}<br><a href="{}">Stop these with one click</a> · '
+            '<a href="{}">Choose what you get</a></p>'
+        ).format(why, link, prefs_link)
+    else:
+        text_footer = f"{why}\nStop all mail from this group with one click: {link}"
+        html_footer = Markup(
+            '<p>{}<br><a href="{}">Stop all mail from this group with one click</a></p>'
+        ).format(why, link)
+    return (
+        f"{greeting}{message.text}\n\n-- \n{text_footer}\n",
+        _html(html_greeting + message.html, html_footer),
+        unsubscribe.headers(recipient.address, stop_kind),
+    )
+
+
+def _html(body: Markup, footer: Markup) -> str:
+    return str(
+        Markup(
+            '<!DOCTYPE html>\n<html><head><meta charset="utf-8"></head>'
+            '<body style="font-family: sans-serif; max-width: 40em">\n{}\n'
+            '<hr><div style="color: #555; font-size: small">{}</div>\n</body></html>\n'
+        ).format(body, footer)
+    )
