@@ -29,7 +29,7 @@ from .group import Group
 from .idempotency import IdempotentRequest
 from .mail import OutboundMail
 from .member import ROLE_RANK, Invite, LoginFailure, Member, MemberSession, PasswordReset
-from .messaging import MailAddress, MailPreference
+from .messaging import Announcement, MailAddress, MailPreference
 from .oauth import ApiClient, ApiToken, digest
 from .request_count import RequestCount
 from .series import EventSeries, SeriesException
@@ -43,6 +43,7 @@ __all__ = [
     "ROLE_RANK",
     "ApiClient",
     "ApiToken",
+    "Announcement",
     "Ballot",
     "BallotOpened",
     "BallotOption",

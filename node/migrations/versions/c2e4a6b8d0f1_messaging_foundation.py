@@ -63,8 +63,31 @@ def upgrade():
     sa.UniqueConstraint('address', name=op.f('uq_mail_address_address'))
     )
 
+    op.create_table('announcement',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('subject', sa.String(length=200), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('audience', sa.String(length=32), nullable=False),
+    sa.Column('audience_ref', sa.Integer(), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('send_at', sa.DateTime(), nullable=True),
+    sa.Column('origin', sa.String(length=500), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.Column('sent_at', sa.DateTime(), nullable=True),
+    sa.Column('recipients', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['created_by_id'], ['member.id'], name=op.f('fk_announcement_created_by_id_member'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_announcement'))
+    )
+    with op.batch_alter_table('announcement', schema=None) as batch_op:
+        batch_op.create_index('ix_announcement_status_send_at', ['status', 'send_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_announcement_origin'), ['origin'], unique=False)
+
 
 def downgrade():
+    op.drop_table('announcement')
     op.drop_table('mail_address')
     with op.batch_alter_table('mail_preference', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_mail_preference_member_id'))
