@@ -13,6 +13,7 @@ part is its rendering, the plain-text part its text.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from email.utils import make_msgid
@@ -153,3 +154,17 @@ def _html(body: Markup, footer: Markup) -> str:
             '<hr><div style="color: #555; font-size: small">{}</div>\n</body></html>\n'
         ).format(body, footer)
     )
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+
+
+def literal(text: str) -> str:
+    """Escape ``text`` (a title, a name someone typed) so Markdown shows it as typed."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;")
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def link(url: str) -> str:
+    """Write ``url`` as a Markdown link that shows the address itself (mail is read anywhere)."""
+    return f"<{url}>"

@@ -1,10 +1,11 @@
 """E-mails to everyone who answered an event when it is postponed, cancelled, back on or moved.
 
 ``changed`` is called by the events service inside the change's own unit of work, so the
-messages are queued (``mail.send``) in the same commit as the new status: both or
+messages are queued (``outbox.queue_many``) in the same commit as the new status: both or
 neither, and the worker sends them. Who is told: active members who said they are going or
 might come, members on one of its shifts, and guests who confirmed; each address once.
-Walk-ins recorded at the door are not told (the event had begun).
+Walk-ins recorded at the door are not told (the event had begun). Members who turned
+"changes to events" off, and guests who stopped all mail from the node, are not told.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from sqlalchemy import select
 
 from ...extensions import db
 from ...models import Event, GuestRsvp, Member, Rsvp, Shift, ShiftSignup
-from .. import mail
 from ..groups import base_url
+from ..messaging import outbox
+from ..messaging.outbox import Recipient
 
 
 def _when(event: Event, at: datetime) -> str:
@@ -36,23 +38,23 @@ def what_changed(event: Event, status: str, starts_at: datetime) -> str | None:
     return event.status  # "cancelled" or "postponed"
 
 
-def recipients(event: Event) -> list[tuple[str, str, bool]]:
-    """List (address, name, is_member) for everyone to tell, each address once."""
+def recipients(event: Event) -> list[Recipient]:
+    """List everyone to tell, each address once; a guest is a recipient with no member id."""
     members = db.session.execute(
-        select(Member.email, Member.display_name, Member.status)
+        select(Member.email, Member.display_name, Member.status, Member.id)
         .join(Rsvp, Rsvp.member_id == Member.id)
         .where(Rsvp.event_id == event.id, Rsvp.response.in_(("going", "maybe")))
     ).all()
     members += db.session.execute(
-        select(Member.email, Member.display_name, Member.status)
+        select(Member.email, Member.display_name, Member.status, Member.id)
         .join(ShiftSignup, ShiftSignup.member_id == Member.id)
         .join(Shift, Shift.id == ShiftSignup.shift_id)
         .where(Shift.event_id == event.id)
     ).all()
-    found: dict[str, tuple[str, str, bool]] = {}
-    for email, name, status in members:
+    found: dict[str, Recipient] = {}
+    for email, name, status, member_id in members:
         if status == "active":
-            found.setdefault(email.lower(), (email, name, True))
+            found.setdefault(email.lower(), Recipient(email, name, member_id))
     guests = db.session.execute(
         select(GuestRsvp.email, GuestRsvp.name).where(
             GuestRsvp.event_id == event.id,
@@ -62,24 +64,25 @@ def recipients(event: Event) -> list[tuple[str, str, bool]]:
         )
     )
     for email, name in guests:
-        found.setdefault(email.lower(), (email, name, False))
+        found.setdefault(email.lower(), Recipient(email, name))
     return list(found.values())
 
 
 def _message(event: Event, change: str, was_at: datetime) -> tuple[str, str]:
     title = " ".join(event.title.split())
+    shown = outbox.literal(title)
     now_at = _when(event, event.starts_at)
     if change == "cancelled":
-        return f"Cancelled: {title}", f"{title}, {_when(event, was_at)}, is cancelled."
+        return f"Cancelled: {title}", f"{shown}, {_when(event, was_at)}, is cancelled."
     if change == "postponed":
         return (
             f"Postponed: {title}",
-            f"{title}, {_when(event, was_at)}, is postponed. We will write again when it has "
+            f"{shown}, {_when(event, was_at)}, is postponed. We will write again when it has "
             "a new date.",
         )
     if change == "back on":
-        return f"Back on: {title}", f"{title} is back on: {now_at}."
-    return f"New time: {title}", f"{title} has moved from {_when(event, was_at)} to {now_at}."
+        return f"Back on: {title}", f"{shown} is back on: {now_at}."
+    return f"New time: {title}", f"{shown} has moved from {_when(event, was_at)} to {now_at}."
 
 
 def changed(event: Event, status: str, starts_at: datetime) -> int:
@@ -88,15 +91,21 @@ def changed(event: Event, status: str, starts_at: datetime) -> int:
     if change is None:
         return 0
     subject, news = _message(event, change, starts_at)
-    page = f"{(base_url() or '').rstrip('/')}/events/{event.id}"
-    told = 0
-    for email, name, is_member in recipients(event):
-        after = (
-            f"The event: {page}"
-            if is_member
-            else "If you cannot come now, cancel with the link in the e-mail you confirmed "
-            f"from, so somebody else can have the place. The event: {page}"
-        )
-        mail.send(email, subject[:500], f"Hello {name},\n\n{news}\n\n{after}\n")
-        told += 1
+    page = outbox.link(f"{(base_url() or '').rstrip('/')}/events/{event.id}")
+    everyone = recipients(event)
+    source = f"event-change:{event.id}"
+    # The greeting ("Hello <name>") is the outbox's, per recipient. A guest's name is as they
+    # typed it; the outbox escapes it in the HTML part.
+    members = outbox.compose(subject, f"{news}\n\nThe event: {page}")
+    guests = outbox.compose(
+        subject,
+        f"{news}\n\nIf you cannot come now, cancel with the link in the e-mail you confirmed "
+        f"from, so somebody else can have the place. The event: {page}",
+    )
+    told = outbox.queue_many(
+        [r for r in everyone if r.member_id is not None], "event_changes", members, source=source
+    )
+    told += outbox.queue_many(
+        [r for r in everyone if r.member_id is None], "guest", guests, source=source
+    )
     return told

@@ -20,9 +20,10 @@ from sqlalchemy.exc import IntegrityError
 
 from ...extensions import db
 from ...models import Event, Member, Shift, ShiftSignup, utcnow
-from .. import mail
 from ..errors import Conflict, Invalid, NotFound
 from ..groups import base_url
+from ..messaging import outbox
+from ..messaging.outbox import Recipient
 from . import events
 from .records import Page, assign, commit, paginate
 
@@ -339,13 +340,17 @@ def _tell_promoted(signup: ShiftSignup, shift: Shift, event: Event) -> None:
         f"{shift.ends_at.astimezone(zone):%H:%M} ({event.timezone} time)"
     )
     what = _one_line(f"{shift.label} at {event.title}" if shift.label else event.title)
-    link = f"{(base_url() or '').rstrip('/')}/events/{event.id}"
-    mail.send(
-        member.email,
+    link = outbox.link(f"{(base_url() or '').rstrip('/')}/events/{event.id}")
+    # A place coming free on an event they signed up for is a change to it (event_changes):
+    # a member who turned those off finds it on the event's page instead.
+    outbox.queue(
+        Recipient(member.email, member.display_name, member.id),
+        "event_changes",
         f"You have a place: {what}"[:500],
-        f"A place came free, and you are now going: {what}, {when}.\n\n"
+        f"A place came free, and you are now going: {outbox.literal(what)}, {when}.\n\n"
         f"The event: {link}\n\n"
         "If you cannot come after all, cancel there so the next person gets the place.",
+        source=f"waitlist:{event.id}",
     )
 
 

@@ -8,8 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from node.extensions import db
-from node.models import Event, GuestRsvp, OutboundMail, Rsvp, ShiftSignup
+from node.models import Event, GuestRsvp, Member, OutboundMail, Rsvp, ShiftSignup
 from node.services.errors import Invalid
+from node.services.messaging import preferences
 from node.services.organising import events, guests
 from node.worker import Worker
 from tests import factories
@@ -117,9 +118,46 @@ def test_the_worker_delivers_the_notice_through_smtp(app, answered, mailbox):
     got = {tuple(rcpt): message for _, rcpt, message in mailbox.received}
     notice = got[("guest@example.org",)]
     assert notice["Subject"] == "Cancelled: Stall on Briggate"
-    body = notice.get_content()
+    body = notice.get_body(("plain",)).get_content()
     assert "is cancelled" in body and "cancel with the link" in body
     assert f"/events/{answered.id}" in body
-    member_notice = got[("going@example.org",)].get_content()
+    assert "Stop all mail from this group with one click" in body  # a guest's footer
+    assert notice["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    member_notice = got[("going@example.org",)].get_body(("plain",)).get_content()
     assert "cancel with the link" not in member_notice
+    assert "Stop these with one click" in member_notice  # a member's footer: this kind only
     assert ("declined@example.org",) not in got and ("walkin@example.org",) not in got
+
+
+def test_a_member_who_turned_event_changes_off_and_a_guest_who_stopped_all_are_not_told(
+    answered,
+):
+    going = db.session.scalar(select(Member).where(Member.email == "going@example.org"))
+    preferences.save(going, {"event_changes": "off"})
+    preferences.stop_all("guest@example.org")
+    db.session.commit()
+
+    events.cancel(answered)
+
+    assert [to for to, _ in _queued()] == ["maybe@example.org", "shift@example.org"]
+    rows = db.session.scalars(select(OutboundMail)).all()
+    assert {row.kind for row in rows} == {"event_changes"}
+    assert all(row.member_id is not None for row in rows)
+    assert {row.source for row in rows} == {f"event-change:{answered.id}"}
+
+
+def test_a_choice_made_while_the_notice_waited_holds_at_send_time(app, answered, mailbox):
+    events.cancel(answered)
+    going = db.session.scalar(select(Member).where(Member.email == "going@example.org"))
+    preferences.save(going, {"event_changes": "off"})
+    preferences.stop_all("guest@example.org")
+    db.session.commit()
+
+    Worker(app).run_once()
+
+    told = sorted(rcpt[0] for _, rcpt, _ in mailbox.received)
+    assert told == ["maybe@example.org", "shift@example.org"]
+    skipped = db.session.scalars(
+        select(OutboundMail.to_address).where(OutboundMail.status == "skipped")
+    ).all()
+    assert sorted(skipped) == ["going@example.org", "guest@example.org"]
