@@ -23,6 +23,7 @@ SCOPES = {
     "read": "See members-only items.",
     "rsvp": "Answer events for yourself.",
     "vote": "Vote in ballots, for yourself.",
+    "mail": "See the messages sent to you and choose which kinds of mail you get.",
     "write": "Create, change and delete campaigns, events, candidates and posts (organisers).",
     "members": "See and manage members and who answered events (organisers).",
     "group": "Change the group's profile (organisers).",

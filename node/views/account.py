@@ -1,5 +1,6 @@
 """A member's own page: profile, password, where they are logged in, upcoming RSVPs, their
-calendar, API tokens, their data (to read and download) and leaving the group."""
+calendar, API tokens, the messages they were sent, their data (to read and download) and
+leaving the group."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from .. import auth
 from ..auth import current_member, login_required
 from ..services.errors import ServiceError
 from ..services.membership import member_data, members, resets, sessions, tokens
+from ..services.messaging import history
 from ..services.organising import events
 from ..services.twins import outgoing_rsvps
 from .feeds import member_calendar_address
@@ -22,6 +24,8 @@ from .forms import Errors, read_form, service_errors, submitted
 from .no_store import no_store
 
 bp = Blueprint("account", __name__)
+RECENT_MESSAGES = 5  # on the account page; the rest are on /account/messages
+MESSAGES_PER_PAGE = 30
 
 
 def _page(status: int = 200, **forms: Any):
@@ -47,6 +51,7 @@ def _page(status: int = 200, **forms: Any):
         this_session_id=auth.current_session_id(),
         allowed_scopes=tokens.allowed_scopes(viewer),
         twin_events=outgoing_rsvps.twin_events(viewer),
+        messages=history.sent_to(viewer, per_page=RECENT_MESSAGES),
         **context,
     ), status
 
@@ -56,6 +61,15 @@ def _page(status: int = 200, **forms: Any):
 @login_required
 def home():
     return _page()
+
+
+@bp.get("/account/messages", endpoint="messages")
+@no_store
+@login_required
+def messages():
+    page = min(max(request.args.get("page", 1, type=int), 1), 100_000)
+    found = history.sent_to(current_member(), page=page, per_page=MESSAGES_PER_PAGE)
+    return render_template("account/messages.html", found=found)
 
 
 @bp.post("/account/profile")

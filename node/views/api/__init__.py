@@ -3,7 +3,7 @@
 One module per concern: ``blueprint`` (the blueprint, and the answers every route
 shares), ``access`` (who is asking, and the decorator each route declares its access
 and contract with), ``exchange`` (query strings, bodies, list pages), and the routes in
-``content``, ``rsvps``, ``shifts``, ``members``, ``group``, ``network``, ``ballots``,
+``content``, ``rsvps``, ``shifts``, ``members``, ``mail``, ``group``, ``network``, ``ballots``,
 ``oauth_token`` and ``spec``.
 """
 
@@ -13,6 +13,7 @@ from . import (  # noqa: F401 - their routes are added to bp
     ballots,
     content,
     group,
+    mail,
     members,
     network,
     oauth_token,

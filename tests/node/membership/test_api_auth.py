@@ -84,7 +84,7 @@ def test_a_demoted_organisers_token_loses_what_the_new_role_lacks(api, organiser
     value = factories.token(organiser)
     members.change(organiser, {"role": "member"}, actor=admin)
     assert_error(api.post("/campaigns", value, json=NEW_CAMPAIGN), 403)
-    assert api.get("/me", value).get_json()["scopes"] == ["read", "rsvp", "vote"]
+    assert api.get("/me", value).get_json()["scopes"] == ["mail", "read", "rsvp", "vote"]
     assert count(Campaign) == 0
 
 
