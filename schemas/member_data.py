@@ -161,10 +161,28 @@ class DataTwinning(Schema):
     answered_at = When(attribute="twinning.answered_at", allow_none=True)
 
 
+class DataMailChoice(Schema):
+    kind = fields.String()
+    label = fields.String()
+    choice = fields.String()
+
+
+class DataMailAddress(Schema):
+    """What the node records of the member's address: bounces, and mail stopped."""
+
+    bounces = fields.Integer()
+    total_bounces = fields.Integer()
+    last_bounce_at = When(allow_none=True)
+    last_error = fields.String()
+    suppressed_at = When(allow_none=True)
+    stopped_at = When(allow_none=True)
+
+
 class DataMail(Schema):
     """Subjects and outcomes only: a body may hold a reset link, and is emptied once sent."""
 
     subject = fields.String()
+    kind = fields.String()
     status = fields.String()
     queued_at = When(attribute="created_at")
     sent_at = When(allow_none=True)
@@ -204,5 +222,11 @@ class MemberDataOut(Schema):
     password_resets = _rows(DataPasswordReset)
     twin_event_rsvps = _rows(DataTwinEventRsvp, "Your answers to twinned groups' events.")
     twinnings = _rows(DataTwinning, "Twinnings you proposed or answered.")
-    mail = _rows(DataMail)
+    mail_choices = _rows(DataMailChoice, "Your choice for each kind of message.")
+    mail = _rows(DataMail, "Messages sent to you: subjects, kinds and outcomes.")
+    mail_address = fields.Nested(
+        DataMailAddress,
+        allow_none=True,
+        metadata={"description": "Bounces and stopped mail recorded for your address, if any."},
+    )
     login_failures = fields.Nested(DataLoginFailures)

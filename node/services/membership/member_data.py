@@ -2,7 +2,8 @@
 
 Leaving deletes the member's row rather than scrubbing it. Every table that points at
 ``member.id`` either holds the member's personal data (RSVPs, tokens, OAuth clients,
-password resets, answers to twins' events, carpools: deleted here) or only records who did
+password resets, answers to twins' events, carpools, choices of mail and the record of
+their address's bounces: deleted here) or only records who did
 something (ballots and invitations created, the invitation used, twinning proposed or
 answered, that they voted: set to NULL here, as the foreign keys' ``ON DELETE SET NULL``
 would). Scrubbing would keep a row with the join date and last log-in of someone who
@@ -37,6 +38,8 @@ from ...models import (
     Event,
     Invite,
     LoginFailure,
+    MailAddress,
+    MailPreference,
     Member,
     MemberSession,
     OutboundMail,
@@ -50,6 +53,7 @@ from ...models import (
     utcnow,
 )
 from ..errors import Conflict, Invalid
+from ..messaging import history, preferences
 from ..organising import carpools, events, shifts
 from ..organising.records import commit
 from ..twins import outgoing_rsvps
@@ -149,11 +153,10 @@ def export(member: Member) -> dict[str, Any]:
                 .order_by(Twinning.id)
             )
         ],
-        "mail": _objects(
-            select(OutboundMail)
-            .where(func.lower(OutboundMail.to_address) == member.email)
-            .order_by(OutboundMail.id)
-        ),
+        "mail_choices": history.choices(member),
+        # Queued for them as a member, or to their address before (an invitation).
+        "mail": history.all_sent_to(member),
+        "mail_address": preferences.address_row(member.email),
         # Times only: the addresses they came from may be anyone's.
         "login_failures": _objects(
             select(LoginFailure.at)
@@ -213,8 +216,14 @@ def leave(member: Member, password: str) -> None:
         db.session.execute(delete(table).where(column == mine))
     db.session.execute(delete(Invite).where(Invite.email == member.email))
     db.session.execute(
-        delete(OutboundMail).where(func.lower(OutboundMail.to_address) == member.email)
+        delete(OutboundMail).where(
+            or_(func.lower(OutboundMail.to_address) == member.email, OutboundMail.member_id == mine)
+        )
     )
+    # Their choices go with them (the foreign key cascades too, where the database enforces
+    # it), and so does their address's record of bounces and stopped mail: it is theirs.
+    db.session.execute(delete(MailPreference).where(MailPreference.member_id == mine))
+    db.session.execute(delete(MailAddress).where(MailAddress.address == member.email.lower()))
     db.session.execute(delete(LoginFailure).where(LoginFailure.account == member.email))
     for column in (
         Ballot.created_by_id,

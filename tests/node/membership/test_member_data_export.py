@@ -11,6 +11,7 @@ from node.models import (
     ApiClient,
     Invite,
     LoginFailure,
+    MailAddress,
     OutboundMail,
     OutgoingRsvp,
     PasswordReset,
@@ -18,6 +19,7 @@ from node.models import (
     RemoteObject,
     Twinning,
 )
+from node.services.messaging import preferences
 from node.services.organising import carpools, events, shifts
 from node.services.voting import votes
 from tests import factories
@@ -84,8 +86,17 @@ SECTIONS = {
         "proposed_at",
         "answered_at",
     ],
-    "mail": ["subject", "status", "queued_at", "sent_at"],
+    "mail_choices": ["kind", "label", "choice"],
+    "mail": ["subject", "kind", "status", "queued_at", "sent_at"],
 }
+MAIL_ADDRESS = [
+    "bounces",
+    "total_bounces",
+    "last_bounce_at",
+    "last_error",
+    "suppressed_at",
+    "stopped_at",
+]
 
 
 def _answer(person, twin, event: str, **fields) -> OutgoingRsvp:
@@ -191,9 +202,11 @@ def _member_with_everything():
                 created_at=WHEN,
             ),
             LoginFailure(account="chris@example.org", address="192.0.2.1", at=WHEN),
+            MailAddress(address="chris@example.org", bounces=1, total_bounces=2, last_error="x"),
         ]
     )
     db.session.commit()
+    preferences.save(person, {"news": "digest"})
     return person
 
 
@@ -208,6 +221,7 @@ def test_the_download_keeps_its_sections_and_fields_in_order(client, group):
         "generated_at",
         "profile",
         *SECTIONS,
+        "mail_address",
         "login_failures",
     ]
     assert document["schema_version"] == 1
@@ -224,6 +238,7 @@ def test_the_download_keeps_its_sections_and_fields_in_order(client, group):
     for section, names in SECTIONS.items():
         assert document[section], section
         assert [list(row) for row in document[section]] == [names] * len(document[section])
+    assert list(document["mail_address"]) == MAIL_ADDRESS
     assert document["login_failures"] == {"count": 1, "at": [AT]}
 
 
@@ -289,15 +304,26 @@ def test_the_download_writes_each_value_as_before(client, group):
         ("https://twin.example/actor", True, False, None),
         ("https://other.example/actor", False, True, AT),
     ]
-    assert {"subject": "Hello", "status": "queued", "queued_at": AT, "sent_at": None} in document[
-        "mail"
-    ]
+    assert {
+        "subject": "Hello",
+        "kind": "account",
+        "status": "queued",
+        "queued_at": AT,
+        "sent_at": None,
+    } in document["mail"]
+    choices = {row["kind"]: row["choice"] for row in document["mail_choices"]}
+    assert (choices["news"], choices["announcement"], choices["account"]) == (
+        "digest",
+        "single",
+        "single",
+    )
+    assert document["mail_address"]["total_bounces"] == 2
 
 
 def test_the_page_shows_the_same_sections_as_the_download(client, group):
     log_in(client, _member_with_everything())
     page = client.get("/account/data").get_data(as_text=True)
 
-    for section in ("profile", *SECTIONS, "login_failures"):
+    for section in ("profile", *SECTIONS, "mail_address", "login_failures"):
         assert f'id="data-{section}"' in page
     assert "Twin do" in page and "https://other.example/actor" in page
