@@ -1,5 +1,6 @@
 """Twinning pages: organisers propose and answer twinnings (/manage/twins), members RSVP to
-twinned groups' events (/twins/events/…), organisers record how many came to an event.
+twinned groups' events (/twins/events/…), organisers record how many came to an event and
+announce a twin's event to their own members.
 
 The group page, the member's page and the attendance page load what they show of twins
 themselves, from the twinning services.
@@ -17,7 +18,7 @@ from schemas.common import Choice, InputSchema, Text
 
 from ..auth import current_member, role_required
 from ..services.organising import events
-from ..services.twins import outgoing_rsvps, remote_rsvp, twinning
+from ..services.twins import announce, outgoing_rsvps, remote_rsvp, twinning
 from . import attendance_page
 from .attempt import attempt
 from .forms import Errors, read_form
@@ -193,3 +194,14 @@ def cancel(object_id: int):
             f"Cancelled your answer; {found.peer.name or 'the twinned group'} is told.", "success"
         )
     return redirect(url_for("twins.event", object_id=object_id))
+
+
+@bp.post("/twins/events/<int:object_id>/announce")
+@role_required("organiser")
+def announce_event(object_id: int):
+    """Make a draft announcing a twin's event to this group's members, and open it."""
+    found = outgoing_rsvps.twin_event(object_id, current_member())
+    row = announce.draft(found, current_member())
+    # The announcements page (endpoint messages.edit) edits, previews and sends it; its
+    # path is written out so this page does not depend on that blueprint being registered.
+    return redirect(f"/manage/messages/{row.id}")
