@@ -40,7 +40,8 @@ def body_of(found: TwinEvent) -> str:
     """Write the announcement's Markdown: what the event is, when, where, and its link."""
     twin = " ".join((found.peer.name or found.peer.actor_id).split())
     lines = [
-        f"{literal(twin)}, the group we are twinned with, invites us to: **{literal(found.title)}**",
+        f"{literal(twin)}, the group we are twinned with, invites us to: "
+        f"**{literal(found.title)}**",
         "",
     ]
     when = _when(found)
