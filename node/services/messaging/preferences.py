@@ -131,10 +131,15 @@ def allowed_many(
     allowed = set()
     for address, kind_name, member_id in wanted:
         kind = kinds.get(kind_name)
-        if kind.required:
-            allowed.add((address, kind_name, member_id))  # asked for, or the rules require it
+        if kind_name == "account":
+            allowed.add((address, kind_name, member_id))  # asked for: a reset, an invitation
             continue
         if address.strip().lower() in blocked:
+            # Suppressed (it bounces) or stopped: even a required notice would not arrive, and
+            # "stop all" promises everything but account mail stops.
+            continue
+        if kind.required:
+            allowed.add((address, kind_name, member_id))  # the group's rules require it
             continue
         value = kind.default if member_id is None else stored.get((member_id, kind_name))
         if value not in kind.choices:

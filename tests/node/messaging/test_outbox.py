@@ -183,3 +183,29 @@ def test_each_address_is_queued_once(app, member):
     assert _send(app, twice) == 1
     other = factories.member()
     assert _send(app, [Recipient(other.email, "", other.id)]) == 1
+
+
+def test_only_account_mail_reaches_a_suppressed_or_stopped_address(app, member, mailbox):
+    with app.app_context():
+        deliverability.bounced(member.email, "550 no such user")
+        deliverability.bounced(member.email, "550 no such user")
+        deliverability.bounced(member.email, "550 no such user")
+        preferences.stop_all("guest@example.org")
+        db.session.commit()
+    for kind in ("required", "announcement"):
+        assert _send(app, [Recipient(member.email, "", member.id)], kind=kind) == 0
+        assert _send(app, [Recipient("guest@example.org", "")], kind=kind) == 0
+    assert _send(app, [Recipient(member.email, "", member.id)], kind="account") == 1
+    assert _send(app, [Recipient("guest@example.org", "")], kind="account") == 1
+    assert _deliver(app).sent == 2
+
+
+def test_a_required_notice_ignores_choices_and_says_why_it_came(app, member, mailbox):
+    with app.app_context():
+        preferences.save(member, {"announcement": "off"})
+    assert _send(app, [Recipient(member.email, "", member.id)], kind="required") == 1
+    _deliver(app)
+    [(_, _, message)] = mailbox.received
+    plain = message.get_body(("plain",)).get_content()
+    assert "You are sent this because: Notices the group's rules require" in plain
+    assert message["List-Unsubscribe"] is None
