@@ -67,11 +67,6 @@ ACCESS = {
     "account.data": "member",
     "account.data_download": "member",
     "account.messages": "member",
-    # Mail: one-click unsubscribe needs no log-in (mail clients post it); choices do.
-    "mail_links.unsubscribe": "public",
-    "mail_links.unsubscribe_confirm": "public",
-    "mail_links.preferences": "member",
-    "mail_links.preferences_save": "member",
     "account.leave": "member",  # the group's last admin is told they cannot (409)
     "account.leave_confirm": "member",  # needs the password again: 400 without it
     # An unsubscribe link's signed token is its authority (RFC 8058: no log-in).
