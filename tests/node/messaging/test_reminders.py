@@ -12,8 +12,9 @@ from sqlalchemy import select
 from node.extensions import db
 from node.models import Event, GuestRsvp, OutboundMail, Rsvp, ShiftSignup
 from node.services import mail
-from node.services.messaging import preferences, reminders, still_coming
+from node.services.messaging import digest, preferences, reminders, still_coming
 from node.services.organising import events
+from node.worker import Worker
 from tests import factories
 from tests.conftest import post_form
 from tests.node.mail_support import smtp_settings
@@ -201,3 +202,28 @@ def test_no_reminder_for_an_event_already_started_or_cancelled(app, group, mailb
     )
     db.session.commit()
     assert reminders.send_due(NOW) == 0
+
+
+def test_the_worker_queues_and_sends_reminders_in_one_pass(app, group, mailbox):
+    event = factories.event(starts_at=factories.soon(0.5))  # twelve hours from now
+    member = factories.member()
+    _going(event, member)
+    worker = Worker(app)
+
+    report = worker.run_once()
+    assert (report.noticed, report.mailed) == (1, 1)
+    assert worker.run_once().noticed == 0
+    assert [to for _, to, _ in mailbox.received] == [[member.email]]
+
+
+def test_a_failing_notice_step_does_not_stop_the_others(app, group, mailbox, monkeypatch):
+    event = factories.event(starts_at=TOMORROW)
+    _going(event, factories.member())
+
+    def broken(now=None):
+        raise RuntimeError("digest broke")
+
+    monkeypatch.setattr(digest, "send_due", broken)
+    worker = Worker(app)
+    assert worker._queue_notices(NOW) == 1
+    assert "queueing the weekly digest failed" in worker.failing
