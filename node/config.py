@@ -57,6 +57,7 @@ class Defaults:
     # the node began sending them); reminders go this long before an event or shift starts.
     NOTICE_WINDOW_HOURS = 48
     REMINDER_HOURS = 24
+    DIGEST_CHECK_SECONDS = 600  # how often the worker looks for members due a digest
     GUEST_RETENTION_DAYS = 90  # guests' names and addresses are erased this long after
     # Request limits (node/request_limits.py) are counted in the node's own database, so
     # they hold across gunicorn workers; "redis://…" or "memory://" also work (memory

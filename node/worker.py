@@ -96,6 +96,8 @@ class Worker:
             seconds=float(app.config.get("DELIVERY_SUMMARY_SECONDS", 600))
         )
         self.summary_since: datetime = utcnow()
+        self.digest_every = timedelta(seconds=float(app.config.get("DIGEST_CHECK_SECONDS", 600)))
+        self.digest_due_at: datetime | None = None
 
     def stop(self) -> None:
         """Ask the loop to finish the batch in hand and return."""
@@ -198,12 +200,18 @@ class Worker:
         # Notices, reminders and the digest are queued here, once each (their keys are
         # taken in the same commit), and sent by _send_mail just after. Each part fails
         # alone: a broken digest must not hold up tomorrow's reminders.
-        queued = 0
-        for step, what in (
+        steps = [
             (notices.send_due, "queueing notices failed"),
             (reminders.send_due, "queueing reminders failed"),
-            (digest.send_due, "queueing the weekly digest failed"),
-        ):
+        ]
+        # The digest reads every member's choices: once every DIGEST_CHECK_SECONDS is
+        # plenty for a weekly mail (and for a member who turns it on mid-week).
+        clock = now or utcnow()
+        if self.digest_due_at is None or clock >= self.digest_due_at:
+            self.digest_due_at = clock + self.digest_every
+            steps.append((digest.send_due, "queueing the weekly digest failed"))
+        queued = 0
+        for step, what in steps:
             try:
                 queued += step(now)
             except Exception:

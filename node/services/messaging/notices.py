@@ -255,12 +255,9 @@ def send_due(now: datetime | None = None) -> int:
     start = since(now)
     events = new_events(start, now)
     posts = new_posts(start, now)
-    opened = [b for b in open_ballots(now) if b.opens_at >= start]
-    closing = [
-        b
-        for b in open_ballots(now)
-        if b.closes_at - CLOSING_NOTICE <= now and b.closes_at - CLOSING_NOTICE >= start
-    ]
+    open_now = open_ballots(now)
+    opened = [b for b in open_now if b.opens_at >= start]
+    closing = [b for b in open_now if start <= b.closes_at - CLOSING_NOTICE <= now]
     work: list[tuple[str, Callable[[list[Person]], int]]] = []
     work += [(key, lambda to, e=event: _event_notice(e, to)) for key, event in events]
     work += [(f"news:{p.id}", lambda to, p=p: _news_notice(p, to)) for p in posts]

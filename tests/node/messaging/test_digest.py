@@ -10,6 +10,7 @@ import pytest
 from node.extensions import db
 from node.services import mail
 from node.services.messaging import digest, notices, preferences
+from node.worker import Worker
 from tests import factories
 from tests.node.mail_support import smtp_settings
 
@@ -129,3 +130,14 @@ def test_a_ballot_is_listed_only_to_members_who_may_vote_in_it(app, group, mailb
     received = _delivered(mailbox)
     assert "Affiliate?" in _plain(received[old.email][0])
     assert "Affiliate?" not in _plain(received[new.email][0])
+
+
+def test_the_worker_looks_for_due_digests_every_digest_check_seconds(app, group, mailbox):
+    _choosing(digest="single")
+    factories.post(published_at=NOW - DAY)
+    worker = Worker(app)
+
+    assert worker._queue_notices(NOW) == 1
+    _choosing(digest="single")  # turns it on mid-week
+    assert worker._queue_notices(NOW + timedelta(minutes=1)) == 0  # not looked for yet
+    assert worker._queue_notices(NOW + timedelta(minutes=11)) == 1
