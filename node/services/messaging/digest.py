@@ -87,6 +87,7 @@ def send_due(now: datetime | None = None) -> int:
     now = now or utcnow()
     if current_group() is None:
         return 0
+    notices.forget_old(now)  # here, because this runs every few minutes, not every pass
     number = period(now)
     everyone = notices.members()
     wanted = preferences.allowed_many((m.email, "digest", m.id) for m in everyone)

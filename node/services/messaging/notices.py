@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from ...extensions import db
@@ -35,6 +35,9 @@ from .outbox import Recipient
 
 STARTED = "started"
 CLOSING_NOTICE = timedelta(hours=24)
+# Marks older than this are of notices nothing could bring back: their items are past the
+# window, their events started, their digest weeks over.
+KEEP_MARKS = timedelta(days=35)
 
 
 def once(key: str, now: datetime, queue: Callable[[], int]) -> int:
@@ -59,6 +62,17 @@ def done(keys: Iterable[str]) -> set[str]:
     if not wanted:
         return set()
     return set(db.session.scalars(select(MailNotice.key).where(MailNotice.key.in_(wanted))))
+
+
+def forget_old(now: datetime) -> int:
+    """Delete the marks of notices too old to matter (never the start's); return how many."""
+    gone = db.session.execute(
+        delete(MailNotice).where(
+            MailNotice.created_at < now - KEEP_MARKS, MailNotice.key != STARTED
+        )
+    ).rowcount
+    db.session.commit()
+    return gone
 
 
 def started_at(now: datetime) -> datetime:

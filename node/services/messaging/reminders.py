@@ -3,7 +3,8 @@ the members on it.
 
 The worker calls `send_due` each pass. An event (or shift) that starts within the next
 REMINDER_HOURS and has not started gets its reminders once (key "reminder:event:<id>" or
-"reminder:shift:<id>", in the same commit as the messages). An event's reminder asks
+"reminder:shift:<id>" and its start, in the same commit as the messages: one moved
+after its reminder is reminded again). An event's reminder asks
 "Still coming?" with a yes and a no link (``still_coming``), so a member or guest who can
 no longer come frees their place with one click. Members' reminders are kind
 ``reminder`` (on unless turned off); guests' are kind ``guest`` (they can stop all mail).
@@ -111,15 +112,16 @@ def send_due(now: datetime | None = None) -> int:
     if current_group() is None:
         return 0
     horizon = now + _ahead()
-    event_ids = db.session.scalars(
-        select(Event.id).where(
+    # The key holds the start, so an event moved after its reminder is reminded again.
+    due_events = db.session.execute(
+        select(Event.id, Event.starts_at).where(
             Event.starts_at > now,
             Event.starts_at <= horizon,
             Event.status.not_in(("cancelled", "postponed")),
         )
     ).all()
-    shift_ids = db.session.scalars(
-        select(Shift.id)
+    due_shifts = db.session.execute(
+        select(Shift.id, Shift.starts_at)
         .join(Event, Event.id == Shift.event_id)
         .where(
             Shift.starts_at > now,
@@ -127,7 +129,13 @@ def send_due(now: datetime | None = None) -> int:
             Event.status.not_in(("cancelled", "postponed")),
         )
     ).all()
-    work = [(f"reminder:event:{i}", lambda i=i: _event_reminders(i)) for i in event_ids]
-    work += [(f"reminder:shift:{i}", lambda i=i: _shift_reminders(i)) for i in shift_ids]
+    work = [
+        (f"reminder:event:{i}:{at:%Y%m%d%H%M}", lambda i=i: _event_reminders(i))
+        for i, at in due_events
+    ]
+    work += [
+        (f"reminder:shift:{i}:{at:%Y%m%d%H%M}", lambda i=i: _shift_reminders(i))
+        for i, at in due_shifts
+    ]
     finished = notices.done(key for key, _ in work)
     return sum(notices.once(key, now, make) for key, make in work if key not in finished)

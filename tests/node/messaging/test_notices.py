@@ -185,3 +185,11 @@ def test_the_clash_of_two_workers_rolls_back_the_second_ones_messages(app, start
 
     assert notices.once("news:99", T0, queue_some) == 0
     assert db.session.scalar(select(func.count()).select_from(OutboundMail)) == 0
+
+
+def test_old_marks_are_forgotten_but_the_start_is_kept(app, started):
+    db.session.add(MailNotice(key="news:1", created_at=T0 + timedelta(days=1)))
+    db.session.add(MailNotice(key="news:2", created_at=T0 + timedelta(days=40)))
+    db.session.commit()
+    assert notices.forget_old(T0 + timedelta(days=50)) == 1
+    assert notices.done(["news:1", "news:2", notices.STARTED]) == {"news:2", notices.STARTED}

@@ -227,3 +227,13 @@ def test_a_failing_notice_step_does_not_stop_the_others(app, group, mailbox, mon
     worker = Worker(app)
     assert worker._queue_notices(NOW) == 1
     assert "queueing the weekly digest failed" in worker.failing
+
+
+def test_an_event_moved_after_its_reminder_is_reminded_again(app, group, mailbox):
+    event = factories.event(starts_at=TOMORROW)
+    _going(event, factories.member())
+    assert reminders.send_due(NOW) == 1
+    event.starts_at = TOMORROW + timedelta(days=7)
+    db.session.commit()
+    assert reminders.send_due(NOW + timedelta(days=7)) == 1
+    assert reminders.send_due(NOW + timedelta(days=7)) == 0
