@@ -66,10 +66,9 @@ def done(keys: Iterable[str]) -> set[str]:
 
 def forget_old(now: datetime) -> int:
     """Delete the marks of notices too old to matter (never the start's); return how many."""
+    keep = max(KEEP_MARKS, 2 * _window())  # never forget what the window could still see
     gone = db.session.execute(
-        delete(MailNotice).where(
-            MailNotice.created_at < now - KEEP_MARKS, MailNotice.key != STARTED
-        )
+        delete(MailNotice).where(MailNotice.created_at < now - keep, MailNotice.key != STARTED)
     ).rowcount
     db.session.commit()
     return gone
@@ -86,8 +85,11 @@ def started_at(now: datetime) -> datetime:
 
 def since(now: datetime) -> datetime:
     """Return the earliest publication a notice may be about."""
-    window = timedelta(hours=float(current_app.config.get("NOTICE_WINDOW_HOURS", 48)))
-    return max(started_at(now), now - window)
+    return max(started_at(now), now - _window())
+
+
+def _window() -> timedelta:
+    return timedelta(hours=float(current_app.config.get("NOTICE_WINDOW_HOURS", 48)))
 
 
 def when(starts_at: datetime, zone: str) -> str:
