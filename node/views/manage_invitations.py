@@ -122,8 +122,11 @@ def mail_problems():
 def clear_problem():
     address = request.form.get("address", "").strip().lower()
     if not address:
-        flash("Say which address to clear.", "error")
-        return redirect(url_for("invitations.mail_problems")), 400
+        errors = {"address": ["Say which address to clear."]}
+        page = render_template(
+            "manage/mail_problems.html", troubled=deliverability.troubled(), errors=errors
+        )
+        return page, 400
     if deliverability.clear(address):
         db.session.commit()
         flash(f"Cleared {address}: mail goes to it again.", "success")
