@@ -188,6 +188,12 @@ def sent_invitations(limit: int = 200, *, include_used: bool = False) -> list[Se
     ]
 
 
+def describe(found: Invite) -> Sent:
+    """Return ``found`` with its state and its address's record."""
+    trouble = db.session.scalar(select(MailAddress).where(MailAddress.address == found.email))
+    return Sent(found, state_of(found, trouble), trouble)
+
+
 def get_sent(invite_id: int) -> Invite:
     """Fetch an invitation mailed to an address, or raise NotFound."""
     found = db.session.get(Invite, invite_id)

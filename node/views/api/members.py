@@ -132,13 +132,9 @@ def _invitation(sent: invitations.Sent) -> dict:
     )
 
 
-def _sent(found) -> invitations.Sent:
-    return next(s for s in invitations.sent_invitations(include_used=True) if s.invite is found)
-
-
 def _with_link(found, value: str) -> dict:
     link = html_url("auth.accept_invite", "/invite/{token}", token=value)
-    return {**_invitation(_sent(found)), "invite_url": link}
+    return {**_invitation(invitations.describe(found)), "invite_url": link}
 
 
 @bp.get("/invitations")
