@@ -33,6 +33,7 @@ from .models.federation import Delivery
 from .models.types import utcnow
 from .services import feed, mail, workers
 from .services.aggregator import sources
+from .services.asks import replies as ask_replies
 from .services.organising import guests, series
 from .services.peering import deliveries, sync
 from .services.recovery import guard
@@ -60,6 +61,7 @@ class PassReport:
     erased: int = 0  # sealed ballots whose sealed papers were erased after the challenge period
     occurrences: int = 0  # recurring events' occurrences made as the horizon moved on
     forgotten: int = 0  # guests whose name and address were erased, long after the event
+    answered: int = 0  # asks from other groups answered (passed on and sent, or declined)
 
     @property
     def busy(self) -> bool:
@@ -73,6 +75,7 @@ class PassReport:
             or self.mailed
             or self.counted
             or self.occurrences
+            or self.answered
         )
 
 
@@ -123,6 +126,7 @@ class Worker:
                 report.erased = self._erase_sealed_papers()
                 report.forgotten = self._forget_guests()
                 report.mailed = self._send_mail()
+                report.answered = self._answer_asks()
                 for _ in range(MAX_BATCHES_PER_PASS):
                     sent = deliveries.send_due(limit=batch, executor=executor, rng=self.rng)
                     report.deliveries.add(sent)
@@ -189,6 +193,13 @@ class Worker:
             return guests.forget_past()
         except Exception:
             return self._failed("erasing past guests' details failed")
+
+    def _answer_asks(self) -> int:
+        # Before deliveries: an answer queued here leaves in the same pass.
+        try:
+            return ask_replies.send_due()
+        except Exception:
+            return self._failed("answering asks from other groups failed")
 
     def _send_mail(self) -> int:
         # Reset links go out from here, never from the request that asked for one, so a slow

@@ -1,6 +1,7 @@
 """The node's tables. Only services change them."""
 
 from .aggregate import CombinedEntry, CombinedFeedState, Listing, QuarantinedEntry
+from .asks import AskReply, InboundAsk, OutboundAsk
 from .attendee import GuestRsvp
 from .ballot import (
     Ballot,
@@ -44,6 +45,7 @@ __all__ = [
     "ApiClient",
     "ApiToken",
     "Announcement",
+    "AskReply",
     "Ballot",
     "BallotOpened",
     "BallotOption",
@@ -66,6 +68,7 @@ __all__ = [
     "Follower",
     "Following",
     "Group",
+    "InboundAsk",
     "IdempotentRequest",
     "Invite",
     "Listing",
@@ -75,6 +78,7 @@ __all__ = [
     "MemberSession",
     "Member",
     "OutboundMail",
+    "OutboundAsk",
     "OutgoingRsvp",
     "PasswordReset",
     "Peer",
