@@ -114,6 +114,13 @@ ACCESS = {
     "blocks.export_list": "admin",
     # Twinning: organisers propose and answer; members RSVP to twinned groups' events.
     "twins.index": "organiser",
+    "asks.queue": "organiser",
+    "asks.show": "organiser",
+    "asks.seen": "organiser",
+    "asks.pass_on": "organiser",
+    "asks.decline": "organiser",
+    "asks.new": "organiser",
+    "asks.sent": "organiser",
     "twins.accept": "organiser",
     "twins.decline": "organiser",
     "twins.end": "organiser",
@@ -214,6 +221,7 @@ def test_route_answers_each_role_as_the_table_says(app, client, endpoint, method
         "listing_id": 1,
         "block_id": 1,
         "twin_id": 1,
+        "ask_id": 1,
         "object_id": 1,
         "ballot_id": factories.ballot(freeze_at=factories.soon(1)).id,  # the viewer may vote
         "shift_id": factories.shift().id,

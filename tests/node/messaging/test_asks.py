@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from node.extensions import db
-from node.models import Announcement, AskReply, Delivery, FeedEntry, Follower, InboundAsk, Peer
+from node.models import AskReply, Delivery, FeedEntry, Follower, InboundAsk, Peer
 from node.services.asks import published, received, replies
 from node.services.peering import peers
 from tests.node.federation_support import (  # noqa: F401
@@ -244,7 +244,10 @@ def test_pass_on_makes_an_attributed_draft_for_all_members(client, group, remote
 
 
 def test_answer_waits_until_the_announcement_is_sent_then_carries_only_a_count(
-    client, group, remote, organiser
+    client,
+    group,
+    remote,  # noqa: F811
+    organiser,
 ):  # noqa: F811
     peer, ask = _received(client, group, remote)
     announcement = received.pass_on(ask, by=organiser)
