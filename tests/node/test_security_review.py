@@ -155,6 +155,12 @@ CSRF_EXEMPT_BLUEPRINTS = {
     "api": "bearer tokens, never cookies",
     "inbox": "HTTP signatures, never cookies",
 }
+# One route by name: a mail client's RFC 8058 one-click unsubscribe POST has no session
+# and no form token; the signed token in its address is the proof, it changes only what that
+# link names, and a wrong token is a 404 (tests/node/messaging/test_outbox.py).
+CSRF_EXEMPT_ENDPOINTS = {
+    "mail_links.unsubscribe_confirm": "a signed token in the address (RFC 8058)",
+}
 CSRF_ERROR = "This form has expired or was not sent from this site."
 
 
@@ -167,6 +173,7 @@ def _form_routes() -> list[str]:
             for rule in app.url_map.iter_rules()
             if "POST" in rule.methods
             and rule.endpoint.partition(".")[0] not in CSRF_EXEMPT_BLUEPRINTS
+            and rule.endpoint not in CSRF_EXEMPT_ENDPOINTS
         )
 
 
