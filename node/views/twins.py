@@ -16,6 +16,7 @@ from schemas import vocab
 from schemas.common import Choice, InputSchema, Text
 
 from ..auth import current_member, role_required
+from ..services.asks import twin_events
 from ..services.organising import events
 from ..services.twins import outgoing_rsvps, remote_rsvp, twinning
 from . import attendance_page
@@ -109,6 +110,20 @@ def decline(twin_id: int):
 @role_required("organiser")
 def end(twin_id: int):
     return _decide(twin_id, twinning.end, "Ended the twinning with {name}.")
+
+
+@bp.post("/manage/twins/events/<int:object_id>/announce")
+@role_required("organiser")
+def announce_event(object_id: int):
+    """Make a draft announcement of a twin's event to this group's members, and open it."""
+    announcement, errors, _status = _attempt(
+        lambda: twin_events.announce(object_id, by=current_member())
+    )
+    if announcement is None:
+        flash(" ".join(message for messages in errors.values() for message in messages), "error")
+        return redirect(url_for("twins.event", object_id=object_id))
+    # The announcement page (messages.edit) lives at this address.
+    return redirect(f"/manage/messages/{announcement.id}")
 
 
 # Organisers: how many came -----------------------------------------------------------

@@ -130,6 +130,7 @@ ACCESS = {
     "twins.decline": "organiser",
     "twins.end": "organiser",
     "twins.record_attended": "organiser",
+    "twins.announce_event": "organiser",
     "shifts.signup": "member",
     "shifts.manage": "organiser",
     "shifts.change_capacity": "organiser",
