@@ -147,7 +147,7 @@ def extension_terms() -> dict[str, Any]:
         "askReach": f"{prefix}:askReach",
         "respondBy": f"{prefix}:respondBy",
         "AskOutcome": f"{prefix}:AskOutcome",
-        "membersReached": f"{prefix}:membersReached",
+        "reachedCount": f"{prefix}:reachedCount",
         # Borrowed, so event software that knows them (Mobilizon, Gancio) reads them too.
         "schema": SCHEMA_NAMESPACE,
         "ical": ICAL_NAMESPACE,

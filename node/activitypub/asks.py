@@ -6,7 +6,7 @@ words (``askWhen``, ``askWhere``), its reach (``askReach``: ``area``, with a ``l
 Place carrying a ``radius`` in ``units`` km, or ``followers``) and an optional
 ``respondBy``. It names no person: not who wrote it, not who will go.
 A receiving group answers with an ``Accept`` of the Offer whose ``result`` is an
-``AskOutcome`` with ``membersReached`` (a count), or a ``Reject``; never names, addresses
+``AskOutcome`` with ``reachedCount`` (a count), or a ``Reject``; never names, addresses
 or the text it sent.
 """
 
@@ -81,6 +81,6 @@ def answer(
         "actor": actor,
         "object": {"id": offer_id, "type": "Offer", "actor": asker, "object": ask_id},
         "to": [asker],
-        "result": {"type": OUTCOME_TYPE, "membersReached": members or 0},
+        "result": {"type": OUTCOME_TYPE, "reachedCount": members or 0},
     }
     return document

@@ -115,7 +115,7 @@ def test_region_s_ask_is_passed_on_by_a_group_and_comes_back_as_a_count(start_no
         calder, "SELECT body FROM delivery WHERE body LIKE '%AskOutcome%' ORDER BY id"
     )
     answer = json.loads(reply)
-    assert answer["type"] == "Accept" and answer["result"]["membersReached"] == 37
+    assert answer["type"] == "Accept" and answer["result"]["reachedCount"] == 37
     assert answer["proof"]["proofValue"]
     assert EMAIL.search(reply) is None
     assert "Jo Bloggs" not in reply and "twenty" not in reply

@@ -174,9 +174,9 @@ def receive_answer(peer: Peer, activity: dict[str, Any]) -> bool:
         raise Forbidden("Only a group that follows this one can answer its asks.")
     members = 0
     if activity["type"] == "Accept":
-        count = result.get("membersReached") if isinstance(result, dict) else None
+        count = result.get("reachedCount") if isinstance(result, dict) else None
         if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_MEMBERS:
-            raise Invalid.on("result.membersReached", "Give how many members, as a whole number.")
+            raise Invalid.on("result.reachedCount", "Give how many members, as a whole number.")
         members = count
     reply = db.session.scalar(
         select(AskReply).where(AskReply.ask_id == ask.id, AskReply.peer_id == peer.id)

@@ -2,7 +2,7 @@
 
 Run by the worker: an ask passed on is answered once its announcement has been sent
 (``status == "sent"``, with how many it was queued to), an ask declined at once. The
-answer is an ``Accept`` of the asker's Offer with an ``AskOutcome`` of ``membersReached``,
+answer is an ``Accept`` of the asker's Offer with an ``AskOutcome`` of ``reachedCount``,
 or a ``Reject``, signed with the node's proof key and queued as a Delivery to the asker's
 inbox (the delivery worker signs the request). Nothing else goes: no names, no addresses,
 not the text of the announcement.

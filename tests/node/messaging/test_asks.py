@@ -109,7 +109,7 @@ def test_ask_goes_on_the_feed_as_a_signed_offer_with_nothing_personal(app, group
     assert obj["location"]["radius"] == 30.0 and obj["location"]["units"] == "km"
     assert obj["respondBy"] == "2031-05-01T18:00:00Z"
     terms = document["@context"][-1]
-    assert {"Ask", "askReach", "respondBy", "AskOutcome", "membersReached"} <= set(terms)
+    assert {"Ask", "askReach", "respondBy", "AskOutcome", "reachedCount"} <= set(terms)
     # Who wrote it stays on the node: no name, no address, no member id.
     assert organiser.email not in entry.body and organiser.display_name not in entry.body
     assert "organiser" not in entry.body
@@ -262,7 +262,7 @@ def test_answer_waits_until_the_announcement_is_sent_then_carries_only_a_count(
     (accept,) = _answers_to(peer)
     assert accept["type"] == "Accept" and accept["actor"] == OUR_ACTOR
     assert accept["object"]["id"] == ask.offer_activity_id
-    assert accept["result"] == {"type": "AskOutcome", "membersReached": 42}
+    assert accept["result"] == {"type": "AskOutcome", "reachedCount": 42}
     assert accept["proof"]["proofValue"]
     text = json.dumps(accept)
     assert EMAIL.search(text) is None
@@ -297,7 +297,7 @@ def _answer(peer: FakePeer, ask, kind: str = "Accept", members: object = 12, **c
         "type": kind,
         "actor": peer.actor,
         "object": {"id": ask.offer_activity_id, "type": "Offer", "actor": OUR_ACTOR},
-        "result": {"type": "AskOutcome", "membersReached": members},
+        "result": {"type": "AskOutcome", "reachedCount": members},
     }
     activity.update(changes)
     return activity
