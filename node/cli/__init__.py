@@ -19,6 +19,7 @@ from . import (
     follow,
     geo,
     keys,
+    mail,
     members,
     recover,
     setup,
@@ -41,6 +42,7 @@ COMMAND_MODULES = (
     recover,
     keys,
     block,
+    mail,
 )
 
 

@@ -12,7 +12,7 @@ from schemas.members import MemberIn
 
 from ..services import groups
 from ..services.errors import ServiceError
-from ..services.membership import invitations, members, tokens
+from ..services.membership import imports, invitations, members, tokens
 from .errors import fail
 
 
@@ -39,6 +39,31 @@ def member_add(email: str, display_name: str | None, role: str) -> None:
     with current_app.test_request_context(base_url=_base_url()):
         link = url_for("auth.accept_invite", token=token, _external=True)
     click.echo(f"Added {added.email} as {role}. They choose a password here: {link}")
+
+
+@member.command("import")
+@click.argument("file", type=click.File("rb"))
+@click.option("--dry-run", is_flag=True, help="Only say what each row would do.")
+@click.option(
+    "--rejected",
+    type=click.File("w"),
+    help="Write the rows to fix to this CSV file, to upload again once fixed.",
+)
+@with_appcontext
+def member_import(file, dry_run: bool, rejected) -> None:
+    """Invite by mail everyone in a CSV (name, email, role); print what each row did."""
+    try:
+        text = imports.decode(file.read(imports.MAX_BYTES + 1))
+        report = imports.check(text, None) if dry_run else imports.run(text, None)
+    except ServiceError as exc:
+        fail(exc)
+    for row in report.rows:
+        click.echo(f"{row.number}\t{row.email or '-'}\t{row.label}")
+    if rejected is not None and report.fixable:
+        rejected.write(imports.rejected_csv(report.fixable))
+    done = report.count(imports.INVITE if dry_run else imports.INVITED)
+    verb = "would be invited" if dry_run else "invited"
+    click.echo(f"{done} of {len(report.rows)} row(s) {verb}", err=True)
 
 
 @member.command("list")

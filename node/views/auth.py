@@ -163,7 +163,7 @@ def accept_invite(token: str):
         return _confirm_join(token, invite)
     if invite.email is None:
         return _join_by_link(token, invite)
-    values = {"email": invite.email, "display_name": ""}
+    values = {"email": invite.email, "display_name": invite.display_name or ""}
     errors: dict = {}
     if request.method == "POST":
         values = {**submitted("display_name"), "email": invite.email}  # fixed by the inviter

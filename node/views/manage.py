@@ -17,10 +17,12 @@ from schemas.members import MemberIn, MemberUpdate
 from ..auth import current_member, role_required
 from ..services import groups, profile
 from ..services.errors import Invalid
-from ..services.membership import invitations, members
+from ..services.membership import imports, invitations, members
+from ..services.messaging import deliverability
 from ..services.organising import campaigns, candidates, events, posts
 from ..templating import input_time
 from . import attendance_page
+from . import manage_invitations as invitation_forms
 from .attempt import attempt
 from .forms import Errors, read_form
 from .manage_forms import (
@@ -296,23 +298,16 @@ def member_list():
     chosen = _filter_values(MEMBER_FILTERS)
     found = members.listing(_page_number(), PER_PAGE, **chosen)
     args = {k: v for k, v in chosen.items() if v}
+    troubles = {row.address: row for row in deliverability.troubled(m.email for m in found.items)}
     return render_template(
-        "manage/members.html", found=found, chosen=chosen, args=args, filters=MEMBER_FILTERS
+        "manage/members.html",
+        found=found,
+        chosen=chosen,
+        args=args,
+        filters=MEMBER_FILTERS,
+        troubles=troubles,
+        sent=invitations.sent_invitations(),
     )
-
-
-def _invite_link(token: str) -> str:
-    base = groups.current_group().base_url.rstrip("/")
-    return base + url_for("auth.accept_invite", token=token)
-
-
-def _show_invite(token: str, member=None, role: str = "member"):
-    # The link is shown in the response to the POST, never flashed: it must not sit in
-    # the session cookie, and it cannot be shown again (only its hash is stored).
-    response = render_template(
-        "manage/invite_link.html", link=_invite_link(token), member=member, role=role
-    )
-    return response
 
 
 @bp.route("/members/new", methods=["GET", "POST"])
@@ -320,7 +315,7 @@ def _show_invite(token: str, member=None, role: str = "member"):
 def add_member():
     viewer = current_member()
     fields = member_fields(viewer, new=True)
-    page = {"heading": "Add a member", "button": "Add and create invite link", "fields": fields}
+    page = {"heading": "Add a member", "button": "Add and mail the invitation", "fields": fields}
     if request.method == "GET":
         return _form_page("manage/member_form.html", values={"role": "member"}, errors={}, **page)
     data, errors = _read(MemberIn(), fields)
@@ -330,13 +325,13 @@ def add_member():
             "manage/member_form.html", status, values=request.form, errors=refusal, **page
         )
     member, token = added
-    return _show_invite(token, member, member.role)
+    return invitation_forms.show_invite(token, member, member.role, mailed_to=member.email)
 
 
 @bp.route("/members/invite", methods=["GET", "POST"])
 @no_store
 def invite():
-    """Make an invitation link for anyone, with the chosen role, without e-mail."""
+    """Mail an invitation to an address, or make an open link for anyone, with a role."""
     viewer = current_member()
     fields = (
         FormField(
@@ -347,22 +342,39 @@ def invite():
             choices=role_choices(viewer),
             hint="The role the person gets when they join through the link.",
         ),
+        FormField(
+            "email",
+            "E-mail address",
+            "email",
+            hint="We mail the invitation there. Leave it empty for an open link anyone can use.",
+        ),
+        FormField("display_name", "Name", "text", hint="Optional: offered when they join."),
     )
-    page = {"heading": "Invitation link", "button": "Create link", "fields": fields}
+    page = {"heading": "Invite", "button": "Invite", "fields": fields}
     if request.method == "GET":
         return _form_page("manage/member_form.html", values={"role": "member"}, errors={}, **page)
     role = request.form.get("role", "")
+    email = request.form.get("email", "").strip().lower()
+    name = request.form.get("display_name", "").strip()
+    errors = {}
     if role not in vocab.ROLES:
-        errors = {"role": [f"Choose one of: {', '.join(role_choices(viewer))}."]}
+        errors["role"] = [f"Choose one of: {', '.join(role_choices(viewer))}."]
+    if email and not imports.is_email(email):
+        errors["email"] = ["Enter an e-mail address like name@example.org, or leave it empty."]
+    if len(name) > 80:
+        errors["display_name"] = ["80 characters at most."]
+    if errors:
         return _form_page(
             "manage/member_form.html", 400, values=request.form, errors=errors, **page
         )
-    token, refusal, status = _attempt(lambda: invitations.invite(viewer, role=role))
+    token, refusal, status = _attempt(
+        lambda: invitations.invite(viewer, role=role, email=email or None, name=name)
+    )
     if token is None:
         return _form_page(
             "manage/member_form.html", status, values=request.form, errors=refusal, **page
         )
-    return _show_invite(token, role=role)
+    return invitation_forms.show_invite(token, role=role, mailed_to=email or None)
 
 
 def _change_fields(viewer, target) -> tuple[FormField, ...]:

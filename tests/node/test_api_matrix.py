@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from node.services.membership import invitations
 from node.services.voting import ballots
 from tests import factories
 from tests.node.api_support import ApiClient
@@ -43,6 +44,10 @@ ROUTES = [
     ("GET", "/members/{target}", None, ORGANISERS),
     ("PATCH", "/members/{target}", {"display_name": "Renamed"}, ORGANISERS),
     ("DELETE", "/members/{target}", None, ORGANISERS_DELETE),
+    ("GET", "/invitations", None, ORGANISERS),
+    ("POST", "/invitations", {"email": "new@example.org"}, ORGANISERS_CREATE),
+    ("POST", "/invitations/{invitation}/resend", None, ORGANISERS),
+    ("DELETE", "/invitations/{invitation}", None, ORGANISERS_DELETE),
     ("PUT", "/events/{event}/rsvp", {"response": "going"}, ANY_TOKEN),
     ("DELETE", "/events/{event}/rsvp", None, (401, 204, 204, 204)),
     ("GET", "/events/{event}/rsvps", None, ORGANISERS),
@@ -123,6 +128,11 @@ CASES = [
 ]
 
 
+def _invitation() -> int:
+    invitations.invite(None, email="invited@example.org")
+    return invitations.pending_for("invited@example.org").id
+
+
 @pytest.mark.parametrize("method, path, body, caller, expected", CASES)
 def test_who_may_call_each_route(
     client, member, organiser, admin, method, path, body, caller, expected
@@ -138,6 +148,7 @@ def test_who_may_call_each_route(
         "candidate": factories.candidate().id,
         "post": factories.post().id,
         "target": factories.member().id,
+        "invitation": _invitation(),
         "ballot": factories.ballot(freeze_at=factories.soon(1)).id,
         "later": factories.ballot(
             opens_at=factories.soon(1), closes_at=factories.soon(2), freeze_at=factories.soon(1)

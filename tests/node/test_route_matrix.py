@@ -87,6 +87,13 @@ ACCESS = {
     "manage.edit_member": "organiser",
     "manage.remove_member": "organiser",
     "manage.invite": "organiser",
+    "invitations.resend": "organiser",
+    "invitations.revoke": "organiser",
+    "invitations.import_members": "organiser",
+    "invitations.import_confirm": "organiser",
+    "invitations.import_rejected": "organiser",
+    "invitations.mail_problems": "organiser",
+    "invitations.clear_problem": "organiser",
     "inbox.inbox": "public",  # peers sign instead of logging in; see test_inbox_*.py
     "held.entries": "public",  # only the group itself, signing; see recovery/test_held.py
     "network.index": "member",
@@ -140,6 +147,10 @@ ACCESS = {
     "guests.ask": "public",
     "guests.link": "public",
     "guests.answer": "public",
+    # A reminder's "Still coming?" links: the signed token is the authority (a bad one is
+    # a 404), so anybody holding the mail may answer.
+    "still_coming.page": "public",
+    "still_coming.answer": "public",
     "checkin.door": "organiser",
     "checkin.mark": "organiser",
     "checkin.walk_in": "organiser",
@@ -219,6 +230,7 @@ def test_route_answers_each_role_as_the_table_says(app, client, endpoint, method
         "token": invitations.invite(None),
         "calendar_token": calendar_feeds.token_for(target),
         "token_id": 1,
+        "invite_id": 1,
         "session_id": 1,
         "following_id": 1,
         "follower_id": 1,

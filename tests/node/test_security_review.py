@@ -177,6 +177,11 @@ def _form_routes() -> list[str]:
         )
 
 
+def _mailed_invitation_id() -> int:
+    invitations.invite(None, email="invited@example.org")
+    return invitations.pending_for("invited@example.org").id
+
+
 def _real_ids(admin) -> dict:
     """Make one of everything a form acts on, so a missing check would change something."""
     target = factories.member(email="target@example.org")
@@ -186,6 +191,7 @@ def _real_ids(admin) -> dict:
         "kind": "events",
         "member_id": target.id,
         "token": invitations.invite(None),
+        "invite_id": _mailed_invitation_id(),
         "calendar_token": calendar_feeds.token_for(target),
         "token_id": tokens.find(tokens.create_personal(target)).id,
         "following_id": 1,

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 
 from ...extensions import db
-from ...models import Invite, Member, digest, utcnow
+from ...models import Invite, MailAddress, Member, digest, utcnow
 from .. import groups, mail
 from ..errors import Conflict, Invalid, NotFound
+from ..messaging import outbox
+from ..messaging.links import external_url
 from ..organising.records import commit
 from . import passwords, resets
 from .members import by_email, check_role_change, new_member
@@ -26,40 +29,202 @@ def _token() -> tuple[str, str]:
     return value, digest(value)
 
 
-def invite(actor: Member | None, role: str = "member", email: str | None = None) -> str:
-    """Create an invitation and return its secret token (shown once, stored hashed)."""
+def invite(
+    actor: Member | None, role: str = "member", email: str | None = None, name: str = ""
+) -> str:
+    """Create an invitation (mailed when it is for an address) and return its secret token.
+
+    The token is shown once and stored hashed.
+    """
     check_role_change(actor, role, None)
-    existing = by_email(email) if email else None
-    if existing is not None and existing.password_hash is not None:
-        raise Conflict("A member with that e-mail address already exists.", {"email": ["Taken."]})
-    value, hashed = _token()
-    db.session.add(
-        Invite(
-            token_hash=hashed,
-            email=email.lower() if email else None,
-            role=role,
-            created_by_id=actor.id if actor else None,
-            expires_at=utcnow() + INVITE_LIFETIME,
-        )
-    )
+    email = email.strip().lower() if email else None
+    if email:
+        refuse_taken(email)
+    value = add_invite(actor, role, email, name)
     commit()
     return value
 
 
-def add_with_invite(data: dict[str, Any], actor: Member | None = None) -> tuple[Member, str]:
-    """Add a member and the invitation where they choose a password, in one transaction."""
-    member = new_member(data, actor)
-    value, hashed = _token()
-    invitation = Invite(
-        token_hash=hashed,
-        email=member.email,
-        role=member.role,
-        created_by_id=actor.id if actor else None,
-        expires_at=utcnow() + INVITE_LIFETIME,
+ALREADY_INVITED = "That address already has a pending invitation: resend it from the members page."
+
+
+def refuse_taken(email: str) -> None:
+    """Refuse (Conflict) an address that is a member's or has a pending invitation."""
+    existing = by_email(email)
+    if existing is not None and existing.password_hash is not None:
+        raise Conflict("A member with that e-mail address already exists.", {"email": ["Taken."]})
+    if pending_for(email) is not None:
+        raise Conflict(ALREADY_INVITED, {"email": ["Already invited."]})
+
+
+def pending_for(email: str) -> Invite | None:
+    """Return the unused, unexpired invitation for ``email``, if one."""
+    return db.session.scalar(
+        select(Invite)
+        .where(
+            Invite.email == email.strip().lower(),
+            Invite.used_at.is_(None),
+            Invite.password_hash.is_(None),
+            Invite.expires_at > utcnow(),
+        )
+        .limit(1)
     )
-    db.session.add_all([member, invitation])
+
+
+def add_invite(
+    actor: Member | None,
+    role: str,
+    email: str | None,
+    name: str = "",
+    member: Member | None = None,
+) -> str:
+    """Add an invitation to the unit of work, queue its mail if it has an address; no commit."""
+    value, hashed = _token()
+    now = utcnow()
+    found = Invite(
+        token_hash=hashed,
+        email=email,
+        role=role,
+        created_by_id=actor.id if actor else None,
+        created_at=now,
+        expires_at=now + INVITE_LIFETIME,
+        # The name an organiser gave, offered on the joining form; never a password here.
+        display_name=name[:80] if name else None,
+    )
+    db.session.add(found)
+    if email:
+        db.session.flush()  # the id names the mail's source
+        _mail_invitation(found, value, actor, member)
+    return value
+
+
+def _mail_invitation(
+    found: Invite, value: str, actor: Member | None, member: Member | None = None
+) -> None:
+    group_name = _group_name()
+    who = actor.display_name if actor is not None else "The organisers"
+    link = external_url("auth.accept_invite", token=value)
+    until = found.expires_at.strftime("%d %B %Y, %H:%M UTC")
+    role = "an organiser" if found.role == "organiser" else f"a {found.role}"
+    body = (
+        f"{who} invited you to join {group_name} on Branchline as {role}.\n\n"
+        f"To join, open this link and choose a password (it works once, until {until}):\n\n"
+        f"{link}\n\n"
+        "If you did not expect this, ignore this message: nothing happens without it."
+    )
+    outbox.queue(
+        outbox.Recipient(found.email, found.display_name or "", member.id if member else None),
+        "account",
+        f"Your invitation to join {group_name}",
+        body,
+        source=f"invitation:{found.id}",
+    )
+
+
+def add_with_invite(data: dict[str, Any], actor: Member | None = None) -> tuple[Member, str]:
+    """Add a member and mail the invitation where they choose a password, in one transaction."""
+    member = new_member(data, actor)
+    if pending_for(member.email) is not None:
+        raise Conflict(ALREADY_INVITED, {"email": ["Already invited."]})
+    db.session.add(member)
+    db.session.flush()
+    value = add_invite(actor, member.role, member.email, member.display_name, member)
     commit()
     return member, value
+
+
+# Invitations mailed to an address, for organisers -----------------------------------------
+
+PENDING, EXPIRED, USED, BOUNCED = "pending", "expired", "used", "bounced"
+
+
+@dataclass(frozen=True)
+class Sent:
+    """An invitation mailed to an address, how it stands, and how its address fares."""
+
+    invite: Invite
+    state: str
+    trouble: MailAddress | None
+
+    @property
+    def suppressed(self) -> bool:
+        """Say whether the address is suppressed (it kept bouncing)."""
+        return self.trouble is not None and self.trouble.suppressed_at is not None
+
+
+def state_of(found: Invite, trouble: MailAddress | None, now: datetime | None = None) -> str:
+    """Return how ``found`` stands: used, bounced (since it was sent), expired or pending."""
+    now = now or utcnow()
+    if found.used_at is not None:
+        return USED
+    if trouble is not None and (
+        trouble.suppressed_at is not None
+        or (trouble.last_bounce_at is not None and trouble.last_bounce_at >= found.created_at)
+    ):
+        return BOUNCED
+    if found.expires_at <= now:
+        return EXPIRED
+    return PENDING
+
+
+def sent_invitations(limit: int = 200, *, include_used: bool = False) -> list[Sent]:
+    """List invitations mailed to an address, newest first, with their state."""
+    query = select(Invite).where(Invite.email.is_not(None), Invite.password_hash.is_(None))
+    if not include_used:
+        query = query.where(Invite.used_at.is_(None))
+    found = list(
+        db.session.scalars(query.order_by(Invite.created_at.desc(), Invite.id.desc()).limit(limit))
+    )
+    troubles = {}
+    if found:
+        rows = db.session.scalars(
+            select(MailAddress).where(MailAddress.address.in_({row.email for row in found}))
+        )
+        troubles = {row.address: row for row in rows}
+    now = utcnow()
+    return [
+        Sent(row, state_of(row, troubles.get(row.email), now), troubles.get(row.email))
+        for row in found
+    ]
+
+
+def describe(found: Invite) -> Sent:
+    """Return ``found`` with its state and its address's record."""
+    trouble = db.session.scalar(select(MailAddress).where(MailAddress.address == found.email))
+    return Sent(found, state_of(found, trouble), trouble)
+
+
+def get_sent(invite_id: int) -> Invite:
+    """Fetch an invitation mailed to an address, or raise NotFound."""
+    found = db.session.get(Invite, invite_id)
+    if found is None or found.email is None or found.password_hash is not None:
+        raise NotFound("No such invitation.")
+    return found
+
+
+def resend(found: Invite, actor: Member | None) -> str:
+    """Mail ``found`` again with a new link and expiry; the old link stops working."""
+    check_role_change(actor, found.role, None)
+    if found.used_at is not None:
+        raise Conflict("That invitation has been used: the person is a member now.")
+    value, hashed = _token()
+    found.token_hash = hashed  # the old link's hash is gone, so the old link finds nothing
+    found.created_at = utcnow()
+    found.expires_at = found.created_at + INVITE_LIFETIME
+    if actor is not None:
+        found.created_by_id = actor.id
+    _mail_invitation(found, value, actor, by_email(found.email))
+    commit()
+    return value
+
+
+def revoke(found: Invite, actor: Member | None) -> None:
+    """Delete ``found`` so its link stops working (a member added with it stays, unjoined)."""
+    check_role_change(actor, found.role, None)
+    if found.used_at is not None:
+        raise Conflict("That invitation has been used: the person is a member now.")
+    db.session.delete(found)
+    commit()
 
 
 def find_invite(token: str) -> Invite:

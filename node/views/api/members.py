@@ -1,8 +1,9 @@
-"""Members, for organisers (scope `members`), and the token's own member at /me."""
+"""Members and invitations, for organisers (scope `members`), and the token's own member at /me."""
 
 from __future__ import annotations
 
 from schemas import api as shapes
+from schemas.invitations import InvitationIn, InvitationList, InvitationOut, InvitationSent
 from schemas.member_data import MemberDataOut
 from schemas.members import MemberIn, MemberOut, MemberUpdate
 
@@ -108,4 +109,98 @@ def update_member(member_id: int):
 )
 def delete_member(member_id: int):
     members.remove(members.get(member_id), actor=caller())
+    return "", 204
+
+
+# Invitations mailed to an address --------------------------------------------------------
+
+
+def _invitation(sent: invitations.Sent) -> dict:
+    found = sent.invite
+    return InvitationOut().dump(
+        {
+            "id": found.id,
+            "email": found.email,
+            "role": found.role,
+            "display_name": found.display_name,
+            "invited_by": found.created_by.display_name if found.created_by else None,
+            "sent_at": found.created_at,
+            "expires_at": found.expires_at,
+            "state": sent.state,
+            "mail_suppressed": sent.suppressed,
+        }
+    )
+
+
+def _with_link(found, value: str) -> dict:
+    link = html_url("auth.accept_invite", "/invite/{token}", token=value)
+    return {**_invitation(invitations.describe(found)), "invite_url": link}
+
+
+@bp.get("/invitations")
+@operation(
+    "List invitations not yet used",
+    MANAGE,
+    query=shapes.NoQuery,
+    response=InvitationList,
+    description="Newest first, at most 200: each with when it was sent, when it expires and "
+    "its state (pending, expired or bounced).",
+)
+def list_invitations():
+    query_args(shapes.NoQuery())
+    return {"items": [_invitation(sent) for sent in invitations.sent_invitations()]}
+
+
+@bp.post("/invitations")
+@no_store  # the answer carries the invitation link
+@operation(
+    "Mail an invitation to an address",
+    MANAGE,
+    body=InvitationIn,
+    response=InvitationSent,
+    status=201,
+    description="The invitation is mailed at once (kind `account`); `invite_url` is the "
+    f"same link, shown only here. 409 if the address is a member's or already invited. "
+    f"{ADMIN_RULE}",
+    errors=(409,),
+)
+def create_invitation():
+    data = body(InvitationIn())
+    email = data["email"].lower()
+    value = invitations.invite(
+        caller(),
+        role=data.get("role") or "member",
+        email=email,
+        name=data.get("display_name") or "",
+    )
+    found = invitations.pending_for(email)
+    return created(_with_link(found, value), "api.list_invitations")
+
+
+@bp.post(f"/invitations/<{ID}:invite_id>/resend")
+@no_store
+@operation(
+    "Mail an invitation again with a new link",
+    MANAGE,
+    response=InvitationSent,
+    description="A new link and a new expiry; the old link stops working. 409 if it was "
+    f"used. {ADMIN_RULE}",
+    errors=(404, 409),
+)
+def resend_invitation(invite_id: int):
+    found = invitations.get_sent(invite_id)
+    value = invitations.resend(found, caller())
+    return _with_link(found, value)
+
+
+@bp.delete(f"/invitations/<{ID}:invite_id>")
+@operation(
+    "Revoke an invitation",
+    MANAGE,
+    status=204,
+    description=f"Its link stops working. 409 if it was used. {ADMIN_RULE}",
+    errors=(404, 409),
+)
+def revoke_invitation(invite_id: int):
+    invitations.revoke(invitations.get_sent(invite_id), caller())
     return "", 204
