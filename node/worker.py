@@ -206,6 +206,7 @@ class Worker:
             return ask_replies.send_due()
         except Exception:
             return self._failed("answering asks from other groups failed")
+
     def _queue_notices(self, now: datetime | None = None) -> int:
         # Notices, reminders and the digest are queued here, once each (their keys are
         # taken in the same commit), and sent by _send_mail just after. Each part fails
