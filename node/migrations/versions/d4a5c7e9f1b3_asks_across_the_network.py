@@ -1,7 +1,7 @@
 """asks across the network
 
 Revision ID: d4a5c7e9f1b3
-Revises: c2e4a6b8d0f1
+Revises: b8f2d4a6c0e3
 Create Date: 2026-12-06 14:36:21.948892
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'd4a5c7e9f1b3'
-down_revision = 'c2e4a6b8d0f1'
+down_revision = 'b8f2d4a6c0e3'
 branch_labels = None
 depends_on = None
 
