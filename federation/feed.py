@@ -137,6 +137,17 @@ def extension_terms() -> dict[str, Any]:
         # every rotation entry again on the actor document. Key ids are @id references.
         "keyRotation": {"@id": f"{prefix}:keyRotation", "@type": "@json"},
         "keyRotations": {"@id": f"{prefix}:keyRotations", "@type": "@json"},
+        # An ask across the network (an Offer of an Ask to the asker's followers): when and
+        # where, as words; whether it goes to groups in its area (``location``, a Place with
+        # a ``radius`` in ``units``) or to every follower; the date to answer by. A group's
+        # answer (Accept or Reject of the Offer) carries an AskOutcome: a count, no names.
+        "Ask": f"{prefix}:Ask",
+        "askWhen": f"{prefix}:askWhen",
+        "askWhere": f"{prefix}:askWhere",
+        "askReach": f"{prefix}:askReach",
+        "respondBy": f"{prefix}:respondBy",
+        "AskOutcome": f"{prefix}:AskOutcome",
+        "reachedCount": f"{prefix}:reachedCount",
         # Borrowed, so event software that knows them (Mobilizon, Gancio) reads them too.
         "schema": SCHEMA_NAMESPACE,
         "ical": ICAL_NAMESPACE,

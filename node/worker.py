@@ -33,6 +33,7 @@ from .models.federation import Delivery
 from .models.types import utcnow
 from .services import feed, mail, workers
 from .services.aggregator import sources
+from .services.asks import replies as ask_replies
 from .services.messaging import digest, notices, reminders
 from .services.organising import guests, series
 from .services.peering import deliveries, sync
@@ -61,6 +62,7 @@ class PassReport:
     erased: int = 0  # sealed ballots whose sealed papers were erased after the challenge period
     occurrences: int = 0  # recurring events' occurrences made as the horizon moved on
     forgotten: int = 0  # guests whose name and address were erased, long after the event
+    answered: int = 0  # asks from other groups answered (passed on and sent, or declined)
     noticed: int = 0  # notices, reminders and digests queued (messages, not yet sent)
 
     @property
@@ -75,6 +77,7 @@ class PassReport:
             or self.mailed
             or self.counted
             or self.occurrences
+            or self.answered
             or self.noticed
         )
 
@@ -129,6 +132,7 @@ class Worker:
                 report.forgotten = self._forget_guests()
                 report.noticed = self._queue_notices()
                 report.mailed = self._send_mail()
+                report.answered = self._answer_asks()
                 for _ in range(MAX_BATCHES_PER_PASS):
                     sent = deliveries.send_due(limit=batch, executor=executor, rng=self.rng)
                     report.deliveries.add(sent)
@@ -195,6 +199,13 @@ class Worker:
             return guests.forget_past()
         except Exception:
             return self._failed("erasing past guests' details failed")
+
+    def _answer_asks(self) -> int:
+        # Before deliveries: an answer queued here leaves in the same pass.
+        try:
+            return ask_replies.send_due()
+        except Exception:
+            return self._failed("answering asks from other groups failed")
 
     def _queue_notices(self, now: datetime | None = None) -> int:
         # Notices, reminders and the digest are queued here, once each (their keys are

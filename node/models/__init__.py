@@ -1,6 +1,7 @@
 """The node's tables. Only services change them."""
 
 from .aggregate import CombinedEntry, CombinedFeedState, Listing, QuarantinedEntry
+from .asks import AskReply, InboundAsk, OutboundAsk
 from .attendee import GuestRsvp
 from .ballot import (
     Ballot,
@@ -45,6 +46,7 @@ __all__ = [
     "ApiClient",
     "ApiToken",
     "Announcement",
+    "AskReply",
     "Ballot",
     "BallotOpened",
     "BallotOption",
@@ -67,6 +69,7 @@ __all__ = [
     "Follower",
     "Following",
     "Group",
+    "InboundAsk",
     "IdempotentRequest",
     "Invite",
     "Listing",
@@ -77,6 +80,7 @@ __all__ = [
     "MemberSession",
     "Member",
     "OutboundMail",
+    "OutboundAsk",
     "OutgoingRsvp",
     "PasswordReset",
     "Peer",

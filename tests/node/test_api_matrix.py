@@ -14,6 +14,7 @@ from node.services.membership import invitations
 from node.services.voting import ballots
 from tests import factories
 from tests.node.api_support import ApiClient
+from tests.node.messaging import ask_support
 
 CALLERS = ("anonymous", "member", "organiser", "admin")
 
@@ -97,6 +98,14 @@ ROUTES = [
     ("POST", "/ballots/{sealed}/teller-code", None, NOT_TELLERS),
     ("POST", "/ballots/{sealed}/teller-code/confirm", {"code": "BLT1-X"}, NOT_TELLERS),
     ("POST", "/ballots/{sealed}/shares", {"code": "BLT1-X"}, NOT_TELLERS),
+    # Asks across the network: organisers' business (scope write).
+    ("GET", "/asks/received", None, ORGANISERS),
+    ("GET", "/asks/received/{inbound}", None, ORGANISERS),
+    ("POST", "/asks/received/{inbound}/pass-on", None, ORGANISERS_CREATE),
+    ("POST", "/asks/received/{inbound}/decline", None, ORGANISERS),
+    ("GET", "/asks/sent", None, ORGANISERS),
+    ("POST", "/asks/sent", {"subject": "S", "reach": "followers"}, ORGANISERS_CREATE),
+    ("GET", "/asks/sent/{outbound}", None, ORGANISERS),
 ]
 CONTENT = {
     "campaigns": {"title": "T", "kind": "policy"},
@@ -149,6 +158,8 @@ def test_who_may_call_each_route(
         ).id,
         "closed": ballots.close(factories.ballot(), early=True).id,
         "sealed": factories.ballot(sealed=True, freeze_at=factories.soon(1)).id,
+        "inbound": ask_support.received_ask().id,
+        "outbound": ask_support.published_ask().id,
     }
     holder = {"member": member, "organiser": organiser, "admin": admin}.get(caller)
     token = factories.token(holder) if holder else None

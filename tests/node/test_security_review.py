@@ -199,6 +199,7 @@ def _real_ids(admin) -> dict:
         "listing_id": 1,
         "block_id": blocking.block("blocked.example").block.id,
         "twin_id": 1,
+        "ask_id": 1,
         "object_id": 1,
         "attendee_id": 1,
         "ballot_id": factories.ballot(freeze_at=factories.soon(1)).id,

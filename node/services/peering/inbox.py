@@ -36,6 +36,7 @@ from ...extensions import db
 from ...models import Peer, ReceivedActivity, RemoteEntry
 from ...models.types import utcnow
 from ..aggregator import directory, quarantine
+from ..asks import published as published_asks
 from ..errors import ServiceError
 from ..groups import base_url as our_base_url
 from ..role import is_aggregator
@@ -290,6 +291,9 @@ def _apply(
     """Apply a checked activity; return an answer for feed entries, None to record it."""
     kind = activity["type"]
     obj = activity.get("object")
+    # A group's answer to one of our asks (before twinning, which answers Offers too).
+    if kind in ("Accept", "Reject") and "seq" not in activity and _ask_answer(peer, activity):
+        return None
     # Twinning steps (feed entries too) and RSVPs between twins, recognised by their object.
     if _twinning(peer, activity) and "seq" not in activity:
         return None
@@ -328,6 +332,13 @@ def _twinning(peer: Peer, activity: dict[str, Any]) -> bool:
         return twinning.receive(peer, activity)
     except ServiceError as refusal:
         raise Refused(refusal.status, refusal.message) from None
+
+
+def _ask_answer(peer: Peer, activity: dict[str, Any]) -> bool:
+    try:
+        return published_asks.receive_answer(peer, activity)
+    except ServiceError as refusal:
+        raise Refused(refusal.status, refusal.message, refusal.fields) from None
 
 
 def _feed_entry(

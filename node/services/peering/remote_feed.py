@@ -33,6 +33,8 @@ from federation.urls import same_origin
 from ...extensions import db
 from ...models import Peer, RemoteEntry
 from ...models.types import utcnow
+from ..asks import received as received_asks
+from ..groups import current_group
 from . import peers, remote_objects
 
 Outcome = Literal["applied", "duplicate", "behind", "refused"]
@@ -322,6 +324,8 @@ def _store(peer: Peer, items: Sequence[tuple[dict[str, Any], str]], hashes: Sequ
         if row["verification"] != REDACTED:
             moments.append(_activity_moment(entry))
             remote_objects.apply(peer, entry, entry_id, verification=VERIFIED, objects=objects)
+            if entry.get("type") == "Offer":  # an ask to this group's organisers, perhaps
+                received_asks.keep(peer, entry, current_group())
     held_seq = items[-1][0]["seq"]
     head_seq = max(peer.head_seq, held_seq)
     advanced = {

@@ -10,6 +10,7 @@ and contract with), ``exchange`` (query strings, bodies, list pages), and the ro
 from __future__ import annotations
 
 from . import (  # noqa: F401 - their routes are added to bp
+    asks,
     ballots,
     content,
     group,
