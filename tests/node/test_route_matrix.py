@@ -171,7 +171,6 @@ ACCESS = {
     "carpools.unmatch": "organiser",
     "twins.event": "member",
     "twins.cancel": "member",
-    "twins.announce_event": "organiser",
     # Ballots: members vote and check the papers; organisers set up, close, delete.
     "ballots.index": "public",
     "ballots.ballot": "public",
