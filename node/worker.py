@@ -33,6 +33,7 @@ from .models.federation import Delivery
 from .models.types import utcnow
 from .services import feed, mail, workers
 from .services.aggregator import sources
+from .services.messaging import announcements, rate
 from .services.organising import guests, series
 from .services.peering import deliveries, sync
 from .services.recovery import guard
@@ -60,6 +61,7 @@ class PassReport:
     erased: int = 0  # sealed ballots whose sealed papers were erased after the challenge period
     occurrences: int = 0  # recurring events' occurrences made as the horizon moved on
     forgotten: int = 0  # guests whose name and address were erased, long after the event
+    announced: int = 0  # scheduled announcements whose time came, queued to their audience
 
     @property
     def busy(self) -> bool:
@@ -71,6 +73,7 @@ class PassReport:
             or self.published
             or self.aggregated
             or self.mailed
+            or self.announced
             or self.counted
             or self.occurrences
         )
@@ -122,6 +125,7 @@ class Worker:
                     report.occurrences = self._extend_series()
                 report.erased = self._erase_sealed_papers()
                 report.forgotten = self._forget_guests()
+                report.announced = self._expand_announcements()
                 report.mailed = self._send_mail()
                 for _ in range(MAX_BATCHES_PER_PASS):
                     sent = deliveries.send_due(limit=batch, executor=executor, rng=self.rng)
@@ -190,16 +194,31 @@ class Worker:
         except Exception:
             return self._failed("erasing past guests' details failed")
 
+    def _expand_announcements(self) -> int:
+        # A scheduled announcement becomes its queued messages at its time; the claim makes
+        # sure only one worker does it, and all its messages come in one commit.
+        try:
+            return announcements.expand_due()
+        except Exception:
+            return self._failed("queueing scheduled announcements failed")
+
     def _send_mail(self) -> int:
         # Reset links go out from here, never from the request that asked for one, so a slow
         # or absent SMTP server neither holds up a page nor loses a message.
         batch = int(self.app.config.get("MAIL_BATCH_SIZE", 20))
+        per_minute = int(self.app.config.get("MAIL_RATE_PER_MINUTE") or 0)
         taken = 0
         try:
             for _ in range(MAX_BATCHES_PER_PASS):
-                sent = mail.send_due(limit=batch, rng=self.rng)
+                # The admin's limit holds across all workers: take no more than is left of it.
+                left = rate.allowance(per_minute)
+                db.session.rollback()  # end the count's read before the claim
+                limit = batch if left is None else min(batch, left)
+                if limit <= 0:
+                    break
+                sent = mail.send_due(limit=limit, rng=self.rng)
                 taken += sent.taken
-                if sent.taken < batch or self.stopping.is_set():
+                if sent.taken < limit or self.stopping.is_set():
                     break
         except Exception:
             # Deliveries and polls must not wait on it: log, and try again next pass.
