@@ -113,6 +113,16 @@ def update(announcement: Announcement, **changes: Any) -> Announcement:
     return announcement
 
 
+def problems(**values: Any) -> dict[str, list[str]]:
+    """Return what is wrong with a draft's fields, by field, without storing anything."""
+    values.setdefault("origin", "")
+    try:
+        _checked(**values)
+    except Invalid as refusal:
+        return refusal.fields
+    return {}
+
+
 def _checked(
     *,
     subject: str,
