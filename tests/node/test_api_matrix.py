@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from node.services.messaging import announcements
 from node.services.voting import ballots
 from tests import factories
 from tests.node.api_support import ApiClient
@@ -89,6 +90,14 @@ ROUTES = [
     ("POST", "/ballots/{sealed}/teller-code", None, NOT_TELLERS),
     ("POST", "/ballots/{sealed}/teller-code/confirm", {"code": "BLT1-X"}, NOT_TELLERS),
     ("POST", "/ballots/{sealed}/shares", {"code": "BLT1-X"}, NOT_TELLERS),
+    # Announcements: organisers only (the announce scope).
+    ("GET", "/announcements", None, ORGANISERS),
+    ("POST", "/announcements", {"subject": "S", "body": "B"}, ORGANISERS_CREATE),
+    ("GET", "/announcements/{announcement}", None, ORGANISERS),
+    ("PATCH", "/announcements/{announcement}", {"subject": "Changed"}, ORGANISERS),
+    ("GET", "/announcements/{announcement}/reach", None, ORGANISERS),
+    ("POST", "/announcements/{announcement}/send", {}, ORGANISERS),
+    ("POST", "/announcements/{announcement}/cancel", None, ORGANISERS),
 ]
 CONTENT = {
     "campaigns": {"title": "T", "kind": "policy"},
@@ -135,6 +144,7 @@ def test_who_may_call_each_route(
         ).id,
         "closed": ballots.close(factories.ballot(), early=True).id,
         "sealed": factories.ballot(sealed=True, freeze_at=factories.soon(1)).id,
+        "announcement": announcements.draft(None, subject="Stall", body="Saturday").id,
     }
     holder = {"member": member, "organiser": organiser, "admin": admin}.get(caller)
     token = factories.token(holder) if holder else None

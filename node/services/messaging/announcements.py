@@ -26,6 +26,7 @@ from ...extensions import db
 from ...models import Announcement, Member, OutboundMail
 from ...models.types import utcnow
 from ..errors import Conflict, Invalid, NotFound
+from ..organising.records import Page, paginate
 from . import audiences, kinds, outbox, preferences
 from .outbox import Composed, Recipient
 
@@ -195,6 +196,11 @@ def listing(limit: int = 200) -> list[Announcement]:
             select(Announcement).order_by(Announcement.id.desc()).limit(max(1, limit))
         )
     )
+
+
+def page(number: int = 1, per_page: int = 20) -> Page:
+    """Return one page of announcements, newest first."""
+    return paginate(select(Announcement).order_by(Announcement.id.desc()), number, per_page)
 
 
 def describe(announcement: Announcement) -> str:
