@@ -68,6 +68,11 @@ ACCESS = {
     "account.data_download": "member",
     "account.leave": "member",  # the group's last admin is told they cannot (409)
     "account.leave_confirm": "member",  # needs the password again: 400 without it
+    # An unsubscribe link's signed token is its authority (RFC 8058: no log-in).
+    "mail_links.unsubscribe": "public",
+    "mail_links.unsubscribe_confirm": "public",
+    "mail_links.preferences": "member",
+    "mail_links.preferences_save": "member",
     "manage.dashboard": "organiser",
     "manage.items": "organiser",
     "manage.new_item": "organiser",
