@@ -55,6 +55,11 @@ class Defaults:
     API_MAX_PAGE_SIZE = 100
     # "1" allows requests to private/loopback addresses; or a list such as "127.0.0.0/8".
     ALLOW_PRIVATE_ADDRESSES: str | None = None
+    # Notices members opt into announce only what was published this recently (and after
+    # the node began sending them); reminders go this long before an event or shift starts.
+    NOTICE_WINDOW_HOURS = 48
+    REMINDER_HOURS = 24
+    DIGEST_CHECK_SECONDS = 600  # how often the worker looks for members due a digest
     GUEST_RETENTION_DAYS = 90  # guests' names and addresses are erased this long after
     # Request limits (node/request_limits.py) are counted in the node's own database, so
     # they hold across gunicorn workers; "redis://…" or "memory://" also work (memory

@@ -33,7 +33,7 @@ from .models.federation import Delivery
 from .models.types import utcnow
 from .services import feed, mail, workers
 from .services.aggregator import sources
-from .services.messaging import announcements, rate
+from .services.messaging import announcements, digest, notices, rate, reminders
 from .services.organising import guests, series
 from .services.peering import deliveries, sync
 from .services.recovery import guard
@@ -62,6 +62,7 @@ class PassReport:
     occurrences: int = 0  # recurring events' occurrences made as the horizon moved on
     forgotten: int = 0  # guests whose name and address were erased, long after the event
     announced: int = 0  # scheduled announcements whose time came, queued to their audience
+    noticed: int = 0  # notices, reminders and digests queued (messages, not yet sent)
 
     @property
     def busy(self) -> bool:
@@ -76,6 +77,7 @@ class PassReport:
             or self.announced
             or self.counted
             or self.occurrences
+            or self.noticed
         )
 
 
@@ -96,6 +98,8 @@ class Worker:
             seconds=float(app.config.get("DELIVERY_SUMMARY_SECONDS", 600))
         )
         self.summary_since: datetime = utcnow()
+        self.digest_every = timedelta(seconds=float(app.config.get("DIGEST_CHECK_SECONDS", 600)))
+        self.digest_due_at: datetime | None = None
 
     def stop(self) -> None:
         """Ask the loop to finish the batch in hand and return."""
@@ -126,6 +130,7 @@ class Worker:
                 report.erased = self._erase_sealed_papers()
                 report.forgotten = self._forget_guests()
                 report.announced = self._expand_announcements()
+                report.noticed = self._queue_notices()
                 report.mailed = self._send_mail()
                 for _ in range(MAX_BATCHES_PER_PASS):
                     sent = deliveries.send_due(limit=batch, executor=executor, rng=self.rng)
@@ -201,6 +206,28 @@ class Worker:
             return announcements.expand_due()
         except Exception:
             return self._failed("queueing scheduled announcements failed")
+
+    def _queue_notices(self, now: datetime | None = None) -> int:
+        # Notices, reminders and the digest are queued here, once each (their keys are
+        # taken in the same commit), and sent by _send_mail just after. Each part fails
+        # alone: a broken digest must not hold up tomorrow's reminders.
+        steps = [
+            (notices.send_due, "queueing notices failed"),
+            (reminders.send_due, "queueing reminders failed"),
+        ]
+        # The digest reads every member's choices: once every DIGEST_CHECK_SECONDS is
+        # plenty for a weekly mail (and for a member who turns it on mid-week).
+        clock = now or utcnow()
+        if self.digest_due_at is None or clock >= self.digest_due_at:
+            self.digest_due_at = clock + self.digest_every
+            steps.append((digest.send_due, "queueing the weekly digest failed"))
+        queued = 0
+        for step, what in steps:
+            try:
+                queued += step(now)
+            except Exception:
+                self._failed(what)
+        return queued
 
     def _send_mail(self) -> int:
         # Reset links go out from here, never from the request that asked for one, so a slow

@@ -30,6 +30,7 @@ from .idempotency import IdempotentRequest
 from .mail import OutboundMail
 from .member import ROLE_RANK, Invite, LoginFailure, Member, MemberSession, PasswordReset
 from .messaging import Announcement, MailAddress, MailPreference
+from .notice import MailNotice
 from .oauth import ApiClient, ApiToken, digest
 from .request_count import RequestCount
 from .series import EventSeries, SeriesException
@@ -70,6 +71,7 @@ __all__ = [
     "Invite",
     "Listing",
     "MailAddress",
+    "MailNotice",
     "MailPreference",
     "LoginFailure",
     "MemberSession",

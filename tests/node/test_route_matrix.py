@@ -132,6 +132,10 @@ ACCESS = {
     "guests.ask": "public",
     "guests.link": "public",
     "guests.answer": "public",
+    # A reminder's "Still coming?" links: the signed token is the authority (a bad one is
+    # a 404), so anybody holding the mail may answer.
+    "still_coming.page": "public",
+    "still_coming.answer": "public",
     "checkin.door": "organiser",
     "checkin.mark": "organiser",
     "checkin.walk_in": "organiser",

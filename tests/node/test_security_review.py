@@ -37,6 +37,7 @@ from node.models import (
     RemoteEntry,
 )
 from node.services.membership import invitations, sessions, tokens
+from node.services.messaging import announcements
 from node.services.organising import calendar_feeds, carpools, series
 from node.services.peering import blocking, inbox, outbound
 from node.services.voting import ballots
@@ -155,6 +156,12 @@ CSRF_EXEMPT_BLUEPRINTS = {
     "api": "bearer tokens, never cookies",
     "inbox": "HTTP signatures, never cookies",
 }
+# One route by name: a mail client's RFC 8058 one-click unsubscribe POST has no session
+# and no form token; the signed token in its address is the proof, it changes only what that
+# link names, and a wrong token is a 404 (tests/node/messaging/test_outbox.py).
+CSRF_EXEMPT_ENDPOINTS = {
+    "mail_links.unsubscribe_confirm": "a signed token in the address (RFC 8058)",
+}
 CSRF_ERROR = "This form has expired or was not sent from this site."
 
 
@@ -167,6 +174,7 @@ def _form_routes() -> list[str]:
             for rule in app.url_map.iter_rules()
             if "POST" in rule.methods
             and rule.endpoint.partition(".")[0] not in CSRF_EXEMPT_BLUEPRINTS
+            and rule.endpoint not in CSRF_EXEMPT_ENDPOINTS
         )
 
 
@@ -192,6 +200,7 @@ def _real_ids(admin) -> dict:
         "shift_id": factories.shift(event.id).id,
         "series_id": series.repeat(factories.event(), "FREQ=WEEKLY;COUNT=2").id,
         "request_id": carpools.ask(event, factories.member(), "Leeds").id,
+        "announcement_id": announcements.draft(admin, subject="Stall", body="Saturday").id,
         # The admin's session on another device, which a forged "log out" would end.
         "session_id": sessions.find(sessions.start(admin, "Another browser")).id,
     }

@@ -1,7 +1,7 @@
 """outbound mail: index sent_at, for the mail rate limit's count of the last minute
 
 Revision ID: a7e3c1d5f9b2
-Revises: c2e4a6b8d0f1
+Revises: b8f2d4a6c0e3
 Create Date: 2026-12-06 15:00:00.000000
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'a7e3c1d5f9b2'
-down_revision = 'c2e4a6b8d0f1'
+down_revision = 'b8f2d4a6c0e3'
 branch_labels = None
 depends_on = None
 

@@ -17,7 +17,7 @@ from ...models import MailAddress, MailPreference, Member
 from ...models.types import utcnow
 from ..errors import Invalid
 from . import kinds
-from .kinds import OFF, SINGLE
+from .kinds import DIGEST, OFF, SINGLE
 
 
 def choice(member_id: int, kind: str) -> str:
@@ -25,6 +25,8 @@ def choice(member_id: int, kind: str) -> str:
     found = kinds.get(kind)
     if found.required:
         return SINGLE
+    if kind == "digest":
+        return choices_for_id(member_id)[kind]
     stored = db.session.scalar(
         select(MailPreference.choice).where(
             MailPreference.member_id == member_id, MailPreference.kind == kind
@@ -35,10 +37,15 @@ def choice(member_id: int, kind: str) -> str:
 
 def choices_for(member: Member) -> dict[str, str]:
     """Return every member kind with the member's choice, in the page's order."""
+    return choices_for_id(member.id)
+
+
+def choices_for_id(member_id: int) -> dict[str, str]:
+    """Return every member kind with the choice of the member ``member_id``."""
     stored = dict(
         db.session.execute(
             select(MailPreference.kind, MailPreference.choice).where(
-                MailPreference.member_id == member.id
+                MailPreference.member_id == member_id
             )
         ).all()
     )
@@ -47,6 +54,10 @@ def choices_for(member: Member) -> dict[str, str]:
         kind = kinds.get(name)
         value = stored.get(name, kind.default)
         result[name] = value if value in kind.choices else kind.default
+    if "digest" not in stored and _wants_digest(
+        {(member_id, k): v for k, v in stored.items()}, member_id
+    ):
+        result["digest"] = SINGLE  # as allowed_many decides
     return result
 
 
@@ -139,12 +150,22 @@ def allowed_many(
         value = kind.default if member_id is None else stored.get((member_id, kind_name))
         if value not in kind.choices:
             value = kind.default
+            if kind_name == "digest" and _wants_digest(stored, member_id):
+                value = SINGLE  # "in the digest" for a notice asks for the digest, unless off
         if member_id is None and kind_name != "guest":
             value = SINGLE  # someone who is not (or no longer) a member: only stop-all applies
         wanted_value = "digest" if digest else SINGLE
         if value != OFF and value == wanted_value:
             allowed.add((address, kind_name, member_id))
     return allowed
+
+
+def _wants_digest(stored: dict[tuple[int, str], str], member_id: int | None) -> bool:
+    return any(
+        stored.get((member_id, name)) == DIGEST
+        for name, kind in kinds.KINDS.items()
+        if kind.digestible
+    )
 
 
 def save(member: Member, chosen: dict[str, str]) -> None:
