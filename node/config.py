@@ -38,6 +38,8 @@ class Defaults:
     MAIL_BATCH_SIZE = 20  # messages claimed, and sent over one connection, at a time
     MAIL_LEASE_SECONDS = 900  # a claimed message not finished by then is tried again
     MAIL_MAX_ATTEMPTS = 8  # tries in all before a message that keeps failing is failed
+    # Messages all workers together hand to the SMTP server in a minute; 0 is no limit.
+    MAIL_RATE_PER_MINUTE = 0
     MAIL_BOUNCE_LIMIT = 3  # permanent failures in a row that stop mail to an address
     MAIL_BACKOFF_BASE_SECONDS = 60
     MAIL_BACKOFF_CAP_SECONDS = 30 * 60

@@ -27,6 +27,7 @@ SCOPES = {
     "write": "Create, change and delete campaigns, events, candidates and posts (organisers).",
     "members": "See and manage members and who answered events (organisers).",
     "group": "Change the group's profile (organisers).",
+    "announce": "Draft, send and follow announcements to members (organisers).",
 }
 
 ERRORS = {

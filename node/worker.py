@@ -34,7 +34,7 @@ from .models.types import utcnow
 from .services import feed, mail, workers
 from .services.aggregator import sources
 from .services.asks import replies as ask_replies
-from .services.messaging import digest, notices, reminders
+from .services.messaging import announcements, digest, notices, rate, reminders
 from .services.organising import guests, series
 from .services.peering import deliveries, sync
 from .services.recovery import guard
@@ -63,6 +63,7 @@ class PassReport:
     occurrences: int = 0  # recurring events' occurrences made as the horizon moved on
     forgotten: int = 0  # guests whose name and address were erased, long after the event
     answered: int = 0  # asks from other groups answered (passed on and sent, or declined)
+    announced: int = 0  # scheduled announcements whose time came, queued to their audience
     noticed: int = 0  # notices, reminders and digests queued (messages, not yet sent)
 
     @property
@@ -75,6 +76,7 @@ class PassReport:
             or self.published
             or self.aggregated
             or self.mailed
+            or self.announced
             or self.counted
             or self.occurrences
             or self.answered
@@ -130,6 +132,7 @@ class Worker:
                     report.occurrences = self._extend_series()
                 report.erased = self._erase_sealed_papers()
                 report.forgotten = self._forget_guests()
+                report.announced = self._expand_announcements()
                 report.noticed = self._queue_notices()
                 report.mailed = self._send_mail()
                 report.answered = self._answer_asks()
@@ -207,6 +210,14 @@ class Worker:
         except Exception:
             return self._failed("answering asks from other groups failed")
 
+    def _expand_announcements(self) -> int:
+        # A scheduled announcement becomes its queued messages at its time; the claim makes
+        # sure only one worker does it, and all its messages come in one commit.
+        try:
+            return announcements.expand_due()
+        except Exception:
+            return self._failed("queueing scheduled announcements failed")
+
     def _queue_notices(self, now: datetime | None = None) -> int:
         # Notices, reminders and the digest are queued here, once each (their keys are
         # taken in the same commit), and sent by _send_mail just after. Each part fails
@@ -233,12 +244,19 @@ class Worker:
         # Reset links go out from here, never from the request that asked for one, so a slow
         # or absent SMTP server neither holds up a page nor loses a message.
         batch = int(self.app.config.get("MAIL_BATCH_SIZE", 20))
+        per_minute = int(self.app.config.get("MAIL_RATE_PER_MINUTE") or 0)
         taken = 0
         try:
             for _ in range(MAX_BATCHES_PER_PASS):
-                sent = mail.send_due(limit=batch, rng=self.rng)
+                # The admin's limit holds across all workers: take no more than is left of it.
+                left = rate.allowance(per_minute)
+                db.session.rollback()  # end the count's read before the claim
+                limit = batch if left is None else min(batch, left)
+                if limit <= 0:
+                    break
+                sent = mail.send_due(limit=limit, rng=self.rng)
                 taken += sent.taken
-                if sent.taken < batch or self.stopping.is_set():
+                if sent.taken < limit or self.stopping.is_set():
                     break
         except Exception:
             # Deliveries and polls must not wait on it: log, and try again next pass.

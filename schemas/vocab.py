@@ -54,7 +54,7 @@ BALLOT_STATES = ("scheduled", "waiting_for_tellers", "open", "closing", "countin
 BALLOT_OUTCOMES = ("passed", "rejected", "decided", "tied", "elected", "no_votes", "no_quorum")
 YES_NO_OPTIONS = ("Yes", "No", "Abstain")
 
-TOKEN_SCOPES = ("read", "rsvp", "vote", "mail", "write", "members", "group")
+TOKEN_SCOPES = ("read", "rsvp", "vote", "mail", "write", "members", "group", "announce")
 SCOPES_BY_ROLE = {
     "member": ("read", "rsvp", "vote", "mail"),
     "organiser": TOKEN_SCOPES,

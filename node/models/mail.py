@@ -42,7 +42,8 @@ class OutboundMail(db.Model):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_error: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Indexed for MAIL_RATE_PER_MINUTE, which counts the messages sent in the last minute.
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     # The kind of message (services/messaging/kinds.py): the worker checks it against the
     # recipient's choices again just before sending, so a choice made meanwhile holds.
     kind: Mapped[str] = mapped_column(String(32), default="account", server_default="account")

@@ -229,6 +229,10 @@ def send_due(
     by_id = {item.id: outcome for item, outcome in zip(wanted, sent, strict=True)}
     outcomes = [by_id.get(item.id, Outcome(False, skipped=True)) for item in claimed]
     now = clock()
+    # One read of the batch's rows, so each _record finds its row in the session.
+    db.session.scalars(
+        select(OutboundMail).where(OutboundMail.id.in_([item.id for item in claimed]))
+    ).all()
     for item, outcome in zip(claimed, outcomes, strict=True):
         status = _record(item, outcome, now=now, policy=policy, rng=rng, logged=to_log)
         if status == SENT:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from node.services.membership import invitations
+from node.services.messaging import announcements
 from node.services.voting import ballots
 from tests import factories
 from tests.node.api_support import ApiClient
@@ -106,6 +107,14 @@ ROUTES = [
     ("GET", "/asks/sent", None, ORGANISERS),
     ("POST", "/asks/sent", {"subject": "S", "reach": "followers"}, ORGANISERS_CREATE),
     ("GET", "/asks/sent/{outbound}", None, ORGANISERS),
+    # Announcements: organisers only (the announce scope).
+    ("GET", "/announcements", None, ORGANISERS),
+    ("POST", "/announcements", {"subject": "S", "body": "B"}, ORGANISERS_CREATE),
+    ("GET", "/announcements/{announcement}", None, ORGANISERS),
+    ("PATCH", "/announcements/{announcement}", {"subject": "Changed"}, ORGANISERS),
+    ("GET", "/announcements/{announcement}/reach", None, ORGANISERS),
+    ("POST", "/announcements/{announcement}/send", {}, ORGANISERS),
+    ("POST", "/announcements/{announcement}/cancel", None, ORGANISERS),
 ]
 CONTENT = {
     "campaigns": {"title": "T", "kind": "policy"},
@@ -160,6 +169,7 @@ def test_who_may_call_each_route(
         "sealed": factories.ballot(sealed=True, freeze_at=factories.soon(1)).id,
         "inbound": ask_support.received_ask().id,
         "outbound": ask_support.published_ask().id,
+        "announcement": announcements.draft(None, subject="Stall", body="Saturday").id,
     }
     holder = {"member": member, "organiser": organiser, "admin": admin}.get(caller)
     token = factories.token(holder) if holder else None

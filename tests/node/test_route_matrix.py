@@ -187,6 +187,16 @@ ACCESS = {
     "ballots.count": "member",
     "ballots.give_share": "member",
     "ballots.box": "member",
+    # Announcements: organisers write, test, send and follow them.
+    "messages.index": "organiser",
+    "messages.new": "organiser",
+    "messages.create": "organiser",
+    "messages.edit": "organiser",
+    "messages.save": "organiser",
+    "messages.test": "organiser",
+    "messages.confirm": "organiser",
+    "messages.send": "organiser",
+    "messages.cancel": "organiser",
 }
 
 
@@ -239,6 +249,7 @@ def test_route_answers_each_role_as_the_table_says(app, client, endpoint, method
         "cursor": 1,
         "listing_id": 1,
         "block_id": 1,
+        "announcement_id": 1,
         "twin_id": 1,
         "ask_id": 1,
         "object_id": 1,

@@ -37,6 +37,7 @@ from node.models import (
     RemoteEntry,
 )
 from node.services.membership import invitations, sessions, tokens
+from node.services.messaging import announcements
 from node.services.organising import calendar_feeds, carpools, series
 from node.services.peering import blocking, inbox, outbound
 from node.services.voting import ballots
@@ -206,6 +207,7 @@ def _real_ids(admin) -> dict:
         "shift_id": factories.shift(event.id).id,
         "series_id": series.repeat(factories.event(), "FREQ=WEEKLY;COUNT=2").id,
         "request_id": carpools.ask(event, factories.member(), "Leeds").id,
+        "announcement_id": announcements.draft(admin, subject="Stall", body="Saturday").id,
         # The admin's session on another device, which a forged "log out" would end.
         "session_id": sessions.find(sessions.start(admin, "Another browser")).id,
     }

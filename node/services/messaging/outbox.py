@@ -142,7 +142,7 @@ def _personal(
     return (
         f"{greeting}{message.text}\n\n-- \n{text_footer}\n",
         _html(html_greeting + message.html, html_footer),
-        unsubscribe.headers(recipient.address, stop_kind),
+        unsubscribe.headers(recipient.address, stop_kind, link=link),
     )
 
 

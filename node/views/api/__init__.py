@@ -3,13 +3,14 @@
 One module per concern: ``blueprint`` (the blueprint, and the answers every route
 shares), ``access`` (who is asking, and the decorator each route declares its access
 and contract with), ``exchange`` (query strings, bodies, list pages), and the routes in
-``content``, ``rsvps``, ``shifts``, ``members``, ``mail``, ``group``, ``network``, ``ballots``,
-``oauth_token`` and ``spec``.
+``content``, ``announcements``, ``asks``, ``rsvps``, ``shifts``, ``members``, ``mail``,
+``group``, ``network``, ``ballots``, ``oauth_token`` and ``spec``.
 """
 
 from __future__ import annotations
 
 from . import (  # noqa: F401 - their routes are added to bp
+    announcements,
     asks,
     ballots,
     content,

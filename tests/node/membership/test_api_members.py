@@ -16,7 +16,7 @@ def test_me_describes_the_tokens_member_and_its_effective_scopes(api, member, or
     assert me.get_json()["scopes"] == ["rsvp"]
     assert "password_hash" not in me.get_json()
     assert api.get("/me", factories.token(organiser)).get_json()["scopes"] == sorted(
-        ["read", "rsvp", "vote", "mail", "write", "members", "group"]
+        ["read", "rsvp", "vote", "mail", "write", "members", "group", "announce"]
     )
     assert_error(api.get("/me"), 401)
 
