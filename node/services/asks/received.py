@@ -25,6 +25,7 @@ from ...models import Announcement, Group, InboundAsk, Member, Peer
 from ...models.types import utcnow
 from .. import geo
 from ..errors import Conflict, NotFound
+from ..messaging import announcements
 from ..organising.records import commit
 from ..peering.remote_objects import moment
 
@@ -168,20 +169,13 @@ def pass_on(ask: InboundAsk, *, by: Member | None = None) -> Announcement:
     if ask.state not in OPEN:
         raise Conflict("This ask has already been passed on or declined.")
     now = utcnow()
-    # Until announcements.draft is on this branch the draft row is made here, as it would.
-    announcement = Announcement(
+    announcement = announcements.stage(
+        by,
         subject=ask.subject[:200],
         body=_announcement_body(ask),
         kind=ASK_KIND,
-        audience="members",
-        status="draft",
         origin=f"ask:{ask.id}",
-        created_by_id=by.id if by is not None else None,
-        created_at=now,
-        updated_at=now,
     )
-    db.session.add(announcement)
-    db.session.flush()
     ask.announcement_id = announcement.id
     ask.state = PASSED_ON
     ask.decided_by_id = by.id if by is not None else None

@@ -63,7 +63,7 @@ def source_of(announcement_id: int) -> str:
 
 
 def draft(
-    author: Member,
+    author: Member | None,
     *,
     subject: str,
     body: str,
@@ -73,6 +73,30 @@ def draft(
     origin: str = "",
 ) -> Announcement:
     """Check and store a new draft announcement, and commit it."""
+    found = stage(
+        author,
+        subject=subject,
+        body=body,
+        kind=kind,
+        audience=audience,
+        audience_ref=audience_ref,
+        origin=origin,
+    )
+    db.session.commit()
+    return found
+
+
+def stage(
+    author: Member | None,
+    *,
+    subject: str,
+    body: str,
+    kind: str = ANNOUNCEMENT,
+    audience: str = audiences.MEMBERS,
+    audience_ref: int | None = None,
+    origin: str = "",
+) -> Announcement:
+    """Check a new draft and add it to the caller's unit of work (flushed, not committed)."""
     values = _checked(
         subject=subject,
         body=body,
@@ -90,7 +114,7 @@ def draft(
         updated_at=now,
     )
     db.session.add(found)
-    db.session.commit()
+    db.session.flush()
     return found
 
 

@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 
 from ...extensions import db
-from ...models import Announcement, Member, utcnow
+from ...models import Announcement, Member
+from ..messaging import announcements
 from ..messaging.outbox import link, literal
 from .outgoing_rsvps import TwinEvent
 
@@ -69,19 +70,10 @@ def draft(found: TwinEvent, by: Member) -> Announcement:
     )
     if existing is not None:
         return existing
-    now = utcnow()
     twin = " ".join((found.peer.name or "Our twinned group").split())
-    row = Announcement(
+    return announcements.draft(
+        by,
         subject=f"{twin}: {' '.join(found.title.split())}"[:SUBJECT_MAX],
         body=body_of(found),
-        kind="announcement",
-        audience="members",
-        status="draft",
         origin=origin,
-        created_by_id=by.id,
-        created_at=now,
-        updated_at=now,
     )
-    db.session.add(row)
-    db.session.commit()
-    return row
