@@ -31,8 +31,12 @@ import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from typing import Any
 
 from flask import current_app
@@ -163,22 +167,53 @@ def send(
     db.session.add(row)
 
 
-def build_message(item: Claimed, mail_from: str) -> EmailMessage:
-    """Return the message as it goes on the wire: our From, its To and Subject, Date, Message-ID."""
-    message = EmailMessage()
-    message["From"] = mail_from
-    message["To"] = item.to
-    message["Subject"] = item.subject
-    message["Date"] = format_datetime(item.created_at)
-    message["Message-ID"] = item.message_id
-    for name, value in json.loads(item.headers or "{}").items():
+def build_message(item: Claimed, mail_from: str) -> Message:
+    """Return the message as it goes on the wire: our From, its To and Subject, Date, Message-ID.
+
+    Built with the ``compat32`` classes (``email.mime``): the modern ``EmailMessage`` parses
+    and refolds every header it is given, which made building a message cost more than
+    sending it. Headers are checked here instead: no line breaks, none of the node's own.
+    """
+    extra = json.loads(item.headers or "{}")
+    for name, value in extra.items():
         if name.lower() in OWN_HEADERS:
             raise ValueError(f"the {name} header is the node's own")
-        message[name] = value
-    message.set_content(item.body)
+        _check_header(name, value)
+    _check_header("Subject", item.subject)
+    _check_header("To", item.to)
     if item.html:
-        message.add_alternative(item.html, subtype="html")
+        message: Message = MIMEMultipart("alternative")
+        message.attach(_part(item.body, "plain"))
+        message.attach(_part(item.html, "html"))
+    else:
+        message = _part(item.body, "plain")
+    name, address = parseaddr(mail_from)
+    message["From"] = formataddr((name, address), charset="utf-8") if address else mail_from
+    message["To"] = item.to
+    message["Subject"] = _header(item.subject)
+    message["Date"] = format_datetime(item.created_at)
+    message["Message-ID"] = item.message_id
+    for name, value in extra.items():
+        message[name] = _header(value)
     return message
+
+
+def _part(text: str, subtype: str) -> MIMEText:
+    return MIMEText(text, subtype, _UTF8_QP)
+
+
+def _header(value: str) -> str | Header:
+    # Plain ASCII as it is; anything else as an RFC 2047 encoded word.
+    return value if value.isascii() else Header(value, "utf-8")
+
+
+def _check_header(name: str, value: object) -> None:
+    if not isinstance(value, str) or "\r" in value or "\n" in value:
+        raise ValueError(f"the {name} header must be one line of text")
+
+
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP  # readable in the raw message, unlike base64
 
 
 def _load(ids: list[int]) -> list[Claimed]:
@@ -318,9 +353,13 @@ def _connect(config: Any) -> smtplib.SMTP:
 
 
 def _send_one(
-    smtp: smtplib.SMTP, message: EmailMessage, envelope_from: str, to: str
+    smtp: smtplib.SMTP, message: Message, envelope_from: str, to: str
 ) -> tuple[Outcome, bool]:
     """Send one message; return how it went and whether the connection can be used again."""
+    if not (to.isascii() and envelope_from.isascii()):
+        # An address outside ASCII needs SMTPUTF8, which this node does not send: asking
+        # again will not help.
+        return Outcome(False, permanent=True, error="the address needs SMTPUTF8"), True
     try:
         smtp.send_message(message, from_addr=envelope_from, to_addrs=[to])
     except smtplib.SMTPRecipientsRefused as error:
@@ -389,6 +428,7 @@ def _record(
         # Done with: drop the text, which may hold a reset link (its token is otherwise
         # stored only hashed). Address, subject and outcome stay for the record.
         row.body = ""
+        row.html = ""  # an invitation's link is in its HTML part too
         row.headers = "{}"
     return row.status
 

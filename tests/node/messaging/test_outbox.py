@@ -209,3 +209,27 @@ def test_a_required_notice_ignores_choices_and_says_why_it_came(app, member, mai
     plain = message.get_body(("plain",)).get_content()
     assert "You are sent this because: Notices the group's rules require" in plain
     assert message["List-Unsubscribe"] is None
+
+
+def test_text_outside_ascii_arrives_intact_in_subject_both_parts_and_sender(app, member, mailbox):
+    _send(
+        app,
+        [Recipient(member.email, "Zoë", member.id)],
+        subject="Stall — £5 raffle for Zoë",
+        body="Café at 10 — **don’t** be late.",
+    )
+    _deliver(app)
+    [(_, _, message)] = mailbox.received
+    assert message["Subject"] == "Stall — £5 raffle for Zoë"
+    assert "Café at 10 — don’t be late." in message.get_body(("plain",)).get_content()
+    assert "<strong>don’t</strong>" in message.get_body(("html",)).get_content()
+    assert "Hello Zoë" in message.get_body(("plain",)).get_content()
+
+
+def test_an_address_outside_ascii_fails_for_good_rather_than_crash_the_batch(app, member, mailbox):
+    _send(app, [Recipient("zoë@example.org", ""), Recipient(member.email, "", member.id)])
+    report = _deliver(app)
+    assert (report.sent, report.failed) == (1, 1)
+    with app.app_context():
+        failed = db.session.scalar(select(OutboundMail).where(OutboundMail.status == "failed"))
+        assert "SMTPUTF8" in failed.last_error and failed.html == "" and failed.body == ""
