@@ -5,8 +5,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import sqlite3
-from contextlib import closing
 
 import pytest
 
@@ -19,17 +17,6 @@ EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.\w")
 
 def _text(page: str) -> str:
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
-
-
-def _mark_sent(node, announcement_id: int, recipients: int) -> None:
-    """Do to the announcement what the announcement worker does when it has queued it."""
-    with closing(sqlite3.connect(node.database, timeout=30)) as db:
-        db.execute(
-            "UPDATE announcement SET status = 'sent', recipients = ?,"
-            " sent_at = '2031-05-01 09:00:00.000000' WHERE id = ?",
-            (recipients, announcement_id),
-        )
-        db.commit()
 
 
 def test_region_s_ask_is_passed_on_by_a_group_and_comes_back_as_a_count(start_node):
@@ -99,15 +86,28 @@ def test_region_s_ask_is_passed_on_by_a_group_and_comes_back_as_a_count(start_no
     assert (kind, origin, status) == ("network_ask", f"ask:{ask_id}", "draft")
     assert "Asked by Yorkshire Region" in body
 
-    # The announcement goes out (helper A's worker marks it so); Calder's worker answers.
-    _mark_sent(calder, announcement_id, 37)
+    # The organiser sends it now, from the confirmation page: it goes to Calder Valley's
+    # two members (Jo and the admin), and Calder's worker answers with that count.
+    confirm = _text(
+        calder_admin.get(f"{calder.url}/manage/messages/{announcement_id}/confirm", timeout=10).text
+    )
+    assert "2 people" in confirm, confirm[:2000]
+    sent_now = post_page_form(
+        calder_admin,
+        calder,
+        f"/manage/messages/{announcement_id}/send",
+        {"when": "now"},
+        page=f"/manage/messages/{announcement_id}/confirm",
+    )
+    assert sent_now.status_code == 302, sent_now.text[:2000]
+    assert query(calder, "SELECT status, recipients FROM announcement") == [("sent", 2)]
     wait_until(
         lambda: query(region, "SELECT outcome, members FROM ask_reply"),
         "the region receives Calder Valley's answer",
         explain=lambda: calder.output()[-3000:] + region.output()[-3000:],
     )
     sent = _text(organiser.get(f"{region.url}/manage/asks/sent", timeout=10).text)
-    assert "1 group, 37 members" in sent and "0 declined" in sent
+    assert "1 group, 2 members" in sent and "0 declined" in sent
     assert "Calder Valley Momentum" in sent
 
     # What left Calder Valley: a signed Accept with a count, nothing about anyone.
@@ -115,7 +115,7 @@ def test_region_s_ask_is_passed_on_by_a_group_and_comes_back_as_a_count(start_no
         calder, "SELECT body FROM delivery WHERE body LIKE '%AskOutcome%' ORDER BY id"
     )
     answer = json.loads(reply)
-    assert answer["type"] == "Accept" and answer["result"]["reachedCount"] == 37
+    assert answer["type"] == "Accept" and answer["result"]["reachedCount"] == 2
     assert answer["proof"]["proofValue"]
     assert EMAIL.search(reply) is None
     assert "Jo Bloggs" not in reply and "twenty" not in reply
