@@ -56,7 +56,9 @@ class ReplyOut(Schema):
     received_at = fields.DateTime()
 
 
-class OutboundAskOut(Schema):
+class _AskOut(Schema):
+    """What an ask says, sent or received."""
+
     id = fields.Integer()
     subject = fields.String()
     body = fields.String()
@@ -64,10 +66,16 @@ class OutboundAskOut(Schema):
     where = fields.String(attribute="where_text")
     reach = fields.Method("_reach")
     area_name = fields.String()
-    latitude = fields.Float(allow_none=True)
-    longitude = fields.Float(allow_none=True)
     radius_km = fields.Float(allow_none=True)
     respond_by = fields.DateTime(allow_none=True)
+
+    def _reach(self, ask: Any) -> str:
+        return "followers" if ask.all_followers else "area"
+
+
+class OutboundAskOut(_AskOut):
+    latitude = fields.Float(allow_none=True)
+    longitude = fields.Float(allow_none=True)
     created_at = fields.DateTime()
     object_id = fields.String()
     groups_passed_on = fields.Integer()
@@ -75,29 +83,14 @@ class OutboundAskOut(Schema):
     groups_declined = fields.Integer()
     replies = fields.List(fields.Nested(ReplyOut))
 
-    def _reach(self, ask: Any) -> str:
-        return "followers" if ask.all_followers else "area"
 
-
-class InboundAskOut(Schema):
-    id = fields.Integer()
+class InboundAskOut(_AskOut):
     asked_by = fields.String()
     asker = fields.String()
-    subject = fields.String()
-    body = fields.String()
-    when = fields.String(attribute="when_text")
-    where = fields.String(attribute="where_text")
-    reach = fields.Method("_reach")
-    area_name = fields.String()
-    radius_km = fields.Float(allow_none=True)
     distance_km = fields.Float(allow_none=True)
-    respond_by = fields.DateTime(allow_none=True)
     published_at = fields.DateTime(allow_none=True)
     received_at = fields.DateTime()
     state = fields.String()
     announcement_id = fields.Integer(allow_none=True)
     reply_members = fields.Integer(allow_none=True)
     replied_at = fields.DateTime(allow_none=True)
-
-    def _reach(self, ask: Any) -> str:
-        return "followers" if ask.all_followers else "area"

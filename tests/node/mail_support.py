@@ -8,6 +8,8 @@ from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 
+from node.services import mail
+
 MAIL_FROM = "Leeds North Momentum <branchline@leeds.example>"
 
 
@@ -73,3 +75,18 @@ def smtp_settings(app_config: dict, mailbox: Mailbox) -> dict:
         "MAIL_FROM": MAIL_FROM,
         "ALLOW_PRIVATE_ADDRESSES": "127.0.0.0/8",
     }
+
+
+def delivered(mailbox: Mailbox) -> dict[str, list[EmailMessage]]:
+    """Send what is due (in the app context) and return what arrived, by address."""
+    mail.send_due(limit=500)
+    found: dict[str, list[EmailMessage]] = {}
+    for _, to, message in mailbox.received:
+        for address in to:
+            found.setdefault(address, []).append(message)
+    return found
+
+
+def plain(message: EmailMessage) -> str:
+    """Return a received message's plain-text part."""
+    return message.get_body(("plain",)).get_content()

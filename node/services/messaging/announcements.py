@@ -62,26 +62,9 @@ def source_of(announcement_id: int) -> str:
 # --- drafting -----------------------------------------------------------------------------
 
 
-def draft(
-    author: Member | None,
-    *,
-    subject: str,
-    body: str,
-    kind: str = ANNOUNCEMENT,
-    audience: str = audiences.MEMBERS,
-    audience_ref: int | None = None,
-    origin: str = "",
-) -> Announcement:
-    """Check and store a new draft announcement, and commit it."""
-    found = stage(
-        author,
-        subject=subject,
-        body=body,
-        kind=kind,
-        audience=audience,
-        audience_ref=audience_ref,
-        origin=origin,
-    )
+def draft(author: Member | None, **fields: Any) -> Announcement:
+    """Check and store a new draft announcement (the fields `stage` takes), and commit it."""
+    found = stage(author, **fields)
     db.session.commit()
     return found
 

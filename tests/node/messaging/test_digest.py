@@ -8,11 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from node.extensions import db
-from node.services import mail
 from node.services.messaging import digest, notices, preferences
 from node.worker import Worker
 from tests import factories
-from tests.node.mail_support import smtp_settings
+from tests.node.mail_support import delivered, plain, smtp_settings
 
 NOW = datetime(2031, 9, 17, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -31,19 +30,6 @@ def _choosing(**choices):
     return member
 
 
-def _delivered(mailbox) -> dict[str, list]:
-    mail.send_due(limit=500)
-    found: dict[str, list] = {}
-    for _, to, message in mailbox.received:
-        for address in to:
-            found.setdefault(address, []).append(message)
-    return found
-
-
-def _plain(message) -> str:
-    return message.get_body(("plain",)).get_content()
-
-
 def test_the_digest_gathers_next_weeks_events_open_ballots_and_news(app, group, mailbox):
     reader = _choosing(digest="single")
     _choosing()  # the digest is off unless chosen
@@ -60,10 +46,10 @@ def test_the_digest_gathers_next_weeks_events_open_ballots_and_news(app, group, 
     )
 
     assert digest.send_due(NOW) == 1
-    received = _delivered(mailbox)
+    received = delivered(mailbox)
     assert list(received) == [reader.email]
     [message] = received[reader.email]
-    text = _plain(message)
+    text = plain(message)
     assert message["Subject"] == "This week at Leeds North Momentum"
     assert "Stall on Saturday" in text and "We won the vote" in text and "Back the strike?" in text
     assert "Far off" not in text and "Old news" not in text and "Called off" not in text
@@ -82,7 +68,7 @@ def test_one_digest_per_member_per_week(app, group, mailbox):
     assert digest.send_due(start + 7 * DAY - timedelta(seconds=1)) == 0  # the week's last second
     factories.post(published_at=start + 7 * DAY)
     assert digest.send_due(start + 7 * DAY) == 1  # the next week
-    assert len(_delivered(mailbox)) == 1 and len(mailbox.received) == 2
+    assert len(delivered(mailbox)) == 1 and len(mailbox.received) == 2
 
 
 def test_the_week_number_does_not_depend_on_the_day_it_is_asked(app):
@@ -112,8 +98,8 @@ def test_in_the_digest_for_a_notice_brings_the_digest_instead_of_the_notice(app,
     assert preferences.choice(member.id, "digest") == "single"
     assert preferences.choice(turned_off.id, "digest") == "off"
     assert digest.send_due(NOW) == 1
-    received = _delivered(mailbox)
-    assert list(received) == [member.email] and "Canvass" in _plain(received[member.email][0])
+    received = delivered(mailbox)
+    assert list(received) == [member.email] and "Canvass" in plain(received[member.email][0])
 
 
 def test_a_ballot_is_listed_only_to_members_who_may_vote_in_it(app, group, mailbox):
@@ -127,9 +113,9 @@ def test_a_ballot_is_listed_only_to_members_who_may_vote_in_it(app, group, mailb
     )
 
     assert digest.send_due(NOW) == 2
-    received = _delivered(mailbox)
-    assert "Affiliate?" in _plain(received[old.email][0])
-    assert "Affiliate?" not in _plain(received[new.email][0])
+    received = delivered(mailbox)
+    assert "Affiliate?" in plain(received[old.email][0])
+    assert "Affiliate?" not in plain(received[new.email][0])
 
 
 def test_the_worker_looks_for_due_digests_every_digest_check_seconds(app, group, mailbox):

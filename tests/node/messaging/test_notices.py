@@ -14,7 +14,7 @@ from node.services import mail
 from node.services.messaging import notices, preferences
 from node.services.voting import votes
 from tests import factories
-from tests.node.mail_support import smtp_settings
+from tests.node.mail_support import delivered, plain, smtp_settings
 
 T0 = datetime(2031, 3, 12, 9, 0, tzinfo=UTC)  # when the node began sending notices
 HOUR = timedelta(hours=1)
@@ -38,19 +38,6 @@ def _opted(kind: str, choice: str = "single", **fields):
     return member
 
 
-def _delivered(mailbox) -> dict[str, list]:
-    mail.send_due(limit=500)
-    found: dict[str, list] = {}
-    for _, to, message in mailbox.received:
-        for address in to:
-            found.setdefault(address, []).append(message)
-    return found
-
-
-def _plain(message) -> str:
-    return message.get_body(("plain",)).get_content()
-
-
 def test_a_new_event_reaches_only_members_who_opted_in_and_is_queued_once(app, started, mailbox):
     single = _opted("new_event")
     in_digest = _opted("new_event", "digest")
@@ -63,11 +50,11 @@ def test_a_new_event_reaches_only_members_who_opted_in_and_is_queued_once(app, s
     assert notices.send_due(T0 + 2 * HOUR) == 1
     assert notices.send_due(T0 + 3 * HOUR) == 0  # the second pass finds it done
 
-    received = _delivered(mailbox)
+    received = delivered(mailbox)
     assert list(received) == [single.email]
     [message] = received[single.email]
     assert message["Subject"] == "New event: Stall on Briggate"
-    assert f"/events/{event.id}" in _plain(message) and message["List-Unsubscribe"]
+    assert f"/events/{event.id}" in plain(message) and message["List-Unsubscribe"]
     assert in_digest.email not in received and turned_off.email not in received
     row = db.session.scalar(select(OutboundMail))
     assert (row.kind, row.source) == ("new_event", f"new_event:{event.id}")
@@ -84,8 +71,8 @@ def test_members_only_events_are_announced_too_but_not_cancelled_or_past_ones(
     factories.event(created_at=T0 + HOUR, starts_at=T0 + 90 * timedelta(minutes=1))
 
     assert notices.send_due(T0 + 2 * HOUR) == 1
-    [message] = _delivered(mailbox)[member.email]
-    assert "AGM" in message["Subject"] and "members only" in _plain(message)
+    [message] = delivered(mailbox)[member.email]
+    assert "AGM" in message["Subject"] and "members only" in plain(message)
 
 
 def test_nothing_from_before_the_start_nor_older_than_the_window_is_announced(
@@ -108,8 +95,8 @@ def test_a_scheduled_post_is_announced_when_its_time_comes(app, started, mailbox
 
     assert notices.send_due(T0 + HOUR) == 0
     assert notices.send_due(T0 + 4 * HOUR) == 1
-    [message] = _delivered(mailbox)[member.email]
-    assert message["Subject"] == "News: We won" and f"/news/{post.id}" in _plain(message)
+    [message] = delivered(mailbox)[member.email]
+    assert message["Subject"] == "News: We won" and f"/news/{post.id}" in plain(message)
 
 
 def test_a_new_ballot_goes_to_the_members_who_may_vote_in_it(app, started, mailbox):
@@ -127,10 +114,10 @@ def test_a_new_ballot_goes_to_the_members_who_may_vote_in_it(app, started, mailb
     assert notices.send_due(T0 + 30 * timedelta(minutes=1)) == 0  # not open yet
     assert notices.send_due(T0 + 2 * HOUR) == 1
     assert notices.send_due(T0 + 3 * HOUR) == 0
-    received = _delivered(mailbox)
+    received = delivered(mailbox)
     assert list(received) == [voter.email]
     assert too_new.email not in received and suspended.email not in received
-    assert f"/ballots/{ballot.id}" in _plain(received[voter.email][0])
+    assert f"/ballots/{ballot.id}" in plain(received[voter.email][0])
 
 
 def test_ballot_closing_goes_a_day_before_to_eligible_members_who_have_not_voted(
@@ -156,9 +143,9 @@ def test_ballot_closing_goes_a_day_before_to_eligible_members_who_have_not_voted
     assert notices.send_due(T0 + 5 * HOUR) == 0  # closes in 25 hours: not yet
     assert notices.send_due(T0 + 7 * HOUR) == 1
     assert notices.send_due(T0 + 8 * HOUR) == 0
-    received = _delivered(mailbox)
+    received = delivered(mailbox)
     assert list(received) == [waiting.email]
-    text = _plain(received[waiting.email][0])
+    text = plain(received[waiting.email][0])
     assert "you have not voted" in text and "Vera" not in text  # nothing about anyone else
 
 

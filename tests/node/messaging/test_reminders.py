@@ -11,13 +11,12 @@ from sqlalchemy import select
 
 from node.extensions import db
 from node.models import Event, GuestRsvp, OutboundMail, Rsvp, ShiftSignup
-from node.services import mail
 from node.services.messaging import digest, preferences, reminders, still_coming
 from node.services.organising import events
 from node.worker import Worker
 from tests import factories
 from tests.conftest import post_form
-from tests.node.mail_support import smtp_settings
+from tests.node.mail_support import delivered, plain, smtp_settings
 
 # Far enough ahead that the event is still to come when the test answers the link.
 NOW = datetime(2031, 5, 20, 18, 0, tzinfo=UTC)
@@ -27,19 +26,6 @@ TOMORROW = NOW + timedelta(hours=16)
 @pytest.fixture
 def app_config(app_config, mailbox):
     return smtp_settings(app_config, mailbox)
-
-
-def _delivered(mailbox) -> dict[str, list]:
-    mail.send_due(limit=500)
-    found: dict[str, list] = {}
-    for _, to, message in mailbox.received:
-        for address in to:
-            found.setdefault(address, []).append(message)
-    return found
-
-
-def _plain(message) -> str:
-    return message.get_body(("plain",)).get_content()
 
 
 def _going(event, member):
@@ -56,7 +42,7 @@ def _guest(event, email, state="going"):
 
 
 def _links(message) -> tuple[str, str]:
-    found = re.findall(r"http://localhost(/still-coming/[^\s)>\]]+)", _plain(message))
+    found = re.findall(r"http://localhost(/still-coming/[^\s)>\]]+)", plain(message))
     return found[0], found[1]
 
 
@@ -77,12 +63,12 @@ def test_an_event_reminder_goes_once_to_members_going_and_confirmed_guests(app, 
     assert reminders.send_due(NOW) == 2
     assert reminders.send_due(NOW + timedelta(hours=1)) == 0
 
-    received = _delivered(mailbox)
+    received = delivered(mailbox)
     assert sorted(received) == sorted([going.email, "guest@example.net"])
-    member_text = _plain(received[going.email][0])
+    member_text = plain(received[going.email][0])
     assert "Door knock" in member_text and "Still coming?" in member_text
     assert "Gwen Going" in member_text
-    guest_text = _plain(received["guest@example.net"][0])
+    guest_text = plain(received["guest@example.net"][0])
     assert "Still coming?" in guest_text and "Stop all mail from this group" in guest_text
     kinds = dict(db.session.execute(select(OutboundMail.to_address, OutboundMail.kind)).all())
     assert kinds == {going.email: "reminder", "guest@example.net": "guest"}
@@ -93,7 +79,7 @@ def test_still_coming_no_frees_the_place_and_yes_takes_it_back(app, client, mail
     member = factories.member()
     _going(event, member)
     reminders.send_due(NOW)
-    yes, no = _links(_delivered(mailbox)[member.email][0])
+    yes, no = _links(delivered(mailbox)[member.email][0])
 
     page = client.get(no)
     assert page.status_code == 200
@@ -140,7 +126,7 @@ def test_a_guest_answers_still_coming_through_the_guest_rsvp(app, client, mailbo
     event = factories.event(starts_at=TOMORROW, capacity=5)
     guest = _guest(event, "guest@example.net")
     reminders.send_due(NOW)
-    yes, no = _links(_delivered(mailbox)["guest@example.net"][0])
+    yes, no = _links(delivered(mailbox)["guest@example.net"][0])
 
     client.get(no)
     assert db.session.get(GuestRsvp, guest.id).state == "going"
@@ -162,7 +148,7 @@ def test_a_guest_who_stopped_all_mail_gets_no_reminder(app, group, mailbox):
     db.session.commit()
 
     assert reminders.send_due(NOW) == 1
-    assert list(_delivered(mailbox)) == ["loud@example.net"]
+    assert list(delivered(mailbox)) == ["loud@example.net"]
 
 
 def test_a_shift_reminder_names_the_shift_and_its_time(app, group, mailbox):
@@ -181,13 +167,13 @@ def test_a_shift_reminder_names_the_shift_and_its_time(app, group, mailbox):
 
     assert reminders.send_due(NOW) == 1
     assert reminders.send_due(NOW) == 0
-    received = _delivered(mailbox)
+    received = delivered(mailbox)
     assert list(received) == [on_it.email]
     message = received[on_it.email][0]
     assert message["Subject"] == "Reminder: Morning knock-up at Polling day"
     # 10:00 UTC is 11:00 in London in May; it ends at 14:00 there.
-    assert "Morning knock-up" in _plain(message) and "11:00" in _plain(message)
-    assert "to 14:00" in _plain(message)
+    assert "Morning knock-up" in plain(message) and "11:00" in plain(message)
+    assert "to 14:00" in plain(message)
 
 
 def test_no_reminder_for_an_event_already_started_or_cancelled(app, group, mailbox):
