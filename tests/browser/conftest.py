@@ -9,6 +9,7 @@ import pytest
 
 # Real `branchline` processes on free 127.0.0.1 ports, shared with the integration tests.
 from tests.integration.conftest import start_node  # noqa: F401
+from tests.node.mail_support import serve_mail
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -37,3 +38,11 @@ def chromium():
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture
+def mailbox():
+    """A real SMTP server on 127.0.0.1 for the node under test to send to."""
+    handler, controller = serve_mail()
+    yield handler
+    controller.stop()

@@ -12,20 +12,12 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.integration.conftest import ADMIN_PASSWORD
-from tests.node.mail_support import serve_mail
 
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 390, "height": 844}
 TITLE = "Saturday stall on Briggate"
 LINK = re.compile(r"https?://\S+/rsvp/glt_[A-Za-z0-9_-]+")
-
-
-@pytest.fixture
-def mailbox():
-    handler, controller = serve_mail()
-    yield handler
-    controller.stop()
 
 
 def _wait_for_mail(mailbox, to: str, timeout: float = 20.0):

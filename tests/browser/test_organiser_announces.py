@@ -13,20 +13,12 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.integration.conftest import ADMIN_PASSWORD
-from tests.node.mail_support import serve_mail
 
 pytestmark = pytest.mark.browser
 
 TITLE = "Saturday stall on Briggate"
 MEMBER_PASSWORD = "a long member passphrase"
 STOP = re.compile(r"Stop these with one click: (\S+)")
-
-
-@pytest.fixture
-def mailbox():
-    handler, controller = serve_mail()
-    yield handler
-    controller.stop()
 
 
 def _mail_to(mailbox, to: str, subject: str) -> list:
