@@ -21,7 +21,7 @@ from ..services.membership import imports, invitations, members
 from ..services.messaging import deliverability
 from ..services.organising import campaigns, candidates, events, posts
 from ..templating import input_time
-from . import attendance_page
+from . import attendance_page, pictures
 from . import manage_invitations as invitation_forms
 from .attempt import attempt
 from .forms import Errors, read_form
@@ -181,6 +181,16 @@ def _naive_zone(resource: Resource) -> str | None:
     return None if resource.zone_field else resource.zone_of(None)
 
 
+def _read_item(resource: Resource) -> tuple[Any, Errors, Any]:
+    """Load an item form and its picture: (data or None, errors, values to show again)."""
+    data, errors = _read(resource.schema(), resource.fields, _naive_zone(resource))
+    if not resource.pictures:
+        return data, errors, request.form
+    picture, picture_errors, values = pictures.read_item_picture()
+    errors = {**errors, **picture_errors}
+    return (None if errors else {**data, **picture}), errors, values
+
+
 @bp.get(f"/{KIND}/")
 def items(kind: str):
     resource = _resource(kind)
@@ -199,10 +209,10 @@ def new_item(kind: str):
     resource = _resource(kind)
     if request.method == "GET":
         return _item_form(resource, None, resource.defaults(), {})
-    data, errors = _read(resource.schema(), resource.fields, _naive_zone(resource))
+    data, errors, values = _read_item(resource)
     created, refusal, status = _save(errors, lambda: resource.service.create(data))
     if created is None:
-        return _item_form(resource, None, request.form, refusal, status)
+        return _item_form(resource, None, values, refusal, status)
     flash(f"Created the {resource.singular} “{resource.title_of(created)}”.", "success")
     return redirect(url_for("manage.items", kind=kind))
 
@@ -213,11 +223,13 @@ def edit_item(kind: str, item_id: int):
     item = resource.service.get(item_id, current_member())
     if request.method == "GET":
         values = _as_form_values(item, resource.fields, resource.zone_of(item))
+        if resource.pictures:
+            values |= pictures.item_picture_values(item)
         return _item_form(resource, item, values, {})
-    data, errors = _read(resource.schema(), resource.fields, _naive_zone(resource))
+    data, errors, values = _read_item(resource)
     saved, refusal, status = _save(errors, lambda: resource.service.update(item, data))
     if saved is None:
-        return _item_form(resource, item, request.form, refusal, status)
+        return _item_form(resource, item, values, refusal, status)
     flash(f"Saved the {resource.singular} “{resource.title_of(saved)}”.", "success")
     return redirect(url_for("manage.items", kind=kind))
 
