@@ -11,7 +11,7 @@ from ..auth import current_member, role_required
 from ..models import Picture
 from ..services import pictures
 from ..services.errors import Invalid
-from .forms import Errors
+from .forms import Errors, service_errors
 from .manage_forms import PICTURE_FIELDS
 
 bp = Blueprint("pictures", __name__)
@@ -79,7 +79,7 @@ def read_item_picture() -> tuple[dict[str, Any], Errors, dict[str, Any]]:
     try:
         uploaded = _read_upload(request.files.get("image"))
     except Invalid as refusal:
-        errors["image"] = [refusal.message]
+        errors |= service_errors(refusal)
     else:
         name = uploaded.name if uploaded is not None else name
     if name and _alt_errors(alt):
@@ -109,7 +109,7 @@ def manage_pictures():
         try:
             stored = None if errors else _read_upload(request.files.get("image"))
         except Invalid as refusal:
-            errors["image"] = [refusal.message]
+            errors |= service_errors(refusal)
         else:
             if stored is None and not errors:
                 errors["image"] = ["Choose a picture to upload."]
