@@ -22,6 +22,7 @@ from ..key_rotation import RetiredKeys, retired_keys
 from ..keys import NodeKeys, node_keys
 from ..models import Ballot, Campaign, Candidate, Event, Group, Post, utcnow
 from ..text import render_markdown
+from .pictures import picture_terms
 
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 SECURITY_CONTEXT = "https://w3id.org/security/v1"
@@ -103,26 +104,6 @@ def _text(source: str | None, group: Group) -> dict[str, Any]:
     }
 
 
-# Uploaded pictures are named ``<hash>.<ext>``; the extension says how they were written.
-PICTURE_MEDIA_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
-
-
-def _picture(group: Group, item: Any) -> dict[str, Any]:
-    """Return an item's picture as an AS Image, both as ``image`` and as its ``attachment``."""
-    name = getattr(item, "image", None)
-    if not name:
-        return {}
-    image = _compact(
-        {
-            "type": "Image",
-            "url": f"{group.base_url}/uploads/{name}",
-            "mediaType": PICTURE_MEDIA_TYPES.get(name.rsplit(".", 1)[-1]),
-            "name": item.image_alt,
-        }
-    )
-    return {"image": image, "attachment": [image]}
-
-
 def _addressing(group: Group) -> dict[str, Any]:
     return {
         "attributedTo": actor_id(group),
@@ -141,7 +122,7 @@ def event_document(group: Group, event: Event, campaign: Campaign | None = None)
     document = _common(group, event)
     document["name"] = event.title
     document.update(_text(event.description, group))
-    document.update(_picture(group, event))
+    document.update(picture_terms(group.base_url, event))
     document.update(
         {
             "startTime": timestamp(event.starts_at),
@@ -201,7 +182,7 @@ def campaign_document(group: Group, campaign: Campaign) -> dict[str, Any]:
                 str(render_markdown(campaign.summary, group.base_url)) if campaign.summary else None
             ),
             **_text(campaign.body, group),
-            **_picture(group, campaign),
+            **picture_terms(group.base_url, campaign),
             "kind": campaign.kind,
             "status": campaign.status,
             "startDate": _day(campaign.starts_on),
@@ -247,7 +228,7 @@ def post_document(group: Group, post: Post) -> dict[str, Any]:
         {
             "name": post.title,
             **_text(post.body, group),
-            **_picture(group, post),
+            **picture_terms(group.base_url, post),
             "published": timestamp(post.published_at),
             "updated": timestamp(post.updated_at),
             **_addressing(group),
