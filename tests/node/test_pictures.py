@@ -15,6 +15,7 @@ from node.extensions import db
 from node.models import Event, Picture
 from node.services import pictures
 from node.services.errors import Invalid
+from node.services.messaging import outbox
 from node.text import PICTURE_REFUSED, markdown_to_plain_text, render_markdown
 from tests import factories
 from tests.conftest import csrf_token, log_in
@@ -406,3 +407,12 @@ def test_an_svg_on_the_event_form_is_refused_on_the_picture_field(client, organi
     assert response.status_code == 400
     assert 'href="#f-image">Picture: Upload a JPEG' in response.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(Event)) == 0
+
+
+def test_mail_and_the_news_feed_give_own_pictures_their_full_address(app, client, group):
+    composed = outbox.compose("Stall", f"![Our stall]({OWN})")
+    assert f'src="{group.base_url}{OWN}"' in str(composed.html)
+    assert "[Picture: Our stall]" in composed.text
+    factories.post(body=f"![Our stall]({OWN})")
+    atom = client.get("/news.atom").get_data(as_text=True)
+    assert f"{group.base_url}{OWN}" in atom
