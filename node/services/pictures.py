@@ -32,13 +32,15 @@ ACCEPTED = ("JPEG", "PNG", "WEBP", "GIF")
 # Decoded format -> (format written, extension, media type). A GIF keeps its first frame, as PNG.
 WRITTEN = {
     "JPEG": ("JPEG", "jpg", "image/jpeg"),
+    "MPO": ("JPEG", "jpg", "image/jpeg"),  # a phone's JPEG with a second picture inside
     "PNG": ("PNG", "png", "image/png"),
     "WEBP": ("WEBP", "webp", "image/webp"),
     "GIF": ("PNG", "png", "image/png"),
 }
 MEDIA_TYPES = {extension: media for _, extension, media in WRITTEN.values()}
 THUMBNAIL_WIDTH = 400
-NAME = re.compile(r"^[0-9a-f]{32}(-t)?\.(jpg|png|webp)$")
+NAME = re.compile(r"^[0-9a-f]{32}(-t)?\.(jpg|png|webp)$")  # a picture or its thumbnail
+PICTURE = re.compile(r"^[0-9a-f]{32}\.(jpg|png|webp)$")
 UNREADABLE = "Upload a JPEG, PNG, WebP or GIF picture."
 
 
@@ -80,11 +82,17 @@ def _decode(content: bytes, max_pixels: int) -> tuple[Image.Image, str]:
     return picture, source_format
 
 
+def _workable(picture: Image.Image, target: str) -> Image.Image:
+    """Return the picture in a mode ``target`` writes and resizing treats well (no palette)."""
+    if picture.mode in ("RGB", "L") or (picture.mode in ("RGBA", "LA") and target != "JPEG"):
+        return picture
+    if target == "JPEG":
+        return picture.convert("RGB")
+    see_through = picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info
+    return picture.convert("RGBA" if see_through else "RGB")
+
+
 def _encode(picture: Image.Image, target: str, icc: bytes | None) -> bytes:
-    if target == "JPEG" and picture.mode != "RGB":
-        picture = picture.convert("RGB")
-    elif target in ("PNG", "WEBP") and picture.mode not in ("RGB", "RGBA", "L", "LA", "P"):
-        picture = picture.convert("RGBA")
     options: dict = {"icc_profile": icc} if icc else {}
     if target == "JPEG":
         options.update(quality=85, optimize=True, progressive=True)
@@ -102,10 +110,9 @@ def reencode(content: bytes, *, max_width: int, max_pixels: int) -> Encoded:
     """Decode an upload, apply its orientation, shrink it and encode it (and a thumbnail) afresh."""
     decoded, source_format = _decode(content, max_pixels)
     target, extension, media_type = WRITTEN[source_format]
-    icc = decoded.info.get("icc_profile")
-    upright = ImageOps.exif_transpose(decoded)
-    if upright.mode == "P" and source_format == "GIF":
-        upright = upright.convert("RGBA")
+    # The colour profile is kept (a phone's wide-gamut colours), unless the pixels leave CMYK.
+    icc = decoded.info.get("icc_profile") if decoded.mode != "CMYK" else None
+    upright = _workable(ImageOps.exif_transpose(decoded), target)
     main = _shrunk(upright, max_width)
     thumbnail = _shrunk(upright, min(THUMBNAIL_WIDTH, max_width))
     return Encoded(
@@ -184,7 +191,7 @@ def store(content: bytes, uploader: Member | None) -> Picture:
 
 def find(name: str | None) -> Picture | None:
     """Return the uploaded picture called ``name``, or None for anything else."""
-    if not name or not NAME.match(name) or name.endswith(tuple(f"-t.{e}" for e in MEDIA_TYPES)):
+    if not name or not PICTURE.match(name):
         return None
     return db.session.scalar(select(Picture).where(Picture.name == name))
 

@@ -87,6 +87,30 @@ def test_each_accepted_format_is_reencoded(fmt, written, media_type):
     assert left[0] > 150 and left[2] < 60  # still red on the left
 
 
+def test_a_phones_multi_picture_jpeg_is_taken_as_a_jpeg():
+    first = Image.new("RGB", (30, 20), (200, 0, 0))
+    out = io.BytesIO()
+    first.save(out, "MPO", save_all=True, append_images=[Image.new("RGB", (30, 20))])
+    assert Image.open(io.BytesIO(out.getvalue())).format == "MPO"  # as Pillow reads it
+    encoded = pictures.reencode(out.getvalue(), max_width=1600, max_pixels=10_000)
+    assert encoded.media_type == "image/jpeg"
+    assert opened(encoded.content).format == "JPEG"
+
+
+@pytest.mark.parametrize(
+    ("mode", "fmt", "written_mode"),
+    [("CMYK", "JPEG", "RGB"), ("P", "PNG", "RGBA"), ("I;16", "PNG", "RGB"), ("LA", "PNG", "LA")],
+)
+def test_unusual_colour_modes_are_written_in_a_plain_one(mode, fmt, written_mode):
+    image = Image.new(mode, (1000, 10))
+    save = {"transparency": 0} if mode == "P" else {}
+    out = io.BytesIO()
+    image.save(out, fmt, **save)
+    encoded = pictures.reencode(out.getvalue(), max_width=500, max_pixels=10**6)
+    assert opened(encoded.content).mode == written_mode
+    assert opened(encoded.content).size == (500, 5)
+
+
 def test_a_gif_keeps_its_first_frame():
     frames = [Image.new("RGB", (10, 10), colour) for colour in ((0, 200, 0), (200, 0, 0))]
     out = io.BytesIO()
