@@ -56,7 +56,11 @@ def _rebuild(autoincrement):
     if not autoincrement:
         return
     for table, segment in PUBLIC_IDS.items():
-        highest = bind.execute(sa.text(f"SELECT coalesce(max(id), 0) FROM {table}")).scalar()
+        highest = bind.execute(
+            sa.select(sa.func.coalesce(sa.func.max(sa.column("id")), 0)).select_from(
+                sa.table(table)
+            )
+        ).scalar()
         if segment is not None:
             highest = max(highest, _highest_in_feed(bind, segment))
         bind.execute(sa.text("DELETE FROM sqlite_sequence WHERE name = :name"), {"name": table})
