@@ -13,7 +13,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from ...extensions import db
 from ...models import Group, JoinRequest, Member
@@ -86,7 +87,11 @@ def ask(name: str, email: str, postcode: str, answers: list[str]) -> None:
         ),
     )
     db.session.add(found)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()  # the same address sent twice at once: the first one stands
+        return
     outbox.queue(
         outbox.Recipient(email, name),
         "account",
@@ -111,7 +116,7 @@ def pending() -> list[JoinRequest]:
 
 def count_pending() -> int:
     """Return how many requests wait for a decision."""
-    return len(pending())
+    return db.session.scalar(select(func.count()).select_from(JoinRequest)) or 0
 
 
 def answers_of(found: JoinRequest) -> list[Answer]:

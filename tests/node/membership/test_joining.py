@@ -255,3 +255,14 @@ def test_nothing_of_a_request_is_federated(client, group, organiser):
 
     bodies = " ".join(db.session.scalars(select(FeedEntry.body)))
     assert "robin@example.org" not in bodies and "Robin Hood" not in bodies
+
+
+def test_the_same_address_sent_twice_at_once_keeps_one_request(group, mailbox, monkeypatch):
+    joining.ask("Robin Hood", "robin@example.org", "LS7", [])
+    # The second request checked before the first was stored: the database refuses the copy.
+    monkeypatch.setattr(joining, "_pending_for", lambda _email: None)
+
+    joining.ask("Robin Again", "robin@example.org", "LS7", [])
+
+    assert [found.name for found in _requests()] == ["Robin Hood"]
+    assert len(delivered(mailbox)["robin@example.org"]) == 1
