@@ -144,6 +144,7 @@ def test_an_organiser_approves_and_the_person_gets_the_usual_invitation(
     log_in(client, organiser)
     listing = client.get("/manage/joining/").get_data(as_text=True)
     assert "Robin Hood" in listing and "robin@example.org" in listing
+    assert re.search(r'aria-current="page">Members<', listing)  # under the Members tab
     (found,) = _requests()
     delivered(mailbox)
     mailbox.received.clear()
