@@ -148,6 +148,7 @@ def dashboard():
         "candidates": candidates.listing(viewer, per_page=1).total,
         "posts": posts.listing(viewer, per_page=1).total,
         "members": members.listing(1, 1, status="active").total,
+        "join_requests": joining.count_pending(),
     }
     upcoming = events.listing(viewer, per_page=5, when="upcoming")
     return render_template("manage/dashboard.html", counts=counts, upcoming=upcoming)

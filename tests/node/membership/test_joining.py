@@ -142,6 +142,8 @@ def test_an_organiser_approves_and_the_person_gets_the_usual_invitation(
 ):
     joining.ask("Robin Hood", "robin@example.org", "LS7", [])
     log_in(client, organiser)
+    overview = client.get("/manage/").get_data(as_text=True)
+    assert re.search(r"<strong>1</strong> waiting to join", overview)
     listing = client.get("/manage/joining/").get_data(as_text=True)
     assert "Robin Hood" in listing and "robin@example.org" in listing
     assert re.search(r'aria-current="page">Members<', listing)  # under the Members tab
