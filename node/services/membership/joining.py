@@ -92,8 +92,10 @@ def ask(name: str, email: str, postcode: str, answers: list[str]) -> None:
     except IntegrityError:
         db.session.rollback()  # the same address sent twice at once: the first one stands
         return
+    # Addressed without the name typed: a stranger could type anything there, and this mail
+    # goes to an address nobody has confirmed (docs/security.md: only the node's words).
     outbox.queue(
-        outbox.Recipient(email, name),
+        outbox.Recipient(email),
         "account",
         f"We have your request to join {group.name}",
         f"Thank you for asking to join {group.name}.\n\n"
@@ -149,7 +151,7 @@ def decline(found: JoinRequest, *, tell: bool) -> None:
     if tell:
         group_name = groups.current_group().name
         outbox.queue(
-            outbox.Recipient(found.email, found.name),
+            outbox.Recipient(found.email),  # not the name typed, as for the acknowledgement
             "account",
             f"Your request to join {group_name}",
             f"Thank you for asking to join {group_name}. The organisers are not able to "

@@ -59,6 +59,7 @@ def test_a_visitor_asks_to_join_and_is_told_by_mail(client, group, mailbox):
     (message,) = delivered(mailbox)["robin@example.org"]
     assert "request to join" in message["Subject"]
     assert "organisers will look at your request" in plain(message)
+    assert "Robin Hood" not in plain(message)  # only the node's words go to an unconfirmed address
     assert "we have your request to join" in client.get("/").get_data(as_text=True)
 
 
