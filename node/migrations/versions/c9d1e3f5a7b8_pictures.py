@@ -1,7 +1,7 @@
 """pictures: uploaded pictures, and a picture with its alt text on campaigns, events and posts
 
 Revision ID: c9d1e3f5a7b8
-Revises: a7e3c1d5f9b2
+Revises: f3a9c7e1d5b8
 Create Date: 2026-12-06 19:10:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c9d1e3f5a7b8'
-down_revision = 'a7e3c1d5f9b2'
+down_revision = 'f3a9c7e1d5b8'
 branch_labels = None
 depends_on = None
 
