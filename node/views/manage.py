@@ -182,16 +182,6 @@ def _naive_zone(resource: Resource) -> str | None:
     return None if resource.zone_field else resource.zone_of(None)
 
 
-def _read_item(resource: Resource) -> tuple[Any, Errors, Any]:
-    """Load an item form and its picture: (data or None, errors, values to show again)."""
-    data, errors = _read(resource.schema(), resource.fields, _naive_zone(resource))
-    if not resource.pictures:
-        return data, errors, request.form
-    picture, picture_errors, values = pictures.read_item_picture()
-    errors = {**errors, **picture_errors}
-    return (None if errors else {**data, **picture}), errors, values
-
-
 @bp.get(f"/{KIND}/")
 def items(kind: str):
     resource = _resource(kind)
@@ -210,7 +200,8 @@ def new_item(kind: str):
     resource = _resource(kind)
     if request.method == "GET":
         return _item_form(resource, None, resource.defaults(), {})
-    data, errors, values = _read_item(resource)
+    data, errors = _read(resource.schema(), resource.fields, _naive_zone(resource))
+    data, errors, values = pictures.with_picture(resource, data, errors)
     created, refusal, status = _save(errors, lambda: resource.service.create(data))
     if created is None:
         return _item_form(resource, None, values, refusal, status)
@@ -227,7 +218,8 @@ def edit_item(kind: str, item_id: int):
         if resource.pictures:
             values |= pictures.item_picture_values(item)
         return _item_form(resource, item, values, {})
-    data, errors, values = _read_item(resource)
+    data, errors = _read(resource.schema(), resource.fields, _naive_zone(resource))
+    data, errors, values = pictures.with_picture(resource, data, errors)
     saved, refusal, status = _save(errors, lambda: resource.service.update(item, data))
     if saved is None:
         return _item_form(resource, item, values, refusal, status)

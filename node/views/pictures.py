@@ -12,7 +12,7 @@ from ..models import Picture
 from ..services import pictures
 from ..services.errors import Invalid
 from .forms import Errors, service_errors
-from .manage_forms import PICTURE_FIELDS
+from .manage_forms import PICTURE_FIELDS, Resource
 
 bp = Blueprint("pictures", __name__)
 
@@ -87,6 +87,15 @@ def read_item_picture() -> tuple[dict[str, Any], Errors, dict[str, Any]]:
     values = {**request.form.to_dict(), "image_name": name or ""}
     values.pop("image_remove", None)
     return {"image": name, "image_alt": alt if name else None}, errors, values
+
+
+def with_picture(resource: Resource, data: Any, errors: Errors) -> tuple[Any, Errors, Any]:
+    """Add an item form's picture to what its schema read: (data or None, errors, values)."""
+    if not resource.pictures:
+        return data, errors, request.form
+    picture, picture_errors, values = read_item_picture()
+    errors = {**errors, **picture_errors}
+    return (None if errors else {**data, **picture}), errors, values
 
 
 def item_picture_values(item: Any) -> dict[str, Any]:
