@@ -165,7 +165,7 @@ def store(content: bytes, uploader: Member | None) -> Picture:
         raise Invalid.on("image", "Choose a picture to upload.")
     limit = _limit("PICTURE_MAX_BYTES")
     if len(content) > limit:
-        raise Invalid.on("image", f"The picture must be at most {limit // (1024 * 1024)} MiB.")
+        raise Invalid.on("image", f"The picture must be at most {limit / (1024 * 1024):g} MiB.")
     encoded = reencode(
         content, max_width=_limit("PICTURE_MAX_WIDTH"), max_pixels=_limit("PICTURE_MAX_PIXELS")
     )

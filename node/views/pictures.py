@@ -70,7 +70,7 @@ def _alt_errors(alt: str) -> list[str]:
     return []
 
 
-def read_item_picture() -> tuple[dict[str, Any], Errors, dict[str, Any]]:
+def _read_item_picture() -> tuple[dict[str, Any], Errors, dict[str, Any]]:
     """Read an item form's picture: (columns to store, errors, values to show the form again)."""
     errors: Errors = {}
     alt = request.form.get("image_alt", "").strip()
@@ -93,7 +93,7 @@ def with_picture(resource: Resource, data: Any, errors: Errors) -> tuple[Any, Er
     """Add an item form's picture to what its schema read: (data or None, errors, values)."""
     if not resource.pictures:
         return data, errors, request.form
-    picture, picture_errors, values = read_item_picture()
+    picture, picture_errors, values = _read_item_picture()
     errors = {**errors, **picture_errors}
     return (None if errors else {**data, **picture}), errors, values
 
