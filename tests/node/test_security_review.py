@@ -41,6 +41,7 @@ from node.services.messaging import announcements
 from node.services.organising import calendar_feeds, carpools, series
 from node.services.peering import blocking, inbox, outbound
 from node.services.voting import ballots
+from node.text import OWN_PICTURE, PICTURE_REFUSED
 from tests import factories
 from tests.conftest import csrf_token, log_in, post_form
 from tests.node.activitypub_support import AS_JSON
@@ -361,6 +362,8 @@ HOSTILE_MARKDOWN = "\n\n".join(
         "Kept **SANITISED-MARK** text.",
         "<script>alert('script')</script>",
         "<img src=x onerror=alert('img')>",
+        "![a tracking pixel](https://evil.example/pixel.png)",
+        '<img src="/uploads/0123456789abcdef0123456789abcdef.png" onerror="alert(13)">',
         '<a href="javascript:alert(1)">raw javascript link</a>',
         "[markdown javascript link](javascript:alert(2))",
         '<a href="JaVaScRiPt:alert(3)">mixed case</a>',
@@ -387,9 +390,10 @@ HOSTILE_MARKDOWN = "\n\n".join(
 # of the text's box: none of them may come out of a member's Markdown.
 NOT_FROM_MARKDOWN = {
     "script", "style", "iframe", "frame", "frameset", "object", "embed", "applet", "svg",
-    "math", "img", "picture", "video", "audio", "source", "base", "meta", "link", "form",
+    "math", "picture", "video", "audio", "source", "base", "meta", "link", "form",
     "input", "button", "textarea", "select", "template", "noscript", "div",
 }  # fmt: skip
+MARKDOWN_ATTRIBUTES = {"href", "title", "rel", "align", "src", "alt", "loading", "class"}
 URL_ATTRIBUTES = {"href", "src", "action", "formaction", "data", "srcset", "xlink:href"}
 SAFE_SCHEMES = {"", "http", "https", "mailto"}
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -437,9 +441,14 @@ def _assert_inert(html: str, *, whole: bool = False, where: str = "") -> _Prose:
     parsed.close()
     for tag, attributes in parsed.found:
         assert tag not in NOT_FROM_MARKDOWN, (where, tag, attributes)
+        if tag == "img":  # only a picture uploaded to this node (node/text.py)
+            address = urlsplit(attributes.get("src", ""))
+            assert address.netloc in ("", "localhost"), (where, attributes)
+            assert OWN_PICTURE.fullmatch(address.path), (where, attributes)
         for name, value in attributes.items():
             assert name not in URL_ATTRIBUTES or _scheme(value) in SAFE_SCHEMES, (where, tag, name)
-            assert name in {"href", "title", "rel", "align"}, (where, tag, name, value)
+            assert name in MARKDOWN_ATTRIBUTES, (where, tag, name, value)
+            assert name != "class" or (tag, value) == ("span", "picture-refused"), (where, tag)
     for tag, attributes in parsed.everywhere:  # nothing escaped the prose either
         assert tag != "script" and tag != "iframe", (where, tag)
         assert not any(name.startswith("on") or name == "style" for name in attributes), (
@@ -468,6 +477,7 @@ def test_hostile_markdown_is_inert_on_every_page_that_shows_markdown(client, gro
         parsed = _assert_inert(html, where=path)
         assert parsed.regions >= 1, path
         assert "<strong>SANITISED-MARK</strong>" in html, path  # the Markdown was rendered
+        assert PICTURE_REFUSED in html, path  # pictures from elsewhere are named, not loaded
         links = [attrs for tag, attrs in parsed.found if tag == "a" and attrs.get("href")]
         assert {"href": "https://example.org/", "rel": "nofollow noopener noreferrer"} in links
 
