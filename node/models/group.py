@@ -31,5 +31,7 @@ class Group(db.Model):
     # "group", or "aggregator" (`branchline init --aggregator`): the role kept across
     # restarts; BRANCHLINE_ROLE=aggregator switches it on too.
     role: Mapped[str] = mapped_column(String(20), default="group", server_default="group")
+    # When an admin put away the Manage dashboard's "what next" checklist (services/checklist).
+    checklist_dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
