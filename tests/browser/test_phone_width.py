@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from playwright.sync_api import expect
 
 from node import create_app
 from tests.integration.conftest import ADMIN_PASSWORD
@@ -144,6 +145,18 @@ def _log_in(context, node) -> None:
     page.close()
 
 
+def _check_in_is_in_reach(context, folder: Path) -> None:
+    """On the phone, the Events list shows each event as a card with Check-in on screen."""
+    page = context.new_page()
+    page.goto("/manage/events/")
+    check_in = page.get_by_role("link", name="Check-in").first
+    expect(check_in).to_be_in_viewport()
+    box = check_in.bounding_box()
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box
+    page.screenshot(path=str(folder / "manage-events-phone.png"), full_page=True)
+    page.close()
+
+
 def test_every_page_of_a_node_and_an_aggregator_fits_a_phone(start_node, chromium, tmp_path):
     routes = _routes(tmp_path)
     group = start_node()
@@ -158,6 +171,8 @@ def test_every_page_of_a_node_and_an_aggregator_fits_a_phone(start_node, chromiu
         admin = chromium.new_context(base_url=node.url, viewport=PHONE)
         _log_in(admin, node)
         offenders += [f"{node.handle} admin {line}" for line in _too_wide(admin, urls, visited)]
+        if node is group:
+            _check_in_is_in_reach(admin, tmp_path)
         admin.close()
     assert "/manage/events/" in " ".join(visited) and "/network/groups" in visited
     assert not offenders, "pages wider than a 390px phone:\n" + "\n".join(offenders)
