@@ -69,9 +69,12 @@ def steps(group: Group) -> list[Step]:
     ]
 
 
-def showing(group: Group, found: list[Step]) -> bool:
-    """Say whether the dashboard shows the checklist: until dismissed or every step is done."""
-    return group.checklist_dismissed_at is None and not all(step.done for step in found)
+def pending(group: Group) -> list[Step] | None:
+    """Return the steps while the dashboard shows them: until put away or every step is done."""
+    if group.checklist_dismissed_at is not None:
+        return None
+    found = steps(group)
+    return None if all(step.done for step in found) else found
 
 
 def dismiss(group: Group) -> None:

@@ -150,13 +150,9 @@ def dashboard():
         "members": members.listing(1, 1, status="active").total,
     }
     upcoming = events.listing(viewer, per_page=5, when="upcoming")
-    group = groups.current_group()
-    steps = checklist.steps(group)
+    pending = checklist.pending(groups.current_group())
     return render_template(
-        "manage/dashboard.html",
-        counts=counts,
-        upcoming=upcoming,
-        checklist=steps if checklist.showing(group, steps) else None,
+        "manage/dashboard.html", counts=counts, upcoming=upcoming, checklist=pending
     )
 
 

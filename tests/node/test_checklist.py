@@ -65,4 +65,4 @@ def test_dismissing_needs_an_organiser_and_a_csrf_token(client, group):
 def test_the_steps_say_what_to_do_and_where(group):
     steps = checklist.steps(group)
     assert [step.key for step in steps] == ["profile", "event", "invite", "network"]
-    assert checklist.showing(group, steps)
+    assert checklist.pending(group) == steps
