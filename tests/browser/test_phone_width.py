@@ -20,6 +20,7 @@ from tests.integration.conftest import ADMIN_PASSWORD
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 390, "height": 844}
+MEMBER_PASSWORD = "a member's long passphrase"
 # Machine documents, downloads and endpoints that only redirect or need a secret token.
 SKIPPED_PREFIXES = ("/api/", "/.well-known/", "/static/", "/aggregate/", "/nodeinfo/")
 SKIPPED_ENDPOINTS = {"auth.setup", "account.data_download", "pages.logo"}
@@ -145,6 +146,19 @@ def _log_in(context, node) -> None:
     page.close()
 
 
+def _join_as_member(context, node) -> None:
+    """Add a member from the command line and take their invitation in the browser."""
+    added = node.cli("member", "add", "morgan@example.org", "--name", "Morgan Member").stdout
+    link = added.split("here: ")[1].strip()
+    page = context.new_page()
+    page.goto(link)
+    page.fill("#f-password", MEMBER_PASSWORD)
+    page.fill("#f-password_confirm", MEMBER_PASSWORD)
+    page.get_by_role("button", name="Join the group").click()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    page.close()
+
+
 def _check_in_is_in_reach(context, folder: Path) -> None:
     """On the phone, the Events list shows each event as a card with Check-in on screen."""
     page = context.new_page()
@@ -168,6 +182,12 @@ def test_every_page_of_a_node_and_an_aggregator_fits_a_phone(start_node, chromiu
         visitor = chromium.new_context(base_url=node.url, viewport=PHONE)
         offenders += [f"{node.handle} visitor {line}" for line in _too_wide(visitor, urls, visited)]
         visitor.close()
+        if node is group:  # a member without a role sees members' pages, and no Manage
+            member = chromium.new_context(base_url=node.url, viewport=PHONE)
+            _join_as_member(member, node)
+            too_wide = _too_wide(member, urls, visited)
+            offenders += [f"{node.handle} member {line}" for line in too_wide]
+            member.close()
         admin = chromium.new_context(base_url=node.url, viewport=PHONE)
         _log_in(admin, node)
         offenders += [f"{node.handle} admin {line}" for line in _too_wide(admin, urls, visited)]
