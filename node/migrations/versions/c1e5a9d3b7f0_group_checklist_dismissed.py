@@ -1,7 +1,7 @@
 """group profile: when an admin put the after-setup checklist away
 
 Revision ID: c1e5a9d3b7f0
-Revises: a7e3c1d5f9b2
+Revises: f3a9c7e1d5b8
 Create Date: 2026-12-06 19:00:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c1e5a9d3b7f0'
-down_revision = 'a7e3c1d5f9b2'
+down_revision = 'f3a9c7e1d5b8'
 branch_labels = None
 depends_on = None
 
