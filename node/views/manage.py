@@ -15,7 +15,7 @@ from schemas.group import GroupIn
 from schemas.members import MemberIn, MemberUpdate
 
 from ..auth import current_member, role_required
-from ..services import groups, profile
+from ..services import checklist, groups, profile
 from ..services.errors import Invalid
 from ..services.membership import imports, invitations, joining, members
 from ..services.messaging import deliverability
@@ -151,7 +151,17 @@ def dashboard():
         "join_requests": joining.count_pending(),
     }
     upcoming = events.listing(viewer, per_page=5, when="upcoming")
-    return render_template("manage/dashboard.html", counts=counts, upcoming=upcoming)
+    pending = checklist.pending(groups.current_group())
+    return render_template(
+        "manage/dashboard.html", counts=counts, upcoming=upcoming, checklist=pending
+    )
+
+
+@bp.post("/checklist/dismiss")
+def dismiss_checklist():
+    checklist.dismiss(groups.current_group())
+    flash("The checklist is put away. Everything on it stays in the tabs above.", "success")
+    return redirect(url_for("manage.dashboard"))
 
 
 # Campaigns, events, candidates and news posts: one set of views ----------------------

@@ -78,6 +78,7 @@ ACCESS = {
     "mail_links.preferences": "member",
     "mail_links.preferences_save": "member",
     "manage.dashboard": "organiser",
+    "manage.dismiss_checklist": "organiser",
     "manage.items": "organiser",
     "manage.new_item": "organiser",
     "manage.edit_item": "organiser",
