@@ -200,8 +200,9 @@ def _owner_tag(ballot_id: int, receipt: str, voter: str, member_id: int, secret:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def check_may_vote(ballot: Ballot, member: Member) -> None:
-    """Refuse (Conflict or Forbidden) unless ``member`` may vote in ``ballot`` now."""
+def check_may_vote(ballot: Ballot, member: Member, choices: list[int]) -> None:
+    """Refuse (Invalid, Conflict or Forbidden) what ``cast`` would refuse, writing nothing."""
+    _check_choices(ballot, choices)
     _check_open(ballot, member)
     if not ballot.allow_change and has_voted(ballot, member):
         raise Conflict(CANNOT_CHANGE)

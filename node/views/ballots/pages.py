@@ -160,14 +160,15 @@ def vote(ballot_id: int):
         return _ballot_page(found, 400, flatten(exc.messages), chosen=chosen)
     if request.form.get("confirm") != "yes":
         with attempt() as tried:
-            votes.check_may_vote(found, viewer)  # refused now, not after the review
+            votes.check_may_vote(found, viewer, choices)  # refused now, not after the review
         if tried.refusal:
-            return _ballot_page(found, tried.status, tried.errors)
+            return _ballot_page(found, tried.status, tried.errors, chosen=chosen)
         return _review(found, chosen, choices, code)
     with attempt() as tried:
         receipt = votes.cast(found, viewer, choices, code)
     if tried.refusal:
-        return _ballot_page(ballots.get(ballot_id, viewer), tried.status, tried.errors)
+        found = ballots.get(ballot_id, viewer)
+        return _ballot_page(found, tried.status, tried.errors, chosen=chosen)
     # Shown here, once: it is not stored anywhere a page could be rendered from again.
     return render_template("ballots/receipt.html", ballot=found, receipt=receipt)
 
