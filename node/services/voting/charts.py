@@ -14,6 +14,7 @@ WIDTH = 320  # the drawing's own units; the SVG scales to the column it is in
 PLOT = 250  # the longest bar, leaving room for its figure after it
 ROW = 38  # each option: its name above, its bar below
 BAR = 16
+LABEL_CHARS = 46  # what fits across the drawing; the table and the summary keep the whole name
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def bar_chart(
     top = max([scale or 0, *(value for _, value in rows), 0])
     bars = [
         Bar(
-            label=label,
+            label=label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…",
             value=value,
             shown=_shown(value),
             y=i * ROW,
@@ -63,7 +64,7 @@ def bar_chart(
         )
         for i, (label, value) in enumerate(rows)
     ]
-    summary = "; ".join(f"{bar.label}: {bar.shown}" for bar in bars)
+    summary = "; ".join(f"{label}: {bar.shown}" for (label, _), bar in zip(rows, bars, strict=True))
     return Chart(title, summary, bars, WIDTH, max(ROW * len(bars), ROW))
 
 
