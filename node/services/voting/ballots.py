@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -158,6 +158,10 @@ def _with_times(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+# An opening typed as "now" is a minute old when the form arrives: that is not a surprise.
+PAST_OPENING_GRACE = timedelta(minutes=10)
+
+
 @dataclass(frozen=True)
 class SetupPreview:
     """Who a ballot being set up lets vote, and what the organiser should know first."""
@@ -187,7 +191,7 @@ def preview(data: dict[str, Any], now: datetime | None = None) -> SetupPreview:
     eligible, members = eligible_members(data["freeze_at"])
     warnings = []
     zone = ZoneInfo(current_group().timezone if current_group() else "UTC")
-    if data["opens_at"] < now:
+    if data["opens_at"] < now - PAST_OPENING_GRACE:
         warnings.append(
             "Voting opens in the past ("
             + data["opens_at"].astimezone(zone).strftime("%d %b %Y %H:%M")
