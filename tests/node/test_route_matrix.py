@@ -186,6 +186,7 @@ ACCESS = {
     "ballots.ballot": "public",
     "ballots.vote": "member",
     "ballots.papers": "member",
+    "ballots.manage_list": "organiser",
     "ballots.new": "organiser",
     "ballots.close": "organiser",
     "ballots.delete": "organiser",

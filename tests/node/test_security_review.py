@@ -92,7 +92,7 @@ def test_twenty_parallel_votes_from_one_member_on_the_page_leave_one_paper(app, 
     def vote(i: int) -> int:
         browser = app.test_client()  # one browser tab per request, all in the same session
         browser.set_cookie(cookie, session, domain="localhost")
-        form = {"choice": str(i % 2), "csrf_token": token}
+        form = {"choice": str(i % 2), "confirm": "yes", "csrf_token": token}
         return browser.post(path, data=form).status_code
 
     answers = _all_at_once(VOTERS_AT_ONCE, vote)
@@ -129,7 +129,10 @@ def test_a_member_who_joined_exactly_at_the_freeze_may_vote_and_a_second_later_m
 
     log_in(client, on_time)
     voted = post_form(
-        client, f"/ballots/{ballot.id}/vote", {"choice": "0"}, page=f"/ballots/{ballot.id}"
+        client,
+        f"/ballots/{ballot.id}/vote",
+        {"choice": "0", "confirm": "yes"},
+        page=f"/ballots/{ballot.id}",
     )
     assert voted.status_code == 200, voted.get_data(as_text=True)[:500]
     assert 'id="receipt-code"' in voted.get_data(as_text=True)
