@@ -39,6 +39,7 @@ from .shift import Shift, ShiftSignup
 from .state import SiteState
 from .twinning import OutgoingRsvp, RemoteRsvp, Twinning
 from .types import UTCDateTime, utcnow
+from .waitlist import EventWaitlist
 from .worker import WorkerHeartbeat
 
 __all__ = [
@@ -64,6 +65,7 @@ __all__ = [
     "EarlyEntry",
     "Event",
     "EventSeries",
+    "EventWaitlist",
     "GuestRsvp",
     "FeedEntry",
     "Follower",
