@@ -50,6 +50,7 @@ from .views import (
     still_coming,
     twins,
     unavailable,
+    waitlist,
     wellknown,
 )
 
@@ -84,6 +85,7 @@ BLUEPRINTS = tuple(
         shifts,
         carpools,
         guests,
+        waitlist,
         checkin,
         series,
     )

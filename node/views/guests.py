@@ -27,7 +27,7 @@ from schemas.common import InputSchema, Text
 from .. import request_limits
 from ..auth import current_member
 from ..models import Event, Member
-from ..services.organising import events, guests
+from ..services.organising import events, guests, waitlist
 from . import event_page
 from .attempt import attempt
 from .forms import Errors, read_form, submitted
@@ -140,6 +140,7 @@ def _show(token: str, guest, status: int = 200, error: str | None = None):
             token=token,
             is_over=events.is_over(event),
             spaces_left=events.spaces_left(event),
+            waiting_place=waitlist.position(event, guest=guest),
             error=error,
         ),
         status,
@@ -150,15 +151,23 @@ def _show(token: str, guest, status: int = 200, error: str | None = None):
 @bp.post("/rsvp/<token>")
 @no_store
 def answer(token: str):
-    """Confirm (action=confirm) or cancel (action=cancel) from the link's page."""
+    """Confirm (action=confirm), join the waiting list (action=waitlist) or cancel."""
     guest = guests.by_token(token)
     action = request.form.get("action")
-    if action not in ("confirm", "cancel"):
+    if action not in ("confirm", "waitlist", "cancel"):
         return _show(token, guest, 400, "Choose to confirm or to cancel.")
     with attempt() as tried:
         if action == "confirm":
             guests.confirm(guest)
             flash("You are going. See you there!", "success")
+        elif action == "waitlist":
+            waitlist.join_guest(guest)
+            place = waitlist.position(guests.event_of(guest), guest=guest)
+            flash(
+                f"You are on the waiting list: number {place}. We will e-mail you if a place "
+                "frees.",
+                "success",
+            )
         else:
             guests.cancel(guest)
             flash("Your place is cancelled. Thanks for letting us know.", "success")

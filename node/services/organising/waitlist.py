@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import update as sql_update
+from sqlalchemy.exc import IntegrityError
 
 from ...extensions import db
 from ...models import Event, EventWaitlist, GuestRsvp, Member, Rsvp, digest, utcnow
@@ -116,10 +117,13 @@ def _add(event: Event, **who) -> EventWaitlist:
     db.session.add(entry)
     try:
         db.session.commit()
-    except Exception:
+    except IntegrityError:
         # The same person joined twice at once (a unique constraint): the other one stands.
         db.session.rollback()
-        raise
+        found = db.session.scalar(select(EventWaitlist).filter_by(event_id=event.id, **who))
+        if found is None:
+            raise Conflict("Your place changed while this one was saved; try again.") from None
+        return found
     return entry
 
 
@@ -164,6 +168,12 @@ def leave(event: Event, member: Member | None = None, guest: GuestRsvp | None = 
         .where(EventWaitlist.event_id == event.id, where)
         .execution_options(synchronize_session=False)
     )
+
+
+def withdraw(event: Event, member: Member) -> None:
+    """Take a member off the waiting list (if on it) and commit."""
+    leave(event, member=member)
+    db.session.commit()
 
 
 # Promotion ---------------------------------------------------------------------------
