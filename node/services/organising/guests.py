@@ -25,7 +25,7 @@ from ...models import Event, GuestRsvp, digest, utcnow
 from .. import mail
 from ..errors import Conflict, Invalid, NotFound
 from ..groups import base_url, current_group
-from . import events, waitlist
+from . import events, shifts, waitlist
 
 PENDING = "pending"
 GOING = "going"
@@ -194,8 +194,10 @@ def cancel(guest: GuestRsvp) -> GuestRsvp:
         .execution_options(synchronize_session=False)
     )
     waitlist.leave(event, guest=guest)
-    if moved.rowcount == 1 and guest.state == GOING and not guest.walk_in:
-        events.free_places(event.id, 1)
+    if moved.rowcount == 1 and guest.state == GOING:
+        shifts.release_guest(guest)  # no place at the event, no place on its shifts
+        if not guest.walk_in:
+            events.free_places(event.id, 1)
     db.session.commit()
     db.session.refresh(guest)
     return guest

@@ -68,7 +68,9 @@ def test_a_guest_joins_from_their_link_and_sees_their_place(client):
     page = f"/events/{event.id}"
     shown = client.get(page).get_data(as_text=True)
     assert "Full — join the waiting list" in shown and "E-mail me the link" in shown
-    post_form(client, f"{page}/guest-rsvp", {"name": "Gwen", "email": "gwen@example.net"}, page=page)
+    post_form(
+        client, f"{page}/guest-rsvp", {"name": "Gwen", "email": "gwen@example.net"}, page=page
+    )
     token = _token("gwen@example.net")
     link_page = client.get(f"/rsvp/{token}").get_data(as_text=True)
     assert "Join the waiting list" in link_page and "Confirm my place" not in link_page
