@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from node.extensions import db
-from node.models import Event, GuestRsvp, OutboundMail
+from node.models import Event, GuestRsvp, Member, OutboundMail
 from node.services.organising import events, guests, waitlist
 from tests import factories
 from tests.conftest import log_in, post_form
@@ -88,3 +88,30 @@ def test_the_attendance_page_lists_the_waiting_list(client, organiser):
     page = client.get(f"/manage/events/{event.id}/attendance").get_data(as_text=True)
     assert "Waiting list" in page
     assert page.index("Wanda Waiting") < page.index("gwen@example.net")
+
+
+def test_a_member_joins_reads_and_leaves_the_waiting_list_over_the_api(api, member, member_token):
+    event = _full_event()
+    path = f"/events/{event.id}/waitlist"
+    assert api.get(path, member_token).get_json() == {
+        "event_id": event.id,
+        "full": True,
+        "waiting": 0,
+        "position": None,
+    }
+    joined = api.put(path, member_token)
+    assert joined.status_code == 200 and joined.get_json()["position"] == 1
+    assert api.get(path, member_token).get_json()["waiting"] == 1
+    events.withdraw(
+        db.session.get(Event, event.id),
+        db.session.scalar(select(Member).where(Member.email == "first@example.org")),
+    )
+    promoted = api.get(f"/events/{event.id}/waitlist", member_token).get_json()
+    assert promoted["position"] is None and promoted["full"] is True
+    assert api.delete(path, member_token).status_code == 204
+
+
+def test_joining_the_waiting_list_of_an_event_with_room_is_a_409_over_the_api(api, member_token):
+    event = factories.event(starts_at=START, capacity=3)
+    refused = api.put(f"/events/{event.id}/waitlist", member_token)
+    assert refused.status_code == 409 and "places left" in refused.get_json()["error"]
