@@ -170,6 +170,15 @@ def leave(event: Event, member: Member | None = None, guest: GuestRsvp | None = 
     )
 
 
+def leave_everywhere(member: Member) -> None:
+    """Take a departing member off every waiting list, without committing."""
+    db.session.execute(
+        sql_delete(EventWaitlist)
+        .where(EventWaitlist.member_id == member.id)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def withdraw(event: Event, member: Member) -> None:
     """Take a member off the waiting list (if on it) and commit."""
     leave(event, member=member)

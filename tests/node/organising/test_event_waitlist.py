@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from node.extensions import db
 from node.models import Event, EventWaitlist, GuestRsvp, Member, OutboundMail, Rsvp
 from node.services.errors import Conflict
+from node.services.membership import members
 from node.services.organising import events, guests, waitlist
 from tests import factories
 
@@ -209,3 +210,15 @@ def test_simultaneous_cancellations_promote_each_waiting_person_exactly_once(app
     assert going_rows == 3
     assert waitlist.position(event, member=waiting[3]) == 1
     assert [len(_mail_to(p.email)) for p in waiting] == [1, 1, 1, 0]
+
+
+def test_removing_a_member_gives_their_place_to_the_first_waiting(group, admin):
+    event = _event(capacity=1)
+    going, waiting, leaving = (factories.member() for _ in range(3))
+    events.respond(event, going, "going")
+    waitlist.join(event, leaving)
+    waitlist.join(event, waiting)
+    members.remove(leaving, admin)  # off the list: no place is given to a removed member
+    members.remove(going, admin)
+    assert _answer(event, waiting) == "going"
+    assert _going_count(event) == 1 and waitlist.length(event) == 0
