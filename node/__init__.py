@@ -37,9 +37,11 @@ from .views import (
     guests,
     held,
     inbox,
+    joining,
     mail_links,
     manage,
     manage_invitations,
+    manage_joining,
     messages,
     national,
     network,
@@ -88,6 +90,8 @@ BLUEPRINTS = tuple(
         waitlist,
         checkin,
         series,
+        joining,
+        manage_joining,
     )
 )
 
