@@ -53,6 +53,7 @@ from .views import (
     still_coming,
     twins,
     unavailable,
+    waitlist,
     wellknown,
 )
 
@@ -88,6 +89,7 @@ BLUEPRINTS = tuple(
         shifts,
         carpools,
         guests,
+        waitlist,
         checkin,
         series,
         joining,

@@ -135,6 +135,16 @@ class RsvpOut(Schema):
     updated_at = fields.DateTime()
 
 
+class WaitlistOut(Schema):
+    event_id = fields.Integer()
+    full = fields.Boolean(metadata={"description": "The event has a capacity and no place left."})
+    waiting = fields.Integer(metadata={"description": "How many wait for a place."})
+    position = fields.Integer(
+        allow_none=True,
+        metadata={"description": "Your place in the queue (1 is next), or null if not in it."},
+    )
+
+
 class CandidateOut(Timestamped):
     name = fields.String()
     office = fields.String()

@@ -41,6 +41,7 @@ from .shift import Shift, ShiftSignup
 from .state import SiteState
 from .twinning import OutgoingRsvp, RemoteRsvp, Twinning
 from .types import UTCDateTime, utcnow
+from .waitlist import EventWaitlist
 from .worker import WorkerHeartbeat
 
 __all__ = [
@@ -66,6 +67,7 @@ __all__ = [
     "EarlyEntry",
     "Event",
     "EventSeries",
+    "EventWaitlist",
     "GuestRsvp",
     "FeedEntry",
     "Follower",

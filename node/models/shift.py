@@ -31,13 +31,21 @@ class ShiftSignup(db.Model):
     __tablename__ = "shift_signup"
     __table_args__ = (
         UniqueConstraint("shift_id", "member_id", name="uq_shift_signup_shift_member"),
+        UniqueConstraint("shift_id", "guest_id", name="uq_shift_signup_shift_guest"),
         # The waitlist is read in this order: earliest first.
         Index("ix_shift_signup_shift_state_created", "shift_id", "state", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     shift_id: Mapped[int] = mapped_column(ForeignKey("event_shift.id", ondelete="CASCADE"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
+    # A member's sign-up, or a guest's (one who confirmed an RSVP by the e-mailed link and
+    # holds the shift by that same link): exactly one of the two is set.
+    member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    guest_id: Mapped[int | None] = mapped_column(
+        ForeignKey("guest_rsvp.id", ondelete="CASCADE"), nullable=True, index=True
+    )
     state: Mapped[str] = mapped_column(String(16))  # "going" or "waitlisted"
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import render_template
 
 from ..models import Event
-from ..services.organising import events, guests
+from ..services.organising import events, guests, waitlist
 from ..services.twins import incoming_rsvps
 from .forms import Errors
 
@@ -34,6 +34,7 @@ def render(
         response=response,
         twins=incoming_rsvps.attendance(event),
         visitors={"going": guests.going(event), "counts": guests.counts(event)},
+        waiting=waitlist.queue(event),
         has_begun=events.has_begun(event),
         attended_errors=attended_errors,
         attended_value=attended_value,

@@ -20,7 +20,7 @@ from ..services.errors import NotFound
 from ..services.organising import campaigns, events
 from .forms import Errors
 
-SECTIONS = ("series", "shifts", "carpools", "guests")
+SECTIONS = ("series", "shifts", "carpools", "guests", "waitlist")
 
 
 @dataclass(frozen=True)

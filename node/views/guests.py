@@ -27,7 +27,7 @@ from schemas.common import InputSchema, Text
 from .. import request_limits
 from ..auth import current_member
 from ..models import Event, Member
-from ..services.organising import events, guests
+from ..services.organising import events, guests, shifts, waitlist
 from . import event_page
 from .attempt import attempt
 from .forms import Errors, read_form, submitted
@@ -132,6 +132,7 @@ def link(token: str):
 
 def _show(token: str, guest, status: int = 200, error: str | None = None):
     event = guests.event_of(guest)
+    at_event = shifts.of_event(event)
     response = make_response(
         render_template(
             "pages/guest_rsvp.html",
@@ -140,6 +141,11 @@ def _show(token: str, guest, status: int = 200, error: str | None = None):
             token=token,
             is_over=events.is_over(event),
             spaces_left=events.spaces_left(event),
+            waiting_place=waitlist.position(event, guest=guest),
+            shifts=at_event,
+            places_left={s.id: shifts.places_left(s) for s in at_event},
+            ended={s.id for s in at_event if shifts.has_ended(s)},
+            my_shifts=shifts.guest_signups(guest),
             error=error,
         ),
         status,
@@ -150,18 +156,53 @@ def _show(token: str, guest, status: int = 200, error: str | None = None):
 @bp.post("/rsvp/<token>")
 @no_store
 def answer(token: str):
-    """Confirm (action=confirm) or cancel (action=cancel) from the link's page."""
+    """Confirm (action=confirm), join the waiting list (action=waitlist) or cancel."""
     guest = guests.by_token(token)
     action = request.form.get("action")
-    if action not in ("confirm", "cancel"):
+    if action not in ("confirm", "waitlist", "cancel"):
         return _show(token, guest, 400, "Choose to confirm or to cancel.")
     with attempt() as tried:
         if action == "confirm":
             guests.confirm(guest)
             flash("You are going. See you there!", "success")
+        elif action == "waitlist":
+            waitlist.join_guest(guest)
+            place = waitlist.position(guests.event_of(guest), guest=guest)
+            flash(
+                f"You are on the waiting list: number {place}. We will e-mail you if a place "
+                "frees.",
+                "success",
+            )
         else:
             guests.cancel(guest)
             flash("Your place is cancelled. Thanks for letting us know.", "success")
     if tried.refusal:
         return _show(token, guests.by_token(token), tried.status, tried.refusal.message)
     return _private(redirect(url_for("guests.link", token=token)))
+
+
+@bp.post("/rsvp/<token>/shifts/<int:shift_id>")
+@no_store
+def shift(token: str, shift_id: int):
+    """Take (action=take) or give up (action=leave) a shift, by the guest's e-mailed link."""
+    guest = guests.by_token(token)
+    found = shifts.get(shift_id, None)
+    if found.event_id != guest.event_id:
+        return _show(token, guest, 404, "That shift is not at this event.")
+    action = request.form.get("action")
+    if action not in ("take", "leave"):
+        return _show(token, guest, 400, "Choose to take the shift or to give it up.")
+    with attempt() as tried:
+        if action == "take":
+            signup = shifts.sign_up_guest(found, guest)
+            if signup.state == shifts.GOING:
+                flash("You are on the shift. Thank you!", "success")
+            else:
+                place = shifts.waitlist_position(signup)
+                flash(f"The shift is full: you are number {place} on its waitlist.", "success")
+        else:
+            shifts.withdraw_guest(found, guest)
+            flash("You are off the shift.", "success")
+    if tried.refusal:
+        return _show(token, guests.by_token(token), tried.status, tried.refusal.message)
+    return _private(redirect(url_for("guests.link", token=token) + "#shifts"))

@@ -55,6 +55,10 @@ ROUTES = [
     ("PUT", "/events/{event}/rsvp", {"response": "going"}, ANY_TOKEN),
     ("DELETE", "/events/{event}/rsvp", None, (401, 204, 204, 204)),
     ("GET", "/events/{event}/rsvps", None, ORGANISERS),
+    # The seeded event has places left: joining its waiting list is refused.
+    ("GET", "/events/{event}/waitlist", None, ANY_TOKEN),
+    ("PUT", "/events/{event}/waitlist", None, (401, 409, 409, 409)),
+    ("DELETE", "/events/{event}/waitlist", None, (401, 204, 204, 204)),
     # Shifts: public to read like their event; organisers set them up; members sign up.
     ("GET", "/events/{event}/shifts", None, OPEN),
     (

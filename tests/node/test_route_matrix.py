@@ -144,6 +144,7 @@ ACCESS = {
     "twins.record_attended": "organiser",
     "twins.announce_event": "organiser",
     "shifts.signup": "member",
+    "waitlist.join_or_leave": "member",
     "shifts.manage": "organiser",
     "shifts.change_capacity": "organiser",
     "shifts.delete": "organiser",
@@ -158,6 +159,7 @@ ACCESS = {
     "invitations.export_members": "organiser",
     "guests.link": "public",
     "guests.answer": "public",
+    "guests.shift": "public",
     # A reminder's "Still coming?" links: the signed token is the authority (a bad one is
     # a 404), so anybody holding the mail may answer.
     "still_coming.page": "public",

@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, select, update
 from ...extensions import db
 from ...models import ApiToken, Event, Member, Rsvp, utcnow
 from ..errors import Conflict, Forbidden, NotFound
-from ..organising import carpools, shifts
+from ..organising import carpools, shifts, waitlist
 from ..organising.records import Page, assign, commit, paginate
 from ..voting import votes
 from . import passwords, sessions
@@ -108,10 +108,14 @@ def remove(member: Member, actor: Member | None = None) -> None:
     if member.role == "admin" and admins_left(member) == 0:
         raise Conflict("The group must keep at least one active admin.")
     going = select(Rsvp.event_id).where(Rsvp.member_id == member.id, Rsvp.response == "going")
+    freed = list(db.session.scalars(going))
     db.session.execute(
         update(Event).where(Event.id.in_(going)).values(going_count=Event.going_count - 1)
     )
     db.session.execute(delete(Rsvp).where(Rsvp.member_id == member.id))
+    waitlist.leave_everywhere(member)
+    for event_id in freed:
+        waitlist.promote(event_id)  # their places go to whoever is waiting
     shifts.release_all(member)  # their shift places go to whoever is waiting
     carpools.release_all(member)  # riders and drivers matched with them are told
     votes.forget_voter(member)  # that they voted stays, as a hash of their address only

@@ -16,7 +16,7 @@ from ...models import Campaign, Event, Member, Rsvp, utcnow
 from .. import feed
 from ..errors import Conflict, Invalid
 from ..groups import current_group
-from . import event_notices
+from . import event_notices, waitlist
 from .records import Page, assign, commit, get_visible, paginate, visible
 
 
@@ -102,6 +102,9 @@ def update(event: Event, data: dict[str, Any]) -> Event:
     assign(event, _normalise(event, data))
     feed.record(event, "update")
     event_notices.changed(event, *before)
+    if "capacity" in data:
+        db.session.flush()
+        waitlist.promote(event.id)  # more room: the waiting list moves up
     commit()
     return event
 
@@ -196,7 +199,10 @@ def take_places(event_id: int, places: int) -> bool:
 
 
 def free_places(event_id: int, places: int) -> None:
-    """Give back ``places`` places (never below zero), without committing."""
+    """Give back ``places`` places (never below zero), without committing.
+
+    The places go first to whoever waits for one, in the same transaction.
+    """
     db.session.execute(
         sql_update(Event)
         .where(Event.id == event_id, Event.going_count > 0)
@@ -205,6 +211,7 @@ def free_places(event_id: int, places: int) -> None:
         )
         .execution_options(synchronize_session=False)
     )
+    waitlist.promote(event_id)
 
 
 def _take_place(event: Event) -> None:
@@ -230,6 +237,8 @@ def respond(event: Event, member: Member, response: str) -> Rsvp:
             _free_place(event)
         elif response == "going" and before != "going":
             _take_place(event)
+        if response == "going":
+            waitlist.leave(event, member=member)
         if existing is None:
             existing = Rsvp(event_id=event.id, member_id=member.id, response=response)
             db.session.add(existing)
@@ -250,8 +259,10 @@ def respond(event: Event, member: Member, response: str) -> Rsvp:
 
 def withdraw(event: Event, member: Member) -> None:
     """Remove a member's RSVP, freeing their place."""
+    waitlist.leave(event, member=member)
     existing = rsvp_of(event, member)
     if existing is None:
+        db.session.commit()
         return
     if existing.response == "going":
         _free_place(event)

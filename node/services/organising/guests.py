@@ -25,7 +25,7 @@ from ...models import Event, GuestRsvp, digest, utcnow
 from .. import mail
 from ..errors import Conflict, Invalid, NotFound
 from ..groups import base_url, current_group
-from . import events
+from . import events, shifts, waitlist
 
 PENDING = "pending"
 GOING = "going"
@@ -174,6 +174,7 @@ def confirm(guest: GuestRsvp) -> GuestRsvp:
     if moved.rowcount == 1 and not events.take_places(event.id, 1):
         db.session.rollback()
         raise Conflict("Sorry: this event is full.")
+    waitlist.leave(event, guest=guest)
     db.session.commit()
     db.session.refresh(guest)
     return guest
@@ -192,8 +193,11 @@ def cancel(guest: GuestRsvp) -> GuestRsvp:
         .values(state=CANCELLED, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    if moved.rowcount == 1 and guest.state == GOING and not guest.walk_in:
-        events.free_places(event.id, 1)
+    waitlist.leave(event, guest=guest)
+    if moved.rowcount == 1 and guest.state == GOING:
+        shifts.release_guest(guest)  # no place at the event, no place on its shifts
+        if not guest.walk_in:
+            events.free_places(event.id, 1)
     db.session.commit()
     db.session.refresh(guest)
     return guest

@@ -19,7 +19,7 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 
 from ...extensions import db
-from ...models import Event, Member, Shift, ShiftSignup, utcnow
+from ...models import Event, GuestRsvp, Member, Shift, ShiftSignup, utcnow
 from ..errors import Conflict, Invalid, NotFound
 from ..groups import base_url
 from ..messaging import outbox
@@ -331,6 +331,9 @@ def _one_line(text: str) -> str:
 
 
 def _tell_promoted(signup: ShiftSignup, shift: Shift, event: Event) -> None:
+    if signup.guest_id is not None:
+        _tell_promoted_guest(signup.guest_id, shift, event)
+        return
     member = db.session.get(Member, signup.member_id)
     if member is None or not member.is_active:
         return
@@ -354,11 +357,12 @@ def _tell_promoted(signup: ShiftSignup, shift: Shift, event: Event) -> None:
     )
 
 
-def roster(shift: Shift) -> list[tuple[ShiftSignup, Member]]:
-    """List a shift's sign-ups with their members, going first, then the waitlist in order."""
+def roster(shift: Shift) -> list[tuple[ShiftSignup, Member | GuestRsvp]]:
+    """List a shift's sign-ups with their member or guest, going first, then the waitlist."""
     query = (
-        select(ShiftSignup, Member)
-        .join(Member, Member.id == ShiftSignup.member_id)
+        select(ShiftSignup, Member, GuestRsvp)
+        .outerjoin(Member, Member.id == ShiftSignup.member_id)
+        .outerjoin(GuestRsvp, GuestRsvp.id == ShiftSignup.guest_id)
         .where(ShiftSignup.shift_id == shift.id)
         .order_by(
             case((ShiftSignup.state == GOING, 0), else_=1),
@@ -366,4 +370,88 @@ def roster(shift: Shift) -> list[tuple[ShiftSignup, Member]]:
             ShiftSignup.id,
         )
     )
-    return [(signup, member) for signup, member in db.session.execute(query)]
+    return [(signup, member or guest) for signup, member, guest in db.session.execute(query)]
+
+
+# Guests: a confirmed guest RSVP takes shifts by the same e-mailed link ------------------
+
+
+def guest_signup_of(shift: Shift, guest: GuestRsvp) -> ShiftSignup | None:
+    return db.session.scalar(
+        select(ShiftSignup).where(
+            ShiftSignup.shift_id == shift.id, ShiftSignup.guest_id == guest.id
+        )
+    )
+
+
+def guest_signups(guest: GuestRsvp) -> dict[int, tuple[str, int | None]]:
+    """Map shift id to the guest's (state, waitlist position) on their event's shifts."""
+    found = db.session.scalars(select(ShiftSignup).where(ShiftSignup.guest_id == guest.id))
+    return {s.shift_id: (s.state, waitlist_position(s)) for s in found}
+
+
+def sign_up_guest(shift: Shift, guest: GuestRsvp) -> ShiftSignup:
+    """Sign a guest who confirmed their RSVP up for a shift of the same event."""
+    event = event_of(shift)
+    if guest.event_id != event.id:
+        raise NotFound("No such shift.")
+    if guest.state != GOING:
+        raise Conflict("Confirm your place at the event first, then choose a shift.")
+    if event.status == "cancelled":
+        raise Conflict("This event is cancelled.")
+    if has_ended(shift):
+        raise Conflict("This shift is over.")
+    existing = guest_signup_of(shift, guest)
+    if existing is not None:
+        return existing
+    _lock(shift.id)
+    state = GOING if _take_place(shift.id) else WAITLISTED
+    signup = ShiftSignup(shift_id=shift.id, guest_id=guest.id, state=state, created_at=utcnow())
+    db.session.add(signup)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()  # the same click twice at once: the other one stands
+        found = guest_signup_of(shift, guest)
+        if found is None:
+            raise Conflict("Your sign-up changed while this one was saved; try again.") from None
+        return found
+    db.session.refresh(shift)
+    return signup
+
+
+def withdraw_guest(shift: Shift, guest: GuestRsvp) -> None:
+    """Cancel a guest's sign-up; a place freed goes to the first on the waitlist."""
+    existing = guest_signup_of(shift, guest)
+    if existing is None:
+        return
+    _release(shift, existing)
+    db.session.commit()
+
+
+def release_guest(guest: GuestRsvp) -> None:
+    """Take a guest who cancelled their RSVP off every shift, moving waitlists up; no commit."""
+    found = list(db.session.scalars(select(ShiftSignup).where(ShiftSignup.guest_id == guest.id)))
+    for signup in found:
+        _release(db.session.get(Shift, signup.shift_id), signup)
+
+
+def _tell_promoted_guest(guest_id: int, shift: Shift, event: Event) -> None:
+    guest = db.session.get(GuestRsvp, guest_id)
+    if guest is None or not guest.email:
+        return
+    zone = ZoneInfo(event.timezone)
+    when = (
+        f"{shift.starts_at.astimezone(zone):%a %d %b %Y, %H:%M} to "
+        f"{shift.ends_at.astimezone(zone):%H:%M} ({event.timezone} time)"
+    )
+    what = _one_line(f"{shift.label} at {event.title}" if shift.label else event.title)
+    outbox.queue(
+        Recipient(guest.email, guest.name, None),
+        "guest",
+        f"You have a place: {what}"[:500],
+        f"A place came free, and you are now on the shift: {outbox.literal(what)}, {when}.\n\n"
+        "If you cannot come after all, cancel it from the link in the e-mail that confirmed "
+        "your place, so the next person gets it.",
+        source=f"waitlist:{event.id}",
+    )
