@@ -62,6 +62,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["long_date"] = long_date
     app.jinja_env.filters["label"] = label
     app.jinja_env.filters["a_role"] = a_role
+    # A message made elsewhere (schemas/wording.py, a service), shown in the node's language.
+    app.jinja_env.filters["translate"] = gettext
     app.jinja_env.globals["vocab"] = vocab
 
     @app.context_processor
