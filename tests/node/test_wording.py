@@ -14,6 +14,7 @@ from node import create_app
 from node.extensions import db
 from node.models import Ballot, Event
 from node.services import groups
+from node.services.errors import Invalid
 from node.services.organising import events, shifts
 from schemas.content import CandidateIn, EventIn
 from tests import factories
@@ -260,3 +261,13 @@ def test_a_welsh_catalogue_translates_plurals_and_form_messages(app_config, tmp_
         ).render()
 
     assert "3 yn mynd" in shown and "Llenwch hwn." in shown and FILL not in shown
+
+
+def test_a_service_message_counts_one_person_in_the_singular(group):
+    event = factories.event()
+    events.respond(event, factories.member(), "going")
+    with pytest.raises(Invalid) as refused:
+        events.update(event, {"capacity": 0})
+    assert refused.value.fields["capacity"] == [
+        "1 person is already going; capacity cannot be lower."
+    ]
