@@ -37,9 +37,11 @@ from .views import (
     guests,
     held,
     inbox,
+    joining,
     mail_links,
     manage,
     manage_invitations,
+    manage_joining,
     messages,
     national,
     network,
@@ -86,6 +88,8 @@ BLUEPRINTS = tuple(
         guests,
         checkin,
         series,
+        joining,
+        manage_joining,
     )
 )
 
