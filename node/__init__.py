@@ -20,7 +20,7 @@ from .config import (
     private_database_files,
     read_environment,
 )
-from .extensions import csrf, db, migrate
+from .extensions import babel, csrf, db, migrate
 from .services import content_version  # noqa: F401 - installs the change listeners
 from .views import (
     account,
@@ -132,6 +132,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     csrf.init_app(app)
+    babel.init_app(app)  # gettext and ngettext in templates and code
     errors.init_app(app)
     unavailable.init_app(app)  # 503s and last copies when storage fails
 

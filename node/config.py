@@ -19,6 +19,9 @@ class Defaults:
     BASE_URL = "http://127.0.0.1:5000"
     ROLE = "node"
     TIMEZONE = "Europe/London"
+    # The language of pages and mail (docs/translating.md); "en" needs no catalogue.
+    BABEL_DEFAULT_LOCALE = "en"
+    BABEL_TRANSLATION_DIRECTORIES = "translations"  # beside node/__init__.py
     DATABASE_URL: str | None = None
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}
     MAX_CONTENT_LENGTH = 1024 * 1024

@@ -1,5 +1,6 @@
 """Flask extensions, created unbound and attached in the app factory."""
 
+from flask_babel import Babel
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
@@ -23,6 +24,9 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
+# Every user-facing message goes through gettext/ngettext (docs/translating.md); English
+# needs no catalogue.
+babel = Babel()
 
 
 @event.listens_for(Engine, "connect")

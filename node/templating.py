@@ -6,6 +6,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import Flask
+from flask_babel import gettext
 
 from schemas import vocab
 
@@ -39,12 +40,30 @@ def long_date(value: date | None) -> str:
     return value.strftime("%d %b %Y") if value else ""
 
 
+def label(value: str) -> str:
+    """Turn a vocabulary value into words for people, in the node's language."""
+    return gettext(vocab.label(value))
+
+
+def a_role(role: str) -> str:
+    """Name a role with its article ("an organiser", "a member"), in the node's language."""
+    phrases = {
+        "member": gettext("a member"),
+        "organiser": gettext("an organiser"),
+        "admin": gettext("an admin"),
+    }
+    return phrases.get(role) or gettext("a %(role)s", role=label(role).lower())
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["markdown"] = render_markdown
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["input_time"] = input_time
     app.jinja_env.filters["long_date"] = long_date
-    app.jinja_env.filters["label"] = vocab.label
+    app.jinja_env.filters["label"] = label
+    app.jinja_env.filters["a_role"] = a_role
+    # A message made elsewhere (schemas/wording.py, a service), shown in the node's language.
+    app.jinja_env.filters["translate"] = gettext
     app.jinja_env.globals["vocab"] = vocab
 
     @app.context_processor

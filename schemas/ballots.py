@@ -50,39 +50,43 @@ class BallotIn(InputSchema):
     tellers = TELLER_IDS
     tellers_needed = TELLERS_NEEDED
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)  # every error at once, not in batches
     def _shape(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        problems: dict[str, list[str]] = {}
+
+        def refuse(field: str, message: str) -> None:
+            problems.setdefault(field, []).append(message)
+
         kind, options = data.get("kind"), data.get("options") or []
         if kind == "yes_no":
             if options:
-                raise ValidationError(
-                    "A yes/no ballot's options are Yes, No and Abstain: leave this out.",
-                    field_name="options",
+                refuse(
+                    "options", "A yes/no ballot's options are Yes, No and Abstain: leave this out."
                 )
-        elif kind in vocab.BALLOT_KINDS:
+        elif kind in vocab.BALLOT_KINDS and "options" in data:
             if len(options) < 2:
-                raise ValidationError("Give at least two options.", field_name="options")
-            if len({o.casefold() for o in options}) != len(options):
-                raise ValidationError("Each option must differ.", field_name="options")
+                refuse("options", "Give at least two options.")
+            elif len({o.casefold() for o in options}) != len(options):
+                refuse("options", "Each option must differ.")
             seats = data.get("seats", 1)
-            if kind == "choose_many" and seats > len(options):
-                raise ValidationError("Can't choose more than there are options.", "seats")
-            if kind == "ranked" and seats >= len(options):
-                raise ValidationError(
-                    "Give more candidates than seats, or there is nothing to count.", "seats"
-                )
-        if data.get("candidate_id") is not None and kind != "yes_no":
-            raise ValidationError("An endorsement is decided by a yes/no ballot.", "candidate_id")
+            if kind == "choose_many" and len(options) >= 2 and seats > len(options):
+                refuse("seats", "Can't choose more than there are options.")
+            elif kind == "ranked" and len(options) >= 2 and seats >= len(options):
+                refuse("seats", "Give more candidates than seats, or there is nothing to count.")
+        if data.get("candidate_id") is not None and kind and kind != "yes_no":
+            refuse("candidate_id", "An endorsement is decided by a yes/no ballot.")
         opens, closes = data.get("opens_at"), data.get("closes_at")
         if opens and closes and closes <= opens:
-            raise ValidationError("Must be after the opening time.", field_name="closes_at")
+            refuse("closes_at", "Must be after the opening time.")
         freeze = data.get("freeze_at")
         if freeze and opens and freeze > opens:
             # The roll is fixed before voting starts (the default is the opening itself).
-            raise ValidationError(
+            refuse(
+                "freeze_at",
                 "Must not be after the opening time: the roll is fixed before voting starts.",
-                field_name="freeze_at",
             )
+        if problems:
+            raise ValidationError(problems)
 
 
 class BallotChange(InputSchema):

@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
+from . import wording
+
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -24,19 +26,26 @@ class InputSchema(Schema):
             return data
         return {k: v.strip() if isinstance(v, str) else v for k, v in data.items()}
 
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        """Give every field the wording of schemas/wording.py."""
+        wording.word_field(field_obj)
+
 
 class Text(fields.String):
     """A string with a length cap and no control characters."""
 
     def __init__(self, max_length: int, *, min_length: int = 0, **kwargs: Any) -> None:
+        self.min_length = min_length
         validators = [validate.Length(min=min_length, max=max_length)]
         kwargs.setdefault("allow_none", not kwargs.get("required", False))
         super().__init__(validate=validators, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
+        if self.min_length and not text.strip():
+            raise ValidationError(wording.FILL_THIS_IN)
         if CONTROL_CHARS.search(text):
-            raise ValidationError("Must not contain control characters.")
+            raise ValidationError(wording.N_("Must not contain control characters."))
         return text
 
 
@@ -121,8 +130,14 @@ def WebAddress(**kwargs: Any) -> fields.Url:  # noqa: N802
     return fields.Url(schemes={"http", "https"}, validate=validate.Length(max=500), **kwargs)
 
 
-def check_pair(data: dict[str, Any], first: str, second: str) -> None:
-    """Refuse a latitude without a longitude and the other way round."""
+def check_pair(data: dict[str, Any], first: str, second: str, original: Any = None) -> None:
+    """Refuse a latitude without a longitude and the other way round.
+
+    ``original`` is the input before loading: a value given but refused already has its
+    own error, so the pair is not judged without it.
+    """
+    if isinstance(original, dict) and any(k in original and k not in data for k in (first, second)):
+        return
     mentioned = first in data or second in data
     if mentioned and (data.get(first) is None) != (data.get(second) is None):
         raise ValidationError("Give both or neither.", field_name=second)

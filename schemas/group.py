@@ -27,9 +27,9 @@ class GroupIn(InputSchema):
     timezone = TimeZoneName()
     follow_approval = fields.Boolean()
 
-    @validates_schema
-    def _location(self, data: dict[str, Any], **_kwargs: Any) -> None:
-        check_pair(data, "latitude", "longitude")
+    @validates_schema(skip_on_field_errors=False, pass_original=True)  # all errors at once
+    def _location(self, data: dict[str, Any], original: Any, **_kwargs: Any) -> None:
+        check_pair(data, "latitude", "longitude", original)
 
 
 class GroupSetup(InputSchema):

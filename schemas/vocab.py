@@ -64,7 +64,7 @@ SCOPES_BY_ROLE = {
 
 def label(value: str) -> str:
     """Turn a vocabulary value into words for people: ``street_stall`` -> ``Street stall``."""
-    special = {"agm": "AGM", "nec": "NEC", "rsvp": "RSVP"}
+    special = {"agm": "AGM", "nec": "NEC", "rsvp": "RSVP", "yes_no": "Yes/No"}
     if value in special:
         return special[value]
     return value.replace("_", " ").capitalize()

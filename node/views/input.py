@@ -42,7 +42,9 @@ def form_data(schema: Schema, *, fields: list[str] | None = None) -> dict[str, A
         if name not in request.form:
             continue
         value = request.form.get(name, "")
-        if value.strip() == "" and not field.required:
+        if value.strip() == "":
+            if field.required:
+                continue  # left out, so the schema says "Fill this in." whatever the type
             value = None
         data[name] = value
     return data

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from marshmallow import Schema
 
-from schemas import vocab
+from schemas import vocab, wording
 from schemas.group import GroupIn
 from schemas.members import MemberIn, MemberUpdate
 
@@ -40,7 +40,7 @@ bp = Blueprint("manage", __name__, url_prefix="/manage")
 
 PER_PAGE = 20
 KIND = "<any({}):kind>".format(", ".join(RESOURCES))
-BLANK_REQUIRED = "Fill this in."
+BLANK_REQUIRED = wording.FILL_THIS_IN
 
 
 @bp.before_request

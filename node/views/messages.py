@@ -6,6 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import ngettext
 
 from ..auth import current_member, role_required
 from ..services.groups import current_group
@@ -210,7 +211,12 @@ def send(announcement_id: int):
             return redirect(url_for("messages.edit", announcement_id=found.id)), 303
         return _confirm_page(found, tried.errors, values, tried.status)
     if found.status == announcements.SENT:
-        flash(f"Sent: {found.recipients} messages queued.", "success")
+        flash(
+            ngettext(
+                "Sent: %(num)d message queued.", "Sent: %(num)d messages queued.", found.recipients
+            ),
+            "success",
+        )
     else:
         flash("Scheduled.", "success")
     return redirect(url_for("messages.edit", announcement_id=found.id))

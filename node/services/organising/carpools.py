@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import ngettext
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, select
 from sqlalchemy import update as sql_update
@@ -283,8 +284,13 @@ def offer(
         riders = riders_count(existing)
         raise Invalid.on(
             "seats",
-            f"{riders} riders are already matched to you: offer at least {riders} seats, "
-            "or ask an organiser to unmatch one.",
+            ngettext(
+                "%(num)d rider is already matched to you: offer at least %(num)d seat, "
+                "or ask an organiser to unmatch them.",
+                "%(num)d riders are already matched to you: offer at least %(num)d seats, "
+                "or ask an organiser to unmatch one.",
+                riders,
+            ),
         )
     commit()
     db.session.refresh(existing)

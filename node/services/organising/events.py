@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask_babel import ngettext
 from sqlalchemy import and_, case, or_, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import update as sql_update
@@ -81,7 +82,12 @@ def _normalise(event: Event, data: dict[str, Any]) -> dict[str, Any]:
     capacity = data.get("capacity", event.capacity)
     if capacity is not None and event.going_count and capacity < event.going_count:
         raise Invalid.on(
-            "capacity", f"{event.going_count} people are already going; capacity cannot be lower."
+            "capacity",
+            ngettext(
+                "%(num)d person is already going; capacity cannot be lower.",
+                "%(num)d people are already going; capacity cannot be lower.",
+                event.going_count,
+            ),
         )
     return data
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask_babel import ngettext
 from sqlalchemy import and_, case, func, or_, select, true
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import update as sql_update
@@ -187,7 +188,11 @@ def update(shift: Shift, data: dict[str, Any]) -> Shift:
             db.session.rollback()
             raise Invalid.on(
                 "capacity",
-                f"{shift.going_count} people are already going; capacity cannot be lower.",
+                ngettext(
+                    "%(num)d person is already going; capacity cannot be lower.",
+                    "%(num)d people are already going; capacity cannot be lower.",
+                    shift.going_count,
+                ),
             )
     assign(shift, data)
     if capacity_given and not has_ended(shift) and event.status != "cancelled":

@@ -26,6 +26,7 @@ import secrets
 from collections.abc import Iterable
 from typing import Any
 
+from flask_babel import ngettext
 from sqlalchemy import delete, select
 from sqlalchemy import update as sql_update
 
@@ -68,7 +69,14 @@ def name_tellers(
         raise Invalid.on("tellers", f"No active member has the id {missing[0]}.")
     k = k if k is not None else (1 if len(ids) == 1 else 2)
     if not 1 <= k <= len(ids):
-        raise Invalid.on("tellers_needed", f"Must be between 1 and the {len(ids)} tellers named.")
+        raise Invalid.on(
+            "tellers_needed",
+            ngettext(
+                "Must be 1: one teller is named.",
+                "Must be between 1 and the %(num)d tellers named.",
+                len(ids),
+            ),
+        )
     if ballot.id is not None:
         _claim_before_deal(ballot)
         db.session.execute(delete(BallotTeller).where(BallotTeller.ballot_id == ballot.id))
@@ -290,7 +298,15 @@ def count_with_codes(ballot: Ballot, codes: Iterable[str]) -> Ballot:
         shares[teller.position] = _open_share(ballot, teller, private, "codes")
     k = ballot.tellers_needed or 1
     if len(shares) < k:
-        raise Invalid.on("codes", f"The count needs {k} tellers' codes; {len(shares)} given.")
+        raise Invalid.on(
+            "codes",
+            ngettext(
+                "The count needs %(num)d teller's code; %(given)d given.",
+                "The count needs %(num)d tellers' codes; %(given)d given.",
+                k,
+                given=len(shares),
+            ),
+        )
     _claim_count(ballot)
     _count(ballot, list(shares.values()))
     commit()

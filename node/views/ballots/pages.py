@@ -219,7 +219,6 @@ def _posted_ballot() -> dict[str, Any]:
         if value:
             data[name] = value
     data["allow_change"] = "allow_change" in request.form
-    data.update(_posted_tellers())
     lines = [line.strip() for line in request.form.get("options", "").splitlines()]
     if data.get("kind") != "yes_no":
         data["options"] = [line for line in lines if line]
@@ -239,6 +238,24 @@ def _posted_tellers() -> dict[str, Any]:
             raise ValidationError({"tellers_needed": ["Give a whole number, such as 2."]})
         found["tellers_needed"] = int(needed)
     return found
+
+
+def _read_ballot() -> tuple[dict[str, Any], Errors]:
+    """Read the new-ballot form, collecting every field's error at once (not in batches)."""
+    errors: Errors = {}
+    try:
+        tellers = _posted_tellers()
+    except ValidationError as exc:
+        tellers, errors = {}, flatten(exc.messages)
+    posted = _posted_ballot()
+    try:
+        data = {**BallotIn().load(posted), **tellers}
+    except ValidationError as exc:
+        data = {}
+        errors = {**flatten(exc.messages), **errors}
+    if not tellers.get("tellers") and "tellers" not in errors:
+        errors["tellers"] = ["Pick at least one teller."]
+    return data, errors
 
 
 def _form(
@@ -295,20 +312,16 @@ def new():
         "tellers": request.form.getlist("tellers"),
         "tellers_needed": request.form.get("tellers_needed", "").strip(),
     }
+    data, errors = _read_ballot()
+    if errors:
+        return _form(values, errors, 400)
     try:
-        posted = _posted_ballot()
-        tellers = {k: posted.pop(k) for k in ("tellers", "tellers_needed") if k in posted}
-        data = {**BallotIn().load(posted), **tellers}
-        if not data.get("tellers"):
-            raise ValidationError({"tellers": ["Pick at least one teller."]})
         seen = ballots.preview(data)
         checking = "preview" in request.form
         if checking or (seen.warnings and "accept_warnings" not in request.form):
             # Nothing is set up yet: the organiser reads who may vote, and any warning, first.
             return _form(values, {}, 200, preview=seen)
         created = ballots.create(data, current_member())
-    except ValidationError as exc:
-        return _form(values, flatten(exc.messages), 400)
     except ServiceError as exc:
         return _form(values, service_errors(exc), exc.status)
     flash("Ballot set up. It opens once every teller has taken and kept their code.", "success")
