@@ -61,6 +61,11 @@ class EventIn(InputSchema):
     status = Choice(vocab.EVENT_STATUSES)
     accessibility = Text(2000)
     visibility = Choice(vocab.VISIBILITIES)
+    # Creating an event that has already started is refused unless this is true.
+    confirm_dates = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Set true to create an event whose start is in the past."},
+    )
 
     @validates_schema
     def _location(self, data: dict[str, Any], **_kwargs: Any) -> None:
