@@ -60,11 +60,12 @@ class Audience:
 
 def describe(told: Audience) -> str:
     """Say whom a change e-mails, as "12 people going and 3 on shifts"."""
-    parts = []
-    if told.going:
-        parts.append(f"{told.going} {'person' if told.going == 1 else 'people'} going")
+    def people(count: int) -> str:
+        return f"{count} {'person' if count == 1 else 'people'}"
+
+    parts = [f"{people(told.going)} going"] if told.going else []
     if told.on_shifts:
-        parts.append(f"{told.on_shifts} on shifts")
+        parts.append(f"{told.on_shifts if parts else people(told.on_shifts)} on shifts")
     return " and ".join(parts) or "Nobody"
 
 
