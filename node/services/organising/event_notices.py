@@ -60,6 +60,7 @@ class Audience:
 
 def describe(told: Audience) -> str:
     """Say whom a change e-mails, as "12 people going and 3 on shifts"."""
+
     def people(count: int) -> str:
         return f"{count} {'person' if count == 1 else 'people'}"
 
