@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from marshmallow import Schema
 
 from schemas import vocab
@@ -19,16 +19,9 @@ from ..services import groups, profile
 from ..services.errors import Invalid
 from ..services.membership import imports, invitations, members
 from ..services.messaging import deliverability
-from ..services.organising import (
-    attendance_export,
-    campaigns,
-    candidates,
-    event_notices,
-    events,
-    posts,
-)
+from ..services.organising import campaigns, candidates, events, posts
 from ..templating import input_time
-from . import attendance_page
+from . import attendance_page, event_form
 from . import manage_invitations as invitation_forms
 from .attempt import attempt
 from .forms import Errors, read_form
@@ -170,14 +163,7 @@ def _resource(kind: str) -> Resource:
     return found
 
 
-def _item_form(
-    resource: Resource,
-    item: Any,
-    values: dict,
-    errors: Errors,
-    status: int = 200,
-    plan: events.Plan | None = None,
-):
+def _item_form(resource: Resource, item: Any, values: dict, errors: Errors, status=200, plan=None):
     return _form_page(
         "manage/item_form.html",
         status,
@@ -186,10 +172,7 @@ def _item_form(
         values=values,
         errors=errors,
         fields=resource.fields,
-        # An event's form says beforehand whom a change of time or status e-mails.
-        audience=event_notices.audience(item) if item and resource.kind == "events" else None,
-        plan=plan,
-        describe=event_notices.describe,
+        **(event_form.context(item, plan) if resource.kind == "events" else {}),
     )
 
 
@@ -219,7 +202,7 @@ def new_item(kind: str):
         return _item_form(resource, None, resource.defaults(), {})
     data, errors = _read(resource.schema(), resource.fields, _naive_zone(resource))
     if data is not None and kind == "events":
-        data[events.CONFIRM_FIELD] = request.form.get(events.CONFIRM_FIELD) == "yes"
+        data[events.CONFIRM_FIELD] = event_form.past_start_confirmed()
     created, refusal, status = _save(errors, lambda: resource.service.create(data))
     if created is None:
         return _item_form(resource, None, request.form, refusal, status)
@@ -235,12 +218,10 @@ def edit_item(kind: str, item_id: int):
         values = _as_form_values(item, resource.fields, resource.zone_of(item))
         return _item_form(resource, item, values, {})
     data, errors = _read(resource.schema(), resource.fields, _naive_zone(resource))
-    if kind == "events" and not errors and request.form.get("confirm_notice") != "yes":
-        # Moving an event e-mails everyone going and on shifts: say so, and save on a second
-        # press, with what was typed kept.
-        planned, errors, status = _attempt(lambda: events.plan(item, data))
-        if errors or planned.needs_confirmation:
-            return _item_form(resource, item, request.form, errors, status, plan=planned)
+    # Moving an event e-mails everyone going and on shifts: the form says so first.
+    asked = event_form.ask_first(item, data) if kind == "events" and not errors else None
+    if asked:
+        return _item_form(resource, item, request.form, asked[1], asked[2], plan=asked[0])
     saved, refusal, status = _save(errors, lambda: resource.service.update(item, data))
     if saved is None:
         return _item_form(resource, item, request.form, refusal, status)
@@ -254,12 +235,7 @@ def delete_item(kind: str, item_id: int):
     item = resource.service.get(item_id, current_member())
     title = resource.title_of(item)
     if request.method == "GET":
-        warning = "This cannot be undone."
-        if kind == "events" and item.status != "cancelled" and not events.is_over(item):
-            told = event_notices.audience(item)
-            if told.total:
-                who = event_notices.describe(told)
-                warning = f"{who} will be e-mailed that it is cancelled. {warning}"
+        warning = event_form.delete_warning(item) if kind == "events" else "This cannot be undone."
         return render_template(
             "manage/confirm.html",
             heading=f"Delete the {resource.singular} “{title}”?",
@@ -315,17 +291,6 @@ def attendance(item_id: int):
     if response not in vocab.RSVP_RESPONSES:
         response = None
     return attendance_page.render(event, response=response, page=_page_number())
-
-
-@bp.get("/events/<int:item_id>/attendance.csv")
-@no_store  # names and e-mail addresses
-def attendance_csv(item_id: int):
-    """Download an event's attendance (answers, shifts, check-ins) as CSV, for organisers."""
-    event = events.get(item_id, current_member())
-    response = Response(attendance_export.as_csv(event), content_type="text/csv; charset=utf-8")
-    name = f"attendance-event-{event.id}.csv"
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
 
 
 # Members -----------------------------------------------------------------------------

@@ -81,7 +81,7 @@ ACCESS = {
     "manage.edit_item": "organiser",
     "manage.delete_item": "organiser",
     "manage.attendance": "organiser",
-    "manage.attendance_csv": "organiser",
+    "checkin.attendance_csv": "organiser",
     "manage.event_status": "organiser",
     "manage.group_profile": "organiser",
     "manage.group_logo": "organiser",
