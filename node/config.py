@@ -22,6 +22,12 @@ class Defaults:
     DATABASE_URL: str | None = None
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}
     MAX_CONTENT_LENGTH = 1024 * 1024
+    # Pictures organisers upload (node/services/pictures.py): the largest file taken (forms
+    # that carry a picture accept this much more than MAX_CONTENT_LENGTH), the widest a
+    # picture is kept, and the most pixels an upload may decode to.
+    PICTURE_MAX_BYTES = 10 * 1024 * 1024
+    PICTURE_MAX_WIDTH = 1600
+    PICTURE_MAX_PIXELS = 40_000_000
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_NAME = "branchline_session"
@@ -75,6 +81,10 @@ class Defaults:
     MAIL_FORMS_PER_CLIENT_HOURLY = 10
     MAIL_FORMS_PER_NODE_HOURLY = 200
     RESET_MAILS_PER_ADDRESS_HOURLY = 5
+    # The public "Join us" form mails the address typed: posts an hour from one client address
+    # and for the whole node.
+    JOIN_REQUESTS_PER_CLIENT_HOURLY = 5
+    JOIN_REQUESTS_PER_NODE_HOURLY = 100
     BALLOT_CHALLENGE_DAYS = 7  # sealed papers are erased this long after a sealed ballot's count
     SERIES_HORIZON_DAYS = 90  # how far ahead a recurring event's dates are made
     PAGE_CACHE_SECONDS = 30  # visitors' copy of the group page; 0 turns it off

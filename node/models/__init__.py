@@ -28,11 +28,13 @@ from .federation import (
 from .geo import PostcodeDistrict
 from .group import Group
 from .idempotency import IdempotentRequest
+from .joining import JoinRequest
 from .mail import OutboundMail
 from .member import ROLE_RANK, Invite, LoginFailure, Member, MemberSession, PasswordReset
 from .messaging import Announcement, MailAddress, MailPreference
 from .notice import MailNotice
 from .oauth import ApiClient, ApiToken, digest
+from .picture import Picture
 from .request_count import RequestCount
 from .series import EventSeries, SeriesException
 from .shift import Shift, ShiftSignup
@@ -72,6 +74,7 @@ __all__ = [
     "InboundAsk",
     "IdempotentRequest",
     "Invite",
+    "JoinRequest",
     "Listing",
     "MailAddress",
     "MailNotice",
@@ -84,6 +87,7 @@ __all__ = [
     "OutgoingRsvp",
     "PasswordReset",
     "Peer",
+    "Picture",
     "Post",
     "PostcodeDistrict",
     "QuarantinedEntry",

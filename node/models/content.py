@@ -6,7 +6,8 @@ from sqlalchemy import Date, Float, ForeignKey, Index, Integer, String, Text, Un
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
-from .types import UTCDateTime, utcnow
+from .picture import PICTURE_NAME_LENGTH
+from .types import NEVER_REUSED_IDS, UTCDateTime, utcnow
 
 
 class Timestamps:
@@ -14,9 +15,19 @@ class Timestamps:
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-class Campaign(Timestamps, db.Model):
+class WithPicture:
+    """An uploaded picture (services/pictures.py) shown with the item, and its alt text."""
+
+    image: Mapped[str | None] = mapped_column(String(PICTURE_NAME_LENGTH), nullable=True)
+    image_alt: Mapped[str | None] = mapped_column(String(300), nullable=True)
+
+
+class Campaign(Timestamps, WithPicture, db.Model):
     __tablename__ = "campaign"
-    __table_args__ = (Index("ix_campaign_status_visibility", "status", "visibility"),)
+    __table_args__ = (
+        Index("ix_campaign_status_visibility", "status", "visibility"),
+        NEVER_REUSED_IDS,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
@@ -29,11 +40,12 @@ class Campaign(Timestamps, db.Model):
     visibility: Mapped[str] = mapped_column(String(16), default="public")
 
 
-class Event(Timestamps, db.Model):
+class Event(Timestamps, WithPicture, db.Model):
     __tablename__ = "event"
     __table_args__ = (
         Index("ix_event_starts_at_visibility", "starts_at", "visibility"),
         UniqueConstraint("series_id", "occurrence_at", name="uq_event_series_occurrence"),
+        NEVER_REUSED_IDS,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -88,7 +100,10 @@ class Rsvp(Timestamps, db.Model):
 
 class Candidate(Timestamps, db.Model):
     __tablename__ = "candidate"
-    __table_args__ = (Index("ix_candidate_endorsement_visibility", "endorsement", "visibility"),)
+    __table_args__ = (
+        Index("ix_candidate_endorsement_visibility", "endorsement", "visibility"),
+        NEVER_REUSED_IDS,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
@@ -102,9 +117,12 @@ class Candidate(Timestamps, db.Model):
     visibility: Mapped[str] = mapped_column(String(16), default="public")
 
 
-class Post(Timestamps, db.Model):
+class Post(Timestamps, WithPicture, db.Model):
     __tablename__ = "post"
-    __table_args__ = (Index("ix_post_published_at_visibility", "published_at", "visibility"),)
+    __table_args__ = (
+        Index("ix_post_published_at_visibility", "published_at", "visibility"),
+        NEVER_REUSED_IDS,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(200))

@@ -12,7 +12,7 @@ import tempfile
 import pytest
 
 from node import create_app
-from node.services.membership import invitations, tokens
+from node.services.membership import invitations, joining, tokens
 from node.services.organising import calendar_feeds, carpools, series
 from tests import factories
 from tests.conftest import csrf_token, log_in
@@ -36,6 +36,9 @@ ACCESS = {
     "pages.news": "public",
     "pages.post": "public",
     "pages.logo": "public",
+    # Uploaded pictures are served to anybody; only organisers upload them.
+    "pictures.picture": "public",
+    "pictures.manage": "organiser",
     # Feeds for calendar apps and feed readers; a member's own calendar is reached by its
     # signed address, not a log-in (calendar apps cannot log in), so it is public here.
     "feeds.events_calendar": "public",
@@ -76,6 +79,7 @@ ACCESS = {
     "mail_links.preferences": "member",
     "mail_links.preferences_save": "member",
     "manage.dashboard": "organiser",
+    "manage.dismiss_checklist": "organiser",
     "manage.items": "organiser",
     "manage.new_item": "organiser",
     "manage.edit_item": "organiser",
@@ -148,6 +152,12 @@ ACCESS = {
     # RSVPs without an account: the form and the e-mailed link's page are for anybody
     # (the link's token is the authority); the door is for organisers.
     "guests.ask": "public",
+    "joining.join": "public",
+    "manage_joining.requests": "organiser",
+    "manage_joining.settings": "organiser",
+    "manage_joining.approve": "organiser",
+    "manage_joining.decline": "organiser",
+    "invitations.export_members": "organiser",
     "guests.link": "public",
     "guests.answer": "public",
     # A reminder's "Still coming?" links: the signed token is the authority (a bad one is
@@ -178,6 +188,7 @@ ACCESS = {
     "ballots.ballot": "public",
     "ballots.vote": "member",
     "ballots.papers": "member",
+    "ballots.manage_list": "organiser",
     "ballots.new": "organiser",
     "ballots.close": "organiser",
     "ballots.delete": "organiser",
@@ -223,6 +234,11 @@ def test_every_page_route_has_a_row(app):
     assert endpoints == set(ACCESS)
 
 
+def _join_request_id() -> int:
+    joining.ask("Robin", "robin@example.org", "LS7", [])
+    return joining.pending()[0].id
+
+
 def _url(app, endpoint: str, values: dict) -> str:
     rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
     adapter = app.url_map.bind("localhost")
@@ -240,6 +256,7 @@ def test_route_answers_each_role_as_the_table_says(app, client, endpoint, method
         "kind": "events",
         "member_id": target.id,
         "filename": "style.css",
+        "name": "0123456789abcdef0123456789abcdef.png",
         "token": invitations.invite(None),
         "calendar_token": calendar_feeds.token_for(target),
         "token_id": 1,
@@ -260,6 +277,7 @@ def test_route_answers_each_role_as_the_table_says(app, client, endpoint, method
         "attendee_id": 1,
         "series_id": series.repeat(factories.event(), "FREQ=WEEKLY;COUNT=2").id,
         "request_id": carpools.ask(factories.event(), factories.member(), "Leeds").id,
+        "join_request_id": _join_request_id(),
     }
     factories.campaign(), factories.candidate(), factories.post()
     if role != "anonymous":
