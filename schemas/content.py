@@ -63,6 +63,11 @@ class EventIn(InputSchema):
     status = Choice(vocab.EVENT_STATUSES)
     accessibility = Text(2000)
     visibility = Choice(vocab.VISIBILITIES)
+    # Creating an event that has already started is refused unless this is true.
+    confirm_dates = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Set true to create an event whose start is in the past."},
+    )
 
     @validates_schema(skip_on_field_errors=False, pass_original=True)  # all errors at once
     def _location(self, data: dict[str, Any], original: Any, **_kwargs: Any) -> None:

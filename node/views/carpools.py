@@ -72,8 +72,10 @@ def _event_carpools(
     mine_request = carpools.request_of(event, member)
     is_open = carpools.is_open(event)
     return {
-        "shown": is_open or mine_offer is not None or mine_request is not None,
+        # An online-only event shows the section only to say why a carpool form was refused.
+        "shown": is_open or mine_offer is not None or mine_request is not None or bool(refused),
         "open": is_open,
+        "online_only": carpools.is_online_only(event),
         "offer": mine_offer,
         "request": mine_request,
         "seats_left": carpools.seats_left(mine_offer) if mine_offer else None,

@@ -1,4 +1,5 @@
-"""The door: organisers check people in from a phone, add walk-ins and publish the count.
+"""The door: organisers check people in from a phone, add walk-ins and publish the count;
+and the attendance as CSV (answers, shifts, check-ins) for after the event.
 
 Plain forms (no JavaScript): each tap is a POST that comes back to the same place in the
 list, with the search kept.
@@ -6,16 +7,17 @@ list, with the search kept.
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from marshmallow import fields, validate
 
 from schemas.common import InputSchema, Text
 
 from ..auth import current_member, role_required
 from ..models import Event
-from ..services.organising import checkin, events, guests
+from ..services.organising import attendance_export, checkin, events, guests
 from .attempt import attempt
 from .forms import Errors, read_form, submitted
+from .no_store import no_store
 
 bp = Blueprint("checkin", __name__, url_prefix="/manage/events/<int:item_id>")
 
@@ -101,3 +103,15 @@ def publish(item_id: int):
         return redirect(_back(event))
     flash(f"Published: {event.attended_count} came to “{event.title}”.", "success")
     return redirect(_back(event))
+
+
+@bp.get("/attendance.csv")
+@role_required("organiser")
+@no_store  # names and e-mail addresses
+def attendance_csv(item_id: int):
+    """Download an event's attendance (answers, shifts, check-ins) as CSV, for organisers."""
+    event = events.get(item_id, current_member())
+    response = Response(attendance_export.as_csv(event), content_type="text/csv; charset=utf-8")
+    name = f"attendance-event-{event.id}.csv"
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, request, url_for
 
+from ..auth import current_member
 from ..models import Member
 from ..services import groups
-from ..services.organising import calendar_feeds, posts
+from ..services.organising import calendar_feeds, events, posts
 from ..syndication import atom, ical
 
 bp = Blueprint("feeds", __name__)
@@ -60,6 +61,18 @@ def member_calendar(calendar_token: str):
     body = ical.calendar(group, events, name=f"{group.name}: my events")
     response = _feed(body, ICALENDAR, "private, no-cache")
     response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@bp.get("/events/<int:item_id>.ics")
+def event_calendar(item_id: int):
+    """Give one event as an .ics file, for "Add to calendar"."""
+    group = _group()
+    event = events.get(item_id, current_member())  # a 404 for whom may not see it
+    body = ical.calendar(group, [event], name=event.title)
+    private = event.visibility != "public"
+    response = _feed(body, ICALENDAR, "private, no-cache" if private else "no-cache")
+    response.headers["Content-Disposition"] = f'attachment; filename="event-{event.id}.ics"'
     return response
 
 

@@ -21,7 +21,7 @@ from ..services.membership import imports, invitations, joining, members
 from ..services.messaging import deliverability
 from ..services.organising import campaigns, candidates, events, posts
 from ..templating import input_time
-from . import attendance_page, pictures
+from . import attendance_page, event_form, pictures
 from . import manage_invitations as invitation_forms
 from .attempt import attempt
 from .forms import Errors, read_form
@@ -174,7 +174,7 @@ def _resource(kind: str) -> Resource:
     return found
 
 
-def _item_form(resource: Resource, item: Any, values: dict, errors: Errors, status: int = 200):
+def _item_form(resource: Resource, item: Any, values: dict, errors: Errors, status=200, plan=None):
     return _form_page(
         "manage/item_form.html",
         status,
@@ -183,6 +183,7 @@ def _item_form(resource: Resource, item: Any, values: dict, errors: Errors, stat
         values=values,
         errors=errors,
         fields=resource.fields,
+        **(event_form.context(item, plan) if resource.kind == "events" else {}),
     )
 
 
@@ -212,6 +213,8 @@ def new_item(kind: str):
         return _item_form(resource, None, resource.defaults(), {})
     data, errors = _read(resource.schema(), resource.fields, _naive_zone(resource))
     data, errors, values = pictures.with_picture(resource, data, errors)
+    if data is not None and kind == "events":
+        data[events.CONFIRM_FIELD] = event_form.past_start_confirmed()
     created, refusal, status = _save(errors, lambda: resource.service.create(data))
     if created is None:
         return _item_form(resource, None, values, refusal, status)
@@ -230,6 +233,10 @@ def edit_item(kind: str, item_id: int):
         return _item_form(resource, item, values, {})
     data, errors = _read(resource.schema(), resource.fields, _naive_zone(resource))
     data, errors, values = pictures.with_picture(resource, data, errors)
+    # Moving an event e-mails everyone going and on shifts: the form says so first.
+    asked = event_form.ask_first(item, data) if kind == "events" and not errors else None
+    if asked:
+        return _item_form(resource, item, values, asked[1], asked[2], plan=asked[0])
     saved, refusal, status = _save(errors, lambda: resource.service.update(item, data))
     if saved is None:
         return _item_form(resource, item, values, refusal, status)
@@ -243,10 +250,11 @@ def delete_item(kind: str, item_id: int):
     item = resource.service.get(item_id, current_member())
     title = resource.title_of(item)
     if request.method == "GET":
+        warning = event_form.delete_warning(item) if kind == "events" else "This cannot be undone."
         return render_template(
             "manage/confirm.html",
             heading=f"Delete the {resource.singular} “{title}”?",
-            warning="This cannot be undone.",
+            warning=warning,
             button=f"Delete {resource.singular}",
             back=url_for("manage.edit_item", kind=kind, item_id=item_id),
         )

@@ -140,12 +140,38 @@ def change_capacity(shift_id: int):
     return redirect(url_for("shifts.manage", item_id=event.id))
 
 
-@bp.post("/manage/shifts/<int:shift_id>/delete")
+def _names(people: list[str]) -> str:
+    if len(people) <= 1:
+        return "".join(people)
+    return f"{', '.join(people[:-1])} and {people[-1]}"
+
+
+@bp.route("/manage/shifts/<int:shift_id>/delete", methods=["GET", "POST"])
 @role_required("organiser")
 def delete(shift_id: int):
-    """Remove a shift and its sign-ups."""
+    """Remove a shift and its sign-ups, telling those on it; GET asks first, naming them."""
     shift = shifts.get(shift_id, current_member())
     event_id = shift.event_id
-    shifts.delete(shift)
-    flash("Shift removed.", "success")
+    if request.method == "GET":
+        people = [member.display_name for _, member in shifts.roster(shift)]
+        warning = "Nobody is signed up for it."
+        if people:
+            warning = (
+                f"{_names(people)} {'is' if len(people) == 1 else 'are'} signed up "
+                f"(or waiting) and will be e-mailed that the shift is removed."
+            )
+        return render_template(
+            "manage/confirm.html",
+            heading=f"Remove the shift “{shift.label or 'Shift'}”?",
+            warning=f"{warning} This cannot be undone.",
+            button="Remove the shift",
+            back=url_for("shifts.manage", item_id=event_id),
+        )
+    told = shifts.delete(shift)
+    flash(
+        f"Shift removed. {told} {'person was' if told == 1 else 'people were'} e-mailed."
+        if told
+        else "Shift removed.",
+        "success",
+    )
     return redirect(url_for("shifts.manage", item_id=event_id))

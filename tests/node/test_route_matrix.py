@@ -44,6 +44,7 @@ ACCESS = {
     "feeds.events_calendar": "public",
     "feeds.member_calendar": "public",
     "feeds.news": "public",
+    "feeds.event_calendar": "public",  # one event's .ics; members-only events are a 404
     "wellknown.webfinger": "public",
     "wellknown.host_meta": "public",
     "wellknown.nodeinfo_links": "public",
@@ -84,6 +85,7 @@ ACCESS = {
     "manage.edit_item": "organiser",
     "manage.delete_item": "organiser",
     "manage.attendance": "organiser",
+    "checkin.attendance_csv": "organiser",
     "manage.event_status": "organiser",
     "manage.group_profile": "organiser",
     "manage.group_logo": "organiser",

@@ -1,7 +1,7 @@
 """event waitlist for events without shifts; guests on shifts
 
 Revision ID: b8d2f4a6c0e1
-Revises: f3a9c7e1d5b8
+Revises: c1e5a9d3b7f0
 Create Date: 2026-12-06 19:10:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'b8d2f4a6c0e1'
-down_revision = 'f3a9c7e1d5b8'
+down_revision = 'c1e5a9d3b7f0'
 branch_labels = None
 depends_on = None
 

@@ -48,9 +48,15 @@ class Contact:
 # Reading -----------------------------------------------------------------------------
 
 
+def is_online_only(event: Event) -> bool:
+    """Say whether an event is online with no place to travel to (so no carpools)."""
+    has_place = event.place_name or event.address or event.latitude is not None
+    return bool(event.online_url) and not has_place
+
+
 def is_open(event: Event) -> bool:
     """Say whether the event still takes offers, requests and matches."""
-    return event.status != "cancelled" and not events.is_over(event)
+    return event.status != "cancelled" and not events.is_over(event) and not is_online_only(event)
 
 
 def offer_of(event: Event, member: Member | None) -> CarpoolOffer | None:
@@ -206,6 +212,8 @@ def of_member(member: Member) -> list[tuple[str, Event, CarpoolOffer | CarpoolRe
 
 
 def _check_open(event: Event) -> None:
+    if is_online_only(event):
+        raise Conflict("This event is online only, so it has no carpools.")
     if event.status == "cancelled":
         raise Conflict("This event is cancelled.")
     if events.is_over(event):

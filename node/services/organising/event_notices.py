@@ -10,6 +10,7 @@ Walk-ins recorded at the door are not told (the event had begun). Members who tu
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -30,12 +31,65 @@ def _when(event: Event, at: datetime) -> str:
 def what_changed(event: Event, status: str, starts_at: datetime) -> str | None:
     """Name the change people must hear of, or None: "cancelled", "postponed", "back on" or
     "moved" (a new start for an event still on)."""
-    if event.status == status:
-        moved = event.status == "scheduled" and event.starts_at != starts_at
+    return change_between(status, starts_at, event.status, event.starts_at)
+
+
+def change_between(
+    status: str, starts_at: datetime, new_status: str, new_starts_at: datetime
+) -> str | None:
+    """Name the change from (``status``, ``starts_at``) to the new pair, as ``what_changed``."""
+    if new_status == status:
+        moved = new_status == "scheduled" and new_starts_at != starts_at
         return "moved" if moved else None
-    if event.status == "scheduled":
+    if new_status == "scheduled":
         return "back on"
-    return event.status  # "cancelled" or "postponed"
+    return new_status  # "cancelled" or "postponed"
+
+
+@dataclass(frozen=True)
+class Audience:
+    """How many a change to an event would e-mail: those answering, and those on shifts."""
+
+    going: int
+    on_shifts: int
+
+    @property
+    def total(self) -> int:
+        return self.going + self.on_shifts
+
+
+def describe(told: Audience) -> str:
+    """Say whom a change e-mails, as "12 people going and 3 on shifts"."""
+
+    def people(count: int) -> str:
+        return f"{count} {'person' if count == 1 else 'people'}"
+
+    parts = [f"{people(told.going)} going"] if told.going else []
+    if told.on_shifts:
+        parts.append(f"{told.on_shifts if parts else people(told.on_shifts)} on shifts")
+    return " and ".join(parts) or "Nobody"
+
+
+def _on_shifts(event: Event) -> dict[int, list[Shift]]:
+    """Map member id to the event's shifts they are on (going or waiting), earliest first."""
+    rows = db.session.execute(
+        select(ShiftSignup.member_id, Shift)
+        .join(Shift, Shift.id == ShiftSignup.shift_id)
+        .where(Shift.event_id == event.id)
+        .order_by(Shift.starts_at, Shift.id)
+    )
+    found: dict[int, list[Shift]] = {}
+    for member_id, shift in rows:
+        found.setdefault(member_id, []).append(shift)
+    return found
+
+
+def audience(event: Event) -> Audience:
+    """Count who a change would tell: people on shifts, and everyone else who answered."""
+    everyone = recipients(event)
+    on_shifts = set(_on_shifts(event))
+    shifts = sum(1 for r in everyone if r.member_id in on_shifts)
+    return Audience(len(everyone) - shifts, shifts)
 
 
 def recipients(event: Event) -> list[Recipient]:
@@ -102,10 +156,76 @@ def changed(event: Event, status: str, starts_at: datetime) -> int:
         f"{news}\n\nIf you cannot come now, cancel with the link in the e-mail you confirmed "
         f"from, so somebody else can have the place. The event: {page}",
     )
+    on_shifts = _on_shifts(event) if change == "moved" else {}
     told = outbox.queue_many(
-        [r for r in everyone if r.member_id is not None], "event_changes", members, source=source
+        [r for r in everyone if r.member_id is not None and r.member_id not in on_shifts],
+        "event_changes",
+        members,
+        source=source,
     )
+    for recipient in everyone:
+        # The shifts moved with the event: each volunteer is given their own new times.
+        if recipient.member_id in on_shifts:
+            times = "\n".join(
+                f"- {_shift_line(event, shift)}" for shift in on_shifts[recipient.member_id]
+            )
+            told += outbox.queue_many(
+                [recipient],
+                "event_changes",
+                outbox.compose(
+                    subject,
+                    f"{news}\n\nYour shift moved with it. Your new shift times:\n\n{times}"
+                    f"\n\nThe event: {page}",
+                ),
+                source=source,
+            )
     told += outbox.queue_many(
         [r for r in everyone if r.member_id is None], "guest", guests, source=source
     )
     return told
+
+
+def _shift_line(event: Event, shift: Shift) -> str:
+    zone = ZoneInfo(event.timezone)
+    label = outbox.literal(" ".join(shift.label.split())) if shift.label else "Shift"
+    return (
+        f"{label}: {shift.starts_at.astimezone(zone):%a %d %b %Y, %H:%M} to "
+        f"{shift.ends_at.astimezone(zone):%H:%M} ({event.timezone} time)"
+    )
+
+
+def deleted(event: Event) -> int:
+    """Queue the e-mails saying a deleted event will not happen; return how many."""
+    title = " ".join(event.title.split())
+    news = f"{outbox.literal(title)}, {_when(event, event.starts_at)}, is cancelled."
+    everyone = recipients(event)
+    source = f"event-change:{event.id}"
+    # No link: the event's page goes with it.
+    message = outbox.compose(f"Cancelled: {title}", news)
+    told = outbox.queue_many(
+        [r for r in everyone if r.member_id is not None], "event_changes", message, source=source
+    )
+    told += outbox.queue_many(
+        [r for r in everyone if r.member_id is None], "guest", message, source=source
+    )
+    return told
+
+
+def shift_removed(event: Event, shift: Shift, members: list[Member]) -> int:
+    """Queue the e-mails telling a removed shift's volunteers it is gone; return how many."""
+    what = f"{shift.label} at {event.title}" if shift.label else event.title
+    what = " ".join(what.split())
+    line = _shift_line(event, shift)
+    page = outbox.link(f"{(base_url() or '').rstrip('/')}/events/{event.id}")
+    message = outbox.compose(
+        f"Shift removed: {what}",
+        f"The organisers removed a shift you were on: {line}, at "
+        f"{outbox.literal(' '.join(event.title.split()))}. You no longer have a place on it."
+        f"\n\nThe event, and any other shifts: {page}",
+    )
+    return outbox.queue_many(
+        [Recipient(m.email, m.display_name, m.id) for m in members if m.is_active],
+        "event_changes",
+        message,
+        source=f"shift-removed:{event.id}",
+    )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,7 +14,7 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 
 from ...extensions import db
-from ...models import Campaign, Event, Member, Rsvp, utcnow
+from ...models import Campaign, Event, Member, Rsvp, Shift, utcnow
 from .. import feed
 from ..errors import Conflict, Invalid
 from ..groups import current_group
@@ -64,7 +65,40 @@ def _in_utc(value: datetime | None, zone: str) -> datetime | None:
     return value.astimezone(ZoneInfo("UTC"))
 
 
-def _normalise(event: Event, data: dict[str, Any]) -> dict[str, Any]:
+# Dates a person is unlikely to mean (defect 18): a start more than five years ahead (year
+# 9999) and an event of more than 14 days (a "week of action" is a campaign, or a recurring
+# event) are refused; a new event that has already started is saved only when confirmed.
+FAR_AHEAD = timedelta(days=5 * 365 + 1)
+LONGEST = timedelta(days=14)
+# An event without an end is taken to last a day: shifts later than that need an end.
+OPEN_ENDED = timedelta(hours=24)
+CONFIRM_FIELD = "confirm_dates"
+
+
+def _check_dates(
+    event: Event, data: dict[str, Any], starts: datetime, ends: datetime | None, creating: bool
+) -> None:
+    """Refuse implausible dates; a past start on a new event needs ``confirm_dates``."""
+    now = utcnow()
+    errors: dict[str, list[str]] = {}
+    for key, value in (("starts_at", starts), ("ends_at", ends)):
+        if key in data and value is not None and value > now + FAR_AHEAD:
+            errors[key] = ["Must be within five years from now. Check the year."]
+    if ("starts_at" in data or "ends_at" in data) and ends and ends - starts > LONGEST:
+        errors.setdefault("ends_at", []).append(
+            "An event lasts at most 14 days. For longer, make a campaign or a recurring event."
+        )
+    # Only callers that take dates from a person (the form, the API) pass the confirmation;
+    # the service's own callers (series, imports, tests) may create past events freely.
+    asked = creating and CONFIRM_FIELD in data and not data[CONFIRM_FIELD]
+    if asked and not errors and starts < now:
+        errors["starts_at"] = ["This start is in the past. Check the date."]
+        errors[CONFIRM_FIELD] = ["Confirm to create an event that has already started."]
+    if errors:
+        raise Invalid("Some fields are not valid.", errors)
+
+
+def _normalise(event: Event, data: dict[str, Any], creating: bool = False) -> dict[str, Any]:
     """Check the rules that span fields and put times into UTC."""
     data = dict(data)
     zone = data.get("timezone") or event.timezone or current_group().timezone
@@ -76,6 +110,9 @@ def _normalise(event: Event, data: dict[str, Any]) -> dict[str, Any]:
     ends = data.get("ends_at", event.ends_at)
     if starts and ends and ends <= starts:
         raise Invalid.on("ends_at", "Must be after the start.")
+    if starts:
+        _check_dates(event, data, starts, ends, creating)
+    data.pop(CONFIRM_FIELD, None)
     campaign_id = data.get("campaign_id")
     if campaign_id is not None and db.session.get(Campaign, campaign_id) is None:
         raise Invalid.on("campaign_id", "No campaign has that id.")
@@ -93,19 +130,83 @@ def _normalise(event: Event, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def create(data: dict[str, Any]) -> Event:
-    """Create an event from validated fields."""
+    """Create an event from validated fields (``confirm_dates`` accepts a past start)."""
     event = Event(status="scheduled", visibility="public", going_count=0)
-    assign(event, _normalise(event, data))
+    assign(event, _normalise(event, data, creating=True))
     db.session.add(event)
     feed.record(event, "create")
     commit()
     return event
 
 
+@dataclass
+class Plan:
+    """What saving a change to an event would do: who is told, which shifts move where."""
+
+    data: dict[str, Any]
+    change: str | None  # "moved", "cancelled", "postponed", "back on" or None
+    told: event_notices.Audience
+    moves: list[tuple[Shift, datetime, datetime]] = field(default_factory=list)
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return self.change is not None and self.told.total > 0
+
+
+def _shift_moves(
+    event: Event, starts: datetime, ends: datetime | None
+) -> list[tuple[Shift, datetime, datetime]]:
+    """Move the event's shifts by as much as its start moves; refuse any left outside it."""
+    if starts == event.starts_at and ends == event.ends_at:
+        return []  # nothing about the times changes: shifts stay as they are
+    delta = starts - event.starts_at
+    found = db.session.scalars(
+        select(Shift).where(Shift.event_id == event.id).order_by(Shift.starts_at, Shift.id)
+    )
+    moves, outside = [], []
+    for shift in found:
+        moved = (shift, shift.starts_at + delta, shift.ends_at + delta)
+        if delta:
+            moves.append(moved)
+        too_late = moved[2] > ends if ends else moved[1] >= starts + OPEN_ENDED
+        if moved[1] < starts or too_late:
+            outside.append(moved)
+    if outside:
+        zone = ZoneInfo(event.timezone)
+        named = ", ".join(
+            f"{shift.label or 'a shift'} ({a.astimezone(zone):%a %d %b %H:%M}"
+            f"–{b.astimezone(zone):%H:%M})"
+            for shift, a, b in outside
+        )
+        latest = max(b for _, _, b in outside).astimezone(zone)
+        one = len(outside) == 1
+        raise Invalid.on(
+            "ends_at",
+            f"{len(outside)} shift{'' if one else 's'} would fall outside the event: {named}. "
+            f"Either end the event at {latest:%a %d %b %H:%M} or later, or change or remove "
+            f"{'that shift' if one else 'those shifts'} on the Shifts page first.",
+        )
+    return moves
+
+
+def plan(event: Event, data: dict[str, Any]) -> Plan:
+    """Check a change without saving it, saying who would be told and which shifts move."""
+    data = _normalise(event, data)
+    starts = data.get("starts_at", event.starts_at)
+    ends = data.get("ends_at", event.ends_at)
+    status = data.get("status", event.status)
+    moves = _shift_moves(event, starts, ends)
+    change = event_notices.change_between(event.status, event.starts_at, status, starts)
+    return Plan(data, change, event_notices.audience(event), moves)
+
+
 def update(event: Event, data: dict[str, Any]) -> Event:
-    """Apply validated changes to an event; those who answered hear of a new status or time."""
+    """Apply validated changes; shifts move with the start, and those who answered are told."""
+    planned = plan(event, data)
     before = (event.status, event.starts_at)
-    assign(event, _normalise(event, data))
+    assign(event, planned.data)
+    for shift, starts, ends in planned.moves:
+        shift.starts_at, shift.ends_at = starts, ends
     feed.record(event, "update")
     event_notices.changed(event, *before)
     if "capacity" in data:
@@ -125,10 +226,15 @@ def cancel(event: Event) -> Event:
     return event
 
 
-def delete(event: Event) -> None:
+def delete(event: Event) -> int:
+    """Delete an event; everyone who answered a still-coming one is told; return how many."""
+    told = 0
+    if event.status != "cancelled" and not is_over(event):
+        told = event_notices.deleted(event)
     feed.record(event, "delete")
     db.session.delete(event)
     commit()
+    return told
 
 
 def is_over(event: Event) -> bool:

@@ -25,14 +25,14 @@ from ..errors import Conflict, Invalid, NotFound
 from ..groups import base_url
 from ..messaging import outbox
 from ..messaging.outbox import Recipient
-from . import events
+from . import event_notices, events
 from .records import Page, assign, commit, paginate
 
 GOING = "going"
 WAITLISTED = "waitlisted"
 MAX_LENGTH = timedelta(hours=24)
 # An event without an end is taken to last a day: shifts later than that need an end.
-OPEN_ENDED = timedelta(hours=24)
+OPEN_ENDED = events.OPEN_ENDED
 
 
 # Reading -----------------------------------------------------------------------------
@@ -203,10 +203,15 @@ def update(shift: Shift, data: dict[str, Any]) -> Shift:
     return shift
 
 
-def delete(shift: Shift) -> None:
-    """Remove a shift; its sign-ups go with it."""
+def delete(shift: Shift) -> int:
+    """Remove a shift; its sign-ups go with it, and those signed up are told; return how many."""
+    event = event_of(shift)
+    told = 0
+    if event.status != "cancelled" and not has_ended(shift):
+        told = event_notices.shift_removed(event, shift, [m for _, m in roster(shift)])
     db.session.delete(shift)
     commit()
+    return told
 
 
 # Members: signing up and cancelling --------------------------------------------------
