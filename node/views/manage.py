@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from datetime import date, datetime
+from collections.abc import Iterable
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from marshmallow import Schema
 
-from schemas import vocab, wording
+from schemas import vocab
 from schemas.group import GroupIn
 from schemas.members import MemberIn, MemberUpdate
 
 from ..auth import current_member, role_required
 from ..services import checklist, groups, profile
-from ..services.errors import Invalid
 from ..services.membership import imports, invitations, joining, members
 from ..services.messaging import deliverability
 from ..services.organising import campaigns, candidates, events, posts
-from ..templating import input_time
 from . import attendance_page, event_form, pictures
 from . import manage_invitations as invitation_forms
-from .attempt import attempt
-from .forms import Errors, read_form
+from .forms import Errors, as_form_values, read_posted, save_if_valid, try_service
 from .manage_forms import (
     GROUP_FIELDS,
     RESOURCES,
@@ -40,7 +34,6 @@ bp = Blueprint("manage", __name__, url_prefix="/manage")
 
 PER_PAGE = 20
 KIND = "<any({}):kind>".format(", ".join(RESOURCES))
-BLANK_REQUIRED = wording.FILL_THIS_IN
 
 
 @bp.before_request
@@ -63,73 +56,6 @@ def _filter_values(filters: Iterable[Any]) -> dict[str, str | None]:
         value = request.args.get(spec.name) or None
         chosen[spec.name] = value if value in spec.choices else None
     return chosen
-
-
-def _as_form_values(item: Any, fields: Iterable[FormField], zone: str) -> dict[str, Any]:
-    """Show stored values the way the form's controls take them (times in ``zone``)."""
-    values: dict[str, Any] = {}
-    for spec in fields:
-        value = getattr(item, spec.name)
-        if isinstance(value, datetime):
-            value = input_time(value, zone)
-        elif isinstance(value, date):
-            value = value.isoformat()
-        values[spec.name] = value
-    return values
-
-
-def _with_zone(value: str, zone: str) -> str:
-    """Read a datetime-local value in ``zone``; leave anything unreadable to the schema."""
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return value
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo(zone))
-    return moment.isoformat()
-
-
-def _read(schema: Schema, fields: Iterable[FormField], naive_zone: str | None = None):
-    """Load the posted form: (data, {}) or (None, per-field errors)."""
-    usable = [f for f in fields if not (f.attrs or {}).get("disabled")]
-    specs = schema.load_fields
-    blanks = {
-        f.name for f in usable if f.type != "checkbox" and not request.form.get(f.name, "").strip()
-    }
-    # A blank optional field the schema cannot store as null (a time zone, a visibility)
-    # is left out, so it keeps its current value or the default.
-    unstorable = {
-        name
-        for name in blanks
-        if name in specs and not specs[name].required and not specs[name].allow_none
-    }
-    extra = {
-        f.name: _with_zone(request.form[f.name].strip(), naive_zone)
-        for f in usable
-        if f.type == "datetime-local" and naive_zone and f.name not in blanks
-    }
-    names = [f.name for f in usable if f.name not in unstorable]
-    data, errors = read_form(schema, fields=names, extra=extra)
-    # The form asks for some fields the schema leaves optional (a name when editing).
-    missing = {f.name: [BLANK_REQUIRED] for f in usable if f.required and f.name in blanks}
-    if missing:
-        return None, {**errors, **missing}
-    return data, errors
-
-
-def _attempt(action: Callable[[], Any]) -> tuple[Any, Errors, int]:
-    """Run a service call: (result, {}, 200) or (None, errors, the refusal's status)."""
-    with attempt() as tried:
-        return action(), {}, 200
-    refusal, errors = tried.refusal, tried.errors
-    if refusal.fields and not isinstance(refusal, Invalid):
-        errors = {"_form": [refusal.message], **errors}  # "already exists" says more than "Taken."
-    return None, errors, tried.status
-
-
-def _save(errors: Errors, action: Callable[[], Any]) -> tuple[Any, Errors, int]:
-    """Call the service only when the form was valid; answers as ``_attempt`` does."""
-    return (None, errors, 400) if errors else _attempt(action)
 
 
 def _form_page(template: str, status: int = 200, **context: Any):
@@ -211,11 +137,11 @@ def new_item(kind: str):
     resource = _resource(kind)
     if request.method == "GET":
         return _item_form(resource, None, resource.defaults(), {})
-    data, errors = _read(resource.schema(), resource.fields, _naive_zone(resource))
+    data, errors = read_posted(resource.schema(), resource.fields, _naive_zone(resource))
     data, errors, values = pictures.with_picture(resource, data, errors)
     if data is not None and kind == "events":
         data[events.CONFIRM_FIELD] = event_form.past_start_confirmed()
-    created, refusal, status = _save(errors, lambda: resource.service.create(data))
+    created, refusal, status = save_if_valid(errors, lambda: resource.service.create(data))
     if created is None:
         return _item_form(resource, None, values, refusal, status)
     flash(f"Created the {resource.singular} “{resource.title_of(created)}”.", "success")
@@ -227,17 +153,17 @@ def edit_item(kind: str, item_id: int):
     resource = _resource(kind)
     item = resource.service.get(item_id, current_member())
     if request.method == "GET":
-        values = _as_form_values(item, resource.fields, resource.zone_of(item))
+        values = as_form_values(item, resource.fields, resource.zone_of(item))
         if resource.pictures:
             values |= pictures.item_picture_values(item)
         return _item_form(resource, item, values, {})
-    data, errors = _read(resource.schema(), resource.fields, _naive_zone(resource))
+    data, errors = read_posted(resource.schema(), resource.fields, _naive_zone(resource))
     data, errors, values = pictures.with_picture(resource, data, errors)
     # Moving an event e-mails everyone going and on shifts: the form says so first.
     asked = event_form.ask_first(item, data) if kind == "events" and not errors else None
     if asked:
         return _item_form(resource, item, values, asked[1], asked[2], plan=asked[0])
-    saved, refusal, status = _save(errors, lambda: resource.service.update(item, data))
+    saved, refusal, status = save_if_valid(errors, lambda: resource.service.update(item, data))
     if saved is None:
         return _item_form(resource, item, values, refusal, status)
     flash(f"Saved the {resource.singular} “{resource.title_of(saved)}”.", "success")
@@ -342,8 +268,10 @@ def add_member():
     page = {"heading": "Add a member", "button": "Add and mail the invitation", "fields": fields}
     if request.method == "GET":
         return _form_page("manage/member_form.html", values={"role": "member"}, errors={}, **page)
-    data, errors = _read(MemberIn(), fields)
-    added, refusal, status = _save(errors, lambda: invitations.add_with_invite(data, actor=viewer))
+    data, errors = read_posted(MemberIn(), fields)
+    added, refusal, status = save_if_valid(
+        errors, lambda: invitations.add_with_invite(data, actor=viewer)
+    )
     if added is None:
         return _form_page(
             "manage/member_form.html", status, values=request.form, errors=refusal, **page
@@ -391,7 +319,7 @@ def invite():
         return _form_page(
             "manage/member_form.html", 400, values=request.form, errors=errors, **page
         )
-    token, refusal, status = _attempt(
+    token, refusal, status = try_service(
         lambda: invitations.invite(viewer, role=role, email=email or None, name=name)
     )
     if token is None:
@@ -435,8 +363,10 @@ def edit_member(member_id: int):
     if request.method == "GET":
         values = {"display_name": target.display_name, "role": target.role, "status": target.status}
         return _form_page("manage/member_form.html", values=values, errors={}, **page)
-    data, errors = _read(MemberUpdate(), fields)
-    saved, refusal, status = _save(errors, lambda: members.change(target, data, actor=viewer))
+    data, errors = read_posted(MemberUpdate(), fields)
+    saved, refusal, status = save_if_valid(
+        errors, lambda: members.change(target, data, actor=viewer)
+    )
     if saved is None:
         return _form_page(
             "manage/member_form.html", status, values=request.form, errors=refusal, **page
@@ -460,7 +390,7 @@ def remove_member(member_id: int):
     }
     if request.method == "GET":
         return render_template("manage/confirm.html", **confirm)
-    _, refusal, status = _attempt(lambda: members.remove(target, actor=viewer))
+    _, refusal, status = try_service(lambda: members.remove(target, actor=viewer))
     if refusal:
         return render_template("manage/confirm.html", errors=refusal, **confirm), status
     flash(f"Removed {name}.", "success")
@@ -480,9 +410,9 @@ def _group_page(values: dict, errors: Errors, status: int = 200):
 def group_profile():
     group = groups.current_group()
     if request.method == "GET":
-        return _group_page(_as_form_values(group, GROUP_FIELDS, group.timezone), {})
-    data, errors = _read(GroupIn(), GROUP_FIELDS)
-    saved, refusal, status = _save(errors, lambda: profile.update(group, data))
+        return _group_page(as_form_values(group, GROUP_FIELDS, group.timezone), {})
+    data, errors = read_posted(GroupIn(), GROUP_FIELDS)
+    saved, refusal, status = save_if_valid(errors, lambda: profile.update(group, data))
     if saved is None:
         return _group_page(request.form, refusal, status)
     flash("Saved the group profile.", "success")
@@ -497,9 +427,9 @@ def group_logo():
         refusal, status = {"logo": ["Choose an image file."]}, 400
     else:
         content = upload.stream.read(profile.LOGO_MAX_BYTES + 1)
-        _, refusal, status = _attempt(lambda: profile.store_logo(group, content))
+        _, refusal, status = try_service(lambda: profile.store_logo(group, content))
     if refusal:
-        values = _as_form_values(group, GROUP_FIELDS, group.timezone)
+        values = as_form_values(group, GROUP_FIELDS, group.timezone)
         return _form_page(
             "manage/group.html",
             status,
