@@ -19,6 +19,12 @@ class Defaults:
     BASE_URL = "http://127.0.0.1:5000"
     ROLE = "node"
     TIMEZONE = "Europe/London"
+    # The map tiles event maps draw (Leaflet, served from /static/leaflet/); the tile host
+    # is added to the Content-Security-Policy's img-src and nothing else.
+    MAP_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    MAP_ATTRIBUTION = (
+        '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+    )
     DATABASE_URL: str | None = None
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}
     MAX_CONTENT_LENGTH = 1024 * 1024
