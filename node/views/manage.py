@@ -32,6 +32,7 @@ from .manage_forms import (
     FormField,
     Resource,
     member_fields,
+    place_box,
     role_choices,
 )
 from .no_store import no_store
@@ -69,7 +70,7 @@ def _as_form_values(item: Any, fields: Iterable[FormField], zone: str) -> dict[s
     """Show stored values the way the form's controls take them (times in ``zone``)."""
     values: dict[str, Any] = {}
     for spec in fields:
-        value = getattr(item, spec.name)
+        value = getattr(item, spec.name, None)  # None for a box that is not stored
         if isinstance(value, datetime):
             value = input_time(value, zone)
         elif isinstance(value, date):
@@ -109,11 +110,12 @@ def _read(schema: Schema, fields: Iterable[FormField], naive_zone: str | None = 
         if f.type == "datetime-local" and naive_zone and f.name not in blanks
     }
     names = [f.name for f in usable if f.name not in unstorable]
-    data, errors = read_form(schema, fields=names, extra=extra)
+    located, place_errors = place_box(request.form, usable)  # a typed place sets lat/long
+    data, errors = read_form(schema, fields=names, extra={**extra, **located})
     # The form asks for some fields the schema leaves optional (a name when editing).
     missing = {f.name: [BLANK_REQUIRED] for f in usable if f.required and f.name in blanks}
-    if missing:
-        return None, {**errors, **missing}
+    if missing or place_errors:
+        return None, {**errors, **place_errors, **missing}
     return data, errors
 
 

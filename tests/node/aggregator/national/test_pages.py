@@ -329,3 +329,51 @@ def test_the_service_and_the_query_schemas_name_the_same_states_and_sorts():
     assert set(lists.SORTS["needed"]) == set(shapes.NEEDED_SORTS)
     assert set(lists.SORTS["campaigns"]) == set(shapes.CAMPAIGN_SORTS)
     assert set(lists.SORTS["candidates"]) == set(shapes.CANDIDATE_SORTS)
+
+
+# Events near a place typed as a person types it ----------------------------------------------
+
+
+def test_events_near_a_town_name(client, network):
+    html = _page(client, "/network/events?near=leeds")
+
+    assert "Headingley door knock" in html and "Market stall" not in html
+    assert "of <strong>Leeds, England</strong>" in html
+    assert 'value="leeds"' in html  # what was typed stays in the box
+    assert 'class="map"' in html and "leaflet/leaflet.js" in html
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "typed"),
+    [
+        ("near=Narnia", "near", "Narnia"),
+        ("near=Leeds&within=-5", "within", "-5"),
+        ("near=Leeds&within=abc", "within", "abc"),
+    ],
+)
+def test_a_bad_place_or_radius_is_shown_inside_the_form_with_what_was_typed(
+    client, network, query, field, typed
+):
+    response = client.get(f"/network/events?{query}")
+    html = response.get_data(as_text=True)
+
+    assert response.status_code == 400
+    assert 'role="search"' in html  # the form, not a bare error page
+    assert f'id="filter-{field}-error"' in html
+    box = re.search(rf'<input id="filter-{field}"[^>]*>', html).group(0)
+    assert f'value="{typed}"' in box and 'aria-invalid="true"' in box
+    if field == "near":
+        assert "We cannot find “Narnia”" in html
+    assert "Headingley door knock" not in html
+
+
+def test_an_aggregators_home_page_is_the_national_view(client, group, network):
+    group.role = "aggregator"
+    db.session.commit()
+
+    html = _page(client, "/")
+
+    assert "Events near you" in html and 'action="/network/events"' in html
+    for path in ("/network/needed", "/network/groups", "/network/campaigns", "/network/candidates"):
+        assert f'href="{path}"' in html
+    assert "Headingley door knock" in html
