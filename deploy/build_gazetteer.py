@@ -69,11 +69,7 @@ def cities1000() -> dict:
 
 
 def main() -> None:
-    towns = [
-        town
-        for town in cities1000().values()
-        if town["countrycode"] == "GB"
-    ]
+    towns = [town for town in cities1000().values() if town["countrycode"] == "GB"]
     for town in towns:
         town["population"] = town.get("population") or 0
     towns.sort(key=lambda town: (town["name"].lower(), -town["population"], town["geonameid"]))

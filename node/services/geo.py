@@ -330,8 +330,7 @@ def gazetteer() -> Gazetteer:
                 )
                 towns.setdefault(_name_key(town.name), []).append(town)
     ranked = {
-        key: tuple(sorted(found, key=lambda town: -town.population))
-        for key, found in towns.items()
+        key: tuple(sorted(found, key=lambda town: -town.population)) for key, found in towns.items()
     }
     return Gazetteer(ranked, areas)
 

@@ -29,9 +29,7 @@ def _stub_tiles(context) -> list[str]:
     return asked
 
 
-def test_an_event_placed_by_town_shows_a_map_and_events_are_found_near_a_town(
-    start_node, chromium
-):
+def test_an_event_placed_by_town_shows_a_map_and_events_are_found_near_a_town(start_node, chromium):
     node = start_node()
     context = chromium.new_context(base_url=node.url)
     tiles = _stub_tiles(context)
