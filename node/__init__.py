@@ -38,9 +38,11 @@ from .views import (
     guests,
     held,
     inbox,
+    joining,
     mail_links,
     manage,
     manage_invitations,
+    manage_joining,
     messages,
     national,
     network,
@@ -87,6 +89,8 @@ BLUEPRINTS = tuple(
         guests,
         checkin,
         series,
+        joining,
+        manage_joining,
     )
 )
 

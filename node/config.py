@@ -81,6 +81,10 @@ class Defaults:
     MAIL_FORMS_PER_CLIENT_HOURLY = 10
     MAIL_FORMS_PER_NODE_HOURLY = 200
     RESET_MAILS_PER_ADDRESS_HOURLY = 5
+    # The public "Join us" form mails the address typed: posts an hour from one client address
+    # and for the whole node.
+    JOIN_REQUESTS_PER_CLIENT_HOURLY = 5
+    JOIN_REQUESTS_PER_NODE_HOURLY = 100
     BALLOT_CHALLENGE_DAYS = 7  # sealed papers are erased this long after a sealed ballot's count
     SERIES_HORIZON_DAYS = 90  # how far ahead a recurring event's dates are made
     PAGE_CACHE_SECONDS = 30  # visitors' copy of the group page; 0 turns it off

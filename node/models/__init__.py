@@ -28,6 +28,7 @@ from .federation import (
 from .geo import PostcodeDistrict
 from .group import Group
 from .idempotency import IdempotentRequest
+from .joining import JoinRequest
 from .mail import OutboundMail
 from .member import ROLE_RANK, Invite, LoginFailure, Member, MemberSession, PasswordReset
 from .messaging import Announcement, MailAddress, MailPreference
@@ -72,6 +73,7 @@ __all__ = [
     "InboundAsk",
     "IdempotentRequest",
     "Invite",
+    "JoinRequest",
     "Listing",
     "MailAddress",
     "MailNotice",

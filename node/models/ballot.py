@@ -34,11 +34,12 @@ from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from ..extensions import db
 from .content import Timestamps
-from .types import UTCDateTime
+from .types import NEVER_REUSED_IDS, UTCDateTime
 
 
 class Ballot(Timestamps, db.Model):
     __tablename__ = "ballot"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     question: Mapped[str] = mapped_column(String(200))

@@ -6,7 +6,7 @@ from sqlalchemy import Date, Float, ForeignKey, Index, Integer, String, Text, Un
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
-from .types import UTCDateTime, utcnow
+from .types import NEVER_REUSED_IDS, UTCDateTime, utcnow
 
 
 class Timestamps:
@@ -16,7 +16,10 @@ class Timestamps:
 
 class Campaign(Timestamps, db.Model):
     __tablename__ = "campaign"
-    __table_args__ = (Index("ix_campaign_status_visibility", "status", "visibility"),)
+    __table_args__ = (
+        Index("ix_campaign_status_visibility", "status", "visibility"),
+        NEVER_REUSED_IDS,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
@@ -34,6 +37,7 @@ class Event(Timestamps, db.Model):
     __table_args__ = (
         Index("ix_event_starts_at_visibility", "starts_at", "visibility"),
         UniqueConstraint("series_id", "occurrence_at", name="uq_event_series_occurrence"),
+        NEVER_REUSED_IDS,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -88,7 +92,10 @@ class Rsvp(Timestamps, db.Model):
 
 class Candidate(Timestamps, db.Model):
     __tablename__ = "candidate"
-    __table_args__ = (Index("ix_candidate_endorsement_visibility", "endorsement", "visibility"),)
+    __table_args__ = (
+        Index("ix_candidate_endorsement_visibility", "endorsement", "visibility"),
+        NEVER_REUSED_IDS,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
@@ -104,7 +111,10 @@ class Candidate(Timestamps, db.Model):
 
 class Post(Timestamps, db.Model):
     __tablename__ = "post"
-    __table_args__ = (Index("ix_post_published_at_visibility", "published_at", "visibility"),)
+    __table_args__ = (
+        Index("ix_post_published_at_visibility", "published_at", "visibility"),
+        NEVER_REUSED_IDS,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(200))

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, Integer, String, Text
+from sqlalchemy import Boolean, Float, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -31,5 +31,9 @@ class Group(db.Model):
     # "group", or "aggregator" (`branchline init --aggregator`): the role kept across
     # restarts; BRANCHLINE_ROLE=aggregator switches it on too.
     role: Mapped[str] = mapped_column(String(20), default="group", server_default="group")
+    # The public "Join us" form (node/services/membership/joining.py): open or not, and the
+    # group's own questions on it, one a line.
+    joining_open: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    join_questions: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

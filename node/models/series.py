@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
 from .content import Timestamps
-from .types import UTCDateTime
+from .types import NEVER_REUSED_IDS, UTCDateTime
 
 
 class EventSeries(Timestamps, db.Model):
@@ -19,6 +19,7 @@ class EventSeries(Timestamps, db.Model):
     """
 
     __tablename__ = "event_series"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     rule: Mapped[str] = mapped_column(String(300))  # "FREQ=WEEKLY;BYDAY=SA;COUNT=10"

@@ -7,11 +7,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from .content import Timestamps
-from .types import UTCDateTime, utcnow
+from .types import NEVER_REUSED_IDS, UTCDateTime, utcnow
 
 
 class Shift(Timestamps, db.Model):
     __tablename__ = "event_shift"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)

@@ -35,3 +35,10 @@ def utcnow_whole_seconds() -> datetime:
     # For times written into signed documents and stored beside them: documents print whole
     # seconds, so the stored time is the one the document states.
     return utcnow().replace(microsecond=0)
+
+
+# Table options for a table whose ids are public (page addresses, the signed feed, mail
+# links): SQLite without AUTOINCREMENT hands a deleted row's id to the next row, so a
+# calendar entry or a peer's tombstone for /events/4 would name a new event. PostgreSQL's
+# sequences never go back, so the option only changes SQLite.
+NEVER_REUSED_IDS = {"sqlite_autoincrement": True}

@@ -182,7 +182,7 @@ def accept_invite(token: str):
 
 def _join_by_link(token: str, invite):
     """An open link: the address typed is confirmed by e-mail before any account exists."""
-    values = {"email": "", "display_name": ""}
+    values = {"email": "", "display_name": invite.display_name or ""}
     errors: dict = {}
     if request.method == "POST":
         values = submitted("email", "display_name")

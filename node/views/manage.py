@@ -17,7 +17,7 @@ from schemas.members import MemberIn, MemberUpdate
 from ..auth import current_member, role_required
 from ..services import groups, profile
 from ..services.errors import Invalid
-from ..services.membership import imports, invitations, members
+from ..services.membership import imports, invitations, joining, members
 from ..services.messaging import deliverability
 from ..services.organising import campaigns, candidates, events, posts
 from ..templating import input_time
@@ -150,6 +150,7 @@ def dashboard():
         "candidates": candidates.listing(viewer, per_page=1).total,
         "posts": posts.listing(viewer, per_page=1).total,
         "members": members.listing(1, 1, status="active").total,
+        "join_requests": joining.count_pending(),
     }
     upcoming = events.listing(viewer, per_page=5, when="upcoming")
     return render_template("manage/dashboard.html", counts=counts, upcoming=upcoming)
@@ -309,6 +310,7 @@ def member_list():
         filters=MEMBER_FILTERS,
         troubles=troubles,
         sent=invitations.sent_invitations(),
+        join_requests=joining.count_pending(),
     )
 
 

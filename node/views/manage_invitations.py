@@ -1,13 +1,15 @@
-"""Organisers' invitations under /manage/members: resend, revoke, import a list, mail problems."""
+"""Organisers' invitations under /manage/members: resend, revoke, import, export, mail problems."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
+from schemas import vocab
+
 from ..auth import current_member, role_required
 from ..extensions import db
 from ..services.errors import Invalid
-from ..services.membership import imports, invitations
+from ..services.membership import imports, invitations, roster_csv
 from ..services.messaging import deliverability
 from ..services.messaging.links import external_url
 from .no_store import no_store
@@ -107,6 +109,23 @@ def import_rejected():
         text,
         mimetype="text/csv",
         headers={"Content-Disposition": 'attachment; filename="members-to-fix.csv"'},
+    )
+
+
+# Exporting the list ------------------------------------------------------------------
+
+
+@bp.get("/export.csv")
+@no_store  # members' personal data: no copy kept by a browser or a proxy
+def export_members():
+    """Download the members (of the role and status chosen on the list) as a CSV file."""
+    role = request.args.get("role") if request.args.get("role") in vocab.ROLES else None
+    status = request.args.get("status")
+    status = status if status in vocab.MEMBER_STATUSES else None
+    return Response(
+        roster_csv.members_csv(role=role, status=status),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="members.csv"'},
     )
 
 

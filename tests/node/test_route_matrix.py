@@ -12,7 +12,7 @@ import tempfile
 import pytest
 
 from node import create_app
-from node.services.membership import invitations, tokens
+from node.services.membership import invitations, joining, tokens
 from node.services.organising import calendar_feeds, carpools, series
 from tests import factories
 from tests.conftest import csrf_token, log_in
@@ -146,6 +146,12 @@ ACCESS = {
     # RSVPs without an account: the form and the e-mailed link's page are for anybody
     # (the link's token is the authority); the door is for organisers.
     "guests.ask": "public",
+    "joining.join": "public",
+    "manage_joining.requests": "organiser",
+    "manage_joining.settings": "organiser",
+    "manage_joining.approve": "organiser",
+    "manage_joining.decline": "organiser",
+    "invitations.export_members": "organiser",
     "guests.link": "public",
     "guests.answer": "public",
     # A reminder's "Still coming?" links: the signed token is the authority (a bad one is
@@ -221,6 +227,11 @@ def test_every_page_route_has_a_row(app):
     assert endpoints == set(ACCESS)
 
 
+def _join_request_id() -> int:
+    joining.ask("Robin", "robin@example.org", "LS7", [])
+    return joining.pending()[0].id
+
+
 def _url(app, endpoint: str, values: dict) -> str:
     rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
     adapter = app.url_map.bind("localhost")
@@ -258,6 +269,7 @@ def test_route_answers_each_role_as_the_table_says(app, client, endpoint, method
         "attendee_id": 1,
         "series_id": series.repeat(factories.event(), "FREQ=WEEKLY;COUNT=2").id,
         "request_id": carpools.ask(factories.event(), factories.member(), "Leeds").id,
+        "join_request_id": _join_request_id(),
     }
     factories.campaign(), factories.candidate(), factories.post()
     if role != "anonymous":

@@ -36,7 +36,7 @@ from node.models import (
     ReceivedActivity,
     RemoteEntry,
 )
-from node.services.membership import invitations, sessions, tokens
+from node.services.membership import invitations, joining, sessions, tokens
 from node.services.messaging import announcements
 from node.services.organising import calendar_feeds, carpools, series
 from node.services.peering import blocking, inbox, outbound
@@ -183,6 +183,11 @@ def _mailed_invitation_id() -> int:
     return invitations.pending_for("invited@example.org").id
 
 
+def _join_request_id() -> int:
+    joining.ask("Robin", "robin@example.org", "LS7", [])
+    return joining.pending()[0].id
+
+
 def _real_ids(admin) -> dict:
     """Make one of everything a form acts on, so a missing check would change something."""
     target = factories.member(email="target@example.org")
@@ -207,6 +212,7 @@ def _real_ids(admin) -> dict:
         "shift_id": factories.shift(event.id).id,
         "series_id": series.repeat(factories.event(), "FREQ=WEEKLY;COUNT=2").id,
         "request_id": carpools.ask(event, factories.member(), "Leeds").id,
+        "join_request_id": _join_request_id(),
         "announcement_id": announcements.draft(admin, subject="Stall", body="Saturday").id,
         # The admin's session on another device, which a forged "log out" would end.
         "session_id": sessions.find(sessions.start(admin, "Another browser")).id,
