@@ -12,19 +12,25 @@ NPM := $(shell command -v npm 2>/dev/null)
 
 .PHONY: run test lint bench demo clean
 
+# Installer output goes to $(INSTALL_LOG), shown only if the install fails, so that what
+# `make run` prints last is the node's address (and its setup link), not pip's chatter.
+INSTALL_LOG := $(VENV)/install.log
+
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[postgres,server,test]'
-	touch $(STAMP)
+	@echo "Installing Branchline into $(VENV) (details in $(INSTALL_LOG))..."
+	@$(PYTHON) -m venv $(VENV)
+	@{ $(BIN)/python -m pip install --quiet --upgrade pip \
+	  && $(BIN)/python -m pip install --quiet -e '.[postgres,server,test]'; } \
+	  > $(INSTALL_LOG) 2>&1 || { cat $(INSTALL_LOG); exit 1; }
+	@touch $(STAMP)
 
 $(INTEROP_STAMP): $(INTEROP)/package.json $(INTEROP)/package-lock.json
 	npm ci --prefix $(INTEROP) --no-audit --no-fund
 	touch $@
 
 run: $(STAMP)
-	$(BIN)/branchline db upgrade
-	$(BIN)/branchline run --host $(HOST) --port $(PORT)
+	@$(BIN)/branchline db upgrade > $(VENV)/upgrade.log 2>&1 || { cat $(VENV)/upgrade.log; exit 1; }
+	@$(BIN)/branchline run --host $(HOST) --port $(PORT)
 
 test: $(STAMP) $(if $(NPM),$(INTEROP_STAMP))
 	$(BIN)/ruff check node federation schemas tests bench deploy

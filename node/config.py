@@ -28,6 +28,12 @@ class Defaults:
     DATABASE_URL: str | None = None
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}
     MAX_CONTENT_LENGTH = 1024 * 1024
+    # Pictures organisers upload (node/services/pictures.py): the largest file taken (forms
+    # that carry a picture accept this much more than MAX_CONTENT_LENGTH), the widest a
+    # picture is kept, and the most pixels an upload may decode to.
+    PICTURE_MAX_BYTES = 10 * 1024 * 1024
+    PICTURE_MAX_WIDTH = 1600
+    PICTURE_MAX_PIXELS = 40_000_000
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_NAME = "branchline_session"

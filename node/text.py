@@ -36,22 +36,67 @@ ALLOWED_TAGS = {
     "tr",
     "ul",
 }
-ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}, "td": {"align"}, "th": {"align"}}
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "abbr": {"title"},
+    "img": {"src", "alt", "title"},
+    "td": {"align"},
+    "th": {"align"},
+}
+
+# Markdown may show pictures uploaded to this node (services/pictures.py names them) and no
+# other: an image from elsewhere would tell its host who reads the page, and when.
+OWN_PICTURE = re.compile(r"/uploads/[0-9a-f]{32}\.(?:jpg|png|webp)")
+PICTURE_REFUSED = "(image not shown: only pictures uploaded to this group are allowed)"
+# nh3 writes every attribute double-quoted with any quote inside escaped, so this reads them.
+_IMG_TAG = re.compile(r'<img((?:\s+[a-z-]+="[^"]*")*)\s*/?>')
+_ATTRIBUTE = re.compile(r'([a-z-]+)="([^"]*)"')
 
 
-def render_markdown(source: str | None) -> Markup:
-    """Render Markdown and keep only safe tags; links get rel=nofollow noopener."""
+def _own_picture(src: str, base_url: str) -> str | None:
+    """Return the path of one of this node's uploaded pictures, or None for any other address."""
+    if base_url and src.startswith(base_url.rstrip("/") + "/uploads/"):
+        src = src[len(base_url.rstrip("/")) :]
+    return src if OWN_PICTURE.fullmatch(src) else None
+
+
+def _pictures(html: str, base_url: str) -> str:
+    """Give each kept picture its full address; put a note where a picture was refused."""
+
+    def replace(found: re.Match[str]) -> str:
+        attributes = dict(_ATTRIBUTE.findall(found.group(1)))
+        if "src" not in attributes:  # the sanitiser dropped an address from elsewhere
+            return f'<span class="picture-refused">{PICTURE_REFUSED}</span>'
+        alt = attributes.get("alt", "")
+        return f'<img src="{base_url.rstrip("/")}{attributes["src"]}" alt="{alt}" loading="lazy">'
+
+    return _IMG_TAG.sub(replace, html)
+
+
+def render_markdown(source: str | None, base_url: str = "") -> Markup:
+    """Render Markdown and keep only safe tags; links get rel=nofollow noopener.
+
+    Pictures are kept only from this node's uploads (addressed from ``base_url`` when it is
+    given, for copies read elsewhere); any other picture becomes a visible note.
+    """
     if not source:
         return Markup("")
     html = md.markdown(source, extensions=["tables", "sane_lists"], output_format="html")
+
+    def keep(tag: str, attribute: str, value: str) -> str | None:
+        if tag == "img" and attribute == "src":
+            return _own_picture(value, base_url)
+        return value
+
     clean = nh3.clean(
         html,
-        tags=ALLOWED_TAGS,
+        tags=ALLOWED_TAGS | {"img"},
         attributes=ALLOWED_ATTRIBUTES,
+        attribute_filter=keep,
         url_schemes={"http", "https", "mailto"},
         link_rel="nofollow noopener noreferrer",
     )
-    return Markup(clean)  # noqa: S704 - nh3 has just sanitised it
+    return Markup(_pictures(clean, base_url))  # noqa: S704 - nh3 has just sanitised it
 
 
 # Closing these tags ends a paragraph; <br>, <hr> and table rows end a line.
@@ -84,6 +129,9 @@ class _PlainText(HTMLParser):
             self._link = (dict(attrs).get("href") or "", len(self.parts))
         elif tag in _LINE_ENDS:
             self.parts.append("\n")
+        elif tag == "img":
+            alt = dict(attrs).get("alt") or ""
+            self.parts.append(f"[Picture: {alt}]" if alt else "[Picture]")
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "a" and self._link is not None:

@@ -22,6 +22,7 @@ from ..key_rotation import RetiredKeys, retired_keys
 from ..keys import NodeKeys, node_keys
 from ..models import Ballot, Campaign, Candidate, Event, Group, Post, utcnow
 from ..text import render_markdown
+from .pictures import picture_terms
 
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 SECURITY_CONTEXT = "https://w3id.org/security/v1"
@@ -94,11 +95,11 @@ def _compact(document: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in document.items() if value not in (None, "", [])}
 
 
-def _text(source: str | None) -> dict[str, Any]:
+def _text(source: str | None, group: Group) -> dict[str, Any]:
     if not source:
         return {}
     return {
-        "content": str(render_markdown(source)),
+        "content": str(render_markdown(source, group.base_url)),
         "source": {"content": source, "mediaType": MARKDOWN},
     }
 
@@ -120,7 +121,8 @@ def event_document(group: Group, event: Event, campaign: Campaign | None = None)
     """Return an event as an ActivityStreams Event; ``campaign`` only when it is public."""
     document = _common(group, event)
     document["name"] = event.title
-    document.update(_text(event.description))
+    document.update(_text(event.description, group))
+    document.update(picture_terms(group.base_url, event))
     document.update(
         {
             "startTime": timestamp(event.starts_at),
@@ -176,8 +178,11 @@ def campaign_document(group: Group, campaign: Campaign) -> dict[str, Any]:
     document.update(
         {
             "name": campaign.title,
-            "summary": str(render_markdown(campaign.summary)) if campaign.summary else None,
-            **_text(campaign.body),
+            "summary": (
+                str(render_markdown(campaign.summary, group.base_url)) if campaign.summary else None
+            ),
+            **_text(campaign.body, group),
+            **picture_terms(group.base_url, campaign),
             "kind": campaign.kind,
             "status": campaign.status,
             "startDate": _day(campaign.starts_on),
@@ -202,7 +207,7 @@ def candidate_document(
     document.update(
         {
             "name": candidate.name,
-            **_text(candidate.statement),
+            **_text(candidate.statement, group),
             "office": candidate.office,
             "area": candidate.area,
             "stage": candidate.stage,
@@ -222,7 +227,8 @@ def post_document(group: Group, post: Post) -> dict[str, Any]:
     document.update(
         {
             "name": post.title,
-            **_text(post.body),
+            **_text(post.body, group),
+            **picture_terms(group.base_url, post),
             "published": timestamp(post.published_at),
             "updated": timestamp(post.updated_at),
             **_addressing(group),
@@ -255,7 +261,7 @@ def question_document(group: Group, ballot: Ballot) -> dict[str, Any]:
     document.update(
         {
             "name": ballot.question,
-            **_text(ballot.description),
+            **_text(ballot.description, group),
             "anyOf" if ballot.kind in ("choose_many", "ranked") else "oneOf": options,
             "startTime": timestamp(ballot.opens_at),
             "endTime": timestamp(ballot.closes_at),

@@ -10,7 +10,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
 from marshmallow import ValidationError
-from werkzeug.serving import run_simple
+from werkzeug.serving import make_server
 
 from schemas.group import GroupSetup
 
@@ -82,18 +82,30 @@ def run(host: str, port: int) -> None:
     except MissingKeys as exc:
         fail(exc)
     address = f"http://{host}:{port}/"
-    if groups.is_set_up():
-        click.echo(f"Branchline: {groups.current_group().name} is running at {address}")
-    else:
-        code = groups.setup_code()
-        click.echo(f"Branchline is running at {address}")
-        click.echo(f"This node is not set up yet. Open {address}setup?code={code}")
-
     app = current_app._get_current_object()
+    # Bind before saying where the node is: a port in use ends here, with werkzeug's message.
+    server = make_server(host, port, app, threaded=True)
     if start_in_background(app) is not None:  # off with BRANCHLINE_WORKER_IN_PROCESS=0
         click.echo("Delivery worker: running in this process")
+    if groups.is_set_up():
+        lines = startup_lines(address, groups.current_group().name)
+    else:
+        lines = startup_lines(address, setup_link=f"{address}setup?code={groups.setup_code()}")
+    click.echo("\n".join(lines))
     sys.stdout.flush()
-    run_simple(host, port, app, threaded=True)
+    server.serve_forever()  # Ctrl-C stops it and closes the socket
+
+
+def startup_lines(address: str, group_name: str = "", setup_link: str = "") -> list[str]:
+    """Return what `branchline run` prints last: the address, then the setup link if due."""
+    first = f"{group_name} is ready." if group_name else "Branchline has started."
+    lines = ["", f"{first} Press Ctrl-C to stop.", f"Branchline is running at {address}"]
+    if setup_link:
+        lines += [
+            "This node is not set up yet. Open this link to name the group and create its admin:",
+            f"    {setup_link}",
+        ]
+    return lines
 
 
 commands: list[click.Command] = [init, run]

@@ -34,6 +34,7 @@ from .member import ROLE_RANK, Invite, LoginFailure, Member, MemberSession, Pass
 from .messaging import Announcement, MailAddress, MailPreference
 from .notice import MailNotice
 from .oauth import ApiClient, ApiToken, digest
+from .picture import Picture
 from .request_count import RequestCount
 from .series import EventSeries, SeriesException
 from .shift import Shift, ShiftSignup
@@ -86,6 +87,7 @@ __all__ = [
     "OutgoingRsvp",
     "PasswordReset",
     "Peer",
+    "Picture",
     "Post",
     "PostcodeDistrict",
     "QuarantinedEntry",

@@ -6,6 +6,7 @@ from sqlalchemy import Date, Float, ForeignKey, Index, Integer, String, Text, Un
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
+from .picture import PICTURE_NAME_LENGTH
 from .types import NEVER_REUSED_IDS, UTCDateTime, utcnow
 
 
@@ -14,7 +15,14 @@ class Timestamps:
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-class Campaign(Timestamps, db.Model):
+class WithPicture:
+    """An uploaded picture (services/pictures.py) shown with the item, and its alt text."""
+
+    image: Mapped[str | None] = mapped_column(String(PICTURE_NAME_LENGTH), nullable=True)
+    image_alt: Mapped[str | None] = mapped_column(String(300), nullable=True)
+
+
+class Campaign(Timestamps, WithPicture, db.Model):
     __tablename__ = "campaign"
     __table_args__ = (
         Index("ix_campaign_status_visibility", "status", "visibility"),
@@ -32,7 +40,7 @@ class Campaign(Timestamps, db.Model):
     visibility: Mapped[str] = mapped_column(String(16), default="public")
 
 
-class Event(Timestamps, db.Model):
+class Event(Timestamps, WithPicture, db.Model):
     __tablename__ = "event"
     __table_args__ = (
         Index("ix_event_starts_at_visibility", "starts_at", "visibility"),
@@ -109,7 +117,7 @@ class Candidate(Timestamps, db.Model):
     visibility: Mapped[str] = mapped_column(String(16), default="public")
 
 
-class Post(Timestamps, db.Model):
+class Post(Timestamps, WithPicture, db.Model):
     __tablename__ = "post"
     __table_args__ = (
         Index("ix_post_published_at_visibility", "published_at", "visibility"),

@@ -35,5 +35,7 @@ class Group(db.Model):
     # group's own questions on it, one a line.
     joining_open: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     join_questions: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # When an admin put away the Manage dashboard's "what next" checklist (services/checklist).
+    checklist_dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -40,7 +40,7 @@ def news_feed(group: Group, posts: Sequence[Post], self_url: str) -> bytes:
         entry.published(post.published_at)
         entry.updated(when)
         if post.body:
-            entry.content(str(render_markdown(post.body)), type="html")
+            entry.content(str(render_markdown(post.body, group.base_url)), type="html")
     return feed.atom_str(pretty=True)
 
 

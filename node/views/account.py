@@ -174,8 +174,9 @@ def revoke_token(token_id: int):
 @no_store
 @login_required
 def data():
-    document = MemberDataOut().dump(member_data.export(current_member()))
-    return render_template("account/data.html", export=document)
+    # The rows themselves, not the JSON dump: the page says in words and local times what the
+    # download (account.data_download) gives as ISO times and field names.
+    return render_template("account/data.html", data=member_data.export(current_member()))
 
 
 @bp.get("/account/data.json", endpoint="data_download")

@@ -80,7 +80,8 @@ def setup():
             else:
                 auth.log_in(admin)
                 flash("Your group is set up and you are logged in as its admin.", "success")
-                return redirect(url_for("pages.home"))
+                # The dashboard opens with the "what next" checklist (services/checklist).
+                return redirect(url_for("manage.dashboard"))
     status = 400 if errors else 200
     return render_template("auth/setup.html", values=values, errors=errors, code=code), status
 

@@ -15,13 +15,13 @@ from schemas.group import GroupIn
 from schemas.members import MemberIn, MemberUpdate
 
 from ..auth import current_member, role_required
-from ..services import groups, profile
+from ..services import checklist, groups, profile
 from ..services.errors import Invalid
 from ..services.membership import imports, invitations, joining, members
 from ..services.messaging import deliverability
 from ..services.organising import campaigns, candidates, events, posts
 from ..templating import input_time
-from . import attendance_page
+from . import attendance_page, pictures
 from . import manage_invitations as invitation_forms
 from .attempt import attempt
 from .forms import Errors, read_form
@@ -153,7 +153,17 @@ def dashboard():
         "join_requests": joining.count_pending(),
     }
     upcoming = events.listing(viewer, per_page=5, when="upcoming")
-    return render_template("manage/dashboard.html", counts=counts, upcoming=upcoming)
+    pending = checklist.pending(groups.current_group())
+    return render_template(
+        "manage/dashboard.html", counts=counts, upcoming=upcoming, checklist=pending
+    )
+
+
+@bp.post("/checklist/dismiss")
+def dismiss_checklist():
+    checklist.dismiss(groups.current_group())
+    flash("The checklist is put away. Everything on it stays in the tabs above.", "success")
+    return redirect(url_for("manage.dashboard"))
 
 
 # Campaigns, events, candidates and news posts: one set of views ----------------------
@@ -203,9 +213,10 @@ def new_item(kind: str):
     if request.method == "GET":
         return _item_form(resource, None, resource.defaults(), {})
     data, errors = _read(resource.schema(), resource.fields, _naive_zone(resource))
+    data, errors, values = pictures.with_picture(resource, data, errors)
     created, refusal, status = _save(errors, lambda: resource.service.create(data))
     if created is None:
-        return _item_form(resource, None, request.form, refusal, status)
+        return _item_form(resource, None, values, refusal, status)
     flash(f"Created the {resource.singular} “{resource.title_of(created)}”.", "success")
     return redirect(url_for("manage.items", kind=kind))
 
@@ -216,11 +227,14 @@ def edit_item(kind: str, item_id: int):
     item = resource.service.get(item_id, current_member())
     if request.method == "GET":
         values = _as_form_values(item, resource.fields, resource.zone_of(item))
+        if resource.pictures:
+            values |= pictures.item_picture_values(item)
         return _item_form(resource, item, values, {})
     data, errors = _read(resource.schema(), resource.fields, _naive_zone(resource))
+    data, errors, values = pictures.with_picture(resource, data, errors)
     saved, refusal, status = _save(errors, lambda: resource.service.update(item, data))
     if saved is None:
-        return _item_form(resource, item, request.form, refusal, status)
+        return _item_form(resource, item, values, refusal, status)
     flash(f"Saved the {resource.singular} “{resource.title_of(saved)}”.", "success")
     return redirect(url_for("manage.items", kind=kind))
 

@@ -80,6 +80,7 @@ class Resource:
     # service applies it), or None for the group's zone (the view applies it).
     zone_field: str | None = None
     row_actions: tuple[tuple[str, str], ...] = ()  # (label, endpoint taking item_id)
+    pictures: tuple[FormField, ...] = ()  # the picture's fields, read by views/pictures.py
 
     def title_of(self, item: Any) -> str:
         return getattr(item, self.title_attr)
@@ -111,6 +112,23 @@ def place_box(form: Mapping[str, str], fields: Sequence[FormField]) -> tuple[dic
         }
     return {"latitude": found.latitude, "longitude": found.longitude}, {}
 
+
+# A picture for a campaign, an event or a news post, and the text read out in its place.
+PICTURE_FIELDS = (
+    FormField(
+        "image",
+        "Picture",
+        "file",
+        hint="JPEG, PNG, WebP or GIF. Location data in the file is removed.",
+        attrs={"accept": "image/jpeg,image/png,image/webp,image/gif"},
+    ),
+    FormField(
+        "image_alt",
+        "Describe the picture",
+        hint="Required with a picture: what someone who cannot see it should know.",
+        attrs={"maxlength": 300},
+    ),
+)
 
 VISIBILITY = FormField(
     "visibility",
@@ -177,6 +195,7 @@ CAMPAIGNS = Resource(
         Filter("kind", "Kind", vocab.CAMPAIGN_KINDS),
     ),
     defaults=lambda: {"visibility": "public", "status": "planned", "kind": "community"},
+    pictures=PICTURE_FIELDS,
 )
 
 EVENTS = Resource(
@@ -244,6 +263,7 @@ EVENTS = Resource(
         Filter("kind", "Kind", vocab.EVENT_KINDS),
     ),
     defaults=_event_defaults,
+    pictures=PICTURE_FIELDS,
     row_actions=(
         ("Attendance", "manage.attendance"),
         ("Check-in", "checkin.door"),
@@ -316,6 +336,7 @@ POSTS = Resource(
         Column("Visibility", lambda p: vocab.label(p.visibility)),
     ),
     defaults=lambda: {"visibility": "public"},
+    pictures=PICTURE_FIELDS,
 )
 
 RESOURCES: dict[str, Resource] = {r.kind: r for r in (CAMPAIGNS, EVENTS, CANDIDATES, POSTS)}

@@ -81,8 +81,23 @@ def test_a_member_votes_and_later_sees_the_result(start_node, chromium):
     page.goto("/")
     page.get_by_role("link", name="Ballots").click()
     page.get_by_role("link", name=QUESTION).click()
-    page.get_by_label("Yes").check()
+    expect(page.locator("#turnout")).to_have_text("0 of 2 eligible members have voted (0%)")
+    # An empty paper is refused in the form: abstaining is the Abstain option.
     page.get_by_role("button", name="Cast my vote").click()
+    expect(page.locator("#f-choices .field-error")).to_contain_text("Choose Yes, No or Abstain")
+    page.get_by_label("No", exact=True).check()
+    page.get_by_role("button", name="Cast my vote").click()
+    # Nothing is cast yet: the member checks their vote, goes back and changes it.
+    expect(page.get_by_role("heading", name="Check your vote")).to_be_visible()
+    expect(page.locator("#review-choice")).to_have_text("No")
+    expect(page.get_by_text("Your vote cannot be changed once cast")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.get_by_role("button", name="Change my choices").click()
+    expect(page.get_by_label("No", exact=True)).to_be_checked()
+    page.get_by_label("Yes", exact=True).check()
+    page.get_by_role("button", name="Cast my vote").click()
+    expect(page.locator("#review-choice")).to_have_text("Yes")
+    page.get_by_role("button", name="Confirm my vote").click()
     expect(page.get_by_role("heading", name="Your vote is in")).to_be_visible()
     tracker = page.locator("#tracker").inner_text().strip()
     page.goto(ballot_url)
@@ -90,7 +105,12 @@ def test_a_member_votes_and_later_sees_the_result(start_node, chromium):
     expect(page.get_by_role("heading", name=re.compile("^Result"))).to_have_count(0)
 
     admin.goto(ballot_url)
-    admin.get_by_role("button", name="Close voting now").click()
+    expect(admin.locator("#turnout")).to_have_text("1 of 2 eligible members has voted (50%)")
+    # Closing asks first, saying what happens and who is told.
+    admin.get_by_role("link", name="Close voting now…").click()
+    expect(admin.get_by_role("heading", name="Close voting now?")).to_be_visible()
+    expect(admin.get_by_text("Nobody is e-mailed")).to_be_visible()
+    admin.get_by_role("button", name="Yes, close voting now").click()
     expect(admin.get_by_text("The count waits for the tellers")).to_be_visible()
     admin.get_by_role("link", name=re.compile("give your share")).click()
     admin.fill("#f-code", code)
@@ -101,6 +121,8 @@ def test_a_member_votes_and_later_sees_the_result(start_node, chromium):
     page.reload()
     expect(page.get_by_role("heading", name="Result: Passed")).to_be_visible()
     expect(page.get_by_text("1 of 2 eligible members voted")).to_be_visible()
+    expect(page.locator("#result svg[role=img] title").first).to_have_text("Votes per option")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     page.get_by_role("link", name=re.compile("The opened papers")).click()
     expect(page.get_by_role("cell", name="Yes")).to_be_visible()
     expect(page.get_by_text(tracker)).to_have_count(0)  # no tracker beside a paper

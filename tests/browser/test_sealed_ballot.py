@@ -93,13 +93,16 @@ def test_tellers_keep_codes_members_vote_two_tellers_count(start_node, chromium)
         page.get_by_role("link", name=QUESTION).click()
         page.get_by_label(choice, exact=True).check()
         page.get_by_role("button", name="Cast my vote").click()
+        expect(page.locator("#review-choice")).to_contain_text(choice)
+        page.get_by_role("button", name="Confirm my vote").click()
         expect(page.get_by_role("heading", name="Your vote is in")).to_be_visible()
         trackers[name] = page.locator("#tracker").inner_text().strip()
         assert re.fullmatch(r"[0-9a-f]{64}", trackers[name])
 
     admin.goto(ballot_url)
     expect(admin.get_by_text("Not yet")).to_have_count(0)
-    admin.get_by_role("button", name="Close voting now").click()
+    admin.get_by_role("link", name="Close voting now…").click()
+    admin.get_by_role("button", name="Yes, close voting now").click()
     expect(admin.locator("#ballot-state")).to_contain_text("waiting for 2 more tellers")
 
     for name in ("Cai", "Ann"):

@@ -6,13 +6,28 @@ import stat
 
 import pytest
 
+from node.cli.setup import startup_lines
+
 pytestmark = pytest.mark.integration
 
 
 def test_node_prints_the_address_it_serves(start_node):
     node = start_node()
 
-    assert f"Leeds North Momentum is running at {node.url}/" in node.output()
+    # Printed last, after the worker's line, so the address is what a person sees.
+    lines = [line for line in node.output().splitlines() if line.strip()]
+    at = lines.index(f"Branchline is running at {node.url}/")
+    assert lines[at - 1] == "Leeds North Momentum is ready. Press Ctrl-C to stop."
+    assert "Delivery worker: running in this process" in lines[:at]
+
+
+def test_a_node_not_set_up_ends_its_start_with_the_setup_link():
+    lines = startup_lines("http://127.0.0.1:5000/", setup_link="http://127.0.0.1:5000/setup?code=c")
+    assert lines[-3:] == [
+        "Branchline is running at http://127.0.0.1:5000/",
+        "This node is not set up yet. Open this link to name the group and create its admin:",
+        "    http://127.0.0.1:5000/setup?code=c",
+    ]
 
 
 def test_node_serves_its_group_page(start_node):

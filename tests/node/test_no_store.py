@@ -39,7 +39,8 @@ class Visit:
 def _vote_page(v: Visit):
     ballot = factories.ballot()
     v.log_in()
-    return post_form(v.client, f"/ballots/{ballot.id}/vote", {"choice": "0"}, page="/account")
+    form = {"choice": "0", "confirm": "yes"}
+    return post_form(v.client, f"/ballots/{ballot.id}/vote", form, page="/account")
 
 
 def _vote_api(v: Visit):

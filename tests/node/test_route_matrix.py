@@ -36,6 +36,9 @@ ACCESS = {
     "pages.news": "public",
     "pages.post": "public",
     "pages.logo": "public",
+    # Uploaded pictures are served to anybody; only organisers upload them.
+    "pictures.picture": "public",
+    "pictures.manage": "organiser",
     # Feeds for calendar apps and feed readers; a member's own calendar is reached by its
     # signed address, not a log-in (calendar apps cannot log in), so it is public here.
     "feeds.events_calendar": "public",
@@ -75,6 +78,7 @@ ACCESS = {
     "mail_links.preferences": "member",
     "mail_links.preferences_save": "member",
     "manage.dashboard": "organiser",
+    "manage.dismiss_checklist": "organiser",
     "manage.items": "organiser",
     "manage.new_item": "organiser",
     "manage.edit_item": "organiser",
@@ -182,6 +186,7 @@ ACCESS = {
     "ballots.ballot": "public",
     "ballots.vote": "member",
     "ballots.papers": "member",
+    "ballots.manage_list": "organiser",
     "ballots.new": "organiser",
     "ballots.close": "organiser",
     "ballots.delete": "organiser",
@@ -249,6 +254,7 @@ def test_route_answers_each_role_as_the_table_says(app, client, endpoint, method
         "kind": "events",
         "member_id": target.id,
         "filename": "style.css",
+        "name": "0123456789abcdef0123456789abcdef.png",
         "token": invitations.invite(None),
         "calendar_token": calendar_feeds.token_for(target),
         "token_id": 1,

@@ -41,6 +41,7 @@ from node.services.messaging import announcements
 from node.services.organising import calendar_feeds, carpools, series
 from node.services.peering import blocking, inbox, outbound
 from node.services.voting import ballots
+from node.text import OWN_PICTURE, PICTURE_REFUSED
 from tests import factories
 from tests.conftest import csrf_token, log_in, post_form
 from tests.node.activitypub_support import AS_JSON
@@ -91,7 +92,7 @@ def test_twenty_parallel_votes_from_one_member_on_the_page_leave_one_paper(app, 
     def vote(i: int) -> int:
         browser = app.test_client()  # one browser tab per request, all in the same session
         browser.set_cookie(cookie, session, domain="localhost")
-        form = {"choice": str(i % 2), "csrf_token": token}
+        form = {"choice": str(i % 2), "confirm": "yes", "csrf_token": token}
         return browser.post(path, data=form).status_code
 
     answers = _all_at_once(VOTERS_AT_ONCE, vote)
@@ -128,7 +129,10 @@ def test_a_member_who_joined_exactly_at_the_freeze_may_vote_and_a_second_later_m
 
     log_in(client, on_time)
     voted = post_form(
-        client, f"/ballots/{ballot.id}/vote", {"choice": "0"}, page=f"/ballots/{ballot.id}"
+        client,
+        f"/ballots/{ballot.id}/vote",
+        {"choice": "0", "confirm": "yes"},
+        page=f"/ballots/{ballot.id}",
     )
     assert voted.status_code == 200, voted.get_data(as_text=True)[:500]
     assert 'id="receipt-code"' in voted.get_data(as_text=True)
@@ -361,6 +365,8 @@ HOSTILE_MARKDOWN = "\n\n".join(
         "Kept **SANITISED-MARK** text.",
         "<script>alert('script')</script>",
         "<img src=x onerror=alert('img')>",
+        "![a tracking pixel](https://evil.example/pixel.png)",
+        '<img src="/uploads/0123456789abcdef0123456789abcdef.png" onerror="alert(13)">',
         '<a href="javascript:alert(1)">raw javascript link</a>',
         "[markdown javascript link](javascript:alert(2))",
         '<a href="JaVaScRiPt:alert(3)">mixed case</a>',
@@ -387,9 +393,10 @@ HOSTILE_MARKDOWN = "\n\n".join(
 # of the text's box: none of them may come out of a member's Markdown.
 NOT_FROM_MARKDOWN = {
     "script", "style", "iframe", "frame", "frameset", "object", "embed", "applet", "svg",
-    "math", "img", "picture", "video", "audio", "source", "base", "meta", "link", "form",
+    "math", "picture", "video", "audio", "source", "base", "meta", "link", "form",
     "input", "button", "textarea", "select", "template", "noscript", "div",
 }  # fmt: skip
+MARKDOWN_ATTRIBUTES = {"href", "title", "rel", "align", "src", "alt", "loading", "class"}
 URL_ATTRIBUTES = {"href", "src", "action", "formaction", "data", "srcset", "xlink:href"}
 SAFE_SCHEMES = {"", "http", "https", "mailto"}
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -437,9 +444,14 @@ def _assert_inert(html: str, *, whole: bool = False, where: str = "") -> _Prose:
     parsed.close()
     for tag, attributes in parsed.found:
         assert tag not in NOT_FROM_MARKDOWN, (where, tag, attributes)
+        if tag == "img":  # only a picture uploaded to this node (node/text.py)
+            address = urlsplit(attributes.get("src", ""))
+            assert address.netloc in ("", "localhost"), (where, attributes)
+            assert OWN_PICTURE.fullmatch(address.path), (where, attributes)
         for name, value in attributes.items():
             assert name not in URL_ATTRIBUTES or _scheme(value) in SAFE_SCHEMES, (where, tag, name)
-            assert name in {"href", "title", "rel", "align"}, (where, tag, name, value)
+            assert name in MARKDOWN_ATTRIBUTES, (where, tag, name, value)
+            assert name != "class" or (tag, value) == ("span", "picture-refused"), (where, tag)
     for tag, attributes in parsed.everywhere:  # nothing escaped the prose either
         assert tag != "script" and tag != "iframe", (where, tag)
         assert not any(name.startswith("on") or name == "style" for name in attributes), (
@@ -468,6 +480,7 @@ def test_hostile_markdown_is_inert_on_every_page_that_shows_markdown(client, gro
         parsed = _assert_inert(html, where=path)
         assert parsed.regions >= 1, path
         assert "<strong>SANITISED-MARK</strong>" in html, path  # the Markdown was rendered
+        assert PICTURE_REFUSED in html, path  # pictures from elsewhere are named, not loaded
         links = [attrs for tag, attrs in parsed.found if tag == "a" and attrs.get("href")]
         assert {"href": "https://example.org/", "rel": "nofollow noopener noreferrer"} in links
 

@@ -27,6 +27,7 @@ from ...models import OutboundMail
 from ...models.types import utcnow
 from ...text import markdown_to_plain_text, render_markdown
 from .. import mail
+from ..groups import base_url
 from . import kinds, preferences, unsubscribe
 from .links import external_url
 
@@ -52,7 +53,9 @@ class Composed:
 def compose(subject: str, markdown: str) -> Composed:
     """Render ``markdown`` once: the sanitised HTML part and the plain-text part."""
     subject = " ".join(subject.split())[:500]
-    return Composed(subject, markdown_to_plain_text(markdown), render_markdown(markdown))
+    # Mail is read away from the node: its own pictures need their full address.
+    root = (base_url() or current_app.config.get("BASE_URL") or "").rstrip("/")
+    return Composed(subject, markdown_to_plain_text(markdown), render_markdown(markdown, root))
 
 
 def queue(

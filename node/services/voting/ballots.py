@@ -13,7 +13,8 @@ group's feed as an ActivityStreams ``Question`` with its counts.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -149,16 +150,80 @@ def _in_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=ZoneInfo(group.timezone if group else "UTC"))
 
 
+def _with_times(data: dict[str, Any]) -> dict[str, Any]:
+    data = dict(data)
+    for key in ("opens_at", "closes_at", "freeze_at"):
+        data[key] = _in_utc(data.get(key))
+    data["freeze_at"] = data.get("freeze_at") or data["opens_at"]
+    return data
+
+
+# An opening typed as "now" is a minute old when the form arrives: that is not a surprise.
+PAST_OPENING_GRACE = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class SetupPreview:
+    """Who a ballot being set up lets vote, and what the organiser should know first."""
+
+    eligible: int  # active members who joined by the freeze date, as things stand
+    members: int  # active members now
+    warnings: list[str] = field(default_factory=list)
+
+
+def eligible_members(freeze_at: datetime | None = None) -> tuple[int, int]:
+    """Count active members who joined by ``freeze_at`` (all when None), and all active ones."""
+    active = Member.status == "active"
+    members = db.session.scalar(select(func.count()).select_from(Member).where(active)) or 0
+    if freeze_at is None:
+        return members, members
+    eligible = db.session.scalar(
+        select(func.count()).select_from(Member).where(active, Member.joined_at <= freeze_at)
+    )
+    return eligible or 0, members
+
+
+def preview(data: dict[str, Any], now: datetime | None = None) -> SetupPreview:
+    """Say how many members a ballot set up from ``data`` lets vote, and warn of surprises."""
+    data = _with_times(data)
+    _check_times(data["opens_at"], data["closes_at"], data["freeze_at"], new=True)
+    now = now or utcnow()
+    eligible, members = eligible_members(data["freeze_at"])
+    warnings = []
+    zone = ZoneInfo(current_group().timezone if current_group() else "UTC")
+    if data["opens_at"] < now - PAST_OPENING_GRACE:
+        warnings.append(
+            "Voting opens in the past ("
+            + data["opens_at"].astimezone(zone).strftime("%d %b %Y %H:%M")
+            + "): it opens as soon as the tellers have kept their codes."
+        )
+    if data["freeze_at"] < now and eligible < members:
+        shut_out = members - eligible
+        warnings.append(
+            f"Only {eligible} of the {members} members joined by the freeze date "
+            + data["freeze_at"].astimezone(zone).strftime("%d %b %Y %H:%M")
+            + f": {shut_out} {'member' if shut_out == 1 else 'members'} could not vote."
+        )
+    if eligible == 0:
+        warnings.append("Nobody could vote: no active member joined by the freeze date.")
+    return SetupPreview(eligible, members, warnings)
+
+
+def turnout(ballot: Ballot) -> tuple[int, int]:
+    """Count who has voted in ``ballot`` so far and who may (the roll), while it is open."""
+    voted = db.session.scalar(
+        select(func.count()).select_from(BallotVoter).where(BallotVoter.ballot_id == ballot.id)
+    )
+    return voted or 0, max(ballot_box.roll(ballot), voted or 0)
+
+
 def create(data: dict[str, Any], by: Member | None) -> Ballot:
     """Set up a sealed ballot from validated input (schemas.ballots.BallotIn), with its tellers."""
-    data = dict(data)
+    data = _with_times(data)
     tellers = data.pop("tellers", None)
     tellers_needed = data.pop("tellers_needed", None)
     labels = list(vocab.YES_NO_OPTIONS) if data["kind"] == "yes_no" else data.pop("options")
     data.pop("options", None)
-    for key in ("opens_at", "closes_at", "freeze_at"):
-        data[key] = _in_utc(data.get(key))
-    data["freeze_at"] = data.get("freeze_at") or data["opens_at"]
     if data["kind"] not in ("choose_many", "ranked"):
         data["seats"] = 1
     _check_times(data["opens_at"], data["closes_at"], data["freeze_at"], new=True)

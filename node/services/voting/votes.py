@@ -200,13 +200,16 @@ def _owner_tag(ballot_id: int, receipt: str, voter: str, member_id: int, secret:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def cast(
-    ballot: Ballot, member: Member, choices: list[int], receipt_code: str | None = None
-) -> Receipt:
-    """Record ``member``'s vote, or change it (with their receipt code) where that's allowed."""
-    choices = _check_choices(ballot, choices)
-    now = utcnow()
-    where = state(ballot, now)
+def check_may_vote(ballot: Ballot, member: Member, choices: list[int]) -> None:
+    """Refuse (Invalid, Conflict or Forbidden) what ``cast`` would refuse, writing nothing."""
+    _check_choices(ballot, choices)
+    _check_open(ballot, member)
+    if not ballot.allow_change and has_voted(ballot, member):
+        raise Conflict(CANNOT_CHANGE)
+
+
+def _check_open(ballot: Ballot, member: Member) -> None:
+    where = state(ballot, utcnow())
     if where == "scheduled":
         raise Conflict("This ballot is not open yet.")
     if where == "waiting_for_tellers":
@@ -216,6 +219,14 @@ def cast(
     reason = ineligibility(ballot, member)
     if reason:
         raise Forbidden(reason)
+
+
+def cast(
+    ballot: Ballot, member: Member, choices: list[int], receipt_code: str | None = None
+) -> Receipt:
+    """Record ``member``'s vote, or change it (with their receipt code) where that's allowed."""
+    choices = _check_choices(ballot, choices)
+    _check_open(ballot, member)
     voter = voter_hash(ballot.id, member.email)
     if ballot.sealed:
         return _cast_sealed(ballot, member, voter, choices, receipt_code)

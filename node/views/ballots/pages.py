@@ -14,7 +14,7 @@ from ...auth import current_member, role_required
 from ...models import Ballot
 from ...services.errors import ServiceError
 from ...services.groups import current_group
-from ...services.voting import ballot_tellers, ballots, votes
+from ...services.voting import ballot_tellers, ballots, charts, votes
 from ..attempt import attempt
 from ..forms import Errors, flatten, service_errors
 from ..no_store import no_store
@@ -44,6 +44,8 @@ def index():
 def _ballot_page(ballot: Ballot, status: int = 200, errors: Errors | None = None, **extra: Any):
     viewer = current_member()
     where = ballots.state(ballot)
+    result = ballots.result(ballot) if where == "closed" else None
+    labels = [o.label for o in ballot.options]
     return render_template(
         "ballots/ballot.html",
         ballot=ballot,
@@ -52,10 +54,16 @@ def _ballot_page(ballot: Ballot, status: int = 200, errors: Errors | None = None
         is_teller=ballot_tellers.is_teller(ballot, viewer),
         voted=votes.has_voted(ballot, viewer),
         barred=votes.ineligibility(ballot, viewer) if viewer else None,
-        result=ballots.result(ballot) if where == "closed" else None,
+        result=result,
+        result_chart=charts.result_chart(labels, result, ballot.kind == "ranked")
+        if result
+        else None,
+        round_charts=charts.round_charts(labels, result.get("rounds") or []) if result else [],
+        turnout=ballots.turnout(ballot) if where in ("open", "closing", "counting") else None,
         endorses=ballots.endorsed_candidate(ballot),
         option_choices=[(o.position, o.label) for o in ballot.options],
         errors=errors or {},
+        chosen=extra.pop("chosen", None) or {},
         **extra,
     ), status
 
@@ -65,17 +73,49 @@ def ballot(ballot_id: int):
     return _ballot_page(ballots.get(ballot_id, current_member()))
 
 
-def _posted_choices(ballot: Ballot) -> list[int]:
-    """Read the vote form: radio or boxes named ``choice``, or a rank per option when ranked."""
+EMPTY_PAPER = "Choose before casting your vote: nothing is chosen."
+EMPTY_YES_NO = "Choose Yes, No or Abstain before casting your vote: nothing is chosen."
+ABSTAIN_AND_CHOOSE = "Either choose or abstain, not both."
+
+
+def _posted_form(ballot: Ballot) -> dict[str, Any]:
+    """Keep the vote form as posted, to show it again or replay it from the review page."""
+    if ballot.kind == "ranked":
+        marks: Any = {
+            str(o.position): request.form.get(f"rank_{o.position}", "").strip()[:4]
+            for o in ballot.options
+        }
+    else:
+        marks = [v[:4] for v in request.form.getlist("choice") if v != ""]
+    return {"marks": marks, "abstain": request.form.get("abstain") == "yes"}
+
+
+def _posted_choices(ballot: Ballot, chosen: dict[str, Any]) -> list[int]:
+    """Read the vote form: radio or boxes named ``choice``, or a rank per option when ranked.
+
+    An empty paper is refused: abstaining is the Abstain option (yes/no) or the abstain box.
+    """
+    choices = _marked(ballot, chosen["marks"])
+    if chosen["abstain"]:
+        if choices:
+            raise ValidationError({"choices": [ABSTAIN_AND_CHOOSE]})
+        return []
+    if not choices:
+        raise ValidationError(
+            {"choices": [EMPTY_YES_NO if ballot.kind == "yes_no" else EMPTY_PAPER]}
+        )
+    return choices
+
+
+def _marked(ballot: Ballot, marks: Any) -> list[int]:
     if ballot.kind != "ranked":
-        raw = [v for v in request.form.getlist("choice") if v != ""]
         try:
-            return [int(v) for v in raw]
+            return [int(v) for v in marks]
         except ValueError:
             raise ValidationError({"choices": ["Choose among the options shown."]}) from None
     ranks: dict[int, int] = {}
     for option in ballot.options:
-        value = request.form.get(f"rank_{option.position}", "").strip()
+        value = marks.get(str(option.position), "")
         if not value:
             continue
         if not value.isdigit() or not 1 <= int(value) <= len(ballot.options):
@@ -89,6 +129,19 @@ def _posted_choices(ballot: Ballot) -> list[int]:
     return [ranks[rank] for rank in order]
 
 
+def _review(ballot: Ballot, chosen: dict[str, Any], choices: list[int], code: str | None):
+    """Show what the member is about to vote, to confirm or go back and change."""
+    labels = {o.position: o.label for o in ballot.options}
+    return render_template(
+        "ballots/review.html",
+        ballot=ballot,
+        chosen=chosen,
+        picked=[labels[c] for c in choices],
+        receipt_code=code,
+        final=not ballot.allow_change,
+    )
+
+
 @bp.post("/ballots/<int:ballot_id>/vote")
 @no_store
 def vote(ballot_id: int):
@@ -97,15 +150,25 @@ def vote(ballot_id: int):
         return redirect(url_for("auth.login", next=url_for("ballots.ballot", ballot_id=ballot_id)))
     found = ballots.get(ballot_id, viewer)
     code = request.form.get("receipt_code", "").strip() or None
+    chosen = _posted_form(found)
+    if request.form.get("back"):
+        return _ballot_page(found, chosen=chosen)  # back from the review, choices kept
     try:
-        choices = _posted_choices(found)
+        choices = _posted_choices(found, chosen)
         VoteIn().load({"choices": choices, "receipt_code": code})
     except ValidationError as exc:
-        return _ballot_page(found, 400, flatten(exc.messages))
+        return _ballot_page(found, 400, flatten(exc.messages), chosen=chosen)
+    if request.form.get("confirm") != "yes":
+        with attempt() as tried:
+            votes.check_may_vote(found, viewer, choices)  # refused now, not after the review
+        if tried.refusal:
+            return _ballot_page(found, tried.status, tried.errors, chosen=chosen)
+        return _review(found, chosen, choices, code)
     with attempt() as tried:
         receipt = votes.cast(found, viewer, choices, code)
     if tried.refusal:
-        return _ballot_page(ballots.get(ballot_id, viewer), tried.status, tried.errors)
+        found = ballots.get(ballot_id, viewer)
+        return _ballot_page(found, tried.status, tried.errors, chosen=chosen)
     # Shown here, once: it is not stored anywhere a page could be rendered from again.
     return render_template("ballots/receipt.html", ballot=found, receipt=receipt)
 
@@ -178,13 +241,22 @@ def _posted_tellers() -> dict[str, Any]:
     return found
 
 
-def _form(values: dict[str, Any], errors: Errors, status: int = 200):
+def _form(
+    values: dict[str, Any],
+    errors: Errors,
+    status: int = 200,
+    preview: ballots.SetupPreview | None = None,
+):
+    if preview is None:
+        members = ballots.eligible_members()[1]
     return render_template(
         "ballots/form.html",
         values=values,
         errors=errors,
+        preview=preview,
+        members=members if preview is None else preview.members,
         candidates=ballots.candidate_choices(),
-        members=ballot_tellers.choices(),
+        teller_choices=ballot_tellers.choices(),
         zone=_group_zone(),
         kinds=[(k, KIND_LABELS[k]) for k in vocab.BALLOT_KINDS],
     ), status
@@ -196,6 +268,19 @@ KIND_LABELS = {
     "choose_many": "Choose up to N options",
     "ranked": "Ranked choice: single transferable vote for N seats",
 }
+
+
+@bp.get("/manage/ballots")
+@role_required("organiser")
+def manage_list():
+    found = ballots.listing(current_member(), page=_page_number())
+    states = {b.id: ballots.state(b) for b in found.items}
+    turnouts = {
+        b.id: ballots.turnout(b)
+        for b in found.items
+        if states[b.id] in ("open", "closing", "counting")
+    }
+    return render_template("ballots/manage.html", found=found, states=states, turnouts=turnouts)
 
 
 @bp.route("/manage/ballots/new", methods=["GET", "POST"])
@@ -216,6 +301,11 @@ def new():
         data = {**BallotIn().load(posted), **tellers}
         if not data.get("tellers"):
             raise ValidationError({"tellers": ["Pick at least one teller."]})
+        seen = ballots.preview(data)
+        checking = "preview" in request.form
+        if checking or (seen.warnings and "accept_warnings" not in request.form):
+            # Nothing is set up yet: the organiser reads who may vote, and any warning, first.
+            return _form(values, {}, 200, preview=seen)
         created = ballots.create(data, current_member())
     except ValidationError as exc:
         return _form(values, flatten(exc.messages), 400)
@@ -232,10 +322,17 @@ def new():
     return redirect(url_for("ballots.ballot", ballot_id=created.id))
 
 
-@bp.post("/manage/ballots/<int:ballot_id>/close")
+@bp.route("/manage/ballots/<int:ballot_id>/close", methods=["GET", "POST"])
 @role_required("organiser")
 def close(ballot_id: int):
+    """Ask first (a GET, or a POST without the confirmation), then close early."""
     found = ballots.get(ballot_id, current_member())
+    if request.method == "GET" or request.form.get("confirm") != "yes":
+        if ballots.state(found) not in ("open", "closing", "waiting_for_tellers"):
+            flash("Only a ballot that has opened and not closed can be closed.", "error")
+            return redirect(url_for("ballots.ballot", ballot_id=ballot_id))
+        voted, eligible = ballots.turnout(found)
+        return render_template("ballots/close.html", ballot=found, voted=voted, eligible=eligible)
     with attempt() as tried:
         ballots.close(found, early=True)
     if tried.refusal:

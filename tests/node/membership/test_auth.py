@@ -93,7 +93,7 @@ def test_setup_creates_group_and_admin_and_logs_them_in(app):
     code = groups.setup_code()
     response = post_form(client, "/setup", {**GOOD_SETUP, "code": code}, page=f"/setup?code={code}")
     assert response.status_code == 302
-    assert response.headers["Location"] == "/"
+    assert response.headers["Location"] == "/manage/"  # the "what next" checklist
     db.session.expire_all()
     admin = db.session.scalar(select(Member))
     group = db.session.scalar(select(Group))

@@ -327,3 +327,19 @@ def test_the_page_shows_the_same_sections_as_the_download(client, group):
     for section in ("profile", *SECTIONS, "mail_address", "login_failures"):
         assert f'id="data-{section}"' in page
     assert "Twin do" in page and "https://other.example/actor" in page
+
+
+def test_the_page_says_it_in_words_and_in_the_groups_time_zone(client, group):
+    group.timezone = "America/New_York"
+    db.session.commit()
+    log_in(client, _member_with_everything())
+    page = client.get("/account/data").get_data(as_text=True)
+
+    assert "You have set a password." in page
+    assert "Apps you allowed" in page and "Keys you made for other programs" in page
+    # 03:04 UTC on 2 January 2030 is the evening before in New York.
+    assert "1 January 2030 at 22:04" in page
+    assert "you said <strong>going</strong>" in page
+    assert "you offered 3 seats from Leeds station, 1 rider matched" in page
+    for raw in ("Has password", "True", "Oauth clients", "2030-01-02T03:04", "<table"):
+        assert raw not in page

@@ -25,9 +25,8 @@ def test_a_member_votes_on_the_page_and_is_shown_a_receipt_once(client, member):
     log_in(client, member)
     page = client.get(f"/ballots/{ballot.id}").get_data(as_text=True)
     assert "Cast my vote" in page and 'value="0"' in page
-    answer = post_form(
-        client, f"/ballots/{ballot.id}/vote", {"choice": "0"}, page=f"/ballots/{ballot.id}"
-    )
+    form = {"choice": "0", "confirm": "yes"}
+    answer = post_form(client, f"/ballots/{ballot.id}/vote", form, page=f"/ballots/{ballot.id}")
     assert answer.status_code == 200
     code = _code(answer.get_data(as_text=True))
     assert code.count("-") == 1
@@ -47,7 +46,7 @@ def test_a_ranked_ballot_takes_numbered_preferences(client, member):
     twice = post_form(client, path, {"rank_0": "1", "rank_1": "1"}, page=page)
     assert twice.status_code == 400
     assert db.session.scalar(select(BallotPaper.choices)) is None
-    ok = post_form(client, path, {"rank_2": "1", "rank_0": "2"}, page=page)
+    ok = post_form(client, path, {"rank_2": "1", "rank_0": "2", "confirm": "yes"}, page=page)
     assert ok.status_code == 200
     assert json.loads(db.session.scalar(select(BallotPaper.choices))) == [2, 0]
 
@@ -118,7 +117,7 @@ def test_another_members_receipt_code_changes_nothing_on_the_page(client, member
     votes.cast(ballot, other, [1])
     log_in(client, other)
     page = f"/ballots/{ballot.id}"
-    form = {"choice": "1", "receipt_code": mine.receipt_code}
+    form = {"choice": "1", "receipt_code": mine.receipt_code, "confirm": "yes"}
     refused = post_form(client, f"/ballots/{ballot.id}/vote", form, page=page)
     assert refused.status_code == 403
     db.session.expire_all()

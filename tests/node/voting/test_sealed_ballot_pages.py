@@ -72,7 +72,7 @@ def _sealed(tellers=None, **fields) -> Ballot:
 
 def _vote(client, ballot, data) -> str:
     page = f"/ballots/{ballot.id}"
-    answer = post_form(client, f"/ballots/{ballot.id}/vote", data, page=page)
+    answer = post_form(client, f"/ballots/{ballot.id}/vote", {**data, "confirm": "yes"}, page=page)
     assert answer.status_code == 200, text_of(answer)[:800]
     assert answer.headers["Cache-Control"] == "no-store"
     return TRACKER_ON_PAGE.search(text_of(answer)).group(1)
@@ -292,9 +292,8 @@ def test_a_changed_vote_replaces_the_paper_without_a_code(client, member):
     first = _vote(client, ballot, {"choice": "0"})
     page = text_of(client.get(f"/ballots/{ballot.id}"))
     assert "your new paper replaces the old one" in page and "receipt_code" not in page
-    answer = post_form(
-        client, f"/ballots/{ballot.id}/vote", {"choice": "1"}, page=f"/ballots/{ballot.id}"
-    )
+    form = {"choice": "1", "confirm": "yes"}
+    answer = post_form(client, f"/ballots/{ballot.id}/vote", form, page=f"/ballots/{ballot.id}")
     html = text_of(answer)
     assert answer.status_code == 200 and "Your vote is changed" in html
     second = TRACKER_ON_PAGE.search(html).group(1)
