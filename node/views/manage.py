@@ -1,4 +1,8 @@
-"""Organisers' forms under /manage: content, members and the group profile."""
+"""Organisers' forms under /manage: content, members and the group profile.
+
+Why one module: the four kinds of content share one set of list, form and delete views driven
+by the descriptions in ``manage_forms.py``; splitting them would split that one flow.
+"""
 
 from __future__ import annotations
 
