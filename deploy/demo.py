@@ -297,9 +297,10 @@ def tour(groups: list[Node], national: Node) -> str:
         "",
         "A short tour:",
         f"  1. {groups[0].url}/  a group's public page, with its twin",
-        f"  2. {national.url}/network/groups  the national view: every group, seat and sync state",
-        f"  3. {national.url}/network/needed?near=53.80,-1.55  where am I needed, from Leeds",
-        f"  4. {national.url}/network/events  events across the network: kind, date, distance",
+        f"  2. {national.url}/  the national view: events near you, groups, seats, sync state",
+        f"  3. {national.url}/network/needed?near=Leeds  where am I needed, from Leeds",
+        f"  4. {national.url}/network/events?near=Hebden+Bridge  events near a town "
+        "(or a postcode: ?near=LS7)",
         f"  5. {national.url}/network/candidates  endorsed candidates and their win rate",
         f"  6. {national.url}/aggregate/feed  the combined feed, each entry as its group signed it",
         "  7. check it yourself:",

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Flask
+from flask import Flask, current_app
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
@@ -150,13 +151,25 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; img-src 'self' data: https:; style-src 'self'; script-src 'self'; "
-    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    "default-src 'self'; img-src 'self' data: https:{tiles}; style-src 'self'; "
+    "script-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
 )
 
 
+def content_security_policy(tiles_url: str | None) -> str:
+    """Return the policy, with the map tile server's origin allowed for images only."""
+    parts = urlsplit((tiles_url or "").replace("{s}", "a"))
+    origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+    # Subdomain tile servers ({s}.tile.example) need the wildcard form.
+    if origin and "{s}." in (tiles_url or ""):
+        origin = f"{parts.scheme}://*.{parts.netloc.split('.', 1)[1]}"
+    return CONTENT_SECURITY_POLICY.format(tiles=f" {origin}" if origin else "")
+
+
 def _security_headers(response):
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    policy = content_security_policy(current_app.config.get("MAP_TILES"))
+    response.headers.setdefault("Content-Security-Policy", policy)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")

@@ -22,6 +22,12 @@ class Defaults:
     # The language of pages and mail (docs/translating.md); "en" needs no catalogue.
     BABEL_DEFAULT_LOCALE = "en"
     BABEL_TRANSLATION_DIRECTORIES = "translations"  # beside node/__init__.py
+    # The map tiles event maps draw (Leaflet, served from /static/leaflet/); the tile host
+    # is added to the Content-Security-Policy's img-src and nothing else.
+    MAP_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    MAP_ATTRIBUTION = (
+        '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+    )
     DATABASE_URL: str | None = None
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}
     MAX_CONTENT_LENGTH = 1024 * 1024

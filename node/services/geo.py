@@ -4,6 +4,9 @@ A distance search first narrows the rows with a bounding box on indexed latitude
 longitude columns (an index range, not a scan), then keeps the rows whose great-circle
 distance is within the radius. Postcode districts come from the ONS Postcode Directory
 (``branchline geo load FILE``): the mean position of the live postcodes of each outward code.
+Towns and postcode areas come from the gazetteer shipped in ``node/data/places_gb.csv`` (built
+by ``deploy/build_gazetteer.py`` from GeoNames, CC BY 4.0), so a new node finds ``Leeds``,
+``Hebden Bridge`` and ``LS7`` with nothing loaded.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import math
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 
 from sqlalchemy import delete, func, insert, select
 
@@ -265,3 +270,127 @@ def decoded_lines(handle: Iterable[bytes], progress: Callable[[int], None]) -> I
     for raw in handle:
         progress(len(raw))
         yield raw.decode("utf-8", errors="replace")
+
+
+# The gazetteer shipped with the node ----------------------------------------------------------
+
+GAZETTEER = Path(__file__).resolve().parent.parent / "data" / "places_gb.csv"
+AREA_LETTERS = re.compile(r"^[A-Z]{1,2}")
+
+
+@dataclass(frozen=True)
+class Town:
+    """A town or city of the shipped gazetteer (GeoNames, CC BY 4.0)."""
+
+    name: str
+    latitude: float
+    longitude: float
+    population: int
+    part: str  # England, Scotland, Wales or Northern Ireland
+
+    @property
+    def described(self) -> str:
+        return f"{self.name}, {self.part}" if self.part else self.name
+
+
+@dataclass(frozen=True)
+class Gazetteer:
+    """Towns by lower-case name (most populous first) and postcode areas by their letters."""
+
+    towns: dict[str, tuple[Town, ...]]
+    areas: dict[str, Town]
+
+
+@dataclass(frozen=True)
+class Found:
+    """Where a typed place was found: a label to show, the point, and how it was found."""
+
+    label: str
+    latitude: float
+    longitude: float
+    source: str  # town, postcode_district or postcode_area
+    note: str = ""
+    others: tuple[str, ...] = ()
+
+
+@cache
+def gazetteer() -> Gazetteer:
+    """Return the shipped gazetteer, read once per process."""
+    towns: dict[str, list[Town]] = {}
+    areas: dict[str, Town] = {}
+    with GAZETTEER.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            latitude, longitude = float(row["latitude"]), float(row["longitude"])
+            if row["kind"] == "area":
+                area, post_town = row["name"].split("|", 1)
+                areas[area] = Town(post_town, latitude, longitude, 0, "")
+            else:
+                town = Town(
+                    row["name"], latitude, longitude, int(row["population"] or 0), row["part"]
+                )
+                towns.setdefault(_name_key(town.name), []).append(town)
+    ranked = {
+        key: tuple(sorted(found, key=lambda town: -town.population)) for key, found in towns.items()
+    }
+    return Gazetteer(ranked, areas)
+
+
+def _name_key(text: str) -> str:
+    """Fold a place name for matching: case, spaces, hyphens and full stops do not count."""
+    folded = re.sub(r"[\s\-.']+", " ", (text or "").casefold()).strip()
+    return folded
+
+
+def find_town(text: str) -> tuple[Town, ...]:
+    """Return the towns named ``text`` (``Leeds``, ``hebden bridge``), most populous first."""
+    name = (text or "").split(",")[0]
+    return gazetteer().towns.get(_name_key(name), ())
+
+
+def find_place(text: str) -> Found | None:
+    """Find a typed town, postcode district or full postcode; None when nothing matches.
+
+    A postcode counts as its district. A district comes from the loaded ONS table when there
+    is one, else from the post town of its area (``LS7`` is placed at Leeds), which the
+    result's note says is approximate.
+    """
+    district = outward_code(text)
+    if district is not None:
+        return _postcode_place(district, text)
+    towns = find_town(text)
+    if not towns:
+        return None
+    town, others = towns[0], towns[1:]
+    note = ""
+    if others:
+        note = (
+            f"There are {len(towns)} places called {town.name}: this is the largest, "
+            f"{town.described}. Type a postcode to pick another."
+        )
+    return Found(
+        town.described,
+        town.latitude,
+        town.longitude,
+        "town",
+        note,
+        tuple(other.described for other in others[:5]),
+    )
+
+
+def _postcode_place(district: str, text: str) -> Found | None:
+    stored = find_district(district)
+    if stored is not None:
+        return Found(stored.district, stored.latitude, stored.longitude, "postcode_district")
+    letters = AREA_LETTERS.match(district)
+    area = gazetteer().areas.get(letters.group(0)) if letters else None
+    if area is None:
+        return None
+    typed = re.sub(r"\s+", " ", text.strip().upper())
+    return Found(
+        f"{typed} ({area.name} area)",
+        area.latitude,
+        area.longitude,
+        "postcode_area",
+        f"{typed} is placed at the centre of {area.name}, its post town: this node has no "
+        "postcode table loaded, so distances from it are approximate.",
+    )

@@ -17,6 +17,7 @@ from ..services.errors import Invalid, ServiceError
 from ..templating import input_time
 from .attempt import attempt
 from .input import form_data
+from .manage_forms import place_box
 
 Errors = dict[str, list[str]]
 
@@ -77,7 +78,7 @@ def as_form_values(item: Any, fields: Iterable[Any], zone: str) -> dict[str, Any
     """Show stored values the way the form's controls take them (times in ``zone``)."""
     values: dict[str, Any] = {}
     for spec in fields:
-        value = getattr(item, spec.name)
+        value = getattr(item, spec.name, None)  # None for a box that is not stored
         if isinstance(value, datetime):
             value = input_time(value, zone)
         elif isinstance(value, date):
@@ -117,11 +118,12 @@ def read_posted(schema: Schema, fields: Iterable[Any], naive_zone: str | None = 
         if f.type == "datetime-local" and naive_zone and f.name not in blanks
     }
     names = [f.name for f in usable if f.name not in unstorable]
-    data, errors = read_form(schema, fields=names, extra=extra)
+    located, place_errors = place_box(request.form, usable)  # a typed place sets lat/long
+    data, errors = read_form(schema, fields=names, extra={**extra, **located})
     # The form asks for some fields the schema leaves optional (a name when editing).
     missing = {f.name: [wording.FILL_THIS_IN] for f in usable if f.required and f.name in blanks}
-    if missing:
-        return None, {**errors, **missing}
+    if missing or place_errors:
+        return None, {**errors, **place_errors, **missing}
     return data, errors
 
 

@@ -8,7 +8,7 @@ templates and differ only here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -20,6 +20,7 @@ from schemas.content import CampaignIn, CandidateIn, EventIn, PostIn
 
 from ..auth import current_member
 from ..models import utcnow
+from ..services import geo
 from ..services.groups import current_group
 from ..services.organising import campaigns, candidates, events, posts
 from ..templating import local_time
@@ -90,6 +91,26 @@ class Resource:
             return getattr(item, self.zone_field)
         group = current_group()
         return group.timezone if group else "Europe/London"
+
+
+# The event form's box for a postcode or town; it is not stored, it sets the coordinates.
+PLACE_BOX = "locate"
+
+
+def place_box(form: Mapping[str, str], fields: Sequence[FormField]) -> tuple[dict, dict]:
+    """Turn a typed postcode or town into coordinates: ({latitude, longitude}, {}) or errors."""
+    typed = (form.get(PLACE_BOX) or "").strip()
+    if not typed or not any(field.name == PLACE_BOX for field in fields):
+        return {}, {}
+    found = geo.find_place(typed)
+    if found is None:
+        return {}, {
+            PLACE_BOX: [
+                f"We cannot find “{typed}”: type a town (Hebden Bridge), a postcode "
+                "(HX7 8AD) or a postcode district (HX7), or give the latitude and longitude."
+            ]
+        }
+    return {"latitude": found.latitude, "longitude": found.longitude}, {}
 
 
 # A picture for a campaign, an event or a news post, and the text read out in its place.
@@ -206,7 +227,16 @@ EVENTS = Resource(
         FormField("campaign_id", "Part of campaign", "select", choices=_campaign_choices),
         FormField("place_name", "Place", hint="For example: Chapel Allerton Library."),
         FormField("address", "Address"),
-        FormField("latitude", "Latitude", "number", attrs={"step": "any"}, hint="Optional."),
+        FormField(
+            PLACE_BOX,
+            "Postcode or town",
+            hint="Puts the event on the map, for example HX7 8AD or Hebden Bridge. "
+            "It sets the latitude and longitude below, which you may give instead.",
+            attrs={"maxlength": 120, "autocomplete": "off"},
+        ),
+        FormField(
+            "latitude", "Latitude", "number", attrs={"step": "any"}, hint="Optional; advanced."
+        ),
         FormField("longitude", "Longitude", "number", attrs={"step": "any"}),
         FormField("online_url", "Online link", "url", hint="For online events."),
         FormField(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, render_template, request
-from marshmallow import EXCLUDE, Schema
+from marshmallow import EXCLUDE, Schema, ValidationError
 
 from schemas import network as shapes
 from schemas import vocab
@@ -20,6 +20,7 @@ from ..services.aggregator.national import events as national_events
 from ..services.aggregator.national import groups as national_groups
 from ..services.aggregator.national import lists, places
 from ..services.aggregator.national import needed as national_needed
+from ..services.errors import Invalid
 from ..services.groups import current_group
 
 bp = Blueprint("national", __name__, url_prefix="/network")
@@ -67,44 +68,81 @@ def groups():
     )
 
 
+def _search(schema: Schema, run: Any) -> tuple[dict[str, Any], Any, Any, dict[str, Any], int]:
+    """Validate the filters and run the search; errors come back by field, for the form.
+
+    A mistyped place or radius is shown inside the form with what was typed kept, as a
+    400 page, instead of a bare error page.
+    """
+    try:
+        filters = _filters(schema)
+        found, place = run(filters)
+    except ValidationError as error:
+        messages = error.messages if isinstance(error.messages, dict) else {}
+        return {}, None, None, messages or {"_form": ["Check the filters."]}, 400
+    except Invalid as error:
+        return {}, None, None, error.fields or {"_form": [error.message]}, 400
+    return filters, found, place, {}, 200
+
+
 @bp.get("/events")
 def events():
     """List upcoming events across the network, by kind, dates and distance from a place."""
     schema = shapes.NetworkEventQuery()
-    filters = _filters(schema)
-    found, place = national_events.event_search(filters, _zone())
+    filters, found, place, errors, status = _search(
+        schema, lambda filters: national_events.event_search(filters, _zone())
+    )
     sort, direction = lists.sorting("events", filters.get("sort"), filters.get("dir"))
     return render_template(
         "national/events.html",
         found=found,
         place=place,
         filters=filters,
+        errors=errors,
         query=_kept(schema),
+        typed=request.args.to_dict(),
         sort=sort,
         direction=direction,
         radius=filters.get("within") or places.DEFAULT_RADIUS_KM,
         default_radius=places.DEFAULT_RADIUS_KM,
         districts_loaded=geo.districts_loaded(),
-    )
+    ), status
 
 
 @bp.get("/needed")
 def needed():
     """Rank seats by need and distance, showing every input and the formula."""
     schema = shapes.NeededQuery()
-    filters = _filters(schema)
-    found, place = national_needed.needed_search(filters)
+    filters, found, place, errors, status = _search(schema, national_needed.needed_search)
     sort, direction = lists.sorting("needed", filters.get("sort"), filters.get("dir"))
     return render_template(
         "national/needed.html",
         found=found,
         place=place,
         filters=filters,
+        errors=errors,
         query=_kept(schema),
+        typed=request.args.to_dict(),
         sort=sort,
         direction=direction,
         formula=national_needed.formula(),
         districts_loaded=geo.districts_loaded(),
+    ), status
+
+
+HOME_EVENTS = 5
+
+
+def home():
+    """Show an aggregator's front page: events near a place, and the way to every view."""
+    upcoming = national_events.events(per_page=HOME_EVENTS)
+    return render_template(
+        "national/home.html",
+        upcoming=upcoming,
+        default_radius=places.DEFAULT_RADIUS_KM,
+        groups=national_groups.groups(per_page=1).total,
+        campaign_total=national_campaigns.campaigns(per_page=1).total,
+        candidate_total=national_candidates.candidates(per_page=1).total,
     )
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from ..auth import role_required
+from ..auth import current_member, role_required
 from ..services.groups import current_group
 from ..services.peering import follows, network
+from ..services.twins import outgoing_rsvps
 from .attempt import attempt
 
 bp = Blueprint("network", __name__, url_prefix="/network")
@@ -23,12 +24,19 @@ def index():
         abort(404)
     page = min(max(request.args.get("page", 1, type=int), 1), 100_000)
     found = network.listing(kind, page=page, per_page=PER_PAGE)
+    # A twinned group's events open on this node's own page, where a member can answer.
+    twin_events = (
+        {event.id: event for event in outgoing_rsvps.twin_events(current_member(), limit=500)}
+        if kind == "events"
+        else {}
+    )
     return render_template(
         "network/index.html",
         kinds=network.KINDS,
         kind=kind,
         found=found,
         following=follows.following_list(),
+        twin_events=twin_events,
     )
 
 

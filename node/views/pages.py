@@ -22,8 +22,9 @@ from ..models import utcnow
 from ..services import groups, profile
 from ..services.errors import ServiceError
 from ..services.organising import campaigns, candidates, events, posts
+from ..services.role import is_aggregator
 from ..services.twins import twinning
-from . import event_page
+from . import event_page, national
 from .forms import read_form, service_errors
 
 bp = Blueprint("pages", __name__)
@@ -47,6 +48,8 @@ def _choice(name: str, allowed: tuple[str, ...]) -> str | None:
 
 @bp.get("/")
 def home():
+    if is_aggregator():
+        return national.home()  # an aggregator's front page is the national view
     return page_cache.render("home", _home_page)
 
 

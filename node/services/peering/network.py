@@ -45,6 +45,8 @@ class RemoteItem:
     group_name: str
     group_url: str
     verification: str  # verified, signature-only, announced or chain_broken
+    id: int | None = None  # the RemoteObject row, for this node's own pages about it
+    peer_id: int | None = None
 
     @property
     def verification_label(self) -> str:
@@ -90,6 +92,8 @@ def remote_item(stored: RemoteObject) -> RemoteItem:
         group_name=peer.name or peer.handle or peer.actor_id,
         group_url=peer.url or peer.actor_id,
         verification="chain_broken" if broken else stored.verification,
+        id=stored.id,
+        peer_id=stored.peer_id,
     )
 
 

@@ -271,3 +271,16 @@ def test_leaving_withdraws_answers_to_twins_events_with_an_undo_that_names_no_on
     assert undo["object"]["id"] == join["id"]
     assert member.display_name not in json.dumps(undo)
     assert db.session.scalar(select(func.count()).select_from(OutgoingRsvp)) == 0
+
+
+def test_the_network_page_links_a_twins_event_to_the_members_own_page(client, member, twin):
+    log_in(client, member)
+    row = _event_row()
+
+    page = text_of(client.get("/network/?kind=events"))
+    assert f'<a href="/twins/events/{row.id}">Canvass in Hull</a>' in page
+    assert "Say if you are going" in page and "On their site" in page
+
+    assert _answer(client, row).status_code == 302
+    page = text_of(client.get("/network/?kind=events"))
+    assert "Your answer: <strong>Going</strong> (Pending)" in page

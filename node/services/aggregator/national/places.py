@@ -28,7 +28,8 @@ class Place:
     label: str
     latitude: float
     longitude: float
-    source: str  # coordinates, group or postcode_district
+    source: str  # coordinates, group, town, postcode_district or postcode_area
+    note: str = ""
 
 
 class PlaceError(Invalid):
@@ -39,13 +40,13 @@ class PlaceError(Invalid):
 
 
 PLACE_HINT = (
-    "Give a latitude,longitude (e.g. 53.80,-1.55), a group we follow (acct:group@host) "
-    "or a postcode district (e.g. LS6)."
+    "Give a town (e.g. Leeds), a postcode or postcode district (e.g. LS7), "
+    "a latitude,longitude (e.g. 53.80,-1.55) or a group we follow (acct:group@host)."
 )
 
 
 def parse_place(text: str) -> Place:
-    """Read a place: ``lat,lon``, a followed group's handle or actor URL, or a postcode district."""
+    """Read a place: ``lat,lon``, a followed group, a town, a postcode or postcode district."""
     text = (text or "").strip()
     found = COORDINATES.match(text)
     if found:
@@ -55,9 +56,12 @@ def parse_place(text: str) -> Place:
         return Place(f"{latitude:g}, {longitude:g}", latitude, longitude, "coordinates")
     if "@" in text or text.startswith(("https://", "http://")):
         return _group_place(text)
-    if geo.outward_code(text) is not None:
-        return _district_place(text)
-    raise PlaceError(f"That is not a place we can find. {PLACE_HINT}")
+    if not text:
+        raise PlaceError(f"Type a place. {PLACE_HINT}")
+    found = geo.find_place(text)
+    if found is None:
+        raise PlaceError(f"We cannot find “{text}”. {PLACE_HINT}")
+    return Place(found.label, found.latitude, found.longitude, found.source, found.note)
 
 
 def _group_place(text: str) -> Place:
@@ -73,18 +77,6 @@ def _group_place(text: str) -> Place:
     if peer.latitude is None or peer.longitude is None:
         raise PlaceError(f"{peer.name or text} publishes no location. {PLACE_HINT}")
     return Place(peer.name or peer.handle, peer.latitude, peer.longitude, "group")
-
-
-def _district_place(text: str) -> Place:
-    if not geo.districts_loaded():
-        raise PlaceError(
-            "This node has no postcode table loaded, so postcodes cannot be looked up: "
-            "give a latitude,longitude or a group instead."
-        )
-    district = geo.find_district(text)
-    if district is None:
-        raise PlaceError(f"No postcode district {geo.outward_code(text)} is known here.")
-    return Place(district.district, district.latitude, district.longitude, "postcode_district")
 
 
 def box_filter(box: geo.Box) -> Any:

@@ -122,7 +122,7 @@ def test_events_page_lists_upcoming_events_with_group_place_and_state(client, ne
         "Phone bank",
     ]
     assert "Community hall" in html and "Verified" in html and "Group 3" in html
-    assert "no postcode table is loaded" in html
+    assert "until an administrator loads the postcode table" in html
 
 
 def test_events_near_a_place_with_distance(client, network):
@@ -153,16 +153,17 @@ def test_events_filter_by_kind_and_dates(client, network, group):
 
 
 def test_events_near_a_postcode_district_once_the_table_is_loaded(app, client, network):
-    refused = client.get("/network/events?near=LS6")
-    assert refused.status_code == 400
-    assert "no postcode table loaded" in refused.get_data(as_text=True)
+    # Before the table is loaded the district is placed at its post town, and says so.
+    approximate = _page(client, "/network/events?near=LS6")
+    assert "of <strong>LS6 (Leeds area)</strong>" in approximate
+    assert "distances from it are approximate" in approximate
 
     from node.cli.geo import geo_group
 
     assert app.test_cli_runner().invoke(geo_group, ["load", str(SAMPLE)]).exit_code == 0
     html = _page(client, "/network/events?near=LS6")
     assert "Headingley door knock" in html and "Market stall" not in html
-    assert "no postcode table is loaded" not in html
+    assert "until an administrator loads the postcode table" not in html
     assert "of <strong>LS6</strong>" in html
 
 
@@ -215,8 +216,13 @@ def test_a_bad_argument_is_a_400_page_naming_it(client, path, argument):
     response = client.get(path)
 
     assert response.status_code == 400
+    body = response.get_data(as_text=True)
+    if path.startswith(("/network/events", "/network/needed")):
+        # Shown inside the search form, which is still there.
+        assert f'href="#filter-{argument}"' in body and 'role="search"' in body
+        return
     label = argument.replace("_", " ").capitalize()
-    assert f"<strong>{label}</strong>" in response.get_data(as_text=True)
+    assert f"<strong>{label}</strong>" in body
 
 
 @pytest.mark.parametrize(("path", "argument"), BAD)
@@ -323,3 +329,51 @@ def test_the_service_and_the_query_schemas_name_the_same_states_and_sorts():
     assert set(lists.SORTS["needed"]) == set(shapes.NEEDED_SORTS)
     assert set(lists.SORTS["campaigns"]) == set(shapes.CAMPAIGN_SORTS)
     assert set(lists.SORTS["candidates"]) == set(shapes.CANDIDATE_SORTS)
+
+
+# Events near a place typed as a person types it ----------------------------------------------
+
+
+def test_events_near_a_town_name(client, network):
+    html = _page(client, "/network/events?near=leeds")
+
+    assert "Headingley door knock" in html and "Market stall" not in html
+    assert "of <strong>Leeds, England</strong>" in html
+    assert 'value="leeds"' in html  # what was typed stays in the box
+    assert 'class="map"' in html and "leaflet/leaflet.js" in html
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "typed"),
+    [
+        ("near=Narnia", "near", "Narnia"),
+        ("near=Leeds&within=-5", "within", "-5"),
+        ("near=Leeds&within=abc", "within", "abc"),
+    ],
+)
+def test_a_bad_place_or_radius_is_shown_inside_the_form_with_what_was_typed(
+    client, network, query, field, typed
+):
+    response = client.get(f"/network/events?{query}")
+    html = response.get_data(as_text=True)
+
+    assert response.status_code == 400
+    assert 'role="search"' in html  # the form, not a bare error page
+    assert f'id="filter-{field}-error"' in html
+    box = re.search(rf'<input id="filter-{field}"[^>]*>', html).group(0)
+    assert f'value="{typed}"' in box and 'aria-invalid="true"' in box
+    if field == "near":
+        assert "We cannot find “Narnia”" in html
+    assert "Headingley door knock" not in html
+
+
+def test_an_aggregators_home_page_is_the_national_view(client, group, network):
+    group.role = "aggregator"
+    db.session.commit()
+
+    html = _page(client, "/")
+
+    assert "Events near you" in html and 'action="/network/events"' in html
+    for path in ("/network/needed", "/network/groups", "/network/campaigns", "/network/candidates"):
+        assert f'href="{path}"' in html
+    assert "Headingley door knock" in html
