@@ -18,7 +18,7 @@ from ..services.messaging import deliverability
 from ..services.organising import campaigns, candidates, events, posts
 from . import attendance_page, event_form, pictures
 from . import manage_invitations as invitation_forms
-from .forms import Errors, as_form_values, read_posted, save_if_valid, try_service
+from .forms import Errors
 from .manage_forms import (
     GROUP_FIELDS,
     RESOURCES,
@@ -29,6 +29,7 @@ from .manage_forms import (
     role_choices,
 )
 from .no_store import no_store
+from .organiser_forms import as_form_values, read_posted, save_if_valid, try_service
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
 
