@@ -55,7 +55,8 @@ def _announce(page, attendance_url: str, subject: str, body: str, reach: int) ->
         f"This will go to {reach} {'person' if reach == 1 else 'people'}"
     )
     page.get_by_role("button", name="Send").click()
-    expect(page.get_by_role("status")).to_contain_text(f"Sent: {reach} messages queued")
+    messages = "message" if reach == 1 else "messages"
+    expect(page.get_by_role("status")).to_contain_text(f"Sent: {reach} {messages} queued")
 
 
 def test_an_announcement_reaches_the_member_who_then_unsubscribes(start_node, chromium, mailbox):
