@@ -32,13 +32,35 @@ def test_an_ambiguous_name_picks_the_most_populous_and_says_so(app):
     assert "Newport, England" in newport.others
 
 
-def test_a_district_or_postcode_is_placed_at_its_post_town_when_no_table_is_loaded(app):
-    district = geo.find_place("LS7")
-    postcode = geo.find_place("ls7 3hb")
+@pytest.mark.parametrize(
+    ("typed", "district", "centre", "town"),
+    [
+        ("LS7", "LS7", (53.821, -1.540), "Leeds"),  # Chapeltown, 2.8 km north of Leeds
+        ("ls6 1an", "LS6", (53.820, -1.571), "Leeds"),  # Headingley
+        ("HX7 8AD", "HX7", (53.739, -2.009), "Halifax"),  # Hebden Bridge, 12 km from Halifax
+    ],
+)
+def test_a_district_or_postcode_is_placed_at_its_shipped_district_centre(
+    app, typed, district, centre, town
+):
+    found = geo.find_place(typed)
 
-    assert (district.label, district.source) == ("LS7 (Leeds area)", "postcode_area")
-    assert postcode.label == "LS7 3HB (Leeds area)"
-    assert (postcode.latitude, postcode.longitude) == pytest.approx((53.796, -1.548), abs=0.01)
+    assert (found.label, found.source, found.note) == (district, "postcode_district", "")
+    assert (found.latitude, found.longitude) == pytest.approx(centre, abs=0.005)
+    post_town = geo.find_town(town)[0]
+    assert (
+        geo.distance_km(found.latitude, found.longitude, post_town.latitude, post_town.longitude)
+        > 2
+    )
+
+
+def test_a_district_without_a_shipped_centre_is_placed_at_its_post_town(app):
+    district = geo.find_place("BT7")  # Code-Point Open gives Northern Ireland no positions
+    postcode = geo.find_place("bt7 1nn")
+
+    assert (district.label, district.source) == ("BT7 (Belfast area)", "postcode_area")
+    assert postcode.label == "BT7 1NN (Belfast area)"
+    assert (postcode.latitude, postcode.longitude) == pytest.approx((54.597, -5.925), abs=0.01)
     assert "approximate" in postcode.note
 
 
@@ -48,8 +70,9 @@ def test_a_loaded_postcode_table_takes_over_for_its_districts(app):
     full = geo.find_place("LS6 1AA")
     assert (full.label, full.source) == ("LS6", "postcode_district")
     assert (full.latitude, full.longitude) == pytest.approx((53.82, -1.578))
-    # A district the table lacks still falls back to its post town.
-    assert geo.find_place("HX7").label == "HX7 (Halifax area)"
+    # A district the table lacks still has its shipped centre.
+    hebden = geo.find_place("HX7")
+    assert (hebden.label, hebden.latitude) == ("HX7", pytest.approx(53.739, abs=0.005))
 
 
 @pytest.mark.parametrize("typed", ["Narnia", "ZZ9", "", "12345"])
@@ -62,4 +85,5 @@ def test_the_shipped_file_is_small_and_has_every_postcode_area(app):
 
     assert geo.GAZETTEER.stat().st_size < 400_000
     assert len(found.areas) == 121 and {"LS", "HX", "EC", "ZE"} <= set(found.areas)
+    assert len(found.districts) > 2800 and {"LS7", "EC1A", "ZE3"} <= set(found.districts)
     assert len(found.towns) > 4000
