@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import pytest
 
 from node.cli.geo import geo_group
@@ -87,3 +90,34 @@ def test_the_shipped_file_is_small_and_has_every_postcode_area(app):
     assert len(found.areas) == 121 and {"LS", "HX", "EC", "ZE"} <= set(found.areas)
     assert len(found.districts) > 2800 and {"LS7", "EC1A", "ZE3"} <= set(found.districts)
     assert len(found.towns) > 4000
+
+
+def _build_script():
+    path = Path(__file__).resolve().parents[2] / "deploy" / "build_gazetteer.py"
+    spec = importlib.util.spec_from_file_location("build_gazetteer", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_build_averages_a_districts_grid_positions_into_latitude_and_longitude(tmp_path):
+    build = _build_script()
+    # Buckingham Palace (SW1A 1AA) on the National Grid, and where it is.
+    assert build.grid_to_wgs84(529090, 179645) == pytest.approx((51.50101, -0.14159), abs=1e-4)
+    (tmp_path / "sw.csv").write_text(
+        "SW1A 1AA,10,529000,179600\nSW1A 2AA,10,529180,179690\n"
+        "SW1A 9ZZ,90,0,0\nSW2  1AA,10,530900,174900\n",
+        encoding="utf-8",
+    )
+
+    centres = build.district_centres(tmp_path)
+
+    assert set(centres) == {"SW1A", "SW2"}  # the unplaced postcode is skipped
+    assert centres["SW1A"] == pytest.approx(build.grid_to_wgs84(529090, 179645))
+    assert sorted(["LS10", "LS2", "EC1M", "EC1A", "E1"], key=build._district_key) == [
+        "E1",
+        "EC1A",
+        "EC1M",
+        "LS2",
+        "LS10",
+    ]
