@@ -109,6 +109,42 @@ def test_an_edited_event_reports_a_blank_title_with_capacity_below_those_going(
     assert (db.session.get(Event, event.id).title, event.capacity) == ("Door knock", None)
 
 
+def test_an_edited_event_reports_a_blank_title_with_a_shift_left_outside(organiser_client):
+    event = factories.event(
+        title="Canvass",
+        starts_at=NOW + timedelta(days=3),
+        ends_at=NOW + timedelta(days=3, hours=8),
+        timezone="UTC",
+    )
+    factories.shift(
+        event.id,
+        label="Afternoon",
+        starts_at=NOW + timedelta(days=3, hours=5),
+        ends_at=NOW + timedelta(days=3, hours=7),
+    )
+    db.session.commit()
+
+    answer = post_form(
+        organiser_client,
+        f"/manage/events/{event.id}/edit",
+        {
+            "title": "",
+            "kind": "canvass",
+            "starts_at": "2030-03-05T12:00",
+            "ends_at": "2030-03-05T14:00",  # before the afternoon shift
+            "timezone": "UTC",
+            "visibility": "public",
+        },
+    )
+
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 400
+    assert field_error(html, "title") and FILL in html
+    assert "1 shift would fall outside the event: Afternoon" in html
+    db.session.expire_all()
+    assert db.session.get(Event, event.id).ends_at == NOW + timedelta(days=3, hours=8)
+
+
 def test_the_api_still_refuses_what_the_form_checks_first_naming_every_field(api, organiser_token):
     answer = api.post(
         "/api/v1/events",

@@ -123,6 +123,9 @@ def problems(
 ) -> Problems:
     """Return what the clock and the database refuse in ``data``: {field: [messages]}.
 
+    Dates too far ahead, too long or already past; shifts a move would leave outside the
+    event; an unknown campaign; fewer places than people going.
+
     Forms call it on the fields that parsed, beside their field errors (``unreadable`` names
     the fields given but not parsed, whose checks are left out); saving checks it again.
     """
@@ -131,6 +134,11 @@ def problems(
     starts = None if "starts_at" in unreadable else data.get("starts_at", event.starts_at)
     ends = None if "ends_at" in unreadable else data.get("ends_at", event.ends_at)
     errors = _date_problems(data, starts, ends, creating)
+    if event.id is not None and starts and not errors:
+        try:
+            _shift_moves(event, starts, ends)  # a shift left outside the moved event
+        except Invalid as refused:
+            errors.update(refused.fields)
     campaign_id = data.get("campaign_id")
     if campaign_id is not None and db.session.get(Campaign, campaign_id) is None:
         errors["campaign_id"] = ["No campaign has that id."]
