@@ -295,10 +295,12 @@ class Town:
 
 @dataclass(frozen=True)
 class Gazetteer:
-    """Towns by lower-case name (most populous first) and postcode areas by their letters."""
+    """Towns by lower-case name (most populous first), postcode areas by their letters and
+    postcode district centres (latitude, longitude) by outward code."""
 
     towns: dict[str, tuple[Town, ...]]
     areas: dict[str, Town]
+    districts: dict[str, tuple[float, float]]
 
 
 @dataclass(frozen=True)
@@ -318,10 +320,13 @@ def gazetteer() -> Gazetteer:
     """Return the shipped gazetteer, read once per process."""
     towns: dict[str, list[Town]] = {}
     areas: dict[str, Town] = {}
+    districts: dict[str, tuple[float, float]] = {}
     with GAZETTEER.open(encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
             latitude, longitude = float(row["latitude"]), float(row["longitude"])
-            if row["kind"] == "area":
+            if row["kind"] == "district":
+                districts[row["name"]] = (latitude, longitude)
+            elif row["kind"] == "area":
                 area, post_town = row["name"].split("|", 1)
                 areas[area] = Town(post_town, latitude, longitude, 0, "")
             else:
@@ -332,7 +337,7 @@ def gazetteer() -> Gazetteer:
     ranked = {
         key: tuple(sorted(found, key=lambda town: -town.population)) for key, found in towns.items()
     }
-    return Gazetteer(ranked, areas)
+    return Gazetteer(ranked, areas, districts)
 
 
 def _name_key(text: str) -> str:
@@ -351,8 +356,9 @@ def find_place(text: str) -> Found | None:
     """Find a typed town, postcode district or full postcode; None when nothing matches.
 
     A postcode counts as its district. A district comes from the loaded ONS table when there
-    is one, else from the post town of its area (``LS7`` is placed at Leeds), which the
-    result's note says is approximate.
+    is one, else from the shipped district centres (Code-Point Open), else from the post town
+    of its area (a Northern Ireland ``BT`` district is placed at Belfast), which the result's
+    note says is approximate.
     """
     district = outward_code(text)
     if district is not None:
@@ -381,6 +387,9 @@ def _postcode_place(district: str, text: str) -> Found | None:
     stored = find_district(district)
     if stored is not None:
         return Found(stored.district, stored.latitude, stored.longitude, "postcode_district")
+    shipped = gazetteer().districts.get(district)
+    if shipped is not None:
+        return Found(district, *shipped, "postcode_district")
     letters = AREA_LETTERS.match(district)
     area = gazetteer().areas.get(letters.group(0)) if letters else None
     if area is None:

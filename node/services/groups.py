@@ -14,7 +14,7 @@ from sqlalchemy import select
 from ..config import load_or_create_secret
 from ..extensions import db
 from ..models import Group, Member
-from .errors import Conflict
+from .errors import Conflict, Invalid
 from .membership import passwords
 from .organising.records import commit
 
@@ -48,12 +48,29 @@ def is_set_up() -> bool:
     return current_group() is not None
 
 
+def problems(data: dict[str, Any]) -> dict[str, list[str]]:
+    """Return what the node's password policy refuses in the setup form: {field: [messages]}.
+
+    The form calls it on the fields that parsed, beside their field errors; ``set_up`` checks
+    it again.
+    """
+    if "password" not in data:
+        return {}
+    try:
+        passwords.check_policy(data["password"], email=data.get("admin_email") or "")
+    except Invalid as exc:
+        return dict(exc.fields)
+    return {}
+
+
 def set_up(data: dict[str, Any]) -> tuple[Group, Member]:
     """Create the group and its first admin in one transaction."""
     if db.session.scalar(select(Group.id).limit(1)) is not None:
         raise Conflict("This node is already set up.")
     email = data["admin_email"].lower()
-    passwords.check_policy(data["password"], email=email)
+    found = problems(data)
+    if found:
+        raise Invalid("Some fields are not valid.", found)
     group = Group(
         name=data["name"],
         handle=data["handle"],

@@ -19,8 +19,8 @@ from .. import auth, request_limits
 from ..errors import error_response, wants_json
 from ..services import groups
 from ..services.errors import ServiceError, TooManyAttempts
-from ..services.membership import invitations, logins, passwords, resets, sessions
-from .forms import read_form, safe_next, service_errors, submitted
+from ..services.membership import invitations, logins, resets, sessions
+from .forms import merge_errors, read_form, read_form_partly, safe_next, service_errors, submitted
 from .no_store import no_store
 
 bp = Blueprint("auth", __name__)
@@ -71,10 +71,10 @@ def setup():
     errors: dict = {}
     if request.method == "POST":
         values = submitted("name", "handle", "base_url", "admin_email", "admin_name")
-        data, errors = read_form(SetupForm())
-        if errors:
-            errors = {**_password_errors(), **errors}  # every error at once, not in batches
-        else:
+        data, parsed, errors = read_form_partly(SetupForm())
+        # Every error at once, not in batches: the policy's beside the fields'.
+        errors = merge_errors(errors, groups.problems(parsed))
+        if not errors:
             try:
                 _group, admin = groups.set_up(data)
             except ServiceError as exc:
@@ -86,18 +86,6 @@ def setup():
                 return redirect(url_for("manage.dashboard"))
     status = 400 if errors else 200
     return render_template("auth/setup.html", values=values, errors=errors, code=code), status
-
-
-def _password_errors() -> dict:
-    """Check the posted password against the policy now, beside the form's other errors."""
-    password = request.form.get("password", "")
-    if not password:
-        return {}
-    try:
-        passwords.check_policy(password, email=request.form.get("admin_email", ""))
-    except ServiceError as exc:
-        return service_errors(exc)
-    return {}
 
 
 # Log-in and log-out --------------------------------------------------------------

@@ -1,10 +1,11 @@
-"""What the organisers' event form adds to the shared item form: whom a save e-mails, said
-beforehand; the second press that confirms it; and the question before deleting an event
-people answered.
+"""What the organisers' event form adds to the shared item form: the clock's and the
+database's refusals beside the field errors; whom a save e-mails, said beforehand; the second
+press that confirms it; and the question before deleting an event people answered.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import request
@@ -32,6 +33,17 @@ def ask_first(item: Event, data: dict[str, Any]) -> tuple[events.Plan | None, Er
     if tried.refusal:
         return None, tried.errors, tried.status
     return (planned, {}, 200) if planned.needs_confirmation else None
+
+
+def problems(item: Event | None) -> Callable[[dict[str, Any], set[str]], Errors]:
+    """Check the posted event against the clock and the database, beside its field errors."""
+
+    def check(parsed: dict[str, Any], unparsed: set[str]) -> Errors:
+        if item is None:
+            parsed = {**parsed, events.CONFIRM_FIELD: past_start_confirmed()}
+        return events.problems(parsed, item, creating=item is None, unreadable=unparsed)
+
+    return check
 
 
 def past_start_confirmed() -> bool:

@@ -33,12 +33,32 @@ def read_form(
     schema: Schema, *, fields: list[str] | None = None, extra: dict[str, Any] | None = None
 ) -> tuple[dict[str, Any] | None, Errors]:
     """Load the posted form with ``schema``: (data, {}) when valid, (None, errors) when not."""
+    data, _parsed, errors = read_form_partly(schema, fields=fields, extra=extra)
+    return data, errors
+
+
+def read_form_partly(
+    schema: Schema, *, fields: list[str] | None = None, extra: dict[str, Any] | None = None
+) -> tuple[dict[str, Any] | None, dict[str, Any], Errors]:
+    """Load the posted form: (data, data, {}) or (None, the fields that parsed, errors)."""
     raw = form_data(schema, fields=fields)
     raw.update(extra or {})
     try:
-        return schema.load(raw), {}
+        data = schema.load(raw)
     except ValidationError as exc:
-        return None, flatten(exc.messages)
+        parsed = exc.valid_data if isinstance(exc.valid_data, dict) else {}
+        return None, parsed, flatten(exc.messages)
+    return data, data, {}
+
+
+def merge_errors(*found: Errors) -> Errors:
+    """Put several sets of form errors together, each message once per field."""
+    merged: Errors = {}
+    for errors in found:
+        for name, messages in errors.items():
+            kept = merged.setdefault(name, [])
+            kept.extend(m for m in messages if m not in kept)
+    return merged
 
 
 def service_errors(exc: ServiceError) -> Errors:

@@ -138,7 +138,8 @@ def new_item(kind: str):
     resource = _resource(kind)
     if request.method == "GET":
         return _item_form(resource, None, resource.defaults(), {})
-    data, errors = read_posted(resource.schema(), resource.fields, _naive_zone(resource))
+    problems = event_form.problems(None) if kind == "events" else None
+    data, errors = read_posted(resource.schema(), resource.fields, _naive_zone(resource), problems)
     data, errors, values = pictures.with_picture(resource, data, errors)
     if data is not None and kind == "events":
         data[events.CONFIRM_FIELD] = event_form.past_start_confirmed()
@@ -158,7 +159,8 @@ def edit_item(kind: str, item_id: int):
         if resource.pictures:
             values |= pictures.item_picture_values(item)
         return _item_form(resource, item, values, {})
-    data, errors = read_posted(resource.schema(), resource.fields, _naive_zone(resource))
+    problems = event_form.problems(item) if kind == "events" else None
+    data, errors = read_posted(resource.schema(), resource.fields, _naive_zone(resource), problems)
     data, errors, values = pictures.with_picture(resource, data, errors)
     # Moving an event e-mails everyone going and on shifts: the form says so first.
     asked = event_form.ask_first(item, data) if kind == "events" and not errors else None

@@ -16,7 +16,7 @@ from schemas import wording
 from ..services.errors import Invalid
 from ..templating import input_time
 from .attempt import attempt
-from .forms import Errors, read_form
+from .forms import Errors, merge_errors, read_form_partly
 from .manage_forms import place_box
 
 
@@ -44,8 +44,22 @@ def _with_zone(value: str, zone: str) -> str:
     return moment.isoformat()
 
 
-def read_posted(schema: Schema, fields: Iterable[Any], naive_zone: str | None = None):
-    """Load the posted form: (data, {}) or (None, per-field errors)."""
+# What a service refuses that only the clock or the database can tell (events.problems):
+# given the fields that parsed and the names of those that did not.
+Problems = Callable[[dict[str, Any], set[str]], Errors]
+
+
+def read_posted(
+    schema: Schema,
+    fields: Iterable[Any],
+    naive_zone: str | None = None,
+    problems: Problems | None = None,
+):
+    """Load the posted form: (data, {}) or (None, per-field errors).
+
+    ``problems`` is asked about the fields that parsed even when others did not, so its
+    refusals (a date in the past, an unknown campaign) come with the field errors at once.
+    """
     usable = [f for f in fields if not (f.attrs or {}).get("disabled")]
     specs = schema.load_fields
     blanks = {
@@ -65,12 +79,14 @@ def read_posted(schema: Schema, fields: Iterable[Any], naive_zone: str | None = 
     }
     names = [f.name for f in usable if f.name not in unstorable]
     located, place_errors = place_box(request.form, usable)  # a typed place sets lat/long
-    data, errors = read_form(schema, fields=names, extra={**extra, **located})
+    data, parsed, errors = read_form_partly(schema, fields=names, extra={**extra, **located})
     # The form asks for some fields the schema leaves optional (a name when editing).
     missing = {f.name: [wording.FILL_THIS_IN] for f in usable if f.required and f.name in blanks}
-    if missing or place_errors:
-        return None, {**errors, **place_errors, **missing}
-    return data, errors
+    errors = {**errors, **place_errors, **missing}
+    if problems is not None:
+        unparsed = set(errors) - set(parsed)
+        errors = merge_errors(errors, problems(parsed, unparsed))
+    return (None, errors) if errors else (data, {})
 
 
 def try_service(action: Callable[[], Any]) -> tuple[Any, Errors, int]:

@@ -75,57 +75,92 @@ OPEN_ENDED = timedelta(hours=24)
 CONFIRM_FIELD = "confirm_dates"
 
 
-def _check_dates(
-    event: Event, data: dict[str, Any], starts: datetime, ends: datetime | None, creating: bool
-) -> None:
+Problems = dict[str, list[str]]
+
+
+def _date_problems(
+    data: dict[str, Any], starts: datetime | None, ends: datetime | None, creating: bool
+) -> Problems:
     """Refuse implausible dates; a past start on a new event needs ``confirm_dates``."""
     now = utcnow()
-    errors: dict[str, list[str]] = {}
+    errors: Problems = {}
+    if starts and ends and ends <= starts:
+        errors["ends_at"] = ["Must be after the start."]
     for key, value in (("starts_at", starts), ("ends_at", ends)):
         if key in data and value is not None and value > now + FAR_AHEAD:
-            errors[key] = ["Must be within five years from now. Check the year."]
-    if ("starts_at" in data or "ends_at" in data) and ends and ends - starts > LONGEST:
+            errors.setdefault(key, []).append("Must be within five years from now. Check the year.")
+    changed = "starts_at" in data or "ends_at" in data
+    if changed and starts and ends and ends - starts > LONGEST:
         errors.setdefault("ends_at", []).append(
             "An event lasts at most 14 days. For longer, make a campaign or a recurring event."
         )
     # Only callers that take dates from a person (the form, the API) pass the confirmation;
     # the service's own callers (series, imports, tests) may create past events freely.
     asked = creating and CONFIRM_FIELD in data and not data[CONFIRM_FIELD]
-    if asked and not errors and starts < now:
+    if asked and not errors and starts and starts < now:
         errors["starts_at"] = ["This start is in the past. Check the date."]
         errors[CONFIRM_FIELD] = ["Confirm to create an event that has already started."]
-    if errors:
-        raise Invalid("Some fields are not valid.", errors)
+    return errors
 
 
-def _normalise(event: Event, data: dict[str, Any], creating: bool = False) -> dict[str, Any]:
-    """Check the rules that span fields and put times into UTC."""
+def _zoned(event: Event, data: dict[str, Any]) -> dict[str, Any]:
+    """Name the event's time zone in ``data`` and put its times into UTC."""
     data = dict(data)
     zone = data.get("timezone") or event.timezone or current_group().timezone
     data["timezone"] = zone
     for key in ("starts_at", "ends_at"):
         if key in data:
             data[key] = _in_utc(data[key], zone)
-    starts = data.get("starts_at", event.starts_at)
-    ends = data.get("ends_at", event.ends_at)
-    if starts and ends and ends <= starts:
-        raise Invalid.on("ends_at", "Must be after the start.")
-    if starts:
-        _check_dates(event, data, starts, ends, creating)
-    data.pop(CONFIRM_FIELD, None)
+    return data
+
+
+def problems(
+    data: dict[str, Any],
+    event: Event | None = None,
+    *,
+    creating: bool = False,
+    unreadable: frozenset[str] | set[str] = frozenset(),
+) -> Problems:
+    """Return what the clock and the database refuse in ``data``: {field: [messages]}.
+
+    Dates too far ahead, too long or already past; shifts a move would leave outside the
+    event; an unknown campaign; fewer places than people going.
+
+    Forms call it on the fields that parsed, beside their field errors (``unreadable`` names
+    the fields given but not parsed, whose checks are left out); saving checks it again.
+    """
+    event = event if event is not None else Event(going_count=0)
+    data = _zoned(event, data)
+    starts = None if "starts_at" in unreadable else data.get("starts_at", event.starts_at)
+    ends = None if "ends_at" in unreadable else data.get("ends_at", event.ends_at)
+    errors = _date_problems(data, starts, ends, creating)
+    if event.id is not None and starts and not errors:
+        try:
+            _shift_moves(event, starts, ends)  # a shift left outside the moved event
+        except Invalid as refused:
+            errors.update(refused.fields)
     campaign_id = data.get("campaign_id")
     if campaign_id is not None and db.session.get(Campaign, campaign_id) is None:
-        raise Invalid.on("campaign_id", "No campaign has that id.")
-    capacity = data.get("capacity", event.capacity)
+        errors["campaign_id"] = ["No campaign has that id."]
+    capacity = None if "capacity" in unreadable else data.get("capacity", event.capacity)
     if capacity is not None and event.going_count and capacity < event.going_count:
-        raise Invalid.on(
-            "capacity",
+        errors["capacity"] = [
             ngettext(
                 "%(num)d person is already going; capacity cannot be lower.",
                 "%(num)d people are already going; capacity cannot be lower.",
                 event.going_count,
-            ),
-        )
+            )
+        ]
+    return errors
+
+
+def _normalise(event: Event, data: dict[str, Any], creating: bool = False) -> dict[str, Any]:
+    """Check the rules that span fields, the clock and the database; put times into UTC."""
+    found = problems(data, event, creating=creating)
+    if found:
+        raise Invalid("Some fields are not valid.", found)
+    data = _zoned(event, data)
+    data.pop(CONFIRM_FIELD, None)
     return data
 
 

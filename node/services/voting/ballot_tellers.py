@@ -46,6 +46,25 @@ def _require_sealed(ballot: Ballot) -> None:
         raise NotFound("This ballot has no tellers: it was set up before papers were sealed.")
 
 
+def _active(member_ids: Iterable[int]) -> dict[int, Member]:
+    ids = list(member_ids)
+    if not ids:
+        return {}
+    query = select(Member).where(Member.id.in_(ids), Member.status == "active")
+    return {m.id: m for m in db.session.scalars(query)}
+
+
+def not_a_member(member_id: int) -> str:
+    return f"No active member has the id {member_id}."
+
+
+def problems(member_ids: Iterable[int]) -> list[str]:
+    """Say which of the tellers named are not active members (the database's refusal)."""
+    ids = list(member_ids)
+    found = _active(ids)
+    return [not_a_member(i) for i in ids if i not in found][:1]
+
+
 def name_tellers(
     ballot: Ballot, member_ids: Iterable[int], k: int | None = None, *, save: bool = True
 ) -> list[BallotTeller]:
@@ -58,15 +77,10 @@ def name_tellers(
         raise Invalid.on("tellers", f"Name at most {MAX_TELLERS} tellers.")
     if len(set(ids)) != len(ids):
         raise Invalid.on("tellers", "Name each teller once.")
-    found = {
-        m.id: m
-        for m in db.session.scalars(
-            select(Member).where(Member.id.in_(ids), Member.status == "active")
-        )
-    }
+    found = _active(ids)
     missing = [i for i in ids if i not in found]
     if missing:
-        raise Invalid.on("tellers", f"No active member has the id {missing[0]}.")
+        raise Invalid.on("tellers", not_a_member(missing[0]))
     k = k if k is not None else (1 if len(ids) == 1 else 2)
     if not 1 <= k <= len(ids):
         raise Invalid.on(

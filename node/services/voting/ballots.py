@@ -160,6 +160,7 @@ def _with_times(data: dict[str, Any]) -> dict[str, Any]:
 
 # An opening typed as "now" is a minute old when the form arrives: that is not a surprise.
 PAST_OPENING_GRACE = timedelta(minutes=10)
+CLOSES_IN_THE_PAST = "Must be in the future."
 
 
 @dataclass(frozen=True)
@@ -217,8 +218,32 @@ def turnout(ballot: Ballot) -> tuple[int, int]:
     return voted or 0, max(ballot_box.roll(ballot), voted or 0)
 
 
+def problems(
+    data: dict[str, Any], *, unreadable: frozenset[str] | set[str] = frozenset()
+) -> dict[str, list[str]]:
+    """Return what the clock and the database refuse in a new ballot: {field: [messages]}.
+
+    Forms call it on the fields that parsed, beside their field errors (``unreadable`` names
+    the fields given but not parsed); setting the ballot up checks it again.
+    """
+    errors: dict[str, list[str]] = {}
+    closes = None if "closes_at" in unreadable else _in_utc(data.get("closes_at"))
+    if closes is not None and closes <= utcnow():
+        errors["closes_at"] = [CLOSES_IN_THE_PAST]
+    candidate_id = data.get("candidate_id")
+    if candidate_id is not None and db.session.get(Candidate, candidate_id) is None:
+        errors["candidate_id"] = ["No candidate has that id."]
+    strangers = ballot_tellers.problems(data.get("tellers") or [])
+    if strangers:
+        errors["tellers"] = strangers
+    return errors
+
+
 def create(data: dict[str, Any], by: Member | None) -> Ballot:
     """Set up a sealed ballot from validated input (schemas.ballots.BallotIn), with its tellers."""
+    found = problems(data)
+    if found:
+        raise Invalid("Some fields are not valid.", found)
     data = _with_times(data)
     tellers = data.pop("tellers", None)
     tellers_needed = data.pop("tellers_needed", None)
@@ -251,7 +276,7 @@ def _check_times(opens: datetime, closes: datetime, freeze: datetime, *, new: bo
         # The roll is fixed before voting starts: nobody can join, vote, leave and come back.
         raise Invalid.on("freeze_at", FREEZE_AFTER_OPENING)
     if closes <= utcnow():
-        raise Invalid.on("closes_at", "Must be in the future.")
+        raise Invalid.on("closes_at", CLOSES_IN_THE_PAST)
 
 
 def update(ballot: Ballot, data: dict[str, Any]) -> Ballot:

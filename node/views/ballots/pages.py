@@ -16,7 +16,7 @@ from ...services.errors import ServiceError
 from ...services.groups import current_group
 from ...services.voting import ballot_tellers, ballots, charts, votes
 from ..attempt import attempt
-from ..forms import Errors, flatten, service_errors
+from ..forms import Errors, flatten, merge_errors, service_errors
 from ..no_store import no_store
 from .blueprint import bp
 
@@ -241,7 +241,8 @@ def _posted_tellers() -> dict[str, Any]:
 
 
 def _read_ballot() -> tuple[dict[str, Any], Errors]:
-    """Read the new-ballot form, collecting every field's error at once (not in batches)."""
+    """Read the new-ballot form, collecting every error at once (not in batches): the
+    fields', and the clock's and the database's on the fields that parsed."""
     errors: Errors = {}
     try:
         tellers = _posted_tellers()
@@ -249,12 +250,15 @@ def _read_ballot() -> tuple[dict[str, Any], Errors]:
         tellers, errors = {}, flatten(exc.messages)
     posted = _posted_ballot()
     try:
-        data = {**BallotIn().load(posted), **tellers}
+        parsed = data = {**BallotIn().load(posted), **tellers}
     except ValidationError as exc:
         data = {}
+        parsed = {**(exc.valid_data if isinstance(exc.valid_data, dict) else {}), **tellers}
         errors = {**flatten(exc.messages), **errors}
     if not tellers.get("tellers") and "tellers" not in errors:
         errors["tellers"] = ["Pick at least one teller."]
+    unparsed = set(errors) - set(parsed)
+    errors = merge_errors(errors, ballots.problems(parsed, unreadable=unparsed))
     return data, errors
 
 

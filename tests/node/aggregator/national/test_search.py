@@ -59,9 +59,12 @@ def test_a_place_can_be_a_followed_group_by_handle_or_actor(remote):  # noqa: F8
         places.parse_place("group9@127.0.0.9")
 
 
-def test_a_postcode_district_is_at_its_post_town_until_the_table_is_loaded(app):
-    approximate = places.parse_place("LS6")
-    assert (approximate.label, approximate.source) == ("LS6 (Leeds area)", "postcode_area")
+def test_a_postcode_district_is_at_its_shipped_centre_until_the_table_is_loaded(app):
+    shipped = places.parse_place("LS6")
+    assert (shipped.label, shipped.source) == ("LS6", "postcode_district")
+    assert (shipped.latitude, shipped.longitude) == pytest.approx((53.820, -1.571), abs=0.005)
+    approximate = places.parse_place("BT7")  # no shipped centre: the post town
+    assert (approximate.label, approximate.source) == ("BT7 (Belfast area)", "postcode_area")
     assert "approximate" in approximate.note
 
     _load_districts(app)
