@@ -12,14 +12,12 @@ from playwright.sync_api import expect
 
 from tests.integration.conftest import ADMIN_PASSWORD
 
+from .support import form_time
+
 pytestmark = pytest.mark.browser
 
 LONDON = ZoneInfo("Europe/London")
 TITLE = "Doorstep day in Harehills"
-
-
-def _local(moment: datetime) -> str:
-    return moment.astimezone(LONDON).strftime("%Y-%m-%dT%H:%M")
 
 
 def test_moving_an_event_warns_whom_it_emails_and_moves_its_shift(start_node, chromium):
@@ -38,8 +36,8 @@ def test_moving_an_event_warns_whom_it_emails_and_moves_its_shift(start_node, ch
     page.goto("/manage/events/new")
     page.fill("#f-title", TITLE)
     page.select_option("#f-kind", "canvass")
-    page.fill("#f-starts_at", _local(start))
-    page.fill("#f-ends_at", _local(start + timedelta(hours=6)))
+    page.fill("#f-starts_at", form_time(start))
+    page.fill("#f-ends_at", form_time(start + timedelta(hours=6)))
     page.fill("#f-timezone", "Europe/London")
     page.get_by_role("button", name="Create event").click()
     page.get_by_role("link", name=TITLE).click()
@@ -47,8 +45,8 @@ def test_moving_an_event_warns_whom_it_emails_and_moves_its_shift(start_node, ch
 
     page.goto(f"/manage/events/{event_id}/shifts")
     page.fill("#f-label", "Morning")
-    page.fill("#f-starts_at", _local(start + timedelta(hours=1)))
-    page.fill("#f-ends_at", _local(start + timedelta(hours=3)))
+    page.fill("#f-starts_at", form_time(start + timedelta(hours=1)))
+    page.fill("#f-ends_at", form_time(start + timedelta(hours=3)))
     page.get_by_role("button", name="Add the shift").click()
     page.goto(f"/events/{event_id}")
     page.locator("#shifts").get_by_role("button", name="Sign up").click()
@@ -57,8 +55,8 @@ def test_moving_an_event_warns_whom_it_emails_and_moves_its_shift(start_node, ch
     page.goto(f"/manage/events/{event_id}/edit")
     expect(page.locator("#save-note")).to_contain_text("e-mails 1 person on shifts")
     later = start + timedelta(days=1)
-    page.fill("#f-starts_at", _local(later))
-    page.fill("#f-ends_at", _local(later + timedelta(hours=6)))
+    page.fill("#f-starts_at", form_time(later))
+    page.fill("#f-ends_at", form_time(later + timedelta(hours=6)))
     page.get_by_role("button", name="Save changes").click()
     warning = page.locator("#save-warning")
     expect(warning).to_contain_text("Saving will e-mail 1 person on shifts")

@@ -10,9 +10,10 @@ from playwright.sync_api import expect
 
 from tests.integration.conftest import ADMIN_PASSWORD
 
+from .support import PHONE
+
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 390, "height": 844}
 TITLE = "Stall with a picture"
 ALT = "Volunteers behind a table of leaflets"
 

@@ -4,7 +4,6 @@ one person going cancels, the visitor is given the place and e-mailed, by a real
 from __future__ import annotations
 
 import re
-import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,41 +13,16 @@ from playwright.sync_api import expect
 from tests.integration.conftest import ADMIN_PASSWORD
 from tests.node.mail_support import plain
 
+from .support import PHONE, fits_phone, form_time, smtp_settings, wait_for_mail
+
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 390, "height": 844}
 TITLE = "Tenants' union open meeting"
 LINK = re.compile(r"https?://\S+/rsvp/glt_[A-Za-z0-9_-]+")
 
 
-def _wait_for_mail(mailbox, to: str, subject: str, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for _sender, recipients, message in list(mailbox.received):
-            if to in recipients and message["Subject"].startswith(subject):
-                return message
-        time.sleep(0.1)
-    raise AssertionError(f"no mail “{subject}…” reached {to}")
-
-
-def _local(moment: datetime) -> str:
-    return moment.astimezone(ZoneInfo("Europe/London")).strftime("%Y-%m-%dT%H:%M")
-
-
-def _no_sideways_scroll(page) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"the page is {width}px wide on a {PHONE['width']}px phone"
-
-
 def test_a_guest_waits_for_a_full_event_and_is_promoted_and_mailed(start_node, chromium, mailbox):
-    node = start_node(
-        settings={
-            "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": str(mailbox.port),
-            "SMTP_STARTTLS": "0",
-            "MAIL_FROM": "Leeds North <branchline@leedsnorth.test>",
-        }
-    )
+    node = start_node(settings=smtp_settings(mailbox))
     now = datetime.now(ZoneInfo("UTC"))
 
     organiser = chromium.new_context(base_url=node.url, viewport=PHONE)
@@ -61,8 +35,8 @@ def test_a_guest_waits_for_a_full_event_and_is_promoted_and_mailed(start_node, c
     admin.goto("/manage/events/new")
     admin.fill("#f-title", TITLE)
     admin.select_option("#f-kind", "meeting")
-    admin.fill("#f-starts_at", _local(now + timedelta(days=2)))
-    admin.fill("#f-ends_at", _local(now + timedelta(days=2, hours=2)))
+    admin.fill("#f-starts_at", form_time(now + timedelta(days=2)))
+    admin.fill("#f-ends_at", form_time(now + timedelta(days=2, hours=2)))
     admin.fill("#f-capacity", "1")
     admin.get_by_role("button", name="Create event").click()
     expect(admin.get_by_role("status")).to_contain_text(f"Created the event “{TITLE}”")
@@ -77,16 +51,16 @@ def test_a_guest_waits_for_a_full_event_and_is_promoted_and_mailed(start_node, c
     page = visitor.new_page()
     page.goto(event_url)
     expect(page.get_by_text("Full — join the waiting list.")).to_be_visible()
-    _no_sideways_scroll(page)
+    fits_phone(page)
     page.fill("#f-name", "Sam Visitor")
     page.fill("#f-email", "sam@example.org")
     page.get_by_role("button", name="E-mail me the link").click()
     expect(page.get_by_role("status")).to_contain_text("we have e-mailed sam@example.org")
-    first = _wait_for_mail(mailbox, "sam@example.org", "Confirm you are coming")
+    first = wait_for_mail(mailbox, "sam@example.org", "Confirm you are coming")
     page.goto(LINK.search(plain(first)).group(0))
     page.get_by_role("button", name="Join the waiting list").click()
     expect(page.get_by_text("you are number 1 on the waiting list")).to_be_visible()
-    _no_sideways_scroll(page)
+    fits_phone(page)
 
     admin.goto(event_url.replace("/events/", "/manage/events/") + "/attendance")
     expect(admin.get_by_role("heading", name="Waiting list")).to_be_visible()
@@ -94,7 +68,7 @@ def test_a_guest_waits_for_a_full_event_and_is_promoted_and_mailed(start_node, c
     admin.goto(event_url)
     admin.get_by_role("button", name="Withdraw my answer").click()
 
-    promoted = _wait_for_mail(mailbox, "sam@example.org", "You have a place")
+    promoted = wait_for_mail(mailbox, "sam@example.org", "You have a place")
     assert TITLE in promoted["Subject"]
     page.goto(LINK.search(plain(promoted)).group(0))
     expect(page.get_by_text("you are going", exact=True)).to_be_visible()

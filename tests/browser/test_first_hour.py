@@ -13,7 +13,6 @@ import io
 import re
 import shutil
 import subprocess
-import time
 
 import pytest
 from PIL import Image
@@ -28,37 +27,22 @@ from tests.integration.conftest import (
     node_environment,
 )
 
+from .support import PHONE, smtp_settings, wait_for
 from .test_maps import _stub_tiles
 
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 390, "height": 844}
 ORGANISER_PASSWORD = "a long organiser passphrase"
 MEMBER_PASSWORD = "a long member passphrase"
 TITLE = "Canal clean-up"
 INVITATION = re.compile(r"https?://\S+/invite/\S+")
 
 
-def _wait_for(what: str, read, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = read()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"waited {timeout:.0f} s for {what}")
-
-
 @pytest.fixture
 def fresh_node(tmp_path, mailbox):
     """A node as `make run` leaves it: migrated and running, with no group yet."""
     instance, log, port = tmp_path / "instance", tmp_path / "node.log", free_port()
-    settings = {
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(mailbox.port),
-        "SMTP_STARTTLS": "0",
-        "MAIL_FROM": "Branchline <branchline@example.org>",
-    }
+    settings = smtp_settings(mailbox, sender="Branchline <branchline@example.org>")
     upgrade = subprocess.run(
         [str(BRANCHLINE), "db", "upgrade"],
         env=node_environment(instance, settings),
@@ -89,7 +73,7 @@ def test_the_first_hour_from_setup_to_a_member_rsvp_on_a_phone(
     fresh_node, chromium, mailbox, tmp_path
 ):
     # `branchline run` ends its start with the address and, on a fresh node, the setup link.
-    setup_link = _wait_for(
+    setup_link = wait_for(
         "the setup link", lambda: re.search(r"http://\S+/setup\?code=\S+", fresh_node.output())
     ).group(0)
 
@@ -151,7 +135,7 @@ def test_the_first_hour_from_setup_to_a_member_rsvp_on_a_phone(
                 return INVITATION.search(body)
         return None
 
-    link = _wait_for("the invitation mail", invitation).group(0)
+    link = wait_for("the invitation mail", invitation).group(0)
     phone_context = chromium.new_context(
         base_url=fresh_node.url, viewport=PHONE, is_mobile=True, has_touch=True
     )

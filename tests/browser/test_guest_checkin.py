@@ -4,7 +4,6 @@ organiser checks them in at the door on a phone; the node sends mail to a real S
 from __future__ import annotations
 
 import re
-import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,41 +12,16 @@ from playwright.sync_api import expect
 
 from tests.integration.conftest import ADMIN_PASSWORD
 
+from .support import PHONE, fits_phone, form_time, smtp_settings, wait_for_mail
+
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 390, "height": 844}
 TITLE = "Saturday stall on Briggate"
 LINK = re.compile(r"https?://\S+/rsvp/glt_[A-Za-z0-9_-]+")
 
 
-def _wait_for_mail(mailbox, to: str, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for _sender, recipients, message in list(mailbox.received):
-            if to in recipients:
-                return message
-        time.sleep(0.1)
-    raise AssertionError(f"no mail reached {to}")
-
-
-def _local(moment: datetime) -> str:
-    return moment.astimezone(ZoneInfo("Europe/London")).strftime("%Y-%m-%dT%H:%M")
-
-
-def _no_sideways_scroll(page) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"the page is {width}px wide on a {PHONE['width']}px phone"
-
-
 def test_a_guest_rsvps_confirms_and_is_checked_in_on_phones(start_node, chromium, mailbox):
-    node = start_node(
-        settings={
-            "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": str(mailbox.port),
-            "SMTP_STARTTLS": "0",
-            "MAIL_FROM": "Leeds North <branchline@leedsnorth.test>",
-        }
-    )
+    node = start_node(settings=smtp_settings(mailbox))
     now = datetime.now(ZoneInfo("UTC"))
 
     organiser = chromium.new_context(base_url=node.url, viewport=PHONE)
@@ -60,8 +34,8 @@ def test_a_guest_rsvps_confirms_and_is_checked_in_on_phones(start_node, chromium
     door.goto("/manage/events/new")
     door.fill("#f-title", TITLE)
     door.select_option("#f-kind", "street_stall")
-    door.fill("#f-starts_at", _local(now + timedelta(minutes=30)))
-    door.fill("#f-ends_at", _local(now + timedelta(hours=3)))
+    door.fill("#f-starts_at", form_time(now + timedelta(minutes=30)))
+    door.fill("#f-ends_at", form_time(now + timedelta(hours=3)))
     door.fill("#f-capacity", "20")
     door.get_by_role("button", name="Create event").click()
     expect(door.get_by_role("status")).to_contain_text(f"Created the event “{TITLE}”")
@@ -76,7 +50,7 @@ def test_a_guest_rsvps_confirms_and_is_checked_in_on_phones(start_node, chromium
     page.get_by_role("button", name="E-mail me the link").click()
     expect(page.get_by_role("status")).to_contain_text("we have e-mailed sam@example.org")
 
-    message = _wait_for_mail(mailbox, "sam@example.org")  # sent by the node's worker
+    message = wait_for_mail(mailbox, "sam@example.org")  # sent by the node's worker
     assert message["Subject"] == f"Confirm you are coming: {TITLE}"
     link = LINK.search(message.get_content()).group(0)
     page.goto(link)
@@ -88,7 +62,7 @@ def test_a_guest_rsvps_confirms_and_is_checked_in_on_phones(start_node, chromium
 
     door.goto(event_url.replace("/events/", "/manage/events/") + "/checkin")
     expect(door.get_by_role("status").filter(has_text="here")).to_contain_text("0 here")
-    _no_sideways_scroll(door)
+    fits_phone(door)
     door.get_by_role("button", name="Check in Sam Visitor").click()
     expect(door.get_by_role("button", name="Undo check-in for Sam Visitor")).to_be_visible()
     door.fill("#f-name", "Pat Walk-in")
@@ -98,5 +72,5 @@ def test_a_guest_rsvps_confirms_and_is_checked_in_on_phones(start_node, chromium
     door.get_by_role("button", name="Find").click()
     expect(door.get_by_text("Sam Visitor")).to_have_count(0)
     expect(door.get_by_role("button", name="Undo check-in for Pat Walk-in")).to_be_visible()
-    _no_sideways_scroll(door)
+    fits_phone(door)
     organiser.close()

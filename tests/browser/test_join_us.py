@@ -4,49 +4,27 @@ in Manage, and the invitation reaches the visitor's mailbox and lets them finish
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.integration.conftest import ADMIN_PASSWORD
 
+from .support import PHONE, fits_phone, smtp_settings, wait_for_mail
+
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 390, "height": 844}
 PASSWORD = "a long new member passphrase"
 
 
-def _wait_for_mail(mailbox, to: str, subject: re.Pattern, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for _sender, recipients, message in list(mailbox.received):
-            if to in recipients and subject.search(message["Subject"]):
-                return message
-        time.sleep(0.1)
-    raise AssertionError(f"no mail {subject.pattern!r} reached {to}")
-
-
-def _no_sideways_scroll(page) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"{page.url} is {width} px wide"
-
-
 def test_a_visitor_joins_on_a_phone_and_the_organiser_approves(start_node, chromium, mailbox):
-    node = start_node(
-        settings={
-            "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": str(mailbox.port),
-            "SMTP_STARTTLS": "0",
-            "MAIL_FROM": "Leeds North <branchline@leedsnorth.test>",
-        }
-    )
+    node = start_node(settings=smtp_settings(mailbox))
     visitor = chromium.new_context(base_url=node.url, viewport=PHONE, is_mobile=True)
     phone = visitor.new_page()
     phone.goto("/")
     phone.get_by_role("link", name="Join us").click()
     expect(phone.get_by_role("heading", name=re.compile("^Join "))).to_be_visible()
-    _no_sideways_scroll(phone)
+    fits_phone(phone)
     phone.fill("#f-name", "Robin Hood")
     phone.fill("#f-email", "robin@example.org")
     phone.fill("#f-postcode", "nowhere")
@@ -56,7 +34,7 @@ def test_a_visitor_joins_on_a_phone_and_the_organiser_approves(start_node, chrom
     phone.fill("#f-postcode", "LS7 3HB")
     phone.get_by_role("button", name="Ask to join").click()
     expect(phone.get_by_text("we have your request to join")).to_be_visible()
-    _wait_for_mail(mailbox, "robin@example.org", re.compile("We have your request to join"))
+    wait_for_mail(mailbox, "robin@example.org", re.compile("We have your request to join"))
 
     desk = chromium.new_context(base_url=node.url)
     admin = desk.new_page()
@@ -70,12 +48,12 @@ def test_a_visitor_joins_on_a_phone_and_the_organiser_approves(start_node, chrom
     admin.get_by_role("button", name="Approve Robin Hood").click()
     expect(admin.get_by_text("Approved Robin Hood")).to_be_visible()
 
-    invitation = _wait_for_mail(mailbox, "robin@example.org", re.compile("invitation", re.I))
+    invitation = wait_for_mail(mailbox, "robin@example.org", re.compile("invitation", re.I))
     text = invitation.get_body(("plain",)).get_content()
     link = re.search(r"https?://\S+/invite/[A-Za-z0-9_-]+", text).group(0)
     phone.goto(link)
     expect(phone.locator("#f-display_name")).to_have_value("Robin Hood")
-    _no_sideways_scroll(phone)
+    fits_phone(phone)
     phone.fill("#f-password", PASSWORD)
     phone.fill("#f-password_confirm", PASSWORD)
     phone.get_by_role("button", name="Join the group").click()

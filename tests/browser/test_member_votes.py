@@ -16,15 +16,12 @@ from playwright.sync_api import expect
 
 from tests.integration.conftest import ADMIN_PASSWORD
 
+from .support import PHONE, form_time
+
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 390, "height": 844}
 QUESTION = "Should we twin with Leeds Central?"
 MEMBER_PASSWORD = "a long member passphrase"
-
-
-def _local(moment: datetime) -> str:
-    return moment.astimezone(ZoneInfo("Europe/London")).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _log_in(context, email: str, password: str):
@@ -60,8 +57,8 @@ def test_a_member_votes_and_later_sees_the_result(start_node, chromium):
     admin.goto("/manage/ballots/new")
     admin.fill("#f-question", QUESTION)
     admin.select_option("#f-kind", "yes_no")
-    admin.fill("#f-opens_at", _local(opens))
-    admin.fill("#f-closes_at", _local(now + timedelta(days=2)))
+    admin.fill("#f-opens_at", form_time(opens, seconds=True))
+    admin.fill("#f-closes_at", form_time(now + timedelta(days=2), seconds=True))
     admin.get_by_label("Admin", exact=True).check()
     admin.get_by_role("button", name="Set up the ballot").click()
     expect(admin.get_by_role("heading", name=QUESTION)).to_be_visible()

@@ -14,6 +14,8 @@ from playwright.sync_api import expect
 
 from tests.integration.conftest import ADMIN_PASSWORD
 
+from .support import form_time, smtp_settings, wait_for_mail
+
 pytestmark = pytest.mark.browser
 
 TITLE = "Saturday stall on Briggate"
@@ -27,20 +29,6 @@ def _mail_to(mailbox, to: str, subject: str) -> list:
         for _sender, recipients, message in list(mailbox.received)
         if to in recipients and message["Subject"] == subject
     ]
-
-
-def _wait_for_mail(mailbox, to: str, subject: str, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = _mail_to(mailbox, to, subject)
-        if found:
-            return found[0]
-        time.sleep(0.1)
-    raise AssertionError(f"no mail {subject!r} reached {to}")
-
-
-def _local(moment: datetime) -> str:
-    return moment.astimezone(ZoneInfo("Europe/London")).strftime("%Y-%m-%dT%H:%M")
 
 
 def _announce(page, attendance_url: str, subject: str, body: str, reach: int) -> None:
@@ -60,14 +48,7 @@ def _announce(page, attendance_url: str, subject: str, body: str, reach: int) ->
 
 
 def test_an_announcement_reaches_the_member_who_then_unsubscribes(start_node, chromium, mailbox):
-    node = start_node(
-        settings={
-            "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": str(mailbox.port),
-            "SMTP_STARTTLS": "0",
-            "MAIL_FROM": "Leeds North <branchline@leedsnorth.test>",
-        }
-    )
+    node = start_node(settings=smtp_settings(mailbox))
     admin_email = f"admin@{node.handle}.test"
     added = node.cli("member", "add", "ria@example.org", "--name", "Ria").stdout
     invite = re.search(r"https?://\S+", added).group(0)
@@ -89,7 +70,7 @@ def test_an_announcement_reaches_the_member_who_then_unsubscribes(start_node, ch
     page.goto("/manage/events/new")
     page.fill("#f-title", TITLE)
     page.select_option("#f-kind", "street_stall")
-    page.fill("#f-starts_at", _local(now + timedelta(days=2)))
+    page.fill("#f-starts_at", form_time(now + timedelta(days=2)))
     page.get_by_role("button", name="Create event").click()
     expect(page.get_by_role("status")).to_contain_text(f"Created the event “{TITLE}”")
 
@@ -104,7 +85,7 @@ def test_an_announcement_reaches_the_member_who_then_unsubscribes(start_node, ch
     attendance = event_url.replace("/events/", "/manage/events/") + "/attendance"
     _announce(page, attendance, "Meet at 10", "**Bring leaflets** to the market.", 1)
 
-    message = _wait_for_mail(mailbox, "ria@example.org", "Meet at 10")  # the node's worker
+    message = wait_for_mail(mailbox, "ria@example.org", "Meet at 10")  # the node's worker
     plain = message.get_body(("plain",)).get_content()
     assert "Bring leaflets to the market." in plain
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -123,7 +104,7 @@ def test_an_announcement_reaches_the_member_who_then_unsubscribes(start_node, ch
     page.get_by_label("Going", exact=True).check()
     page.get_by_role("button", name="Send my answer").click()
     _announce(page, attendance, "Change of plan", "**Bring leaflets** and a table.", 1)
-    _wait_for_mail(mailbox, admin_email, "Change of plan")
+    wait_for_mail(mailbox, admin_email, "Change of plan")
     time.sleep(1)  # the worker sends a batch in one go: anything for Ria would be here too
     assert _mail_to(mailbox, "ria@example.org", "Change of plan") == []
     assert len(_mail_to(mailbox, "ria@example.org", "Meet at 10")) == 1

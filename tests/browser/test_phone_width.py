@@ -17,9 +17,10 @@ from playwright.sync_api import expect
 from node import create_app
 from tests.integration.conftest import ADMIN_PASSWORD
 
+from .support import PHONE
+
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 390, "height": 844}
 MEMBER_PASSWORD = "a member's long passphrase"
 # Machine documents, downloads and endpoints that only redirect or need a secret token.
 SKIPPED_PREFIXES = ("/api/", "/.well-known/", "/static/", "/aggregate/", "/nodeinfo/")

@@ -12,18 +12,15 @@ from playwright.sync_api import expect
 
 from tests.integration.conftest import ADMIN_PASSWORD
 
+from .support import PHONE, form_time
+
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 390, "height": 844}
 QUESTION = "Should we back the library campaign?"
 PASSWORD = "a long member passphrase"
 TELLERS = ("Ann", "Bob", "Cai")
 VOTERS = (("Dee", "Yes"), ("Eve", "Yes"), ("Fay", "No"))
 DEADLINE_MS = 30_000  # generous: two cores are shared by several test runs
-
-
-def _local(moment: datetime) -> str:
-    return moment.astimezone(ZoneInfo("Europe/London")).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _join(chromium, node, name: str):
@@ -60,8 +57,8 @@ def test_tellers_keep_codes_members_vote_two_tellers_count(start_node, chromium)
     admin.goto("/manage/ballots/new")
     admin.fill("#f-question", QUESTION)
     admin.select_option("#f-kind", "yes_no")
-    admin.fill("#f-opens_at", _local(opens))
-    admin.fill("#f-closes_at", _local(now + timedelta(days=2)))
+    admin.fill("#f-opens_at", form_time(opens, seconds=True))
+    admin.fill("#f-closes_at", form_time(now + timedelta(days=2), seconds=True))
     for name in TELLERS:
         admin.get_by_label(name, exact=True).check()
     admin.get_by_role("button", name="Set up the ballot").click()

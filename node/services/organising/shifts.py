@@ -340,6 +340,16 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def _described(shift: Shift, event: Event) -> tuple[str, str]:
+    """Return (when, what) of ``shift`` as mail to its volunteer says them, in the event's zone."""
+    zone = ZoneInfo(event.timezone)
+    when = (
+        f"{shift.starts_at.astimezone(zone):%a %d %b %Y, %H:%M} to "
+        f"{shift.ends_at.astimezone(zone):%H:%M} ({event.timezone} time)"
+    )
+    return when, _one_line(f"{shift.label} at {event.title}" if shift.label else event.title)
+
+
 def _tell_promoted(signup: ShiftSignup, shift: Shift, event: Event) -> None:
     if signup.guest_id is not None:
         _tell_promoted_guest(signup.guest_id, shift, event)
@@ -347,12 +357,7 @@ def _tell_promoted(signup: ShiftSignup, shift: Shift, event: Event) -> None:
     member = db.session.get(Member, signup.member_id)
     if member is None or not member.is_active:
         return
-    zone = ZoneInfo(event.timezone)
-    when = (
-        f"{shift.starts_at.astimezone(zone):%a %d %b %Y, %H:%M} to "
-        f"{shift.ends_at.astimezone(zone):%H:%M} ({event.timezone} time)"
-    )
-    what = _one_line(f"{shift.label} at {event.title}" if shift.label else event.title)
+    when, what = _described(shift, event)
     link = outbox.link(f"{(base_url() or '').rstrip('/')}/events/{event.id}")
     # A place coming free on an event they signed up for is a change to it (event_changes):
     # a member who turned those off finds it on the event's page instead.
@@ -450,12 +455,7 @@ def _tell_promoted_guest(guest_id: int, shift: Shift, event: Event) -> None:
     guest = db.session.get(GuestRsvp, guest_id)
     if guest is None or not guest.email:
         return
-    zone = ZoneInfo(event.timezone)
-    when = (
-        f"{shift.starts_at.astimezone(zone):%a %d %b %Y, %H:%M} to "
-        f"{shift.ends_at.astimezone(zone):%H:%M} ({event.timezone} time)"
-    )
-    what = _one_line(f"{shift.label} at {event.title}" if shift.label else event.title)
+    when, what = _described(shift, event)
     outbox.queue(
         Recipient(guest.email, guest.name, None),
         "guest",
