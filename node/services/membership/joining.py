@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -59,7 +60,7 @@ def save_settings(group: Group, joining_open: bool, questions_text: str) -> None
     if any(len(line) > MAX_QUESTION_LENGTH for line in lines):
         problems.append(f"Each question {MAX_QUESTION_LENGTH} characters at most.")
     if problems:
-        raise Invalid("Check the questions.", {"join_questions": problems})
+        raise Invalid(gettext("Check the questions."), {"join_questions": problems})
     group.joining_open = joining_open
     group.join_questions = "\n".join(lines) or None
     commit()
@@ -134,7 +135,7 @@ def get(request_id: int) -> JoinRequest:
     """Fetch a waiting request, or raise NotFound."""
     found = db.session.get(JoinRequest, request_id)
     if found is None:
-        raise NotFound("No such request to join: another organiser may have decided it.")
+        raise NotFound(gettext("No such request to join: another organiser may have decided it."))
     return found
 
 

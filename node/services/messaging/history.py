@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext
 from sqlalchemy import func, or_, select
 
 from ...extensions import db
@@ -151,5 +152,5 @@ def update_choices(member: Member, chosen: dict[str, str]) -> None:
         elif value not in kind.choices:
             problems[f"choices.{name}"] = [f"Choose one of: {', '.join(kind.choices)}."]
     if problems:
-        raise Invalid("Some fields are not valid.", problems)
+        raise Invalid(gettext("Some fields are not valid."), problems)
     preferences.save(member, chosen)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask_babel import ngettext
+from flask_babel import gettext, ngettext
 from sqlalchemy import and_, case, or_, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import update as sql_update
@@ -95,7 +95,7 @@ def _check_dates(
         errors["starts_at"] = ["This start is in the past. Check the date."]
         errors[CONFIRM_FIELD] = ["Confirm to create an event that has already started."]
     if errors:
-        raise Invalid("Some fields are not valid.", errors)
+        raise Invalid(gettext("Some fields are not valid."), errors)
 
 
 def _normalise(event: Event, data: dict[str, Any], creating: bool = False) -> dict[str, Any]:
@@ -109,13 +109,13 @@ def _normalise(event: Event, data: dict[str, Any], creating: bool = False) -> di
     starts = data.get("starts_at", event.starts_at)
     ends = data.get("ends_at", event.ends_at)
     if starts and ends and ends <= starts:
-        raise Invalid.on("ends_at", "Must be after the start.")
+        raise Invalid.on("ends_at", gettext("Must be after the start."))
     if starts:
         _check_dates(event, data, starts, ends, creating)
     data.pop(CONFIRM_FIELD, None)
     campaign_id = data.get("campaign_id")
     if campaign_id is not None and db.session.get(Campaign, campaign_id) is None:
-        raise Invalid.on("campaign_id", "No campaign has that id.")
+        raise Invalid.on("campaign_id", gettext("No campaign has that id."))
     capacity = data.get("capacity", event.capacity)
     if capacity is not None and event.going_count and capacity < event.going_count:
         raise Invalid.on(
@@ -179,12 +179,19 @@ def _shift_moves(
             for shift, a, b in outside
         )
         latest = max(b for _, _, b in outside).astimezone(zone)
-        one = len(outside) == 1
         raise Invalid.on(
             "ends_at",
-            f"{len(outside)} shift{'' if one else 's'} would fall outside the event: {named}. "
-            f"Either end the event at {latest:%a %d %b %H:%M} or later, or change or remove "
-            f"{'that shift' if one else 'those shifts'} on the Shifts page first.",
+            ngettext(
+                "%(num)d shift would fall outside the event: %(named)s. Either end the event "
+                "at %(latest)s or later, or change or remove that shift on the Shifts page "
+                "first.",
+                "%(num)d shifts would fall outside the event: %(named)s. Either end the event "
+                "at %(latest)s or later, or change or remove those shifts on the Shifts page "
+                "first.",
+                len(outside),
+                named=named,
+                latest=format(latest, "%a %d %b %H:%M"),
+            ),
         )
     return moves
 
@@ -329,7 +336,7 @@ def free_places(event_id: int, places: int) -> None:
 def _take_place(event: Event) -> None:
     if not take_places(event.id, 1):
         db.session.rollback()
-        raise Conflict("This event is full.", {"response": ["No places left."]})
+        raise Conflict(gettext("This event is full."), {"response": [gettext("No places left.")]})
 
 
 def _free_place(event: Event) -> None:
@@ -339,9 +346,9 @@ def _free_place(event: Event) -> None:
 def respond(event: Event, member: Member, response: str) -> Rsvp:
     """Record a member's RSVP, taking or freeing a place as the answer changes."""
     if event.status == "cancelled":
-        raise Conflict("This event is cancelled.")
+        raise Conflict(gettext("This event is cancelled."))
     if is_over(event):
-        raise Conflict("This event is over.")
+        raise Conflict(gettext("This event is over."))
     for attempt in range(2):
         existing = rsvp_of(event, member)
         before = existing.response if existing else None
@@ -362,7 +369,9 @@ def respond(event: Event, member: Member, response: str) -> Rsvp:
             # The same member answered twice at once: the other answer won; apply ours over it.
             db.session.rollback()
             if attempt == 1:
-                raise Conflict("Your answer changed while this one was saved; try again.") from None
+                raise Conflict(
+                    gettext("Your answer changed while this one was saved; try again.")
+                ) from None
             continue
         db.session.refresh(event)
         return existing
@@ -389,15 +398,22 @@ MAX_ATTENDED = 1_000_000
 def record_attended(event: Event, attended: int) -> Event:
     """Record how many came to an event once it has begun; the number goes on the feed."""
     if isinstance(attended, bool) or not isinstance(attended, int):
-        raise Invalid.on("attended_count", "Give a whole number.")
+        raise Invalid.on("attended_count", gettext("Give a whole number."))
     if not 0 <= attended <= MAX_ATTENDED:
-        raise Invalid.on("attended_count", f"Give a number from 0 to {MAX_ATTENDED:,}.")
+        raise Invalid.on(
+            "attended_count",
+            gettext(
+                "Give a number from 0 to %(max_attended)s.", max_attended=format(MAX_ATTENDED, ",")
+            ),
+        )
     if event.status == "cancelled":
-        raise Conflict("This event is cancelled.", {"attended_count": ["It was cancelled."]})
+        raise Conflict(
+            gettext("This event is cancelled."), {"attended_count": [gettext("It was cancelled.")]}
+        )
     if not has_begun(event):
         raise Conflict(
-            "Attendance can be recorded once the event has begun.",
-            {"attended_count": ["The event has not begun yet."]},
+            gettext("Attendance can be recorded once the event has begun."),
+            {"attended_count": [gettext("The event has not begun yet.")]},
         )
     event.attended_count = attended
     feed.record(event, "update")  # an Update carrying attendedCount (a number, never names)
