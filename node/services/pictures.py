@@ -22,6 +22,8 @@ from flask_babel import gettext
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import select
 
+from schemas.wording import N_
+
 from ..config import ensure_private_dir, write_private_file
 from ..extensions import db
 from ..models import Member, Picture
@@ -42,7 +44,7 @@ MEDIA_TYPES = {extension: media for _, extension, media in WRITTEN.values()}
 THUMBNAIL_WIDTH = 400
 NAME = re.compile(r"^[0-9a-f]{32}(-t)?\.(jpg|png|webp)$")  # a picture or its thumbnail
 PICTURE = re.compile(r"^[0-9a-f]{32}\.(jpg|png|webp)$")
-UNREADABLE = "Upload a JPEG, PNG, WebP or GIF picture."
+UNREADABLE = N_("Upload a JPEG, PNG, WebP or GIF picture.")
 
 
 @dataclass(frozen=True)
@@ -81,9 +83,9 @@ def _decode(content: bytes, max_pixels: int) -> tuple[Image.Image, str]:
                 "image", gettext("This picture has too many pixels to be shown here.")
             ) from exc
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
-            raise Invalid.on("image", UNREADABLE) from exc
+            raise Invalid.on("image", gettext(UNREADABLE)) from exc
     if source_format not in WRITTEN:
-        raise Invalid.on("image", UNREADABLE)
+        raise Invalid.on("image", gettext(UNREADABLE))
     return picture, source_format
 
 

@@ -95,7 +95,7 @@ def join():
     if current_member() is not None:
         return redirect(url_for("joining.join"))  # a member is already in
     if not joining.is_open():
-        return _page(403, errors={"_form": [joining.CLOSED]})
+        return _page(403, errors={"_form": [gettext(joining.CLOSED)]})
     data, errors = read_form(JoinForm())
     if errors:
         return _page(400, _typed(), errors)

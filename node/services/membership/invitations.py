@@ -48,7 +48,9 @@ def invite(
     return value
 
 
-ALREADY_INVITED = "That address already has a pending invitation: resend it from the members page."
+ALREADY_INVITED = N_(
+    "That address already has a pending invitation: resend it from the members page."
+)
 
 
 def refuse_taken(email: str) -> None:
@@ -60,7 +62,7 @@ def refuse_taken(email: str) -> None:
             {"email": [gettext("Taken.")]},
         )
     if pending_for(email) is not None:
-        raise Conflict(ALREADY_INVITED, {"email": [gettext("Already invited.")]})
+        raise Conflict(gettext(ALREADY_INVITED), {"email": [gettext("Already invited.")]})
 
 
 def pending_for(email: str) -> Invite | None:
@@ -131,7 +133,7 @@ def add_with_invite(data: dict[str, Any], actor: Member | None = None) -> tuple[
     """Add a member and mail the invitation where they choose a password, in one transaction."""
     member = new_member(data, actor)
     if pending_for(member.email) is not None:
-        raise Conflict(ALREADY_INVITED, {"email": [gettext("Already invited.")]})
+        raise Conflict(gettext(ALREADY_INVITED), {"email": [gettext("Already invited.")]})
     db.session.add(member)
     db.session.flush()
     value = add_invite(actor, member.role, member.email, member.display_name, member)

@@ -17,6 +17,8 @@ from flask_babel import gettext
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from schemas.wording import N_
+
 from ...extensions import db
 from ...models import Group, JoinRequest, Member
 from .. import groups
@@ -29,7 +31,7 @@ from .members import by_email
 MAX_QUESTIONS = 5
 MAX_QUESTION_LENGTH = 200
 MAX_ANSWER_LENGTH = 1000
-CLOSED = "This group is not taking requests to join here at the moment."
+CLOSED = N_("This group is not taking requests to join here at the moment.")
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ def ask(name: str, email: str, postcode: str, answers: list[str]) -> None:
     """
     group = groups.current_group()
     if not is_open(group):
-        raise Conflict(CLOSED)
+        raise Conflict(gettext(CLOSED))
     email = email.strip().lower()
     if by_email(email) is not None or _pending_for(email) is not None:
         return

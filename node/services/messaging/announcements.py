@@ -146,11 +146,11 @@ def _checked(
     body = (body or "").strip()
     origin = (origin or "").strip()
     if not subject:
-        errors["subject"] = ["Give the message a subject."]
+        errors["subject"] = [gettext("Give the message a subject.")]
     elif len(subject) > SUBJECT_MAX:
         errors["subject"] = [f"Keep the subject to {SUBJECT_MAX} characters."]
     if not body:
-        errors["body"] = ["Write the message."]
+        errors["body"] = [gettext("Write the message.")]
     elif len(body) > BODY_MAX:
         errors["body"] = [f"Keep the message to {BODY_MAX} characters."]
     if len(origin) > ORIGIN_MAX:
@@ -168,7 +168,9 @@ def _checked(
         errors.update(refusal.fields)
         found = None
     if found is not None and found.guests and kind == REQUIRED:
-        errors["kind"] = ["Guests are not bound by the group's rules: send it as an announcement."]
+        errors["kind"] = [
+            gettext("Guests are not bound by the group's rules: send it as an announcement.")
+        ]
     if errors:
         raise Invalid(gettext("Some fields are not valid."), errors)
     return {

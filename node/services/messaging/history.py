@@ -148,7 +148,7 @@ def update_choices(member: Member, chosen: dict[str, str]) -> None:
     for name, value in chosen.items():
         kind = kinds.KINDS.get(name)
         if kind is None or name not in kinds.MEMBER_KINDS:
-            problems[f"choices.{name}"] = ["There is no kind of message by that name."]
+            problems[f"choices.{name}"] = [gettext("There is no kind of message by that name.")]
         elif value not in kind.choices:
             problems[f"choices.{name}"] = [f"Choose one of: {', '.join(kind.choices)}."]
     if problems:

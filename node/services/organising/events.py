@@ -83,7 +83,7 @@ def _check_dates(
     errors: dict[str, list[str]] = {}
     for key, value in (("starts_at", starts), ("ends_at", ends)):
         if key in data and value is not None and value > now + FAR_AHEAD:
-            errors[key] = ["Must be within five years from now. Check the year."]
+            errors[key] = [gettext("Must be within five years from now. Check the year.")]
     if ("starts_at" in data or "ends_at" in data) and ends and ends - starts > LONGEST:
         errors.setdefault("ends_at", []).append(
             "An event lasts at most 14 days. For longer, make a campaign or a recurring event."
@@ -92,8 +92,8 @@ def _check_dates(
     # the service's own callers (series, imports, tests) may create past events freely.
     asked = creating and CONFIRM_FIELD in data and not data[CONFIRM_FIELD]
     if asked and not errors and starts < now:
-        errors["starts_at"] = ["This start is in the past. Check the date."]
-        errors[CONFIRM_FIELD] = ["Confirm to create an event that has already started."]
+        errors["starts_at"] = [gettext("This start is in the past. Check the date.")]
+        errors[CONFIRM_FIELD] = [gettext("Confirm to create an event that has already started.")]
     if errors:
         raise Invalid(gettext("Some fields are not valid."), errors)
 

@@ -30,6 +30,8 @@ from flask_babel import gettext, ngettext
 from sqlalchemy import delete, select
 from sqlalchemy import update as sql_update
 
+from schemas.wording import N_
+
 from ...extensions import db
 from ...models import Ballot, BallotTeller, Member, utcnow
 from ..errors import Conflict, Forbidden, Invalid, NotFound
@@ -37,8 +39,8 @@ from ..organising.records import commit
 from . import ballot_box, sealing
 
 MAX_TELLERS = 9
-NOT_DEALT = "This ballot cannot open until its tellers have kept their codes."
-NOT_A_TELLER = "Only this ballot's tellers can do that."
+NOT_DEALT = N_("This ballot cannot open until its tellers have kept their codes.")
+NOT_A_TELLER = N_("Only this ballot's tellers can do that.")
 
 
 def _require_sealed(ballot: Ballot) -> None:
@@ -119,7 +121,7 @@ def _teller(ballot: Ballot, member: Member) -> BallotTeller:
         )
     )
     if teller is None:
-        raise Forbidden(NOT_A_TELLER)
+        raise Forbidden(gettext(NOT_A_TELLER))
     return teller
 
 
@@ -242,7 +244,7 @@ def _check_countable(ballot: Ballot) -> None:
     if ballot.closed_at is None:
         raise Conflict(gettext("Shares are given after the ballot closes, not before."))
     if ballot.public_key is None:
-        raise Conflict(NOT_DEALT)
+        raise Conflict(gettext(NOT_DEALT))
 
 
 def _claim_count(ballot: Ballot) -> None:

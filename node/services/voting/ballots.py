@@ -24,6 +24,7 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.orm import selectinload
 
 from schemas import vocab
+from schemas.wording import N_
 
 from ...extensions import db
 from ...models import Ballot, BallotOption, BallotPaper, BallotVoter, Candidate, Member, utcnow
@@ -242,7 +243,9 @@ def create(data: dict[str, Any], by: Member | None) -> Ballot:
     return ballot
 
 
-FREEZE_AFTER_OPENING = "Must not be after the opening time: the roll is fixed before voting starts."
+FREEZE_AFTER_OPENING = N_(
+    "Must not be after the opening time: the roll is fixed before voting starts."
+)
 
 
 def _check_times(opens: datetime, closes: datetime, freeze: datetime, *, new: bool) -> None:
@@ -250,7 +253,7 @@ def _check_times(opens: datetime, closes: datetime, freeze: datetime, *, new: bo
         raise Invalid.on("closes_at", gettext("Must be after the opening time."))
     if freeze > opens:
         # The roll is fixed before voting starts: nobody can join, vote, leave and come back.
-        raise Invalid.on("freeze_at", FREEZE_AFTER_OPENING)
+        raise Invalid.on("freeze_at", gettext(FREEZE_AFTER_OPENING))
     if closes <= utcnow():
         raise Invalid.on("closes_at", gettext("Must be in the future."))
 

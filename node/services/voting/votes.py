@@ -208,7 +208,7 @@ def check_may_vote(ballot: Ballot, member: Member, choices: list[int]) -> None:
     _check_choices(ballot, choices)
     _check_open(ballot, member)
     if not ballot.allow_change and has_voted(ballot, member):
-        raise Conflict(CANNOT_CHANGE)
+        raise Conflict(gettext(CANNOT_CHANGE))
 
 
 def _check_open(ballot: Ballot, member: Member) -> None:
@@ -216,7 +216,7 @@ def _check_open(ballot: Ballot, member: Member) -> None:
     if where == "scheduled":
         raise Conflict(gettext("This ballot is not open yet."))
     if where == "waiting_for_tellers":
-        raise Conflict(ballot_tellers.NOT_DEALT)
+        raise Conflict(gettext(ballot_tellers.NOT_DEALT))
     if where != "open":
         raise Conflict(gettext("This ballot has closed."))
     reason = ineligibility(ballot, member)
@@ -303,7 +303,7 @@ def _change(
     ballot: Ballot, member: Member, record: BallotVoter, choices: list[int], code: str | None
 ) -> Receipt:
     if not ballot.allow_change:
-        raise Conflict(CANNOT_CHANGE)
+        raise Conflict(gettext(CANNOT_CHANGE))
     if record.member_id != member.id:
         # Cast under an earlier membership with this address: joining again restores nothing.
         raise Conflict(

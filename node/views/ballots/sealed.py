@@ -86,7 +86,7 @@ def _tellers_page(
 
 def _teller_page(ballot: Ballot, status: int = 200, errors: Errors | None = None, **extra):
     if not ballot_tellers.is_teller(ballot, current_member()):
-        raise Forbidden(ballot_tellers.NOT_A_TELLER)
+        raise Forbidden(gettext(ballot_tellers.NOT_A_TELLER))
     return _tellers_page("ballots/teller.html", ballot, status, errors, **extra)
 
 
