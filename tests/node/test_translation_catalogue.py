@@ -8,6 +8,7 @@ a Manage page and a flash message through it.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,27 @@ def test_counts_reach_the_catalogue_with_both_forms(catalogue, one, many):
 def test_no_message_is_a_stray_piece_of_markup(catalogue):
     stray = [text for text in catalogue if text.strip().startswith("</") or text == "s"]
     assert not stray
+
+
+# What a template leaves once its markup, its Jinja and its wrapped words are taken out.
+NOT_WORDS = re.compile(
+    r"\{#.*?#\}|\{%-?\s*set\s+\w+\s*-?%\}.*?\{%-?\s*endset\s*-?%\}|\{%.*?%\}|\{\{.*?\}\}"
+    r"|<script\b.*?</script>|<style\b.*?</style>|<!--.*?-->|<pre\b.*?</pre>"
+    r"|<(?:[^>{]|\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}|\{(?![{%#]))*>",
+    re.S,
+)
+SHOWN_ATTRIBUTE = re.compile(r'\b(?:aria-label|title|placeholder|alt)="([^"{]*[A-Za-z]{2,}[^"{]*)"')
+
+
+def test_no_template_shows_words_outside_gettext():
+    bare = []
+    for path in sorted((ROOT / "node" / "templates").rglob("*.html")):
+        source = path.read_text()
+        for piece in NOT_WORDS.sub("\0", source).split("\0"):
+            if re.search(r"[A-Za-z]{2,}", piece):
+                bare.append(f"{path.relative_to(ROOT)}: {piece.strip()[:60]!r}")
+        bare += [f"{path.relative_to(ROOT)}: {m!r}" for m in SHOWN_ATTRIBUTE.findall(source)]
+    assert not bare, "\n".join(bare)
 
 
 # A catalogue translates a public page, a Manage page and a flash message ------------------
