@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app, g
+from flask_babel import gettext
 from sqlalchemy import select
 
 from ..config import load_or_create_secret
@@ -66,7 +67,7 @@ def problems(data: dict[str, Any]) -> dict[str, list[str]]:
 def set_up(data: dict[str, Any]) -> tuple[Group, Member]:
     """Create the group and its first admin in one transaction."""
     if db.session.scalar(select(Group.id).limit(1)) is not None:
-        raise Conflict("This node is already set up.")
+        raise Conflict(gettext("This node is already set up."))
     email = data["admin_email"].lower()
     found = problems(data)
     if found:

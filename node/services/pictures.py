@@ -18,8 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import gettext
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import select
+
+from schemas.wording import N_
 
 from ..config import ensure_private_dir, write_private_file
 from ..extensions import db
@@ -41,7 +44,7 @@ MEDIA_TYPES = {extension: media for _, extension, media in WRITTEN.values()}
 THUMBNAIL_WIDTH = 400
 NAME = re.compile(r"^[0-9a-f]{32}(-t)?\.(jpg|png|webp)$")  # a picture or its thumbnail
 PICTURE = re.compile(r"^[0-9a-f]{32}\.(jpg|png|webp)$")
-UNREADABLE = "Upload a JPEG, PNG, WebP or GIF picture."
+UNREADABLE = N_("Upload a JPEG, PNG, WebP or GIF picture.")
 
 
 @dataclass(frozen=True)
@@ -69,16 +72,20 @@ def _decode(content: bytes, max_pixels: int) -> tuple[Image.Image, str]:
             picture = Image.open(io.BytesIO(content), formats=ACCEPTED)
             # Checked before any pixel is decoded: a small file can claim a vast image.
             if picture.width * picture.height > max_pixels:
-                raise Invalid.on("image", "This picture has too many pixels to be shown here.")
+                raise Invalid.on(
+                    "image", gettext("This picture has too many pixels to be shown here.")
+                )
             source_format = picture.format or ""
             picture.seek(0)  # the first frame of an animated GIF or WebP
             picture.load()
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise Invalid.on("image", "This picture has too many pixels to be shown here.") from exc
+            raise Invalid.on(
+                "image", gettext("This picture has too many pixels to be shown here.")
+            ) from exc
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
-            raise Invalid.on("image", UNREADABLE) from exc
+            raise Invalid.on("image", gettext(UNREADABLE)) from exc
     if source_format not in WRITTEN:
-        raise Invalid.on("image", UNREADABLE)
+        raise Invalid.on("image", gettext(UNREADABLE))
     return picture, source_format
 
 
@@ -162,10 +169,16 @@ def _write(path: Path, content: bytes) -> None:
 def store(content: bytes, uploader: Member | None) -> Picture:
     """Check and re-encode an upload, write it and its thumbnail, and record it."""
     if not content:
-        raise Invalid.on("image", "Choose a picture to upload.")
+        raise Invalid.on("image", gettext("Choose a picture to upload."))
     limit = _limit("PICTURE_MAX_BYTES")
     if len(content) > limit:
-        raise Invalid.on("image", f"The picture must be at most {limit / (1024 * 1024):g} MiB.")
+        raise Invalid.on(
+            "image",
+            gettext(
+                "The picture must be at most %(value)s MiB.",
+                value=format(limit / (1024 * 1024), "g"),
+            ),
+        )
     encoded = reencode(
         content, max_width=_limit("PICTURE_MAX_WIDTH"), max_pixels=_limit("PICTURE_MAX_PIXELS")
     )

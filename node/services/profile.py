@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext
 
 from ..config import ensure_private_dir, write_private_file
 from ..models import Group
@@ -34,12 +35,12 @@ def update(group: Group, data: dict[str, Any]) -> Group:
 def store_logo(group: Group, content: bytes) -> str:
     """Save a PNG, JPEG or WebP logo in the instance folder and return its file name."""
     if len(content) > LOGO_MAX_BYTES:
-        raise Invalid.on("logo", "The logo must be at most 512 KiB.")
+        raise Invalid.on("logo", gettext("The logo must be at most 512 KiB."))
     kind = next((ext for magic, ext in LOGO_TYPES.items() if content.startswith(magic)), None)
     if kind == "webp" and content[8:12] != b"WEBP":
         kind = None
     if kind is None:
-        raise Invalid.on("logo", "Upload a PNG, JPEG or WebP image.")
+        raise Invalid.on("logo", gettext("Upload a PNG, JPEG or WebP image."))
     folder = ensure_private_dir(logo_folder())
     name = f"logo-{hashlib.sha256(content).hexdigest()[:16]}.{kind}"
     # Written beside and then renamed: a full disk leaves no half image under the real name.

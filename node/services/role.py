@@ -8,6 +8,7 @@ it sits beside ``current_group`` and asks nothing of the aggregator's own servic
 from __future__ import annotations
 
 from flask import current_app
+from flask_babel import gettext
 
 from ..extensions import db
 from ..models import Group
@@ -30,7 +31,7 @@ def is_aggregator(group: Group | None = None) -> bool:
 def set_role(group: Group, role: str) -> None:
     """Store the node's role (``aggregator`` or ``group``) so it survives restarts."""
     if role not in (AGGREGATOR, GROUP):
-        raise Invalid.on("role", "The role is either aggregator or group.")
+        raise Invalid.on("role", gettext("The role is either aggregator or group."))
     group.role = role
     db.session.commit()
 
@@ -39,6 +40,9 @@ def require_aggregator() -> None:
     """Refuse directory changes on a node that is not an aggregator."""
     if not is_aggregator():
         raise Conflict(
-            "This node is not an aggregator: set BRANCHLINE_ROLE=aggregator "
-            "(or set it up with `branchline init --aggregator`)."
+            gettext(
+                "This node is not an aggregator: set "
+                "BRANCHLINE_ROLE=aggregator (or set it up with `branchline "
+                "init --aggregator`)."
+            )
         )

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from schemas.account import LeaveForm, PasswordChangeForm, PersonalTokenIn, ProfileForm
 from schemas.member_data import MemberDataOut
@@ -84,7 +85,7 @@ def profile():
             errors = service_errors(exc)
     if errors:
         return _page(400, profile=submitted("display_name"), profile_errors=errors)
-    flash("Your profile is saved.", "success")
+    flash(gettext("Your profile is saved."), "success")
     return redirect(url_for("account.home"))
 
 
@@ -103,7 +104,7 @@ def password():
         return _page(400, password_errors=errors)
     # Changing the password ends every other session; this one carries on.
     auth.log_in(viewer)
-    flash("Your password is changed. Other devices have been logged out.", "success")
+    flash(gettext("Your password is changed. Other devices have been logged out."), "success")
     return redirect(url_for("account.home"))
 
 
@@ -112,10 +113,10 @@ def password():
 def end_session(session_id: int):
     if session_id == auth.current_session_id():
         auth.log_out()
-        flash("You are logged out.", "success")
+        flash(gettext("You are logged out."), "success")
         return redirect(url_for("pages.home"))
     sessions.end_one(current_member(), session_id)  # someone else's session is a 404
-    flash("That device is logged out.", "success")
+    flash(gettext("That device is logged out."), "success")
     return redirect(url_for("account.home"))
 
 
@@ -124,7 +125,7 @@ def end_session(session_id: int):
 def end_all_sessions():
     sessions.end_everywhere(current_member())
     auth.log_out()
-    flash("You are logged out everywhere, on this device too.", "success")
+    flash(gettext("You are logged out everywhere, on this device too."), "success")
     return redirect(url_for("pages.home"))
 
 
@@ -163,7 +164,7 @@ def _scope_errors_on_field(errors: Errors) -> Errors:
 @login_required
 def revoke_token(token_id: int):
     tokens.revoke(current_member(), token_id)  # someone else's token is a 404
-    flash("The token is revoked and stops working now.", "success")
+    flash(gettext("The token is revoked and stops working now."), "success")
     return redirect(url_for("account.home"))
 
 
@@ -218,5 +219,8 @@ def leave_confirm():
     if errors:
         return _leave_page(400, errors)
     auth.log_out()  # the member row is gone; this drops the session cookie's contents too
-    flash("You have left the group and your personal data has been deleted. Goodbye.", "success")
+    flash(
+        gettext("You have left the group and your personal data has been deleted. Goodbye."),
+        "success",
+    )
     return redirect(url_for("pages.home"))

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from federation.feed import entry_context
 
@@ -190,8 +191,8 @@ def add():
     if tried.refusal:
         fields = tried.refusal.fields.get("target") or [tried.refusal.message]
         return _page({"target": fields}, target[:2000], tried.status)
-    kind = "Pulling" if added.listing.kind == listings.SOURCE_KIND else "Listed"
-    flash(f"{kind} {added.name}.", "success")
+    kind = gettext("Pulling") if added.listing.kind == listings.SOURCE_KIND else gettext("Listed")
+    flash(gettext("%(kind)s %(name)s.", kind=kind, name=added.name), "success")
     return redirect(url_for("aggregate.directory"))
 
 
@@ -203,13 +204,13 @@ def _decide(listing_id: int, action: str):
         reason = request.form.get("reason", "")
         if action == "approve":
             group_directory.approve(listing)
-            message = f"{name} is listed."
+            message = gettext("%(name)s is listed.", name=name)
         elif action == "refuse":
             group_directory.refuse(listing, reason)
-            message = f"{name} was refused."
+            message = gettext("%(name)s was refused.", name=name)
         else:
             group_directory.remove(listing, reason)
-            message = f"{name} was removed from the directory."
+            message = gettext("%(name)s was removed from the directory.", name=name)
     if tried.refusal:
         fields, message = tried.refusal.fields, tried.refusal.message
         problems = [text for texts in fields.values() for text in texts] or [message]

@@ -7,6 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from schemas.asks import RADIUS_MAX_KM, AskIn
 
@@ -75,7 +76,9 @@ def pass_on(ask_id: int):
     announcement = _decided(received.pass_on, ask_id)
     if announcement is None:
         return redirect(url_for("asks.show", ask_id=ask_id))
-    flash("A draft announcement to your members is ready: edit it, then send it.", "success")
+    flash(
+        gettext("A draft announcement to your members is ready: edit it, then send it."), "success"
+    )
     # The announcement page (helper A's messages.edit) lives at this address.
     return redirect(f"/manage/messages/{announcement.id}")
 
@@ -84,7 +87,7 @@ def pass_on(ask_id: int):
 def decline(ask_id: int):
     """Decline an ask; the asker is told, with no reason and no names."""
     if _decided(received.decline, ask_id) is not None:
-        flash("Declined the ask; the group that asked will be told.", "success")
+        flash(gettext("Declined the ask; the group that asked will be told."), "success")
     return redirect(url_for("asks.queue"))
 
 
@@ -123,7 +126,7 @@ def new():
         return _form_page(values, errors, 400)
     with attempt() as tried:
         published.publish(data, by=current_member())
-        flash("Published the ask to the groups that follow this one.", "success")
+        flash(gettext("Published the ask to the groups that follow this one."), "success")
         return redirect(url_for("asks.sent"))
     return _form_page(values, tried.errors, tried.status)
 

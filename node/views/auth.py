@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from schemas.account import (
     InviteAcceptIn,
@@ -14,6 +15,7 @@ from schemas.account import (
     ResetRequestIn,
     SetupForm,
 )
+from schemas.wording import N_
 
 from .. import auth, request_limits
 from ..errors import error_response, wants_json
@@ -25,12 +27,12 @@ from .no_store import no_store
 
 bp = Blueprint("auth", __name__)
 
-SETUP_CODE_HELP = (
+SETUP_CODE_HELP = N_(
     "To set up this node you need the link with its one-time code. "
     "`branchline run` prints it when the node starts (it ends in /setup?code=…); "
     "the code is also in the file setup_code in the node's instance folder."
 )
-RESET_SENT = (
+RESET_SENT = N_(
     "If that address belongs to a member, we have sent it a link to choose a new password. "
     "The link works for two hours."
 )
@@ -81,7 +83,9 @@ def setup():
                 errors = service_errors(exc)
             else:
                 auth.log_in(admin)
-                flash("Your group is set up and you are logged in as its admin.", "success")
+                flash(
+                    gettext("Your group is set up and you are logged in as its admin."), "success"
+                )
                 # The dashboard opens with the "what next" checklist (services/checklist).
                 return redirect(url_for("manage.dashboard"))
     status = 400 if errors else 200
@@ -116,7 +120,10 @@ def login():
                 errors, status = {"_form": [exc.message]}, exc.status
             else:
                 auth.log_in(member)
-                flash(f"Welcome back, {member.display_name}.", "success")
+                flash(
+                    gettext("Welcome back, %(display_name)s.", display_name=member.display_name),
+                    "success",
+                )
                 return redirect(target or url_for("pages.home"))
     return render_template(
         "auth/login.html", values=values, errors=errors, next=target or ""
@@ -126,7 +133,7 @@ def login():
 @bp.post("/logout")
 def logout():
     auth.log_out()
-    flash("You are logged out.", "success")
+    flash(gettext("You are logged out."), "success")
     return redirect(url_for("pages.home"))
 
 
@@ -209,7 +216,7 @@ def _join_by_link(token: str, invite):
             else:
                 # The same answer for every address: whether it is a member's is only told
                 # to its owner, by e-mail.
-                flash(invitations.JOIN_MAIL_SENT.format(email=data["email"]), "success")
+                flash(gettext(invitations.JOIN_MAIL_SENT, email=data["email"]), "success")
                 return redirect(url_for("pages.home"))
     return _invite_page(invite, values, errors, token)
 
@@ -238,7 +245,7 @@ def _invite_page(invite, values: dict, errors: dict, token: str):
 
 def _welcome(member):
     auth.log_in(member)
-    flash(f"Welcome to {groups.current_group().name}!", "success")
+    flash(gettext("Welcome to %(name)s!", name=groups.current_group().name), "success")
     return redirect(url_for("pages.home"))
 
 
@@ -263,7 +270,7 @@ def request_reset():
                 lambda value: url_for("auth.reset_password", token=value, _external=True),
             )
             # The same reply whether or not the address is known, so nobody can probe it.
-            flash(RESET_SENT, "success")
+            flash(gettext(RESET_SENT), "success")
             return redirect(url_for("auth.request_reset"))
     return render_template("auth/reset_request.html", values=values, errors=errors), (
         400 if errors else 200
@@ -285,7 +292,7 @@ def reset_password(token: str):
                 errors = service_errors(exc)
             else:
                 auth.log_in(member)
-                flash("Your password has been changed and you are logged in.", "success")
+                flash(gettext("Your password has been changed and you are logged in."), "success")
                 return redirect(url_for("pages.home"))
     return render_template("auth/reset_password.html", errors=errors, token=token), (
         400 if errors else 200

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from ..auth import current_member, role_required
 from ..services.peering import blocking, blocks
@@ -46,7 +47,7 @@ def add():
         for name in ("target", "public_comment", "private_comment")
     }
     if not values["target"]:
-        return _page({"target": ["Give an actor URL or a domain."]}, values, 400)
+        return _page({"target": [gettext("Give an actor URL or a domain.")]}, values, 400)
     with attempt() as tried:
         severed = blocking.block(
             values["target"],
@@ -57,7 +58,14 @@ def add():
         )
     if tried.refusal:
         return _page(tried.errors, values, tried.status)
-    flash(f"Blocked {severed.block.target}: {severed.summary()}.", "success")
+    flash(
+        gettext(
+            "Blocked %(target)s: %(summary)s.",
+            target=severed.block.target,
+            summary=severed.summary(),
+        ),
+        "success",
+    )
     return redirect(url_for("blocks.index"))
 
 
@@ -68,7 +76,13 @@ def remove(block_id: int):
     found = blocks.get(block_id)
     name = found.target
     blocking.unblock(found)
-    flash(f"Unblocked {name}. Follows the block ended are not made again by themselves.", "success")
+    flash(
+        gettext(
+            "Unblocked %(name)s. Follows the block ended are not made again by themselves.",
+            name=name,
+        ),
+        "success",
+    )
     return redirect(url_for("blocks.index"))
 
 
@@ -78,14 +92,14 @@ def import_list():
     """Block every domain an uploaded Mastodon domain-block CSV file suspends."""
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        return _page({"file": ["Choose a CSV file."]}, status=400)
+        return _page({"file": [gettext("Choose a CSV file.")]}, status=400)
     content = upload.stream.read(MAX_FILE + 1)
     if len(content) > MAX_FILE:
         return _page({"file": [f"The file is larger than {MAX_FILE // 1024} KiB."]}, status=400)
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return _page({"file": ["The file is not UTF-8 text."]}, status=400)
+        return _page({"file": [gettext("The file is not UTF-8 text.")]}, status=400)
     with attempt() as tried:
         report = blocking.import_csv(
             text, silence_as_block=bool(request.form.get("silence")), by=current_member()

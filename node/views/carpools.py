@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from marshmallow import fields, validate
 
 from schemas.common import InputSchema, Text
@@ -114,7 +115,7 @@ def offer(item_id: int):
     event = carpools.event_of(item_id, member)
     if request.form.get("action") == "withdraw":
         carpools.withdraw_offer(event, member)
-        flash("Your offer is withdrawn; any riders matched with you are told.", "success")
+        flash(gettext("Your offer is withdrawn; any riders matched with you are told."), "success")
         return _back(event)
     data, errors = read_form(OfferForm())
     if errors:
@@ -124,7 +125,8 @@ def offer(item_id: int):
     if tried.refusal:
         return _refused(event, "offer", OFFER_FIELDS, tried.errors, tried.status)
     flash(
-        "Thanks: your offer of seats is saved. An organiser will match riders with you.", "success"
+        gettext("Thanks: your offer of seats is saved. An organiser will match riders with you."),
+        "success",
     )
     return _back(event)
 
@@ -138,7 +140,7 @@ def ask(item_id: int):
     event = carpools.event_of(item_id, member)
     if request.form.get("action") == "withdraw":
         carpools.withdraw_request(event, member)
-        flash("Your request for a ride is withdrawn.", "success")
+        flash(gettext("Your request for a ride is withdrawn."), "success")
         return _back(event)
     data, errors = read_form(AskForm())
     if errors:
@@ -147,7 +149,10 @@ def ask(item_id: int):
         carpools.ask(event, member, data["from_place"], data.get("note"))
     if tried.refusal:
         return _refused(event, "ask", ASK_FIELDS, tried.errors, tried.status)
-    flash("Your request for a ride is saved. We will e-mail you when you have a driver.", "success")
+    flash(
+        gettext("Your request for a ride is saved. We will e-mail you when you have a driver."),
+        "success",
+    )
     return _back(event)
 
 
@@ -193,7 +198,8 @@ def match(request_id: int):
             errors = {"offer_id": [tried.refusal.message]}
         return _manage_page(event, asked.id, errors, tried.status)
     flash(
-        "Matched: the driver and the rider have each been e-mailed the other's address.", "success"
+        gettext("Matched: the driver and the rider have each been e-mailed the other's address."),
+        "success",
     )
     return redirect(url_for("carpools.manage", item_id=event.id))
 
@@ -205,5 +211,5 @@ def unmatch(request_id: int):
     asked: CarpoolRequest = carpools.get_request(request_id, current_member())
     event_id = asked.event_id
     carpools.unmatch(asked)
-    flash("Unmatched: the driver and the rider have been told.", "success")
+    flash(gettext("Unmatched: the driver and the rider have been told."), "success")
     return redirect(url_for("carpools.manage", item_id=event_id))

@@ -8,6 +8,7 @@ list, with the search kept.
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from marshmallow import fields, validate
 
 from schemas.common import InputSchema, Text
@@ -87,7 +88,7 @@ def walk_in(item_id: int):
             errors = {"_form": [tried.refusal.message], **tried.errors}
     if errors:
         return _page(event, 400, errors, submitted("name", "email"))
-    flash(f"{guest.name or 'A walk-in'} is checked in.", "success")
+    flash(gettext("%(value)s is checked in.", value=guest.name or gettext("A walk-in")), "success")
     return redirect(_back(event))
 
 
@@ -101,7 +102,14 @@ def publish(item_id: int):
     if tried.refusal:
         flash(tried.refusal.message, "error")
         return redirect(_back(event))
-    flash(f"Published: {event.attended_count} came to “{event.title}”.", "success")
+    flash(
+        gettext(
+            "Published: %(attended_count)s came to “%(title)s”.",
+            attended_count=event.attended_count,
+            title=event.title,
+        ),
+        "success",
+    )
     return redirect(_back(event))
 
 

@@ -20,6 +20,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext
 from marshmallow import fields, validate
 
 from schemas.common import InputSchema, Text
@@ -110,7 +111,10 @@ def ask(item_id: int):
             event, tried.status, {"_form": [tried.refusal.message], **tried.errors}
         )
     flash(
-        f"Nearly there: we have e-mailed {data['email']} a link. Open it to confirm your place.",
+        gettext(
+            "Nearly there: we have e-mailed %(email)s a link. Open it to confirm your place.",
+            email=data["email"],
+        ),
         "success",
     )
     return redirect(back)
@@ -164,18 +168,23 @@ def answer(token: str):
     with attempt() as tried:
         if action == "confirm":
             guests.confirm(guest)
-            flash("You are going. See you there!", "success")
+            flash(gettext("You are going. See you there!"), "success")
         elif action == "waitlist":
             waitlist.join_guest(guest)
             place = waitlist.position(guests.event_of(guest), guest=guest)
             flash(
-                f"You are on the waiting list: number {place}. We will e-mail you if a place "
-                "frees.",
+                gettext(
+                    (
+                        "You are on the waiting list: number %(place)s. We will "
+                        "e-mail you if a place frees."
+                    ),
+                    place=place,
+                ),
                 "success",
             )
         else:
             guests.cancel(guest)
-            flash("Your place is cancelled. Thanks for letting us know.", "success")
+            flash(gettext("Your place is cancelled. Thanks for letting us know."), "success")
     if tried.refusal:
         return _show(token, guests.by_token(token), tried.status, tried.refusal.message)
     return _private(redirect(url_for("guests.link", token=token)))
@@ -196,13 +205,18 @@ def shift(token: str, shift_id: int):
         if action == "take":
             signup = shifts.sign_up_guest(found, guest)
             if signup.state == shifts.GOING:
-                flash("You are on the shift. Thank you!", "success")
+                flash(gettext("You are on the shift. Thank you!"), "success")
             else:
                 place = shifts.waitlist_position(signup)
-                flash(f"The shift is full: you are number {place} on its waitlist.", "success")
+                flash(
+                    gettext(
+                        "The shift is full: you are number %(place)s on its waitlist.", place=place
+                    ),
+                    "success",
+                )
         else:
             shifts.withdraw_guest(found, guest)
-            flash("You are off the shift.", "success")
+            flash(gettext("You are off the shift."), "success")
     if tried.refusal:
         return _show(token, guests.by_token(token), tried.status, tried.refusal.message)
     return _private(redirect(url_for("guests.link", token=token) + "#shifts"))

@@ -13,9 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext
 from marshmallow import ValidationError, fields, validate, validates
 
 from schemas.common import InputSchema, Text
+from schemas.wording import N_
 
 from .. import request_limits
 from ..auth import current_member
@@ -29,11 +31,11 @@ bp = Blueprint("joining", __name__)
 HONEYPOT = "website"
 ANSWER_FIELDS = tuple(f"answer_{n}" for n in range(joining.MAX_QUESTIONS))
 LABELS = {"name": "Your name", "email": "E-mail address", "postcode": "Postcode"}
-THANKS = (
+THANKS = N_(
     "Thank you: we have your request to join, and have sent you an e-mail saying so. "
     "An organiser will look at it soon."
 )
-TOO_MANY = (
+TOO_MANY = N_(
     "Too many requests to join have come from here, or to this group, in the last hour. "
     "Nothing was sent: please try again later."
 )
@@ -93,12 +95,12 @@ def join():
     if current_member() is not None:
         return redirect(url_for("joining.join"))  # a member is already in
     if not joining.is_open():
-        return _page(403, errors={"_form": [joining.CLOSED]})
+        return _page(403, errors={"_form": [gettext(joining.CLOSED)]})
     data, errors = read_form(JoinForm())
     if errors:
         return _page(400, _typed(), errors)
     if data.get(HONEYPOT):
-        flash(THANKS, "success")  # the same answer, so a robot learns nothing
+        flash(gettext(THANKS), "success")  # the same answer, so a robot learns nothing
         return redirect(url_for("pages.home"))
     answers = [data.get(name) or "" for name in ANSWER_FIELDS]
     postcode = " ".join(data["postcode"].upper().split())
@@ -106,5 +108,5 @@ def join():
         joining.ask(data["name"], data["email"], postcode, answers)
     if tried.refusal:
         return _page(tried.status, _typed(), tried.errors)
-    flash(THANKS, "success")
+    flash(gettext(THANKS), "success")
     return redirect(url_for("pages.home"))

@@ -10,6 +10,7 @@ the address is the proof, and a forged request could only do what the link itsel
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from ..auth import current_member, login_required
 from ..services.errors import ServiceError
@@ -71,7 +72,7 @@ def preferences_save():
         preferences.save(member, chosen)
     except ServiceError as exc:
         return _preferences(400, service_errors(exc), chosen)
-    flash("Your mail choices are saved.", "success")
+    flash(gettext("Your mail choices are saved."), "success")
     return redirect(url_for("mail_links.preferences"))
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from schemas import vocab
 from schemas.group import GroupIn
@@ -87,7 +88,9 @@ def dashboard():
 @bp.post("/checklist/dismiss")
 def dismiss_checklist():
     checklist.dismiss(groups.current_group())
-    flash("The checklist is put away. Everything on it stays in the tabs above.", "success")
+    flash(
+        gettext("The checklist is put away. Everything on it stays in the tabs above."), "success"
+    )
     return redirect(url_for("manage.dashboard"))
 
 
@@ -146,7 +149,14 @@ def new_item(kind: str):
     created, refusal, status = save_if_valid(errors, lambda: resource.service.create(data))
     if created is None:
         return _item_form(resource, None, values, refusal, status)
-    flash(f"Created the {resource.singular} “{resource.title_of(created)}”.", "success")
+    flash(
+        gettext(
+            "Created the %(singular)s “%(title_of)s”.",
+            singular=resource.singular,
+            title_of=resource.title_of(created),
+        ),
+        "success",
+    )
     return redirect(url_for("manage.items", kind=kind))
 
 
@@ -169,7 +179,14 @@ def edit_item(kind: str, item_id: int):
     saved, refusal, status = save_if_valid(errors, lambda: resource.service.update(item, data))
     if saved is None:
         return _item_form(resource, item, values, refusal, status)
-    flash(f"Saved the {resource.singular} “{resource.title_of(saved)}”.", "success")
+    flash(
+        gettext(
+            "Saved the %(singular)s “%(title_of)s”.",
+            singular=resource.singular,
+            title_of=resource.title_of(saved),
+        ),
+        "success",
+    )
     return redirect(url_for("manage.items", kind=kind))
 
 
@@ -188,7 +205,10 @@ def delete_item(kind: str, item_id: int):
             back=url_for("manage.edit_item", kind=kind, item_id=item_id),
         )
     resource.service.delete(item)
-    flash(f"Deleted the {resource.singular} “{title}”.", "success")
+    flash(
+        gettext("Deleted the %(singular)s “%(title)s”.", singular=resource.singular, title=title),
+        "success",
+    )
     return redirect(url_for("manage.items", kind=kind))
 
 
@@ -223,7 +243,7 @@ def event_status(item_id: int):
         events.cancel(event)
     else:
         events.update(event, {"status": wanted})
-    flash(f"“{event.title}” is {done}.", "success")
+    flash(gettext("“%(title)s” is %(done)s.", title=event.title, done=done), "success")
     return redirect(url_for("manage.edit_item", kind="events", item_id=item_id))
 
 
@@ -315,7 +335,9 @@ def invite():
     if role not in vocab.ROLES:
         errors["role"] = [f"Choose one of: {', '.join(role_choices(viewer))}."]
     if email and not imports.is_email(email):
-        errors["email"] = ["Enter an e-mail address like name@example.org, or leave it empty."]
+        errors["email"] = [
+            gettext("Enter an e-mail address like name@example.org, or leave it empty.")
+        ]
     if len(name) > 80:
         errors["display_name"] = ["80 characters at most."]
     if errors:
@@ -374,7 +396,15 @@ def edit_member(member_id: int):
         return _form_page(
             "manage/member_form.html", status, values=request.form, errors=refusal, **page
         )
-    flash(f"Saved {saved.display_name}: {saved.role}, {saved.status}.", "success")
+    flash(
+        gettext(
+            "Saved %(display_name)s: %(role)s, %(status)s.",
+            display_name=saved.display_name,
+            role=saved.role,
+            status=saved.status,
+        ),
+        "success",
+    )
     if saved.id == viewer.id and not (saved.is_active and saved.has_role("organiser")):
         return redirect(url_for("pages.home"))  # they stepped down: /manage is closed to them now
     return redirect(url_for("manage.member_list"))
@@ -396,7 +426,7 @@ def remove_member(member_id: int):
     _, refusal, status = try_service(lambda: members.remove(target, actor=viewer))
     if refusal:
         return render_template("manage/confirm.html", errors=refusal, **confirm), status
-    flash(f"Removed {name}.", "success")
+    flash(gettext("Removed %(name)s.", name=name), "success")
     return redirect(url_for("manage.member_list"))
 
 
@@ -418,7 +448,7 @@ def group_profile():
     saved, refusal, status = save_if_valid(errors, lambda: profile.update(group, data))
     if saved is None:
         return _group_page(request.form, refusal, status)
-    flash("Saved the group profile.", "success")
+    flash(gettext("Saved the group profile."), "success")
     return redirect(url_for("manage.group_profile"))
 
 
@@ -427,7 +457,7 @@ def group_logo():
     group = groups.current_group()
     upload = request.files.get("logo")
     if upload is None or not upload.filename:
-        refusal, status = {"logo": ["Choose an image file."]}, 400
+        refusal, status = {"logo": [gettext("Choose an image file.")]}, 400
     else:
         content = upload.stream.read(profile.LOGO_MAX_BYTES + 1)
         _, refusal, status = try_service(lambda: profile.store_logo(group, content))
@@ -441,5 +471,5 @@ def group_logo():
             logo_errors=refusal,
             fields=GROUP_FIELDS,
         )
-    flash("Uploaded the new logo.", "success")
+    flash(gettext("Uploaded the new logo."), "success")
     return redirect(url_for("manage.group_profile"))

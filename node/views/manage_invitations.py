@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from schemas import vocab
 
@@ -56,7 +57,10 @@ def revoke(invite_id: int):
     found = invitations.get_sent(invite_id)
     email = found.email
     invitations.revoke(found, current_member())
-    flash(f"Revoked the invitation to {email}: its link no longer works.", "success")
+    flash(
+        gettext("Revoked the invitation to %(email)s: its link no longer works.", email=email),
+        "success",
+    )
     return redirect(url_for("manage.member_list"))
 
 
@@ -77,7 +81,7 @@ def import_members():
         return _import_page()
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        return _import_page(400, errors={"file": ["Choose a CSV file to upload."]})
+        return _import_page(400, errors={"file": [gettext("Choose a CSV file to upload.")]})
     try:
         text = imports.decode(upload.stream.read(imports.MAX_BYTES + 1))
         report = imports.check(text, current_member())
@@ -141,14 +145,14 @@ def mail_problems():
 def clear_problem():
     address = request.form.get("address", "").strip().lower()
     if not address:
-        errors = {"address": ["Say which address to clear."]}
+        errors = {"address": [gettext("Say which address to clear.")]}
         page = render_template(
             "manage/mail_problems.html", troubled=deliverability.troubled(), errors=errors
         )
         return page, 400
     if deliverability.clear(address):
         db.session.commit()
-        flash(f"Cleared {address}: mail goes to it again.", "success")
+        flash(gettext("Cleared %(address)s: mail goes to it again.", address=address), "success")
     else:
-        flash(f"{address} was not held back.", "info")
+        flash(gettext("%(address)s was not held back.", address=address), "info")
     return redirect(url_for("invitations.mail_problems"))

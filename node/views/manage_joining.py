@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from ..auth import current_member, role_required
 from ..services import groups
@@ -49,7 +50,7 @@ def settings():
         )
     if tried.refusal:
         return _page(tried.status, values, tried.errors)
-    flash("Saved the joining settings.", "success")
+    flash(gettext("Saved the joining settings."), "success")
     return redirect(url_for("manage_joining.requests"))
 
 
@@ -60,9 +61,21 @@ def approve(join_request_id: int):
     with attempt() as tried:
         joining.approve(found, current_member())
     if tried.refusal:
-        flash(f"Could not approve {name}: {tried.refusal.message}", "error")
+        flash(
+            gettext(
+                "Could not approve %(name)s: %(message)s", name=name, message=tried.refusal.message
+            ),
+            "error",
+        )
         return redirect(url_for("manage_joining.requests"))
-    flash(f"Approved {name}: the invitation to finish joining is mailed to {email}.", "success")
+    flash(
+        gettext(
+            "Approved %(name)s: the invitation to finish joining is mailed to %(email)s.",
+            name=name,
+            email=email,
+        ),
+        "success",
+    )
     return redirect(url_for("manage_joining.requests"))
 
 
@@ -73,5 +86,5 @@ def decline(join_request_id: int):
     name = found.name
     joining.decline(found, tell=tell)
     said = "and told them by e-mail" if tell else "without a mail"
-    flash(f"Declined the request from {name}, {said}.", "success")
+    flash(gettext("Declined the request from %(name)s, %(said)s.", name=name, said=said), "success")
     return redirect(url_for("manage_joining.requests"))

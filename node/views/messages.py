@@ -6,7 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import ngettext
+from flask_babel import gettext, ngettext
 
 from ..auth import current_member, role_required
 from ..services.groups import current_group
@@ -54,7 +54,7 @@ def _read_form() -> tuple[dict, dict[str, list[str]]]:
     elif ref.isdigit() and int(ref) < 2**31:
         values["audience_ref"] = int(ref)
     else:
-        errors["audience_ref"] = ["Give the number of the event, shift or ballot."]
+        errors["audience_ref"] = [gettext("Give the number of the event, shift or ballot.")]
     values["kind"] = values["kind"] or announcements.ANNOUNCEMENT
     if errors:
         # Say at once what else is wrong, not one field per try.
@@ -116,7 +116,7 @@ def create():
         found = announcements.draft(current_member(), **values)
     if tried.refusal:
         return _form(values, tried.errors, tried.status)
-    flash("Draft saved. Check the preview, send yourself a test, then send it.", "success")
+    flash(gettext("Draft saved. Check the preview, send yourself a test, then send it."), "success")
     return redirect(url_for("messages.edit", announcement_id=found.id))
 
 
@@ -146,7 +146,7 @@ def save(announcement_id: int):
     if tried.refusal:
         found = announcements.get(announcement_id)
         return _form(values, tried.errors, tried.status, found=found)
-    flash("Draft saved.", "success")
+    flash(gettext("Draft saved."), "success")
     return redirect(url_for("messages.edit", announcement_id=found.id))
 
 
@@ -156,7 +156,7 @@ def test(announcement_id: int):
     found = announcements.get(announcement_id)
     me = current_member()
     announcements.test_send(found, me)
-    flash(f"A test is on its way to {me.email}.", "success")
+    flash(gettext("A test is on its way to %(email)s.", email=me.email), "success")
     return redirect(url_for("messages.edit", announcement_id=found.id))
 
 
@@ -194,12 +194,14 @@ def send(announcement_id: int):
     }
     send_at = None
     if values["when"] not in ("now", "later"):
-        return _confirm_page(found, {"when": ["Choose now or later."]}, values, 400)
+        return _confirm_page(found, {"when": [gettext("Choose now or later.")]}, values, 400)
     if values["when"] == "later":
         try:
             send_at = datetime.fromisoformat(values["send_at"])
         except ValueError:
-            return _confirm_page(found, {"send_at": ["Give a date and time."]}, values, 400)
+            return _confirm_page(
+                found, {"send_at": [gettext("Give a date and time.")]}, values, 400
+            )
         if send_at.tzinfo is None:
             send_at = send_at.replace(tzinfo=ZoneInfo(_zone()))
     with attempt() as tried:
@@ -218,7 +220,7 @@ def send(announcement_id: int):
             "success",
         )
     else:
-        flash("Scheduled.", "success")
+        flash(gettext("Scheduled."), "success")
     return redirect(url_for("messages.edit", announcement_id=found.id))
 
 
@@ -231,5 +233,5 @@ def cancel(announcement_id: int):
     if tried.refusal:
         flash(tried.refusal.message, "error")
     else:
-        flash("Cancelled: it will not be sent.", "success")
+        flash(gettext("Cancelled: it will not be sent."), "success")
     return redirect(url_for("messages.edit", announcement_id=found.id))

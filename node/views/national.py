@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, render_template, request
+from flask_babel import gettext
 from marshmallow import EXCLUDE, Schema, ValidationError
 
 from schemas import network as shapes
@@ -79,7 +80,7 @@ def _search(schema: Schema, run: Any) -> tuple[dict[str, Any], Any, Any, dict[st
         found, place = run(filters)
     except ValidationError as error:
         messages = error.messages if isinstance(error.messages, dict) else {}
-        return {}, None, None, messages or {"_form": ["Check the filters."]}, 400
+        return {}, None, None, messages or {"_form": [gettext("Check the filters.")]}, 400
     except Invalid as error:
         return {}, None, None, error.fields or {"_form": [error.message]}, 400
     return filters, found, place, {}, 200

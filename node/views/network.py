@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from ..auth import current_member, role_required
 from ..services.groups import current_group
@@ -50,9 +51,9 @@ def following():
     if request.method == "POST":
         target = request.form.get("target", "").strip()
         if not target:
-            errors, status = {"target": ["Give a handle or an actor URL."]}, 400
+            errors, status = {"target": [gettext("Give a handle or an actor URL.")]}, 400
         elif len(target) > 2000:
-            errors, status = {"target": ["That is too long for a handle or URL."]}, 400
+            errors, status = {"target": [gettext("That is too long for a handle or URL.")]}, 400
         else:
             with attempt() as tried:
                 followed = follows.follow(target)
@@ -60,7 +61,12 @@ def following():
                 errors, status = {"target": [tried.refusal.message]}, tried.status
             else:
                 name = followed.peer.name or followed.peer.actor_id
-                flash(f"Asked to follow {name}. It appears here once it accepts.", "success")
+                flash(
+                    gettext(
+                        "Asked to follow %(name)s. It appears here once it accepts.", name=name
+                    ),
+                    "success",
+                )
                 return redirect(url_for("network.following"))
     return render_template(
         "network/following.html",
@@ -76,7 +82,7 @@ def unfollow(following_id: int):
     following = follows.get_following(following_id)
     name = following.peer.name or following.peer.actor_id
     follows.unfollow(following)
-    flash(f"No longer following {name}.", "success")
+    flash(gettext("No longer following %(name)s.", name=name), "success")
     return redirect(url_for("network.following"))
 
 
@@ -97,7 +103,12 @@ def approve_follower(follower_id: int):
     follower = follows.get_follower(follower_id)
     if follower.state != follows.ACCEPTED:
         follows.approve(follower)
-    flash(f"{follower.peer.name or follower.peer.actor_id} now follows this group.", "success")
+    flash(
+        gettext(
+            "%(value)s now follows this group.", value=follower.peer.name or follower.peer.actor_id
+        ),
+        "success",
+    )
     return redirect(url_for("network.followers"))
 
 
@@ -107,5 +118,5 @@ def reject_follower(follower_id: int):
     follower = follows.get_follower(follower_id)
     name = follower.peer.name or follower.peer.actor_id
     follows.reject(follower)
-    flash(f"{name} no longer follows this group.", "success")
+    flash(gettext("%(name)s no longer follows this group.", name=name), "success")
     return redirect(url_for("network.followers"))

@@ -12,6 +12,7 @@ from flask import (
     send_from_directory,
     url_for,
 )
+from flask_babel import gettext
 
 from schemas import vocab
 from schemas.content import RsvpIn
@@ -105,7 +106,7 @@ def rsvp(item_id: int):
     found = events.get(item_id, viewer)
     if request.form.get("action") == "withdraw":
         events.withdraw(found, viewer)
-        flash("Your answer has been withdrawn.", "success")
+        flash(gettext("Your answer has been withdrawn."), "success")
         return redirect(url_for("pages.event", item_id=found.id))
     data, errors = read_form(RsvpIn())
     if errors:
@@ -116,7 +117,9 @@ def rsvp(item_id: int):
         # The service changed nothing (the capacity check and the answer are one transaction).
         errors = {"_form": [exc.message], **service_errors(exc)}  # "This event is full."
         return event_page.render(events.get(item_id, viewer), exc.status, errors)
-    flash(f"Thanks: you answered “{vocab.label(data['response'])}”.", "success")
+    flash(
+        gettext("Thanks: you answered “%(label)s”.", label=vocab.label(data["response"])), "success"
+    )
     return redirect(url_for("pages.event", item_id=found.id))
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from werkzeug.datastructures import FileStorage
+
+from schemas.wording import N_
 
 from ..auth import current_member, role_required
 from ..models import Picture
@@ -16,7 +19,7 @@ from .manage_forms import PICTURE_FIELDS, Resource
 
 bp = Blueprint("pictures", __name__)
 
-ALT_MISSING = "Describe the picture for people who cannot see it."
+ALT_MISSING = N_("Describe the picture for people who cannot see it.")
 ALT_LONGEST = 300
 A_YEAR = 365 * 24 * 3600
 # Forms that carry a picture: they take PICTURE_MAX_BYTES more than other requests.
@@ -121,9 +124,9 @@ def manage_pictures():
             errors |= service_errors(refusal)
         else:
             if stored is None and not errors:
-                errors["image"] = ["Choose a picture to upload."]
+                errors["image"] = [gettext("Choose a picture to upload.")]
         if not errors:
-            flash("Uploaded. Paste the Markdown below into a description.", "success")
+            flash(gettext("Uploaded. Paste the Markdown below into a description."), "success")
             return redirect(url_for("pictures.manage", shown=stored.name, alt=alt))
         status = 400
     shown = pictures.find(request.args.get("shown"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from marshmallow import fields, validate, validates_schema
 from marshmallow.exceptions import ValidationError
 
@@ -96,7 +97,14 @@ def repeat(item_id: int):
         made = series.repeat(event, _rule(event, data))
     if tried.refusal:
         return _repeat_page(event, submitted(*FORM_FIELDS), tried.errors, tried.status)
-    flash(f"“{event.title}” now repeats: {series.describe(made).lower()}.", "success")
+    flash(
+        gettext(
+            "“%(title)s” now repeats: %(lower)s.",
+            title=event.title,
+            lower=series.describe(made).lower(),
+        ),
+        "success",
+    )
     return redirect(url_for("series.manage", series_id=made.id))
 
 
@@ -138,7 +146,7 @@ def skip(item_id: int):
     if tried.refusal:
         flash(tried.refusal.message, "error")
     else:
-        flash(f"Took {when:%d %b %Y} out of the series.", "success")
+        flash(gettext("Took %(when)s out of the series.", when=format(when, "%d %b %Y")), "success")
     return redirect(url_for("series.manage", series_id=series_id))
 
 
@@ -154,7 +162,7 @@ def restore(series_id: int):
         series.restore(found, data["occurrence_at"])
     if tried.refusal:
         return _series_page(found, tried.errors, tried.status)
-    flash("The date is back in the series.", "success")
+    flash(gettext("The date is back in the series."), "success")
     return redirect(url_for("series.manage", series_id=series_id))
 
 
@@ -170,7 +178,14 @@ def stop(series_id: int):
         gone = series.stop(found, data["last"])
     if tried.refusal:
         return _series_page(found, tried.errors, tried.status)
-    flash(f"The series ends on {data['last']:%d %b %Y}; {gone} later dates removed.", "success")
+    flash(
+        gettext(
+            "The series ends on %(last)s; %(gone)s later dates removed.",
+            last=format(data["last"], "%d %b %Y"),
+            gone=gone,
+        ),
+        "success",
+    )
     return redirect(url_for("series.manage", series_id=series_id))
 
 
@@ -180,5 +195,8 @@ def apply_details(item_id: int):
     """Use this date's title, place, places and notes for every date still to come."""
     event = _occurrence(item_id)
     changed = series.apply_details(series.get(event.series_id), event)
-    flash(f"Updated {changed} dates to come with the details of this one.", "success")
+    flash(
+        gettext("Updated %(changed)s dates to come with the details of this one.", changed=changed),
+        "success",
+    )
     return redirect(url_for("series.manage", series_id=event.series_id))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from marshmallow import fields, validate
 
 from schemas.common import InputSchema, Moment, Text
@@ -70,7 +71,7 @@ def signup(shift_id: int):
     back = url_for("pages.event", item_id=shift.event_id) + "#shifts"
     if request.form.get("action") == "withdraw":
         shifts.withdraw(shift, member)
-        flash("You are off that shift. Thanks for letting us know.", "success")
+        flash(gettext("You are off that shift. Thanks for letting us know."), "success")
         return redirect(back)
     with attempt() as tried:
         taken = shifts.sign_up(shift, member)
@@ -78,12 +79,17 @@ def signup(shift_id: int):
         flash(tried.refusal.message, "error")
         return redirect(back)
     if taken.state == shifts.GOING:
-        flash("You are signed up for that shift.", "success")
+        flash(gettext("You are signed up for that shift."), "success")
     else:
         position = shifts.waitlist_position(taken)
         flash(
-            f"That shift is full: you are number {position} on its waitlist. "
-            "We will e-mail you if a place comes free.",
+            gettext(
+                (
+                    "That shift is full: you are number %(position)s on its "
+                    "waitlist. We will e-mail you if a place comes free."
+                ),
+                position=position,
+            ),
             "success",
         )
     return redirect(back)
@@ -119,7 +125,7 @@ def manage(item_id: int):
         errors = tried.errors
     if errors:
         return _manage_page(event, submitted(*FORM_FIELDS), errors, 400)
-    flash("Shift added.", "success")
+    flash(gettext("Shift added."), "success")
     return redirect(url_for("shifts.manage", item_id=event.id))
 
 
@@ -136,7 +142,7 @@ def change_capacity(shift_id: int):
         errors = tried.errors
     if errors:
         return _manage_page(event, {}, errors, 400)
-    flash("Places changed.", "success")
+    flash(gettext("Places changed."), "success")
     return redirect(url_for("shifts.manage", item_id=event.id))
 
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from marshmallow import fields, validate
 
 from schemas import vocab
 from schemas.common import Choice, InputSchema, Text
+from schemas.wording import N_
 
 from ..auth import current_member, role_required
 from ..services.organising import events
@@ -79,7 +81,10 @@ def index():
     )
     if twin is None:
         return _twins_page(values, errors, status)
-    flash(f"Proposed twinning to {twin.peer.name or twin.peer.actor_id}.", "success")
+    flash(
+        gettext("Proposed twinning to %(value)s.", value=twin.peer.name or twin.peer.actor_id),
+        "success",
+    )
     return redirect(url_for("twins.index"))
 
 
@@ -90,26 +95,26 @@ def _decide(twin_id: int, action, done: str):
     if errors:
         flash(" ".join(message for messages in errors.values() for message in messages), "error")
     else:
-        flash(done.format(name=name), "success")
+        flash(gettext(done, name=name), "success")
     return redirect(url_for("twins.index"))
 
 
 @bp.post("/manage/twins/<int:twin_id>/accept")
 @role_required("organiser")
 def accept(twin_id: int):
-    return _decide(twin_id, twinning.accept, "This group is now twinned with {name}.")
+    return _decide(twin_id, twinning.accept, N_("This group is now twinned with %(name)s."))
 
 
 @bp.post("/manage/twins/<int:twin_id>/decline")
 @role_required("organiser")
 def decline(twin_id: int):
-    return _decide(twin_id, twinning.decline, "Declined {name}'s proposal.")
+    return _decide(twin_id, twinning.decline, N_("Declined %(name)s's proposal."))
 
 
 @bp.post("/manage/twins/<int:twin_id>/end")
 @role_required("organiser")
 def end(twin_id: int):
-    return _decide(twin_id, twinning.end, "Ended the twinning with {name}.")
+    return _decide(twin_id, twinning.end, N_("Ended the twinning with %(name)s."))
 
 
 # Organisers: how many came -----------------------------------------------------------
@@ -125,7 +130,14 @@ def record_attended(item_id: int):
     if not errors:
         _, errors, status = _attempt(lambda: events.record_attended(event, data["attended_count"]))
     if not errors:
-        flash(f"Recorded that {event.attended_count} came to “{event.title}”.", "success")
+        flash(
+            gettext(
+                "Recorded that %(attended_count)s came to “%(title)s”.",
+                attended_count=event.attended_count,
+                title=event.title,
+            ),
+            "success",
+        )
         return redirect(url_for("manage.attendance", item_id=item_id))
     typed = request.form.get("attended_count", "")
     return attendance_page.render(
@@ -176,7 +188,12 @@ def event(object_id: int):
     )
     if rsvp is None:
         return _twin_event_page(found, values, errors, status)
-    flash(f"Sent your answer to {found.peer.name or 'the twinned group'}.", "success")
+    flash(
+        gettext(
+            "Sent your answer to %(value)s.", value=found.peer.name or gettext("the twinned group")
+        ),
+        "success",
+    )
     return redirect(url_for("twins.event", object_id=object_id))
 
 
@@ -191,7 +208,11 @@ def cancel(object_id: int):
         flash(" ".join(message for messages in errors.values() for message in messages), "error")
     else:
         flash(
-            f"Cancelled your answer; {found.peer.name or 'the twinned group'} is told.", "success"
+            gettext(
+                "Cancelled your answer; %(value)s is told.",
+                value=found.peer.name or gettext("the twinned group"),
+            ),
+            "success",
         )
     return redirect(url_for("twins.event", object_id=object_id))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, request, url_for
+from flask_babel import gettext
 
 from ..auth import current_member
 from ..models import Event, Member
@@ -37,7 +38,7 @@ def join_or_leave(item_id: int):
     event = events.get(item_id, viewer)
     action = request.form.get("action")
     if action not in ("join", "leave"):
-        return event_page.render(event, 400, {"_form": ["Choose to join or to leave."]})
+        return event_page.render(event, 400, {"_form": [gettext("Choose to join or to leave.")]})
     with attempt() as tried:
         if action == "join":
             waitlist.join(event, viewer)
@@ -50,9 +51,15 @@ def join_or_leave(item_id: int):
     if action == "join":
         place = waitlist.position(event, member=viewer)
         flash(
-            f"You are on the waiting list: number {place}. We will e-mail you if a place frees.",
+            gettext(
+                (
+                    "You are on the waiting list: number %(place)s. We will "
+                    "e-mail you if a place frees."
+                ),
+                place=place,
+            ),
             "success",
         )
     else:
-        flash("You have left the waiting list.", "success")
+        flash(gettext("You have left the waiting list."), "success")
     return redirect(url_for("pages.event", item_id=event.id) + "#rsvp-title")

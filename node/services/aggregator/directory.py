@@ -18,6 +18,7 @@ import io
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext
 from sqlalchemy import or_, select
 
 from federation.errors import FetchError
@@ -103,7 +104,7 @@ def requests() -> list[Listing]:
 def get(listing_id: int) -> Listing:
     found = db.session.get(Listing, listing_id)
     if found is None:
-        raise NotFound("There is no such group in the directory.")
+        raise NotFound(gettext("There is no such group in the directory."))
     return found
 
 
@@ -119,7 +120,7 @@ def find(name: str) -> Listing:
         .where(or_(Peer.actor_id == text, Peer.handle == handle, Peer.url == text))
     )
     if found is None:
-        raise NotFound(f"{text} is not in the directory.")
+        raise NotFound(gettext("%(text)s is not in the directory.", text=text))
     return found
 
 
@@ -148,12 +149,12 @@ def add(target: str, *, source: str = "command", backfill: bool = True) -> Added
     """
     require_aggregator()
     if source not in SOURCES:
-        raise Invalid.on("source", f"Unknown source {source!r}.")
+        raise Invalid.on("source", gettext("Unknown source %(source)s.", source=repr(source)))
     target = (target or "").strip()
     if not target:
-        raise Invalid.on("target", "Give a handle or an actor URL.")
+        raise Invalid.on("target", gettext("Give a handle or an actor URL."))
     if len(target) > 2000:
-        raise Invalid.on("target", "That is too long for a handle or URL.")
+        raise Invalid.on("target", gettext("That is too long for a handle or URL."))
     blocks.refuse_blocked(target)
     peer = peers.resolve(target)
     blocks.refuse_blocked(peer.actor_id)
@@ -171,7 +172,7 @@ def add(target: str, *, source: str = "command", backfill: bool = True) -> Added
     already = listing is not None and listing.state == LISTED and listing.kind == GROUP_KIND
     # A group learned through another aggregator may be listed here in its own right.
     if already and listing.source != SOURCE_KIND and follows.followed_peer(peer) is not None:
-        raise Conflict(f"{peer.name or peer.actor_id} is already listed.")
+        raise Conflict(gettext("%(value)s is already listed.", value=peer.name or peer.actor_id))
     listing = _list(peer, listing, source)
     db.session.commit()
     if follows.followed_peer(peer) is None:
@@ -235,7 +236,12 @@ def _add_source(peer: Peer, feed_url: str, source: str) -> Added:
     listing = listing_of(peer)
     created = listing is None
     if listing is not None and listing.state == LISTED and listing.kind == SOURCE_KIND:
-        raise Conflict(f"{peer.name or peer.actor_id} is already a source of this aggregator.")
+        raise Conflict(
+            gettext(
+                "%(value)s is already a source of this aggregator.",
+                value=peer.name or peer.actor_id,
+            )
+        )
     if listing is None:
         listing = Listing(peer_id=peer.id, peer=peer, source=source)
         db.session.add(listing)
@@ -267,7 +273,10 @@ def csv_rows(text: str) -> list[tuple[int, str]]:
     first column of every row. Blank rows are left out; a row with no group is kept (empty)."""
     rows = list(csv.reader(io.StringIO(text)))
     if len(rows) > MAX_CSV_ROWS:
-        raise Invalid.on("file", f"A file may list at most {MAX_CSV_ROWS} groups.")
+        raise Invalid.on(
+            "file",
+            gettext("A file may list at most %(max_csv_rows)s groups.", max_csv_rows=MAX_CSV_ROWS),
+        )
     column, start = 0, 0
     header = [cell.strip().lower() for cell in rows[0]] if rows else []
     if "group" in header:
@@ -375,7 +384,7 @@ def refuse(listing: Listing, reason: str = "") -> Listing:
     """Turn down a group's request to be listed, and tell it (Reject of its Follow)."""
     require_aggregator()
     if listing.state == LISTED:
-        raise Conflict("That group is listed: remove it instead.")
+        raise Conflict(gettext("That group is listed: remove it instead."))
     _reject_follow(listing.peer)
     listing.state = REFUSED
     listing.reason = _reason(reason)
@@ -391,7 +400,7 @@ def remove(listing: Listing, reason: str = "") -> Listing:
     """
     require_aggregator()
     if listing.state == REMOVED:
-        raise Conflict("That group is not in the directory any more.")
+        raise Conflict(gettext("That group is not in the directory any more."))
     removed = [listing]
     if listing.kind == SOURCE_KIND:
         removed += list(
@@ -425,7 +434,10 @@ def _reject_follow(peer: Peer) -> None:
 def _reason(text: str) -> str:
     text = (text or "").strip()
     if len(text) > MAX_REASON:
-        raise Invalid.on("reason", f"Say why in at most {MAX_REASON} characters.")
+        raise Invalid.on(
+            "reason",
+            gettext("Say why in at most %(max_reason)s characters.", max_reason=MAX_REASON),
+        )
     return text
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from federation.urls import same_origin
@@ -38,7 +39,7 @@ def publish(data: dict[str, Any], *, by: Member | None = None) -> OutboundAsk:
     """Publish an ask (fields as ``schemas.asks.AskIn`` loads them) on the feed and commit."""
     group = current_group()
     if group is None:
-        raise Invalid("Set the group up first.")
+        raise Invalid(gettext("Set the group up first."))
     ask = OutboundAsk(
         subject=data["subject"],
         body=data.get("body") or "",
@@ -55,7 +56,7 @@ def publish(data: dict[str, Any], *, by: Member | None = None) -> OutboundAsk:
         if data.get("postcode"):
             district = geo.find_district(data["postcode"])
             if district is None:
-                raise Invalid.on("postcode", "Not a postcode district this node knows.")
+                raise Invalid.on("postcode", gettext("Not a postcode district this node knows."))
             latitude, longitude = district.latitude, district.longitude
             ask.area_name = ask.area_name or district.district
         ask.latitude, ask.longitude, ask.radius_km = latitude, longitude, data["radius_km"]
@@ -73,7 +74,7 @@ def get(ask_id: int) -> OutboundAsk:
     """Return one ask this group published (a 404 when there is none)."""
     found = db.session.get(OutboundAsk, ask_id)
     if found is None:
-        raise NotFound("No such ask.")
+        raise NotFound(gettext("No such ask."))
     return found
 
 
@@ -167,16 +168,18 @@ def receive_answer(peer: Peer, activity: dict[str, Any]) -> bool:
         )
     if ask is None:
         if claims:
-            raise Forbidden("That answers no ask of this group.")
+            raise Forbidden(gettext("That answers no ask of this group."))
         return False
     follower = db.session.scalar(select(Follower).where(Follower.peer_id == peer.id))
     if follower is None or follower.state != feed.ACCEPTED:
-        raise Forbidden("Only a group that follows this one can answer its asks.")
+        raise Forbidden(gettext("Only a group that follows this one can answer its asks."))
     members = 0
     if activity["type"] == "Accept":
         count = result.get("reachedCount") if isinstance(result, dict) else None
         if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_MEMBERS:
-            raise Invalid.on("result.reachedCount", "Give how many members, as a whole number.")
+            raise Invalid.on(
+                "result.reachedCount", gettext("Give how many members, as a whole number.")
+            )
         members = count
     reply = db.session.scalar(
         select(AskReply).where(AskReply.ask_id == ask.id, AskReply.peer_id == peer.id)

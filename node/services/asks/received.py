@@ -14,6 +14,7 @@ import re
 from html import unescape
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from federation.urls import same_origin
@@ -135,7 +136,7 @@ def get(ask_id: int) -> InboundAsk:
     """Return one received ask (a 404 when there is none)."""
     found = db.session.get(InboundAsk, ask_id)
     if found is None:
-        raise NotFound("No such ask.")
+        raise NotFound(gettext("No such ask."))
     return found
 
 
@@ -167,7 +168,7 @@ def _announcement_body(ask: InboundAsk) -> str:
 def pass_on(ask: InboundAsk, *, by: Member | None = None) -> Announcement:
     """Make a draft announcement of the ask to this group's members and commit; return it."""
     if ask.state not in OPEN:
-        raise Conflict("This ask has already been passed on or declined.")
+        raise Conflict(gettext("This ask has already been passed on or declined."))
     now = utcnow()
     announcement = announcements.stage(
         by,
@@ -187,7 +188,7 @@ def pass_on(ask: InboundAsk, *, by: Member | None = None) -> Announcement:
 def decline(ask: InboundAsk, *, by: Member | None = None) -> InboundAsk:
     """Decline an ask and commit; the worker tells the asker (no reason, no names)."""
     if ask.state not in OPEN:
-        raise Conflict("This ask has already been passed on or declined.")
+        raise Conflict(gettext("This ask has already been passed on or declined."))
     ask.state = DECLINED
     ask.decided_by_id = by.id if by is not None else None
     ask.decided_at = utcnow()

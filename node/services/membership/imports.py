@@ -13,6 +13,7 @@ import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
+from flask_babel import gettext
 from marshmallow import ValidationError
 from marshmallow.validate import Email
 from sqlalchemy import select
@@ -102,22 +103,30 @@ class Report:
 def decode(content: bytes) -> str:
     """Read an uploaded file as UTF-8 (with or without a byte-order mark), within the caps."""
     if len(content) > MAX_BYTES:
-        raise Invalid.on("file", f"The file is too big: {MAX_BYTES // 1024} KB at most.")
+        raise Invalid.on(
+            "file", gettext("The file is too big: %(value)s KB at most.", value=MAX_BYTES // 1024)
+        )
     try:
         return content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise Invalid.on("file", "Save the file as CSV in UTF-8, then upload it again.") from None
+        raise Invalid.on(
+            "file", gettext("Save the file as CSV in UTF-8, then upload it again.")
+        ) from None
 
 
 def parse(text: str) -> list[Row]:
     """Read the rows of a CSV with a header naming name, email and role (any order)."""
     text = text.lstrip("\ufeff")
     if len(text.encode()) > MAX_BYTES:
-        raise Invalid.on("file", f"The file is too big: {MAX_BYTES // 1024} KB at most.")
+        raise Invalid.on(
+            "file", gettext("The file is too big: %(value)s KB at most.", value=MAX_BYTES // 1024)
+        )
     lines = text.splitlines()
     header_line = next((line for line in lines if line.strip()), "")
     if not header_line:
-        raise Invalid.on("file", "The file is empty: it needs a header row and one row a person.")
+        raise Invalid.on(
+            "file", gettext("The file is empty: it needs a header row and one row a person.")
+        )
     separator = ";" if header_line.count(";") > header_line.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
     header: list[str] | None = None
@@ -131,12 +140,20 @@ def parse(text: str) -> list[Row]:
             if missing:
                 raise Invalid.on(
                     "file",
-                    f"The header row needs the columns name, email and role (missing: "
-                    f"{', '.join(missing)}).",
+                    gettext(
+                        (
+                            "The header row needs the columns name, email and role "
+                            "(missing: %(join)s)."
+                        ),
+                        join=", ".join(missing),
+                    ),
                 )
             continue
         if len(rows) >= MAX_ROWS:
-            raise Invalid.on("file", f"Too many rows: {MAX_ROWS} at most. Split the file.")
+            raise Invalid.on(
+                "file",
+                gettext("Too many rows: %(max_rows)s at most. Split the file.", max_rows=MAX_ROWS),
+            )
         values = dict(zip(header, (cell.strip() for cell in cells), strict=False))
         rows.append(
             Row(
@@ -147,7 +164,7 @@ def parse(text: str) -> list[Row]:
             )
         )
     if header is None or not rows:
-        raise Invalid.on("file", "The file has no rows under its header.")
+        raise Invalid.on("file", gettext("The file has no rows under its header."))
     return rows
 
 

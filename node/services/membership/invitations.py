@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import select, update
+
+from schemas.wording import N_
 
 from ...extensions import db
 from ...models import Invite, MailAddress, Member, digest, utcnow
@@ -45,16 +48,21 @@ def invite(
     return value
 
 
-ALREADY_INVITED = "That address already has a pending invitation: resend it from the members page."
+ALREADY_INVITED = N_(
+    "That address already has a pending invitation: resend it from the members page."
+)
 
 
 def refuse_taken(email: str) -> None:
     """Refuse (Conflict) an address that is a member's or has a pending invitation."""
     existing = by_email(email)
     if existing is not None and existing.password_hash is not None:
-        raise Conflict("A member with that e-mail address already exists.", {"email": ["Taken."]})
+        raise Conflict(
+            gettext("A member with that e-mail address already exists."),
+            {"email": [gettext("Taken.")]},
+        )
     if pending_for(email) is not None:
-        raise Conflict(ALREADY_INVITED, {"email": ["Already invited."]})
+        raise Conflict(gettext(ALREADY_INVITED), {"email": [gettext("Already invited.")]})
 
 
 def pending_for(email: str) -> Invite | None:
@@ -125,7 +133,7 @@ def add_with_invite(data: dict[str, Any], actor: Member | None = None) -> tuple[
     """Add a member and mail the invitation where they choose a password, in one transaction."""
     member = new_member(data, actor)
     if pending_for(member.email) is not None:
-        raise Conflict(ALREADY_INVITED, {"email": ["Already invited."]})
+        raise Conflict(gettext(ALREADY_INVITED), {"email": [gettext("Already invited.")]})
     db.session.add(member)
     db.session.flush()
     value = add_invite(actor, member.role, member.email, member.display_name, member)
@@ -198,7 +206,7 @@ def get_sent(invite_id: int) -> Invite:
     """Fetch an invitation mailed to an address, or raise NotFound."""
     found = db.session.get(Invite, invite_id)
     if found is None or found.email is None or found.password_hash is not None:
-        raise NotFound("No such invitation.")
+        raise NotFound(gettext("No such invitation."))
     return found
 
 
@@ -206,7 +214,7 @@ def resend(found: Invite, actor: Member | None) -> str:
     """Mail ``found`` again with a new link and expiry; the old link stops working."""
     check_role_change(actor, found.role, None)
     if found.used_at is not None:
-        raise Conflict("That invitation has been used: the person is a member now.")
+        raise Conflict(gettext("That invitation has been used: the person is a member now."))
     value, hashed = _token()
     found.token_hash = hashed  # the old link's hash is gone, so the old link finds nothing
     found.created_at = utcnow()
@@ -222,7 +230,7 @@ def revoke(found: Invite, actor: Member | None) -> None:
     """Delete ``found`` so its link stops working (a member added with it stays, unjoined)."""
     check_role_change(actor, found.role, None)
     if found.used_at is not None:
-        raise Conflict("That invitation has been used: the person is a member now.")
+        raise Conflict(gettext("That invitation has been used: the person is a member now."))
     db.session.delete(found)
     commit()
 
@@ -231,7 +239,7 @@ def find_invite(token: str) -> Invite:
     """Return an unused, unexpired invitation or raise NotFound."""
     found = db.session.scalar(select(Invite).where(Invite.token_hash == digest(token)))
     if found is None or found.used_at is not None or found.expires_at <= utcnow():
-        raise NotFound("This invitation link is not valid any more. Ask for a new one.")
+        raise NotFound(gettext("This invitation link is not valid any more. Ask for a new one."))
     return found
 
 
@@ -251,11 +259,11 @@ def _claim(found: Invite) -> None:
     )
     if claimed.rowcount != 1:
         db.session.rollback()
-        raise NotFound("This invitation link is not valid any more. Ask for a new one.")
+        raise NotFound(gettext("This invitation link is not valid any more. Ask for a new one."))
 
 
-JOIN_MAIL_SENT = (
-    "We have sent a message to {email}. Open the link in it to finish joining (it works for "
+JOIN_MAIL_SENT = N_(
+    "We have sent a message to %(email)s. Open the link in it to finish joining (it works for "
     "two days). If that address is already a member's, the message says how to log in "
     "instead: use the invitation sent to it, or choose a new password."
 )
@@ -280,7 +288,7 @@ def join_by_link(
     """
     found = find_invite(token)
     if found.email is not None:
-        raise Invalid.on("email", "Use the address the invitation was sent to.")
+        raise Invalid.on("email", gettext("Use the address the invitation was sent to."))
     email = email.strip().lower()
     passwords.check_policy(password, email=email)
     hashed = passwords.hash_password(password)  # for every address, so timing says nothing
@@ -337,7 +345,7 @@ def accept_invite(token: str, email: str, display_name: str, password: str) -> M
     email = email.strip().lower()
     passwords.check_policy(password, email=email)
     if found.email is None or found.password_hash is not None or found.email != email:
-        raise Invalid.on("email", "Use the address the invitation was sent to.")
+        raise Invalid.on("email", gettext("Use the address the invitation was sent to."))
     hashed = passwords.hash_password(password)
     return _join(found, display_name, hashed)
 
@@ -350,16 +358,20 @@ def confirm_join(token: str, password: str) -> Member:
     """
     found = find_invite(token)
     if found.password_hash is None:
-        raise NotFound("This invitation link is not valid any more. Ask for a new one.")
+        raise NotFound(gettext("This invitation link is not valid any more. Ask for a new one."))
     if not passwords.check_password(found.password_hash, password):
-        raise Invalid.on("password", "That is not the password you chose when you asked to join.")
+        raise Invalid.on(
+            "password", gettext("That is not the password you chose when you asked to join.")
+        )
     return _join(found, found.display_name or found.email, found.password_hash)
 
 
 def _join(found: Invite, display_name: str, password_hash: str) -> Member:
     member = by_email(found.email)
     if member is not None and member.password_hash is not None:
-        raise Conflict("You are already a member: log in instead.", {"email": ["Taken."]})
+        raise Conflict(
+            gettext("You are already a member: log in instead."), {"email": [gettext("Taken.")]}
+        )
     _claim(found)
     if member is None:
         member = Member(

@@ -13,8 +13,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+
+from schemas.wording import N_
 
 from ...extensions import db
 from ...models import Group, JoinRequest, Member
@@ -28,7 +31,7 @@ from .members import by_email
 MAX_QUESTIONS = 5
 MAX_QUESTION_LENGTH = 200
 MAX_ANSWER_LENGTH = 1000
-CLOSED = "This group is not taking requests to join here at the moment."
+CLOSED = N_("This group is not taking requests to join here at the moment.")
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ def save_settings(group: Group, joining_open: bool, questions_text: str) -> None
     if any(len(line) > MAX_QUESTION_LENGTH for line in lines):
         problems.append(f"Each question {MAX_QUESTION_LENGTH} characters at most.")
     if problems:
-        raise Invalid("Check the questions.", {"join_questions": problems})
+        raise Invalid(gettext("Check the questions."), {"join_questions": problems})
     group.joining_open = joining_open
     group.join_questions = "\n".join(lines) or None
     commit()
@@ -73,7 +76,7 @@ def ask(name: str, email: str, postcode: str, answers: list[str]) -> None:
     """
     group = groups.current_group()
     if not is_open(group):
-        raise Conflict(CLOSED)
+        raise Conflict(gettext(CLOSED))
     email = email.strip().lower()
     if by_email(email) is not None or _pending_for(email) is not None:
         return
@@ -134,7 +137,7 @@ def get(request_id: int) -> JoinRequest:
     """Fetch a waiting request, or raise NotFound."""
     found = db.session.get(JoinRequest, request_id)
     if found is None:
-        raise NotFound("No such request to join: another organiser may have decided it.")
+        raise NotFound(gettext("No such request to join: another organiser may have decided it."))
     return found
 
 

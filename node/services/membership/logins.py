@@ -6,6 +6,7 @@ import math
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import delete, func, select
 
 from ...extensions import db
@@ -92,17 +93,18 @@ def authenticate(email: str, password: str, address: str) -> Member:
     if wait:
         _forget(attempt)
         raise TooManyAttempts(
-            f"Too many failed log-ins. Wait {wait} seconds and try again.", retry_after=wait
+            gettext(("Too many failed log-ins. Wait %(wait)s seconds and try again."), wait=wait),
+            retry_after=wait,
         )
     member = by_email(attempt.account)
     ok = passwords.check_password(member.password_hash if member else None, password)
     if not ok or member is None:
         db.session.execute(delete(LoginFailure).where(LoginFailure.at <= utcnow() - _window()))
         db.session.commit()
-        raise Unauthorised("That e-mail address and password do not match.")
+        raise Unauthorised(gettext("That e-mail address and password do not match."))
     if not member.is_active:
         _forget(attempt)
-        raise Forbidden("This membership is not active. Ask an organiser.")
+        raise Forbidden(gettext("This membership is not active. Ask an organiser."))
     if passwords.needs_rehash(member.password_hash):
         member.password_hash = passwords.hash_password(password)
     db.session.execute(

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from flask_babel import gettext
 from sqlalchemy import Select, and_, delete, func, or_, select, update
 from sqlalchemy.orm import contains_eager
 
@@ -189,14 +190,16 @@ def check_can_leave(member: Member) -> None:
     """Refuse when the member is the group's last active admin."""
     if member.role == "admin" and members.admins_left(member) == 0:
         raise Conflict(
-            "You are the group's only admin. Make another member an admin before you leave."
+            gettext(
+                "You are the group's only admin. Make another member an admin before you leave."
+            )
         )
 
 
 def leave(member: Member, password: str) -> None:
     """Remove the member and their personal data in one transaction, after their password."""
     if not passwords.check_password(member.password_hash, password):
-        raise Invalid.on("password", "That is not your password.")
+        raise Invalid.on("password", gettext("That is not your password."))
     check_can_leave(member)
     _free_places_still_to_come(member)
     # Tell twins the member will not come, before their answers go (see remote_rsvp).

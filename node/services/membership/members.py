@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import delete, func, select, update
 
 from ...extensions import db
@@ -28,7 +29,7 @@ def get(member_id: int) -> Member:
     """Fetch a member or raise NotFound."""
     member = db.session.get(Member, member_id)
     if member is None:
-        raise NotFound("No such member.")
+        raise NotFound(gettext("No such member."))
     return member
 
 
@@ -49,7 +50,7 @@ def check_role_change(actor: Member | None, new_role: str | None, target: Member
         return
     touches_admin = new_role == "admin" or (target is not None and target.role == "admin")
     if touches_admin and not actor.has_role("admin"):
-        raise Forbidden("Only an admin can grant or change the admin role.")
+        raise Forbidden(gettext("Only an admin can grant or change the admin role."))
 
 
 def admins_left(excluding: Member) -> int:
@@ -67,7 +68,10 @@ def new_member(data: dict[str, Any], actor: Member | None) -> Member:
     check_role_change(actor, role, None)
     email = data["email"].lower()
     if by_email(email) is not None:
-        raise Conflict("A member with that e-mail address already exists.", {"email": ["Taken."]})
+        raise Conflict(
+            gettext("A member with that e-mail address already exists."),
+            {"email": [gettext("Taken.")]},
+        )
     return Member(email=email, display_name=data["display_name"], role=role, status="active")
 
 
@@ -92,7 +96,7 @@ def change(member: Member, data: dict[str, Any], actor: Member | None = None) ->
     demoted = new_role not in (None, "admin") and member.role == "admin"
     deactivated = data.get("status") not in (None, "active") and member.role == "admin"
     if (demoted or deactivated) and admins_left(member) == 0:
-        raise Conflict("The group must keep at least one active admin.")
+        raise Conflict(gettext("The group must keep at least one active admin."))
     if data.get("status") not in (None, "active", member.status):
         member.session_version += 1  # a new calendar address
         sessions.end_all(member)  # logged out everywhere
@@ -106,7 +110,7 @@ def remove(member: Member, actor: Member | None = None) -> None:
     """Erase a member and everything tied to them, freeing their event places."""
     check_role_change(actor, None, member)
     if member.role == "admin" and admins_left(member) == 0:
-        raise Conflict("The group must keep at least one active admin.")
+        raise Conflict(gettext("The group must keep at least one active admin."))
     going = select(Rsvp.event_id).where(Rsvp.member_id == member.id, Rsvp.response == "going")
     freed = list(db.session.scalars(going))
     db.session.execute(

@@ -7,6 +7,7 @@ from functools import cache
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import current_app
+from flask_babel import gettext
 
 from ..errors import Invalid
 
@@ -55,8 +56,8 @@ def check_policy(password: str, *, email: str = "", field: str = "password") -> 
     """Refuse passwords that are too short or are the e-mail address."""
     minimum = current_app.config["PASSWORD_MIN_LENGTH"]
     if len(password) < minimum:
-        raise Invalid.on(field, f"Use at least {minimum} characters.")
+        raise Invalid.on(field, gettext("Use at least %(minimum)s characters.", minimum=minimum))
     if len(password) > 1024:
-        raise Invalid.on(field, "Use at most 1024 characters.")
+        raise Invalid.on(field, gettext("Use at most 1024 characters."))
     if email and password.strip().lower() == email.strip().lower():
-        raise Invalid.on(field, "Do not use your e-mail address as your password.")
+        raise Invalid.on(field, gettext("Do not use your e-mail address as your password."))

@@ -9,6 +9,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import delete, select, update
 
 from ...extensions import db
@@ -57,7 +58,7 @@ def reset_password(token: str, password: str) -> Member:
         select(PasswordReset).where(PasswordReset.token_hash == digest(token))
     )
     if found is None or found.used_at is not None or found.expires_at <= utcnow():
-        raise NotFound("This reset link is not valid any more. Ask for a new one.")
+        raise NotFound(gettext("This reset link is not valid any more. Ask for a new one."))
     member = found.member
     passwords.check_policy(password, email=member.email)
     hashed = passwords.hash_password(password)
@@ -76,7 +77,7 @@ def reset_password(token: str, password: str) -> Member:
     )
     if claimed.rowcount != 1:
         db.session.rollback()
-        raise NotFound("This reset link is not valid any more. Ask for a new one.")
+        raise NotFound(gettext("This reset link is not valid any more. Ask for a new one."))
     _void_resets(member)
     member.password_hash = hashed
     member.session_version += 1  # a new calendar address
@@ -93,7 +94,7 @@ def change_password(member: Member, current: str, new: str) -> None:
     The caller starts a new session for the browser that asked, which stays logged in.
     """
     if not passwords.check_password(member.password_hash, current):
-        raise Invalid.on("current_password", "That is not your current password.")
+        raise Invalid.on("current_password", gettext("That is not your current password."))
     passwords.check_policy(new, email=member.email, field="new_password")
     member.password_hash = passwords.hash_password(new)
     member.session_version += 1  # a new calendar address

@@ -13,6 +13,7 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import joinedload
 
@@ -108,7 +109,7 @@ def end_one(member: Member, session_id: int) -> None:
     """End one of ``member``'s sessions; someone else's is a NotFound."""
     found = db.session.get(MemberSession, session_id)
     if found is None or found.member_id != member.id:
-        raise NotFound("No such session.")
+        raise NotFound(gettext("No such session."))
     db.session.delete(found)
     commit()
 

@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Iterable
 from datetime import timedelta
 
+from flask_babel import gettext
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
@@ -30,10 +31,13 @@ def _check_scopes(member: Member, scopes: Iterable[str] | None) -> list[str]:
     wanted = list(dict.fromkeys(scopes)) if scopes else list(allowed)
     unknown = [s for s in wanted if s not in vocab.TOKEN_SCOPES]
     if unknown:
-        raise Invalid.on("scope", f"Unknown scope: {', '.join(unknown)}.")
+        raise Invalid.on("scope", gettext("Unknown scope: %(join)s.", join=", ".join(unknown)))
     beyond = [s for s in wanted if s not in allowed]
     if beyond:
-        raise Invalid.on("scope", f"A {member.role} cannot hold: {', '.join(beyond)}.")
+        raise Invalid.on(
+            "scope",
+            gettext("A %(role)s cannot hold: %(join)s.", role=member.role, join=", ".join(beyond)),
+        )
     return wanted
 
 
@@ -104,7 +108,7 @@ def revoke(member: Member, token_id: int) -> None:
     """Revoke one of ``member``'s tokens."""
     token = db.session.get(ApiToken, token_id)
     if token is None or token.member_id != member.id:
-        raise NotFound("No such token.")
+        raise NotFound(gettext("No such token."))
     token.revoked_at = utcnow()
     commit()
 

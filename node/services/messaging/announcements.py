@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import func, select
 from sqlalchemy import update as sql_update
 
@@ -106,7 +107,7 @@ def update(announcement: Announcement, **changes: Any) -> Announcement:
     _must_be_draft(announcement)
     unknown = set(changes) - {"subject", "body", "kind", "audience", "audience_ref"}
     if unknown:
-        raise Invalid.on(sorted(unknown)[0], "This cannot be changed.")
+        raise Invalid.on(sorted(unknown)[0], gettext("This cannot be changed."))
     merged = {
         name: changes.get(name, getattr(announcement, name))
         for name in ("subject", "body", "kind", "audience", "audience_ref")
@@ -145,11 +146,11 @@ def _checked(
     body = (body or "").strip()
     origin = (origin or "").strip()
     if not subject:
-        errors["subject"] = ["Give the message a subject."]
+        errors["subject"] = [gettext("Give the message a subject.")]
     elif len(subject) > SUBJECT_MAX:
         errors["subject"] = [f"Keep the subject to {SUBJECT_MAX} characters."]
     if not body:
-        errors["body"] = ["Write the message."]
+        errors["body"] = [gettext("Write the message.")]
     elif len(body) > BODY_MAX:
         errors["body"] = [f"Keep the message to {BODY_MAX} characters."]
     if len(origin) > ORIGIN_MAX:
@@ -167,9 +168,11 @@ def _checked(
         errors.update(refusal.fields)
         found = None
     if found is not None and found.guests and kind == REQUIRED:
-        errors["kind"] = ["Guests are not bound by the group's rules: send it as an announcement."]
+        errors["kind"] = [
+            gettext("Guests are not bound by the group's rules: send it as an announcement.")
+        ]
     if errors:
-        raise Invalid("Some fields are not valid.", errors)
+        raise Invalid(gettext("Some fields are not valid."), errors)
     return {
         "subject": subject,
         "body": body,
@@ -182,7 +185,12 @@ def _checked(
 
 def _must_be_draft(announcement: Announcement) -> None:
     if announcement.status != DRAFT:
-        raise Conflict(f"This message is {announcement.status}: only a draft can be changed.")
+        raise Conflict(
+            gettext(
+                "This message is %(status)s: only a draft can be changed.",
+                status=announcement.status,
+            )
+        )
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -192,7 +200,7 @@ def get(announcement_id: int) -> Announcement:
     """Return the announcement, or raise NotFound."""
     found = db.session.get(Announcement, announcement_id)
     if found is None:
-        raise NotFound("There is no such message.")
+        raise NotFound(gettext("There is no such message."))
     return found
 
 
@@ -324,19 +332,21 @@ def schedule(
     if announcement.kind == REQUIRED and not rules_require:
         raise Invalid.on(
             "rules_require",
-            "Tick the box to confirm the group's rules require this message: it goes to "
-            "members who turned announcements off.",
+            gettext(
+                "Tick the box to confirm the group's rules require this "
+                "message: it goes to members who turned announcements off."
+            ),
         )
     # The audience may have gone since the draft (a ballot closed, an event deleted).
     audiences.resolve(announcement.audience, announcement.audience_ref, now=now)
     if send_at is not None:
         if send_at.tzinfo is None:
-            raise Invalid.on("send_at", "Give the time with its time zone.")
+            raise Invalid.on("send_at", gettext("Give the time with its time zone."))
         send_at = send_at.astimezone(UTC)
         if send_at < now + LATER_MINIMUM:
-            raise Invalid.on("send_at", "Choose a time in the future, or send it now.")
+            raise Invalid.on("send_at", gettext("Choose a time in the future, or send it now."))
         if send_at > now + LATER_MAXIMUM:
-            raise Invalid.on("send_at", "Choose a time within a year.")
+            raise Invalid.on("send_at", gettext("Choose a time within a year."))
     claimed = db.session.execute(
         sql_update(Announcement)
         .where(Announcement.id == announcement.id, Announcement.status == DRAFT)
@@ -345,7 +355,7 @@ def schedule(
     ).rowcount
     if claimed != 1:
         db.session.rollback()
-        raise Conflict("This message has already been sent or scheduled.")
+        raise Conflict(gettext("This message has already been sent or scheduled."))
     db.session.commit()
     if send_at is None:
         expand(announcement.id, now=now)
@@ -364,7 +374,12 @@ def cancel(announcement: Announcement, *, now: datetime | None = None) -> Announ
     if withdrawn != 1:
         db.session.rollback()
         db.session.refresh(announcement)
-        raise Conflict(f"This message is {announcement.status}: it can no longer be cancelled.")
+        raise Conflict(
+            gettext(
+                "This message is %(status)s: it can no longer be cancelled.",
+                status=announcement.status,
+            )
+        )
     db.session.commit()
     db.session.refresh(announcement)
     return announcement

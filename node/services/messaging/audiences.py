@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext
 from sqlalchemy import exists, select
 
 from ...extensions import db
@@ -64,29 +65,31 @@ class Audience:
 def resolve(name: str, ref: int | None, *, now: datetime | None = None) -> Audience:
     """Check ``name`` and ``ref``; raise Invalid naming ``audience`` or ``audience_ref``."""
     if name not in LABELS:
-        raise Invalid.on("audience", f"Choose one of: {', '.join(AUDIENCES)}.")
+        raise Invalid.on("audience", gettext("Choose one of: %(join)s.", join=", ".join(AUDIENCES)))
     if name == MEMBERS:
         return Audience(name, None, LABELS[name])
     what = REFERENCE[name]
     if ref is None:
-        raise Invalid.on("audience_ref", f"Choose the {what} this audience is about.")
+        raise Invalid.on(
+            "audience_ref", gettext("Choose the %(what)s this audience is about.", what=what)
+        )
     if what == "event":
         event = db.session.get(Event, ref)
         if event is None:
-            raise Invalid.on("audience_ref", f"There is no event {ref}.")
+            raise Invalid.on("audience_ref", gettext("There is no event %(ref)s.", ref=ref))
         return Audience(name, ref, f"{LABELS[name]}: {event.title}")
     if what == "shift":
         shift = db.session.get(Shift, ref)
         if shift is None:
-            raise Invalid.on("audience_ref", f"There is no shift {ref}.")
+            raise Invalid.on("audience_ref", gettext("There is no shift %(ref)s.", ref=ref))
         event = db.session.get(Event, shift.event_id)
         label = shift.label or "shift"
         return Audience(name, ref, f"{LABELS[name]}: {label} at {event.title}")
     ballot = db.session.get(Ballot, ref)
     if ballot is None:
-        raise Invalid.on("audience_ref", f"There is no ballot {ref}.")
+        raise Invalid.on("audience_ref", gettext("There is no ballot %(ref)s.", ref=ref))
     if ballots.state(ballot, now or utcnow()) != "open":
-        raise Invalid.on("audience_ref", "That ballot is not open for votes.")
+        raise Invalid.on("audience_ref", gettext("That ballot is not open for votes."))
     return Audience(name, ref, f"{LABELS[name]}: {ballot.question}")
 
 
@@ -136,6 +139,6 @@ def recipients(name: str, ref: int | None, *, now: datetime | None = None) -> li
             ~exists().where(BallotVoter.ballot_id == ref, BallotVoter.member_id == Member.id),
         )
     elif name != MEMBERS:
-        raise Invalid.on("audience", f"Choose one of: {', '.join(AUDIENCES)}.")
+        raise Invalid.on("audience", gettext("Choose one of: %(join)s.", join=", ".join(AUDIENCES)))
     rows = db.session.execute(query.order_by(Member.id))
     return [Recipient(row.email, row.display_name, row.id) for row in rows]

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext
 from sqlalchemy import func, or_, select
 
 from ...extensions import db
@@ -147,9 +148,9 @@ def update_choices(member: Member, chosen: dict[str, str]) -> None:
     for name, value in chosen.items():
         kind = kinds.KINDS.get(name)
         if kind is None or name not in kinds.MEMBER_KINDS:
-            problems[f"choices.{name}"] = ["There is no kind of message by that name."]
+            problems[f"choices.{name}"] = [gettext("There is no kind of message by that name.")]
         elif value not in kind.choices:
             problems[f"choices.{name}"] = [f"Choose one of: {', '.join(kind.choices)}."]
     if problems:
-        raise Invalid("Some fields are not valid.", problems)
+        raise Invalid(gettext("Some fields are not valid."), problems)
     preferences.save(member, chosen)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from ...extensions import db
@@ -65,9 +66,11 @@ def set_choice(member: Member, kind: str, value: str) -> None:
     """Record the member's choice for ``kind`` in the current unit of work."""
     found = kinds.KINDS.get(kind)
     if found is None or found.name == "guest":
-        raise Invalid.on("kind", f"There is no kind of message called {kind!r}.")
+        raise Invalid.on(
+            "kind", gettext("There is no kind of message called %(kind)s.", kind=repr(kind))
+        )
     if value not in found.choices:
-        raise Invalid.on(kind, f"Choose one of: {', '.join(found.choices)}.")
+        raise Invalid.on(kind, gettext("Choose one of: %(join)s.", join=", ".join(found.choices)))
     row = db.session.scalar(
         select(MailPreference).where(
             MailPreference.member_id == member.id, MailPreference.kind == kind

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from ...extensions import db
@@ -51,7 +52,7 @@ def update(campaign: Campaign, data: dict[str, Any]) -> Campaign:
     start = data.get("starts_on", campaign.starts_on)
     end = data.get("ends_on", campaign.ends_on)
     if start and end and end < start:
-        raise Invalid.on("ends_on", "Must not be before the start date.")
+        raise Invalid.on("ends_on", gettext("Must not be before the start date."))
     assign(campaign, data)
     feed.record(campaign, "update")
     commit()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask_babel import ngettext
+from flask_babel import gettext, ngettext
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, select
 from sqlalchemy import update as sql_update
@@ -128,7 +128,7 @@ def get_offer(offer_id: int, viewer: Member | None) -> CarpoolOffer:
     """Fetch an offer, as a 404 when it or its event is missing or hidden from ``viewer``."""
     found = db.session.get(CarpoolOffer, offer_id) if _storable(offer_id) else None
     if found is None or not _visible(found.event_id, viewer):
-        raise NotFound("No such carpool offer.")
+        raise NotFound(gettext("No such carpool offer."))
     return found
 
 
@@ -136,14 +136,14 @@ def get_request(request_id: int, viewer: Member | None) -> CarpoolRequest:
     """Fetch a ride request, as a 404 when it or its event is missing or hidden."""
     found = db.session.get(CarpoolRequest, request_id) if _storable(request_id) else None
     if found is None or not _visible(found.event_id, viewer):
-        raise NotFound("No such ride request.")
+        raise NotFound(gettext("No such ride request."))
     return found
 
 
 def event_of(event_id: int, viewer: Member | None) -> Event:
     """Fetch the event carpools are for, as a 404 when it is missing or hidden."""
     if not _storable(event_id):
-        raise NotFound("No such event.")
+        raise NotFound(gettext("No such event."))
     return events.get(event_id, viewer)
 
 
@@ -213,11 +213,11 @@ def of_member(member: Member) -> list[tuple[str, Event, CarpoolOffer | CarpoolRe
 
 def _check_open(event: Event) -> None:
     if is_online_only(event):
-        raise Conflict("This event is online only, so it has no carpools.")
+        raise Conflict(gettext("This event is online only, so it has no carpools."))
     if event.status == "cancelled":
-        raise Conflict("This event is cancelled.")
+        raise Conflict(gettext("This event is cancelled."))
     if events.is_over(event):
-        raise Conflict("This event is over.")
+        raise Conflict(gettext("This event is over."))
 
 
 def _text(field: str, value: str | None, limit: int, *, required: str = "") -> str:
@@ -226,13 +226,15 @@ def _text(field: str, value: str | None, limit: int, *, required: str = "") -> s
     if required and not text:
         raise Invalid.on(field, required)
     if len(text) > limit:
-        raise Invalid.on(field, f"At most {limit} characters.")
+        raise Invalid.on(field, gettext("At most %(limit)s characters.", limit=limit))
     return text
 
 
 def _seats(value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= SEATS_MAX:
-        raise Invalid.on("seats", f"Offer from 1 to {SEATS_MAX} seats.")
+        raise Invalid.on(
+            "seats", gettext("Offer from 1 to %(seats_max)s seats.", seats_max=SEATS_MAX)
+        )
     return value
 
 
@@ -253,7 +255,9 @@ def _add_once(made, stored, what: str):
         db.session.rollback()
         existing = stored()
         if existing is None:
-            raise Conflict(f"Your {what} changed while this one was saved; try again.") from None
+            raise Conflict(
+                gettext("Your %(what)s changed while this one was saved; try again.", what=what)
+            ) from None
         return existing
 
 
@@ -266,7 +270,9 @@ def offer(
     note = _text("note", note, NOTE_MAX)
     seats = _seats(seats)
     if request_of(event, member) is not None:
-        raise Conflict("You have asked for a ride to this event: withdraw that to offer seats.")
+        raise Conflict(
+            gettext("You have asked for a ride to this event: withdraw that to offer seats.")
+        )
     existing = offer_of(event, member)
     if existing is None:
         made = CarpoolOffer(
@@ -311,7 +317,9 @@ def ask(event: Event, member: Member, from_place: str, note: str | None = "") ->
     from_place = _text("from_place", from_place, PLACE_MAX, required=FROM_WHERE)
     note = _text("note", note, NOTE_MAX)
     if offer_of(event, member) is not None:
-        raise Conflict("You are offering seats to this event: withdraw that to ask for a ride.")
+        raise Conflict(
+            gettext("You are offering seats to this event: withdraw that to ask for a ride.")
+        )
     existing = request_of(event, member)
     if existing is None:
         made = CarpoolRequest(
@@ -414,19 +422,19 @@ def _drop_request(request: CarpoolRequest, event: Event, rider: Member) -> None:
 def match(request: CarpoolRequest, offer: CarpoolOffer) -> CarpoolRequest:
     """Give a rider a seat in a driver's car and e-mail each the other's name and address."""
     if offer.event_id != request.event_id:
-        raise Invalid.on("offer_id", "That offer is for another event.")
+        raise Invalid.on("offer_id", gettext("That offer is for another event."))
     event = db.session.get(Event, request.event_id)
     _check_open(event)
     if offer.member_id == request.member_id:
-        raise Invalid.on("offer_id", "Nobody can be their own driver.")
+        raise Invalid.on("offer_id", gettext("Nobody can be their own driver."))
     rider = db.session.get(Member, request.member_id)
     driver = db.session.get(Member, offer.member_id)
     if not (rider.is_active and driver.is_active):
-        raise Conflict("Only active members can be matched.")
+        raise Conflict(gettext("Only active members can be matched."))
     if request.offer_id == offer.id:
         return request  # matching again changes nothing and sends nothing
     if request.offer_id is not None:
-        raise Conflict("This rider already has a driver: unmatch them first.")
+        raise Conflict(gettext("This rider already has a driver: unmatch them first."))
     _lock(offer.id)
     seats = select(CarpoolOffer.seats).where(CarpoolOffer.id == offer.id).scalar_subquery()
     taken = db.session.execute(
@@ -454,12 +462,12 @@ def _refuse_match(request: CarpoolRequest, offer: CarpoolOffer) -> None:
         select(CarpoolRequest.offer_id).where(CarpoolRequest.id == request.id)
     ).first()
     if now is None:
-        raise NotFound("That ride request was withdrawn.")
+        raise NotFound(gettext("That ride request was withdrawn."))
     if now.offer_id is not None:
-        raise Conflict("This rider already has a driver: unmatch them first.")
+        raise Conflict(gettext("This rider already has a driver: unmatch them first."))
     if db.session.scalar(select(CarpoolOffer.id).where(CarpoolOffer.id == offer.id)) is None:
-        raise NotFound("That offer was withdrawn.")
-    raise Conflict("That car is full: no seats are left in it.")
+        raise NotFound(gettext("That offer was withdrawn."))
+    raise Conflict(gettext("That car is full: no seats are left in it."))
 
 
 def unmatch(request: CarpoolRequest) -> None:

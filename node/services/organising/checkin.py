@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import gettext
 from sqlalchemy import func, select
 from sqlalchemy import update as sql_update
 
@@ -40,9 +41,9 @@ def is_open(event: Event) -> bool:
 
 def _check_open(event: Event) -> None:
     if event.status == "cancelled":
-        raise Conflict("This event is cancelled.")
+        raise Conflict(gettext("This event is cancelled."))
     if not is_open(event):
-        raise Conflict("Check-in opens 12 hours before the event starts.")
+        raise Conflict(gettext("Check-in opens 12 hours before the event starts."))
 
 
 def attendees(event: Event, search: str = "") -> list[Attendee]:
@@ -71,7 +72,7 @@ def check_in(event: Event, kind: str, attendee_id: int, present: bool = True) ->
     """Mark (or, with present=False, unmark) one of the event's attendees as here."""
     _check_open(event)
     if kind not in KINDS:
-        raise Invalid.on("kind", "Choose member or guest.")
+        raise Invalid.on("kind", gettext("Choose member or guest."))
     model = Rsvp if kind == "member" else GuestRsvp
     expected = (
         Rsvp.response.in_(("going", "maybe")) if kind == "member" else GuestRsvp.state == "going"
@@ -84,7 +85,7 @@ def check_in(event: Event, kind: str, attendee_id: int, present: bool = True) ->
     )
     if marked.rowcount != 1:
         db.session.rollback()
-        raise NotFound("That person is not on this event's list.")
+        raise NotFound(gettext("That person is not on this event's list."))
     db.session.commit()
 
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask_babel import ngettext
+from flask_babel import gettext, ngettext
 from sqlalchemy import and_, case, or_, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import update as sql_update
@@ -85,21 +85,25 @@ def _date_problems(
     now = utcnow()
     errors: Problems = {}
     if starts and ends and ends <= starts:
-        errors["ends_at"] = ["Must be after the start."]
+        errors["ends_at"] = [gettext("Must be after the start.")]
     for key, value in (("starts_at", starts), ("ends_at", ends)):
         if key in data and value is not None and value > now + FAR_AHEAD:
-            errors.setdefault(key, []).append("Must be within five years from now. Check the year.")
+            errors.setdefault(key, []).append(
+                gettext("Must be within five years from now. Check the year.")
+            )
     changed = "starts_at" in data or "ends_at" in data
     if changed and starts and ends and ends - starts > LONGEST:
         errors.setdefault("ends_at", []).append(
-            "An event lasts at most 14 days. For longer, make a campaign or a recurring event."
+            gettext(
+                "An event lasts at most 14 days. For longer, make a campaign or a recurring event."
+            )
         )
     # Only callers that take dates from a person (the form, the API) pass the confirmation;
     # the service's own callers (series, imports, tests) may create past events freely.
     asked = creating and CONFIRM_FIELD in data and not data[CONFIRM_FIELD]
     if asked and not errors and starts and starts < now:
-        errors["starts_at"] = ["This start is in the past. Check the date."]
-        errors[CONFIRM_FIELD] = ["Confirm to create an event that has already started."]
+        errors["starts_at"] = [gettext("This start is in the past. Check the date.")]
+        errors[CONFIRM_FIELD] = [gettext("Confirm to create an event that has already started.")]
     return errors
 
 
@@ -141,7 +145,7 @@ def problems(
             errors.update(refused.fields)
     campaign_id = data.get("campaign_id")
     if campaign_id is not None and db.session.get(Campaign, campaign_id) is None:
-        errors["campaign_id"] = ["No campaign has that id."]
+        errors["campaign_id"] = [gettext("No campaign has that id.")]
     capacity = None if "capacity" in unreadable else data.get("capacity", event.capacity)
     if capacity is not None and event.going_count and capacity < event.going_count:
         errors["capacity"] = [
@@ -214,12 +218,19 @@ def _shift_moves(
             for shift, a, b in outside
         )
         latest = max(b for _, _, b in outside).astimezone(zone)
-        one = len(outside) == 1
         raise Invalid.on(
             "ends_at",
-            f"{len(outside)} shift{'' if one else 's'} would fall outside the event: {named}. "
-            f"Either end the event at {latest:%a %d %b %H:%M} or later, or change or remove "
-            f"{'that shift' if one else 'those shifts'} on the Shifts page first.",
+            ngettext(
+                "%(num)d shift would fall outside the event: %(named)s. Either end the event "
+                "at %(latest)s or later, or change or remove that shift on the Shifts page "
+                "first.",
+                "%(num)d shifts would fall outside the event: %(named)s. Either end the event "
+                "at %(latest)s or later, or change or remove those shifts on the Shifts page "
+                "first.",
+                len(outside),
+                named=named,
+                latest=format(latest, "%a %d %b %H:%M"),
+            ),
         )
     return moves
 
@@ -364,7 +375,7 @@ def free_places(event_id: int, places: int) -> None:
 def _take_place(event: Event) -> None:
     if not take_places(event.id, 1):
         db.session.rollback()
-        raise Conflict("This event is full.", {"response": ["No places left."]})
+        raise Conflict(gettext("This event is full."), {"response": [gettext("No places left.")]})
 
 
 def _free_place(event: Event) -> None:
@@ -374,9 +385,9 @@ def _free_place(event: Event) -> None:
 def respond(event: Event, member: Member, response: str) -> Rsvp:
     """Record a member's RSVP, taking or freeing a place as the answer changes."""
     if event.status == "cancelled":
-        raise Conflict("This event is cancelled.")
+        raise Conflict(gettext("This event is cancelled."))
     if is_over(event):
-        raise Conflict("This event is over.")
+        raise Conflict(gettext("This event is over."))
     for attempt in range(2):
         existing = rsvp_of(event, member)
         before = existing.response if existing else None
@@ -397,7 +408,9 @@ def respond(event: Event, member: Member, response: str) -> Rsvp:
             # The same member answered twice at once: the other answer won; apply ours over it.
             db.session.rollback()
             if attempt == 1:
-                raise Conflict("Your answer changed while this one was saved; try again.") from None
+                raise Conflict(
+                    gettext("Your answer changed while this one was saved; try again.")
+                ) from None
             continue
         db.session.refresh(event)
         return existing
@@ -424,15 +437,22 @@ MAX_ATTENDED = 1_000_000
 def record_attended(event: Event, attended: int) -> Event:
     """Record how many came to an event once it has begun; the number goes on the feed."""
     if isinstance(attended, bool) or not isinstance(attended, int):
-        raise Invalid.on("attended_count", "Give a whole number.")
+        raise Invalid.on("attended_count", gettext("Give a whole number."))
     if not 0 <= attended <= MAX_ATTENDED:
-        raise Invalid.on("attended_count", f"Give a number from 0 to {MAX_ATTENDED:,}.")
+        raise Invalid.on(
+            "attended_count",
+            gettext(
+                "Give a number from 0 to %(max_attended)s.", max_attended=format(MAX_ATTENDED, ",")
+            ),
+        )
     if event.status == "cancelled":
-        raise Conflict("This event is cancelled.", {"attended_count": ["It was cancelled."]})
+        raise Conflict(
+            gettext("This event is cancelled."), {"attended_count": [gettext("It was cancelled.")]}
+        )
     if not has_begun(event):
         raise Conflict(
-            "Attendance can be recorded once the event has begun.",
-            {"attended_count": ["The event has not begun yet."]},
+            gettext("Attendance can be recorded once the event has begun."),
+            {"attended_count": [gettext("The event has not begun yet.")]},
         )
     event.attended_count = attended
     feed.record(event, "update")  # an Update carrying attendedCount (a number, never names)

@@ -16,6 +16,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import and_, or_, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
@@ -47,9 +48,9 @@ def link(value: str) -> str:
 
 def _check_open(event: Event) -> None:
     if event.status == "cancelled":
-        raise Conflict("This event is cancelled.")
+        raise Conflict(gettext("This event is cancelled."))
     if events.is_over(event):
-        raise Conflict("This event is over.")
+        raise Conflict(gettext("This event is over."))
 
 
 def of_event(event: Event, email: str) -> GuestRsvp | None:
@@ -69,7 +70,7 @@ def ask(event: Event, name: str, email: str) -> bool:
     _check_open(event)
     name = " ".join(name.split())
     if not name:
-        raise Invalid.on("name", "Give your name.")
+        raise Invalid.on("name", gettext("Give your name."))
     address = _normal_email(email)
     now = utcnow()
     for attempt in range(2):
@@ -93,7 +94,9 @@ def ask(event: Event, name: str, email: str) -> bool:
         except IntegrityError:
             db.session.rollback()  # the same address asked twice at once: take the other
             if attempt == 1:
-                raise Conflict("Your answer changed while this one was saved; try again.") from None
+                raise Conflict(
+                    gettext("Your answer changed while this one was saved; try again.")
+                ) from None
             continue
         _mail_link(event, guest, value)
         db.session.commit()
@@ -149,7 +152,7 @@ def by_token(value: str) -> GuestRsvp:
         else None
     )
     if guest is None:
-        raise NotFound("That link is not valid: it may have been replaced by a newer one.")
+        raise NotFound(gettext("That link is not valid: it may have been replaced by a newer one."))
     return guest
 
 
@@ -173,7 +176,7 @@ def confirm(guest: GuestRsvp) -> GuestRsvp:
     )
     if moved.rowcount == 1 and not events.take_places(event.id, 1):
         db.session.rollback()
-        raise Conflict("Sorry: this event is full.")
+        raise Conflict(gettext("Sorry: this event is full."))
     waitlist.leave(event, guest=guest)
     db.session.commit()
     db.session.refresh(guest)
@@ -184,7 +187,7 @@ def cancel(guest: GuestRsvp) -> GuestRsvp:
     """Give up the guest's place (or their pending ask)."""
     event = event_of(guest)
     if events.is_over(event):
-        raise Conflict("This event is over.")
+        raise Conflict(gettext("This event is over."))
     if guest.state == CANCELLED:
         return guest
     moved = db.session.execute(

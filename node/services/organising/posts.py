@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from ...extensions import db
@@ -30,7 +31,7 @@ def get(post_id: int, viewer: Member | None) -> Post:
     post = get_visible(Post, post_id, viewer)
     scheduled = post.published_at > utcnow()
     if scheduled and not (viewer is not None and viewer.is_active and viewer.has_role("organiser")):
-        raise NotFound("No such post.")
+        raise NotFound(gettext("No such post."))
     return post
 
 

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from flask_babel import gettext
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -59,10 +60,10 @@ def get_visible(model: type[T], item_id: int, viewer: Member | None) -> T:
     """Fetch one item, as a 404 when it is missing or hidden from ``viewer``."""
     item = db.session.get(model, item_id)
     if item is None:
-        raise NotFound(f"No such {model.__name__.lower()}.")
+        raise NotFound(gettext("No such %(lower)s.", lower=model.__name__.lower()))
     if getattr(item, "visibility", "public") != "public" and not can_see_members_only(viewer):
         # Hidden items look exactly like missing ones, so their existence does not leak.
-        raise NotFound(f"No such {model.__name__.lower()}.")
+        raise NotFound(gettext("No such %(lower)s.", lower=model.__name__.lower()))
     return item
 
 
@@ -82,4 +83,4 @@ def commit() -> None:
         db.session.commit()
     except IntegrityError as exc:
         db.session.rollback()
-        raise Conflict("That clashes with something already stored.") from exc
+        raise Conflict(gettext("That clashes with something already stored.")) from exc

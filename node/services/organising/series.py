@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule, rrulestr
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import exists, or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -81,32 +82,46 @@ def normalise_rule(text: str) -> str:
     """Upper-case a rule, drop an ``RRULE:`` prefix and blanks, and check its parts."""
     rule = re.sub(r"\s+", "", text or "").upper().removeprefix("RRULE:")
     if not rule:
-        raise _refuse("Give a repeat rule.")
+        raise _refuse(gettext("Give a repeat rule."))
     if len(rule) > 300 or not RULE_TEXT.fullmatch(rule):
-        raise _refuse("Write the rule as RRULE parts, for example FREQ=WEEKLY;BYDAY=SA;COUNT=10.")
+        raise _refuse(
+            gettext("Write the rule as RRULE parts, for example FREQ=WEEKLY;BYDAY=SA;COUNT=10.")
+        )
     parts: dict[str, str] = {}
     for piece in rule.split(";"):
         name, _, value = piece.partition("=")
         if name not in PARTS or not value or name in parts:
-            raise _refuse(f"“{piece}” is not a part this node repeats events by.")
+            raise _refuse(
+                gettext("“%(piece)s” is not a part this node repeats events by.", piece=piece)
+            )
         parts[name] = value
     if parts.get("FREQ") not in FREQUENCIES:
-        raise _refuse("FREQ must be DAILY, WEEKLY, MONTHLY or YEARLY.")
+        raise _refuse(gettext("FREQ must be DAILY, WEEKLY, MONTHLY or YEARLY."))
     if "COUNT" in parts and "UNTIL" in parts:
-        raise _refuse("Give COUNT or UNTIL, not both.")
+        raise _refuse(gettext("Give COUNT or UNTIL, not both."))
     if "COUNT" in parts and not (
         parts["COUNT"].isdigit() and 1 <= int(parts["COUNT"]) <= MAX_COUNT
     ):
-        raise _refuse(f"COUNT must be a number from 1 to {MAX_COUNT}.")
+        raise _refuse(
+            gettext("COUNT must be a number from 1 to %(max_count)s.", max_count=MAX_COUNT)
+        )
     if "INTERVAL" in parts and not (
         parts["INTERVAL"].isdigit() and 1 <= int(parts["INTERVAL"]) <= 99
     ):
-        raise _refuse("INTERVAL must be a number from 1 to 99.")
+        raise _refuse(gettext("INTERVAL must be a number from 1 to 99."))
     if "UNTIL" in parts:
         if not re.fullmatch(r"\d{8}(T\d{6})?", parts["UNTIL"]):
-            raise _refuse("Give UNTIL as a local date, YYYYMMDD (or YYYYMMDDTHHMMSS), without Z.")
+            raise _refuse(
+                gettext("Give UNTIL as a local date, YYYYMMDD (or YYYYMMDDTHHMMSS), without Z.")
+            )
         if not FIRST_YEAR <= int(parts["UNTIL"][:4]) <= LAST_YEAR:
-            raise _refuse(f"UNTIL must fall between the years {FIRST_YEAR} and {LAST_YEAR}.")
+            raise _refuse(
+                gettext(
+                    ("UNTIL must fall between the years %(first_year)s and %(last_year)s."),
+                    first_year=FIRST_YEAR,
+                    last_year=LAST_YEAR,
+                )
+            )
         if len(parts["UNTIL"]) == 8:
             parts["UNTIL"] += "T235959"  # a day: the whole of it, in the series' zone
     return ";".join(f"{name}={value}" for name, value in parts.items())
@@ -117,9 +132,9 @@ def parse_rule(rule: str, starts_local: datetime) -> rrule:
     try:
         parsed = rrulestr(rule, dtstart=starts_local)
     except (ValueError, TypeError, OverflowError) as exc:
-        raise _refuse(f"That rule cannot be read: {exc}.") from None
+        raise _refuse(gettext("That rule cannot be read: %(exc)s.", exc=exc)) from None
     if not isinstance(parsed, rrule):
-        raise _refuse("Give one rule.")
+        raise _refuse(gettext("Give one rule."))
     return parsed
 
 
@@ -137,7 +152,7 @@ def build_rule(event: Event, frequency: str, count: int | None, until: date | No
         "monthly_date": f"FREQ=MONTHLY;BYMONTHDAY={local.day}",
     }
     if frequency not in rules:
-        raise Invalid.on("frequency", "Choose how often it repeats.")
+        raise Invalid.on("frequency", gettext("Choose how often it repeats."))
     rule = rules[frequency]
     if count is not None:
         rule += f";COUNT={count}"
@@ -203,7 +218,7 @@ def horizon(now: datetime | None = None) -> datetime:
 def get(series_id: int) -> EventSeries:
     found = db.session.get(EventSeries, series_id)
     if found is None:
-        raise NotFound("No such series.")
+        raise NotFound(gettext("No such series."))
     return found
 
 
@@ -294,17 +309,19 @@ def _extend(series: EventSeries, until: datetime) -> int:
 def repeat(event: Event, rule_text: str) -> EventSeries:
     """Make ``event`` the first occurrence of a series repeating by ``rule_text``."""
     if event.series_id is not None:
-        raise Conflict("This event already repeats.")
+        raise Conflict(gettext("This event already repeats."))
     if event.status == "cancelled":
-        raise Conflict("This event is cancelled.")
+        raise Conflict(gettext("This event is cancelled."))
     rule = normalise_rule(rule_text)
     local = _local(event.starts_at, event.timezone)
     parsed = parse_rule(rule, local)
     first = parsed.after(local, inc=True)
     if first != local:
         raise _refuse(
-            "The rule must give the event's own date first (an event on a Saturday repeats "
-            "on Saturdays)."
+            gettext(
+                "The rule must give the event's own date first (an event on "
+                "a Saturday repeats on Saturdays)."
+            )
         )
     duration = event.ends_at - event.starts_at if event.ends_at else None
     series = EventSeries(
@@ -379,9 +396,9 @@ def _take_out(event: Event) -> None:
 def skip(event: Event) -> None:
     """Take one occurrence's date out of its series."""
     if event.series_id is None or event.occurrence_at is None:
-        raise Conflict("This event does not repeat.")
+        raise Conflict(gettext("This event does not repeat."))
     if events.is_over(event):
-        raise Conflict("This date is over.")
+        raise Conflict(gettext("This date is over."))
     db.session.add(SeriesException(series_id=event.series_id, occurrence_at=event.occurrence_at))
     _take_out(event)
 
@@ -394,9 +411,9 @@ def restore(series: EventSeries, occurrence_at: datetime) -> Event | None:
         )
     )
     if exception is None:
-        raise NotFound("That date was not taken out of the series.")
+        raise NotFound(gettext("That date was not taken out of the series."))
     if occurrence_at < utcnow():
-        raise Conflict("That date is over.")
+        raise Conflict(gettext("That date is over."))
     db.session.delete(exception)
     event = db.session.scalar(
         select(Event).where(Event.series_id == series.id, Event.occurrence_at == occurrence_at)
@@ -412,9 +429,9 @@ def restore(series: EventSeries, occurrence_at: datetime) -> Event | None:
 def stop(series: EventSeries, last: date) -> int:
     """End the series after the day ``last`` (local); later occurrences go. Return how many."""
     if _utc(datetime.combine(last, time.max), series.timezone) < utcnow():
-        raise Invalid.on("last", "Choose today or a later day.")
+        raise Invalid.on("last", gettext("Choose today or a later day."))
     if last < series.starts_local.date():
-        raise Invalid.on("last", "Choose a day on or after the first date.")
+        raise Invalid.on("last", gettext("Choose a day on or after the first date."))
     parts = [p for p in series.rule.split(";") if not p.startswith(("COUNT=", "UNTIL="))]
     series.rule = ";".join([*parts, f"UNTIL={last:%Y%m%d}T235959"])
     end = _utc(datetime.combine(last, time.max), series.timezone)

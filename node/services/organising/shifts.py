@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask_babel import ngettext
+from flask_babel import gettext, ngettext
 from sqlalchemy import and_, case, func, or_, select, true
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import update as sql_update
@@ -54,11 +54,11 @@ def get(shift_id: int, viewer: Member | None) -> Shift:
     """Fetch a shift, as a 404 when it or its event is missing or hidden from ``viewer``."""
     shift = db.session.get(Shift, shift_id)
     if shift is None:
-        raise NotFound("No such shift.")
+        raise NotFound(gettext("No such shift."))
     try:
         events.get(shift.event_id, viewer)
     except NotFound:
-        raise NotFound("No such shift.") from None
+        raise NotFound(gettext("No such shift.")) from None
     return shift
 
 
@@ -137,31 +137,32 @@ def _normalise(event: Event, shift: Shift | None, data: dict[str, Any]) -> dict[
     starts = data.get("starts_at", shift.starts_at if shift else None)
     ends = data.get("ends_at", shift.ends_at if shift else None)
     if starts is None:
-        raise Invalid.on("starts_at", "Give the start.")
+        raise Invalid.on("starts_at", gettext("Give the start."))
     if ends is None:
-        raise Invalid.on("ends_at", "Give the end.")
+        raise Invalid.on("ends_at", gettext("Give the end."))
     if ends <= starts:
-        raise Invalid.on("ends_at", "Must be after the start.")
+        raise Invalid.on("ends_at", gettext("Must be after the start."))
     if ends - starts > MAX_LENGTH:
-        raise Invalid.on("ends_at", "A shift lasts at most 24 hours.")
+        raise Invalid.on("ends_at", gettext("A shift lasts at most 24 hours."))
     if starts < event.starts_at:
-        raise Invalid.on("starts_at", "Must not be before the event starts.")
+        raise Invalid.on("starts_at", gettext("Must not be before the event starts."))
     if event.ends_at is not None and ends > event.ends_at:
-        raise Invalid.on("ends_at", "Must not be after the event ends.")
+        raise Invalid.on("ends_at", gettext("Must not be after the event ends."))
     if event.ends_at is None and starts >= event.starts_at + OPEN_ENDED:
         raise Invalid.on(
-            "starts_at", "Must be within a day of the event's start (or give the event an end)."
+            "starts_at",
+            gettext("Must be within a day of the event's start (or give the event an end)."),
         )
     capacity = data.get("capacity")
     if capacity is not None and (isinstance(capacity, bool) or capacity < 1):
-        raise Invalid.on("capacity", "Give at least 1, or leave it empty for no limit.")
+        raise Invalid.on("capacity", gettext("Give at least 1, or leave it empty for no limit."))
     return data
 
 
 def create(event: Event, data: dict[str, Any]) -> Shift:
     """Add a shift to an event from validated fields."""
     if event.status == "cancelled":
-        raise Conflict("This event is cancelled.")
+        raise Conflict(gettext("This event is cancelled."))
     shift = Shift(event_id=event.id, label="", going_count=0)
     assign(shift, _normalise(event, None, data))
     db.session.add(shift)
@@ -249,9 +250,9 @@ def sign_up(shift: Shift, member: Member) -> ShiftSignup:
     """Sign a member up: going while there is room, otherwise on the waitlist."""
     event = event_of(shift)
     if event.status == "cancelled":
-        raise Conflict("This event is cancelled.")
+        raise Conflict(gettext("This event is cancelled."))
     if has_ended(shift):
-        raise Conflict("This shift is over.")
+        raise Conflict(gettext("This shift is over."))
     for _attempt in range(2):
         existing = signup_of(shift, member)
         if existing is not None:
@@ -271,7 +272,7 @@ def sign_up(shift: Shift, member: Member) -> ShiftSignup:
             continue
         db.session.refresh(shift)
         return signup
-    raise Conflict("Your sign-up changed while this one was saved; try again.")
+    raise Conflict(gettext("Your sign-up changed while this one was saved; try again."))
 
 
 def withdraw(shift: Shift, member: Member) -> None:
@@ -409,13 +410,13 @@ def sign_up_guest(shift: Shift, guest: GuestRsvp) -> ShiftSignup:
     """Sign a guest who confirmed their RSVP up for a shift of the same event."""
     event = event_of(shift)
     if guest.event_id != event.id:
-        raise NotFound("No such shift.")
+        raise NotFound(gettext("No such shift."))
     if guest.state != GOING:
-        raise Conflict("Confirm your place at the event first, then choose a shift.")
+        raise Conflict(gettext("Confirm your place at the event first, then choose a shift."))
     if event.status == "cancelled":
-        raise Conflict("This event is cancelled.")
+        raise Conflict(gettext("This event is cancelled."))
     if has_ended(shift):
-        raise Conflict("This shift is over.")
+        raise Conflict(gettext("This shift is over."))
     existing = guest_signup_of(shift, guest)
     if existing is not None:
         return existing
@@ -429,7 +430,9 @@ def sign_up_guest(shift: Shift, guest: GuestRsvp) -> ShiftSignup:
         db.session.rollback()  # the same click twice at once: the other one stands
         found = guest_signup_of(shift, guest)
         if found is None:
-            raise Conflict("Your sign-up changed while this one was saved; try again.") from None
+            raise Conflict(
+                gettext("Your sign-up changed while this one was saved; try again.")
+            ) from None
         return found
     db.session.refresh(shift)
     return signup

@@ -23,6 +23,7 @@ from __future__ import annotations
 import secrets
 from zoneinfo import ZoneInfo
 
+from flask_babel import gettext
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import update as sql_update
@@ -104,12 +105,12 @@ def queue(event: Event) -> list[tuple[int, Member | None, GuestRsvp | None]]:
 
 def _check_can_wait(event: Event) -> None:
     if event.status == "cancelled":
-        raise Conflict("This event is cancelled.")
+        raise Conflict(gettext("This event is cancelled."))
     if not _is_open(event):
-        raise Conflict("This event is over.")
+        raise Conflict(gettext("This event is over."))
     db.session.refresh(event)
     if not is_full(event):
-        raise Conflict("There are places left: say you are going instead.")
+        raise Conflict(gettext("There are places left: say you are going instead."))
 
 
 def _add(event: Event, **who) -> EventWaitlist:
@@ -122,7 +123,9 @@ def _add(event: Event, **who) -> EventWaitlist:
         db.session.rollback()
         found = db.session.scalar(select(EventWaitlist).filter_by(event_id=event.id, **who))
         if found is None:
-            raise Conflict("Your place changed while this one was saved; try again.") from None
+            raise Conflict(
+                gettext("Your place changed while this one was saved; try again.")
+            ) from None
         return found
     return entry
 
@@ -136,7 +139,7 @@ def join(event: Event, member: Member) -> EventWaitlist:
         select(Rsvp.response).where(Rsvp.event_id == event.id, Rsvp.member_id == member.id)
     )
     if going == GOING:
-        raise Conflict("You are already going.")
+        raise Conflict(gettext("You are already going."))
     _check_can_wait(event)
     return _add(event, member_id=member.id)
 
@@ -148,7 +151,7 @@ def join_guest(guest: GuestRsvp) -> EventWaitlist:
     if existing is not None:
         return existing
     if guest.state == GOING:
-        raise Conflict("You are already going.")
+        raise Conflict(gettext("You are already going."))
     _check_can_wait(event)
     if guest.state != PENDING:  # "I can come after all" from a cancelled RSVP
         guest.state = PENDING

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from flask_babel import gettext
 from sqlalchemy import select, update
 
 from ...extensions import db
@@ -102,7 +103,7 @@ def _new_block(text: str, **fields) -> Block:
         raise Invalid.on("target", str(error)) from None
     ours = our_base_url()
     if ours and blocks.BlockList(frozenset([target])).covers(f"{ours.rstrip('/')}/actor"):
-        raise Invalid.on("target", "That would block this node itself.")
+        raise Invalid.on("target", gettext("That would block this node itself."))
     return blocks.new_block(text, **fields)
 
 

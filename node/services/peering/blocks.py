@@ -28,6 +28,7 @@ from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
 import idna
+from flask_babel import gettext
 from sqlalchemy import select
 
 from ...extensions import db
@@ -205,7 +206,10 @@ def refuse_blocked(target: str | None) -> None:
         # acct:name@host or @name@host: the host is all that can be checked before a look-up.
         url = f"https://{text.removeprefix('acct:').lstrip('@').rpartition('@')[2]}/"
     if is_blocked(url):
-        raise Forbidden(f"{text} is blocked on this node.", {"target": ["It is blocked."]})
+        raise Forbidden(
+            gettext("%(text)s is blocked on this node.", text=text),
+            {"target": [gettext("It is blocked.")]},
+        )
 
 
 def blocks_sender(actor: str, headers: Iterable[tuple[str, str]]) -> bool:
@@ -267,7 +271,7 @@ def get(block_id: int) -> Block:
     """Return one block by its id (a 404 when there is none)."""
     found = db.session.get(Block, block_id)
     if found is None:
-        raise NotFound("There is no such block.")
+        raise NotFound(gettext("There is no such block."))
     return found
 
 
@@ -282,7 +286,7 @@ def find(text: str) -> Block:
         raise Invalid.on("target", str(error)) from None
     found = db.session.scalar(select(Block).where(Block.target == target))
     if found is None:
-        raise NotFound(f"{value} is not blocked.")
+        raise NotFound(gettext("%(value)s is not blocked.", value=value))
     return found
 
 
@@ -312,13 +316,16 @@ def new_block(
         raise Invalid.on("target", str(error)) from None
     for name, comment in (("public_comment", public_comment), ("private_comment", private_comment)):
         if len(comment or "") > MAX_COMMENT:
-            raise Invalid.on(name, f"Keep the comment to {MAX_COMMENT} characters.")
+            raise Invalid.on(
+                name,
+                gettext("Keep the comment to %(max_comment)s characters.", max_comment=MAX_COMMENT),
+            )
     if known is not None:
         if target in known:
-            raise Conflict(f"{target} is blocked already.")
+            raise Conflict(gettext("%(target)s is blocked already.", target=target))
         known.add(target)
     elif db.session.scalar(select(Block.id).where(Block.target == target)) is not None:
-        raise Conflict(f"{target} is blocked already.")
+        raise Conflict(gettext("%(target)s is blocked already.", target=target))
     who = by_name or (f"{by.display_name} <{by.email}>" if by is not None else "")
     block = Block(
         kind=kind,
@@ -362,7 +369,10 @@ def read_csv(text: str) -> list[CsvRow]:
     """Read a Mastodon domain-block export (header with or without '#'; blank rows left out)."""
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     if len(rows) > MAX_CSV_ROWS:
-        raise Invalid.on("file", f"A file may list at most {MAX_CSV_ROWS} blocks.")
+        raise Invalid.on(
+            "file",
+            gettext("A file may list at most %(max_csv_rows)s blocks.", max_csv_rows=MAX_CSV_ROWS),
+        )
     if not rows:
         return []
     header = [cell.strip().lower().lstrip("#") for cell in rows[0]]

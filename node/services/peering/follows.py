@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import bindparam, select
 
 from federation.feed import ACTIVITYSTREAMS_CONTEXT, DATA_INTEGRITY_CONTEXT
@@ -71,7 +72,9 @@ def follow(target: str) -> Following:
     blocks.refuse_blocked(peer.actor_id)
     following = db.session.scalar(select(Following).where(Following.peer_id == peer.id))
     if following is not None and following.state == ACCEPTED:
-        raise Conflict(f"This group already follows {peer.name or peer.actor_id}.")
+        raise Conflict(
+            gettext("This group already follows %(value)s.", value=peer.name or peer.actor_id)
+        )
     activity_id = new_activity_id()
     if following is None:
         following = Following(peer_id=peer.id, follow_activity_id=activity_id)
@@ -96,14 +99,14 @@ def find_following(target: str) -> Following:
             query.where((Peer.actor_id == text) | (Peer.handle == handle) | (Peer.url == text))
         )
     if found is None:
-        raise NotFound(f"This group does not follow {text}.")
+        raise NotFound(gettext("This group does not follow %(text)s.", text=text))
     return found
 
 
 def get_following(following_id: int) -> Following:
     found = db.session.get(Following, following_id)
     if found is None:
-        raise NotFound("This group does not follow that group.")
+        raise NotFound(gettext("This group does not follow that group."))
     return found
 
 
@@ -238,7 +241,7 @@ def followers_list(state: str | None = None) -> list[Follower]:
 def get_follower(follower_id: int) -> Follower:
     found = db.session.get(Follower, follower_id)
     if found is None:
-        raise NotFound("No such follower.")
+        raise NotFound(gettext("No such follower."))
     return found
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import and_, or_, select
 from sqlalchemy import delete as sql_delete
 
@@ -143,7 +144,7 @@ def twin_event(event_row_id: int, member: Member | None) -> TwinEvent:
     """Return one event of a twinned group (a 404 when it is not one)."""
     stored = db.session.scalar(_twin_events_query().where(RemoteObject.id == event_row_id))
     if stored is None:
-        raise NotFound("No such event of a twinned group.")
+        raise NotFound(gettext("No such event of a twinned group."))
     return _twin_event(stored, outgoing_of(member, stored.object_id))
 
 
@@ -159,13 +160,17 @@ def outgoing_of(member: Member | None, event_object_id: str) -> OutgoingRsvp | N
 
 def _check_answer(response: str, party_size: object, share: str) -> int:
     if response not in RESPONSE_TYPES:
-        raise Invalid.on("response", f"Choose one of: {', '.join(vocab.RSVP_RESPONSES)}.")
+        raise Invalid.on(
+            "response", gettext("Choose one of: %(join)s.", join=", ".join(vocab.RSVP_RESPONSES))
+        )
     if isinstance(party_size, bool) or not isinstance(party_size, int):
-        raise Invalid.on("party_size", "Give a whole number.")
+        raise Invalid.on("party_size", gettext("Give a whole number."))
     if not 1 <= party_size <= MAX_PARTY:
-        raise Invalid.on("party_size", f"Give a number from 1 to {MAX_PARTY}.")
+        raise Invalid.on(
+            "party_size", gettext("Give a number from 1 to %(max_party)s.", max_party=MAX_PARTY)
+        )
     if share not in SHARE_CHOICES:
-        raise Invalid.on("share", "Choose what to share.")
+        raise Invalid.on("share", gettext("Choose what to share."))
     return party_size
 
 
@@ -178,9 +183,9 @@ def send(member: Member, event_row_id: int, response: str, party_size: int, shar
     party_size = _check_answer(response, party_size, share)
     found = twin_event(event_row_id, member)
     if found.status == "cancelled":
-        raise Conflict("This event is cancelled.")
+        raise Conflict(gettext("This event is cancelled."))
     if found.is_over:
-        raise Conflict("This event is over.")
+        raise Conflict(gettext("This event is over."))
     share_name = share == "name"
     rsvp = found.rsvp
     if rsvp is not None and rsvp.state != CANCELLED:
@@ -228,7 +233,7 @@ def cancel(member: Member, event_row_id: int) -> OutgoingRsvp:
     found = twin_event(event_row_id, member)
     rsvp = found.rsvp
     if rsvp is None or rsvp.state == CANCELLED:
-        raise NotFound("You have not answered this event.")
+        raise NotFound(gettext("You have not answered this event."))
     _queue_undo(rsvp, found.peer)
     commit()
     return rsvp
@@ -302,7 +307,7 @@ def receive_answer(peer: Peer, activity: dict[str, Any]) -> bool:
         # An answer to an older revision (superseded since) is still ours to ignore.
         return answered.startswith(f"{current_group().base_url}/rsvps/")
     if rsvp.peer_id != peer.id:
-        raise Forbidden("Only the event's own group can answer this RSVP.")
+        raise Forbidden(gettext("Only the event's own group can answer this RSVP."))
     if rsvp.state == CANCELLED:
         return True
     if activity["type"] == "Accept":

@@ -27,6 +27,7 @@ from datetime import datetime
 from html import escape, unescape
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import select, update
 
 from federation.feed import NAMESPACE
@@ -72,7 +73,7 @@ def get(twin_id: int) -> Twinning:
     """Return one twinning by its id (a 404 when there is none)."""
     found = db.session.get(Twinning, twin_id)
     if found is None:
-        raise NotFound("No such twinning.")
+        raise NotFound(gettext("No such twinning."))
     return found
 
 
@@ -88,7 +89,7 @@ def find(target: str) -> Twinning:
         .where((Peer.actor_id == text) | (Peer.handle == handle) | (Peer.url == text))
     )
     if found is None:
-        raise NotFound(f"This group has no twinning with {text}.")
+        raise NotFound(gettext("This group has no twinning with %(text)s.", text=text))
     return found
 
 
@@ -136,9 +137,11 @@ def candidates() -> list[Peer]:
 def _clean_note(note: str | None) -> str:
     note = (note or "").strip()
     if len(note) > NOTE_MAX:
-        raise Invalid.on("note", f"Keep the note to {NOTE_MAX} characters.")
+        raise Invalid.on(
+            "note", gettext("Keep the note to %(note_max)s characters.", note_max=NOTE_MAX)
+        )
     if CONTROL_CHARS.search(note):
-        raise Invalid.on("note", "Must not contain control characters.")
+        raise Invalid.on("note", gettext("Must not contain control characters."))
     return note
 
 
@@ -146,21 +149,34 @@ def propose(target: str, note: str = "", *, by: Member | None = None) -> Twinnin
     """Propose twinning to the group at ``target`` (handle or actor URL) and tell it."""
     text = (target or "").strip()
     if not text:
-        raise Invalid.on("target", "Give the group's handle or actor URL.")
+        raise Invalid.on("target", gettext("Give the group's handle or actor URL."))
     if len(text) > TARGET_MAX:
-        raise Invalid.on("target", "That is too long for a handle or URL.")
+        raise Invalid.on("target", gettext("That is too long for a handle or URL."))
     note = _clean_note(note)
     blocks.refuse_blocked(text)
     peer = peers.resolve(text)  # a PeerError names the target field
     if not peer.is_branchline or peer.actor_type != "Group":
-        raise Invalid.on("target", "Only Branchline groups can twin: that actor publishes no feed.")
+        raise Invalid.on(
+            "target", gettext("Only Branchline groups can twin: that actor publishes no feed.")
+        )
     twin = of_peer(peer)
     if twin is not None and twin.state == ACTIVE:
-        raise Conflict(f"This group is already twinned with {peer.name or peer.actor_id}.")
+        raise Conflict(
+            gettext(
+                "This group is already twinned with %(value)s.", value=peer.name or peer.actor_id
+            )
+        )
     if twin is not None and twin.state == PROPOSED:
-        raise Conflict(f"This group has already proposed twinning to {peer.name}.")
+        raise Conflict(
+            gettext("This group has already proposed twinning to %(name)s.", name=peer.name)
+        )
     if twin is not None and twin.state == INCOMING:
-        raise Conflict(f"{peer.name or peer.actor_id} has already proposed: accept its proposal.")
+        raise Conflict(
+            gettext(
+                "%(value)s has already proposed: accept its proposal.",
+                value=peer.name or peer.actor_id,
+            )
+        )
     group = current_group()
     now = utcnow_whole_seconds()
     relationship = {
@@ -190,7 +206,7 @@ def propose(target: str, note: str = "", *, by: Member | None = None) -> Twinnin
 def accept(twin: Twinning, *, by: Member | None = None) -> Twinning:
     """Accept a proposal made to this group: twin, and tell the proposer."""
     if twin.state != INCOMING:
-        raise Conflict("Only a proposal waiting for this group's answer can be accepted.")
+        raise Conflict(gettext("Only a proposal waiting for this group's answer can be accepted."))
     _answer(twin, "Accept", by)
     twin.state = ACTIVE
     _ensure_following(twin.peer)
@@ -202,7 +218,7 @@ def accept(twin: Twinning, *, by: Member | None = None) -> Twinning:
 def decline(twin: Twinning, *, by: Member | None = None) -> Twinning:
     """Turn down a proposal made to this group, and tell the proposer."""
     if twin.state != INCOMING:
-        raise Conflict("Only a proposal waiting for this group's answer can be declined.")
+        raise Conflict(gettext("Only a proposal waiting for this group's answer can be declined."))
     _answer(twin, "Reject", by)
     twin.state = DECLINED
     commit()
@@ -212,9 +228,9 @@ def decline(twin: Twinning, *, by: Member | None = None) -> Twinning:
 def end(twin: Twinning, *, by: Member | None = None) -> Twinning:
     """End a twinning (or withdraw this group's proposal), and tell the other group."""
     if twin.state == INCOMING:
-        raise Conflict("Decline the proposal instead.")
+        raise Conflict(gettext("Decline the proposal instead."))
     if twin.state not in (PROPOSED, ACTIVE):
-        raise Conflict("This twinning is not active.")
+        raise Conflict(gettext("This twinning is not active."))
     # Undo what this group itself said: its Offer if it proposed, else its Accept.
     if twin.direction == "outgoing":
         own = {"id": twin.offer_activity_id, "type": "Offer", "object": twin.relationship_id}
@@ -364,12 +380,14 @@ def _receive_offer(peer: Peer, activity: dict[str, Any]) -> bool:
     if obj.get("object") != outbound.actor_id():
         return True  # a proposal to another group, seen because we follow the proposer
     if obj.get("subject") != peer.actor_id:
-        raise Forbidden("A twinning proposal must come from the group that proposes.")
+        raise Forbidden(gettext("A twinning proposal must come from the group that proposes."))
     relationship_id = obj.get("id")
     if not isinstance(relationship_id, str) or not same_origin(relationship_id, peer.actor_id):
-        raise Invalid.on("object", "The relationship's id is not on the proposer's server.")
+        raise Invalid.on(
+            "object", gettext("The relationship's id is not on the proposer's server.")
+        )
     if not peer.is_branchline:
-        raise Forbidden("Only Branchline groups can twin.")
+        raise Forbidden(gettext("Only Branchline groups can twin."))
     twin = of_peer(peer)
     if twin is not None and twin.offer_activity_id == activity["id"]:
         return True  # the same proposal again
@@ -415,7 +433,7 @@ def _receive_answer(peer: Peer, activity: dict[str, Any]) -> bool:
     if target is None:
         return False
     if target != peer.actor_id:
-        raise Forbidden("Only the group a proposal was made to can answer it.")
+        raise Forbidden(gettext("Only the group a proposal was made to can answer it."))
     twin = of_peer(peer)
     if twin is None or twin.state != PROPOSED or twin.offer_activity_id != offer_id:
         return True  # answered already, or withdrawn meanwhile

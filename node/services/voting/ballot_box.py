@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import exists, func, insert, select
 from sqlalchemy import update as sql_update
 
@@ -65,7 +66,7 @@ def put_paper(
         )
         if changed.rowcount != 1:
             db.session.rollback()
-            raise Conflict("You have already voted in this ballot, and that vote stands.")
+            raise Conflict(gettext("You have already voted in this ballot, and that vote stands."))
     else:
         row = {
             "ballot_id": ballot.id,
@@ -80,7 +81,9 @@ def put_paper(
 
 def _require_sealed(ballot: Ballot) -> None:
     if not ballot.sealed:
-        raise NotFound("This ballot has no ballot box: it was set up before papers were sealed.")
+        raise NotFound(
+            gettext("This ballot has no ballot box: it was set up before papers were sealed.")
+        )
 
 
 def trackers(
@@ -95,7 +98,7 @@ def trackers(
             select(BallotVoter.tracker).where(*where, BallotVoter.tracker == wanted)
         )
         if found is None:
-            raise NotFound("No paper in this ballot box has that tracker.")
+            raise NotFound(gettext("No paper in this ballot box has that tracker."))
         return Page(items=[found], page=1, per_page=per_page, total=1)
     total = db.session.scalar(select(func.count()).select_from(BallotVoter).where(*where))
     # Sorted by tracker, never by when it was cast: the listing says nothing of the order.
@@ -113,7 +116,7 @@ def opened_papers(ballot: Ballot, page: int = 1, per_page: int = 100) -> Page[di
     """Return a page of a counted ballot's opened papers, in the count's shuffled order."""
     _require_sealed(ballot)
     if ballot.counted_at is None:
-        raise Forbidden("The opened papers are published when the tellers have counted.")
+        raise Forbidden(gettext("The opened papers are published when the tellers have counted."))
     where = [BallotOpened.ballot_id == ballot.id]
     total = db.session.scalar(select(func.count()).select_from(BallotOpened).where(*where))
     rows = db.session.execute(
@@ -163,14 +166,14 @@ def count_sealed(ballot: Ballot, private_key: bytes | None) -> Ballot:
     vote in, its key never dealt); it is used here and never stored.
     """
     if ballot.closed_at is None or ballot.counted_at is not None:
-        raise Conflict("Only a closed ballot not yet counted can be counted.")
+        raise Conflict(gettext("Only a closed ballot not yet counted can be counted."))
     rows = db.session.execute(
         select(BallotVoter.sealed_paper, BallotVoter.tracker).where(
             BallotVoter.ballot_id == ballot.id, BallotVoter.sealed_paper.is_not(None)
         )
     ).all()
     if rows and private_key is None:
-        raise Conflict("This ballot's papers need its key to be opened.")
+        raise Conflict(gettext("This ballot's papers need its key to be opened."))
     box = sealing.opener(private_key) if private_key is not None else None
     del private_key  # the box holds what it needs; drop our reference at once
     opened = [sealing.open_paper(box, sealed) for sealed, _ in rows] if box else []

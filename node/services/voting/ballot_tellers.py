@@ -26,9 +26,11 @@ import secrets
 from collections.abc import Iterable
 from typing import Any
 
-from flask_babel import ngettext
+from flask_babel import gettext, ngettext
 from sqlalchemy import delete, select
 from sqlalchemy import update as sql_update
+
+from schemas.wording import N_
 
 from ...extensions import db
 from ...models import Ballot, BallotTeller, Member, utcnow
@@ -37,13 +39,15 @@ from ..organising.records import commit
 from . import ballot_box, sealing
 
 MAX_TELLERS = 9
-NOT_DEALT = "This ballot cannot open until its tellers have kept their codes."
-NOT_A_TELLER = "Only this ballot's tellers can do that."
+NOT_DEALT = N_("This ballot cannot open until its tellers have kept their codes.")
+NOT_A_TELLER = N_("Only this ballot's tellers can do that.")
 
 
 def _require_sealed(ballot: Ballot) -> None:
     if not ballot.sealed:
-        raise NotFound("This ballot has no tellers: it was set up before papers were sealed.")
+        raise NotFound(
+            gettext("This ballot has no tellers: it was set up before papers were sealed.")
+        )
 
 
 def _active(member_ids: Iterable[int]) -> dict[int, Member]:
@@ -55,7 +59,7 @@ def _active(member_ids: Iterable[int]) -> dict[int, Member]:
 
 
 def not_a_member(member_id: int) -> str:
-    return f"No active member has the id {member_id}."
+    return gettext("No active member has the id %(value)s.", value=member_id)
 
 
 def problems(member_ids: Iterable[int]) -> list[str]:
@@ -72,11 +76,13 @@ def name_tellers(
     _require_sealed(ballot)
     ids = list(member_ids)
     if not ids:
-        raise Invalid.on("tellers", "Name at least one teller.")
+        raise Invalid.on("tellers", gettext("Name at least one teller."))
     if len(ids) > MAX_TELLERS:
-        raise Invalid.on("tellers", f"Name at most {MAX_TELLERS} tellers.")
+        raise Invalid.on(
+            "tellers", gettext("Name at most %(max_tellers)s tellers.", max_tellers=MAX_TELLERS)
+        )
     if len(set(ids)) != len(ids):
-        raise Invalid.on("tellers", "Name each teller once.")
+        raise Invalid.on("tellers", gettext("Name each teller once."))
     found = _active(ids)
     missing = [i for i in ids if i not in found]
     if missing:
@@ -116,7 +122,7 @@ def _claim_before_deal(ballot: Ballot) -> None:
     )
     if claimed.rowcount != 1:
         db.session.rollback()
-        raise Conflict("This ballot's key has been dealt: its tellers are fixed.")
+        raise Conflict(gettext("This ballot's key has been dealt: its tellers are fixed."))
 
 
 def _teller(ballot: Ballot, member: Member) -> BallotTeller:
@@ -127,7 +133,7 @@ def _teller(ballot: Ballot, member: Member) -> BallotTeller:
         )
     )
     if teller is None:
-        raise Forbidden(NOT_A_TELLER)
+        raise Forbidden(gettext(NOT_A_TELLER))
     return teller
 
 
@@ -192,9 +198,11 @@ def confirm_code(ballot: Ballot, member: Member, code: str) -> Ballot:
     teller = _teller(ballot, member)
     private = _read_code(code)
     if teller.teller_key is None:
-        raise Conflict("Take your teller code first.")
+        raise Conflict(gettext("Take your teller code first."))
     if sealing.teller_public(private).hex() != teller.teller_key:
-        raise Invalid.on("code", "That is not the teller code you were given for this ballot.")
+        raise Invalid.on(
+            "code", gettext("That is not the teller code you were given for this ballot.")
+        )
     _claim_before_deal(ballot)
     teller.confirmed_at = utcnow()
     db.session.flush()
@@ -232,23 +240,23 @@ def _open_share(ballot: Ballot, teller: BallotTeller, private: bytes, field: str
     try:
         share = sealing.open_share(private, teller.sealed_share or b"")
     except sealing.ShareError:
-        raise Invalid.on(field, "That code does not open this teller's share.") from None
+        raise Invalid.on(field, gettext("That code does not open this teller's share.")) from None
     expected = sealing.commitment(bytes.fromhex(ballot.key_salt or ""), share)
     if share.index != teller.position or not secrets.compare_digest(
         expected, teller.commitment or ""
     ):
-        raise Invalid.on(field, "That share is not the one dealt to this teller.")
+        raise Invalid.on(field, gettext("That share is not the one dealt to this teller."))
     return share
 
 
 def _check_countable(ballot: Ballot) -> None:
     _require_sealed(ballot)
     if ballot.counted_at is not None:
-        raise Conflict("This ballot has been counted.")
+        raise Conflict(gettext("This ballot has been counted."))
     if ballot.closed_at is None:
-        raise Conflict("Shares are given after the ballot closes, not before.")
+        raise Conflict(gettext("Shares are given after the ballot closes, not before."))
     if ballot.public_key is None:
-        raise Conflict(NOT_DEALT)
+        raise Conflict(gettext(NOT_DEALT))
 
 
 def _claim_count(ballot: Ballot) -> None:
@@ -260,7 +268,7 @@ def _claim_count(ballot: Ballot) -> None:
     )
     if claimed.rowcount != 1:
         db.session.rollback()
-        raise Conflict("This ballot has been counted.")
+        raise Conflict(gettext("This ballot has been counted."))
 
 
 def submit_share(ballot: Ballot, member: Member, code: str) -> Ballot:
@@ -268,7 +276,7 @@ def submit_share(ballot: Ballot, member: Member, code: str) -> Ballot:
     teller = _teller(ballot, member)
     _check_countable(ballot)
     if teller.submitted_at is not None:
-        raise Conflict("You have already given your share for this ballot.")
+        raise Conflict(gettext("You have already given your share for this ballot."))
     share = _open_share(ballot, teller, _read_code(code), "code")
     _claim_count(ballot)
     given = db.session.execute(
@@ -278,7 +286,7 @@ def submit_share(ballot: Ballot, member: Member, code: str) -> Ballot:
     )
     if given.rowcount != 1:
         db.session.rollback()
-        raise Conflict("You have already given your share for this ballot.")
+        raise Conflict(gettext("You have already given your share for this ballot."))
     db.session.expire(ballot, ["tellers"])
     db.session.expire(teller)
     shares = [
@@ -306,9 +314,16 @@ def count_with_codes(ballot: Ballot, codes: Iterable[str]) -> Ballot:
         private = _read_code(code, "codes")
         teller = by_key.get(sealing.teller_public(private).hex())
         if teller is None:
-            raise Invalid.on("codes", "One of those codes is not one of this ballot's tellers'.")
+            raise Invalid.on(
+                "codes", gettext("One of those codes is not one of this ballot's tellers'.")
+            )
         if teller.position in shares:
-            raise Invalid.on("codes", f"{teller.display_name}'s code was given twice.")
+            raise Invalid.on(
+                "codes",
+                gettext(
+                    "%(display_name)s's code was given twice.", display_name=teller.display_name
+                ),
+            )
         shares[teller.position] = _open_share(ballot, teller, private, "codes")
     k = ballot.tellers_needed or 1
     if len(shares) < k:

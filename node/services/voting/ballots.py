@@ -18,11 +18,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask_babel import gettext
 from sqlalchemy import exists, func, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import selectinload
 
 from schemas import vocab
+from schemas.wording import N_
 
 from ...extensions import db
 from ...models import Ballot, BallotOption, BallotPaper, BallotVoter, Candidate, Member, utcnow
@@ -86,16 +88,16 @@ def get(ballot_id: int, viewer: Member | None) -> Ballot:
         select(Ballot).options(selectinload(Ballot.options)).where(Ballot.id == ballot_id)
     )
     if ballot is None or not may_see(ballot, viewer):
-        raise NotFound("No such ballot.")
+        raise NotFound(gettext("No such ballot."))
     return ballot
 
 
 def result(ballot: Ballot) -> dict[str, Any]:
     """Return the count of a closed ballot; before the close there is none to see."""
     if ballot.closed_at is None:
-        raise Forbidden("The result is hidden until the ballot closes.")
+        raise Forbidden(gettext("The result is hidden until the ballot closes."))
     if not has_result(ballot):
-        raise Forbidden("The result is hidden until the tellers have counted the papers.")
+        raise Forbidden(gettext("The result is hidden until the tellers have counted the papers."))
     found = json.loads(ballot.result or "{}")
     eligible = ballot.eligible_count or 0
     return {
@@ -160,7 +162,7 @@ def _with_times(data: dict[str, Any]) -> dict[str, Any]:
 
 # An opening typed as "now" is a minute old when the form arrives: that is not a surprise.
 PAST_OPENING_GRACE = timedelta(minutes=10)
-CLOSES_IN_THE_PAST = "Must be in the future."
+CLOSES_IN_THE_PAST = N_("Must be in the future.")
 
 
 @dataclass(frozen=True)
@@ -229,10 +231,10 @@ def problems(
     errors: dict[str, list[str]] = {}
     closes = None if "closes_at" in unreadable else _in_utc(data.get("closes_at"))
     if closes is not None and closes <= utcnow():
-        errors["closes_at"] = [CLOSES_IN_THE_PAST]
+        errors["closes_at"] = [gettext(CLOSES_IN_THE_PAST)]
     candidate_id = data.get("candidate_id")
     if candidate_id is not None and db.session.get(Candidate, candidate_id) is None:
-        errors["candidate_id"] = ["No candidate has that id."]
+        errors["candidate_id"] = [gettext("No candidate has that id.")]
     strangers = ballot_tellers.problems(data.get("tellers") or [])
     if strangers:
         errors["tellers"] = strangers
@@ -254,29 +256,31 @@ def create(data: dict[str, Any], by: Member | None) -> Ballot:
     _check_times(data["opens_at"], data["closes_at"], data["freeze_at"], new=True)
     candidate_id = data.get("candidate_id")
     if candidate_id is not None and db.session.get(Candidate, candidate_id) is None:
-        raise Invalid.on("candidate_id", "No candidate has that id.")
+        raise Invalid.on("candidate_id", gettext("No candidate has that id."))
     ballot = Ballot(**data, sealed=True, created_by_id=by.id if by else None)
     ballot.options = [BallotOption(position=i, label=label) for i, label in enumerate(labels)]
     if tellers:
         ballot_tellers.name_tellers(ballot, tellers, tellers_needed, save=False)
     elif tellers_needed is not None:
-        raise Invalid.on("tellers", "Name the tellers as well as how many must count.")
+        raise Invalid.on("tellers", gettext("Name the tellers as well as how many must count."))
     db.session.add(ballot)
     commit()
     return ballot
 
 
-FREEZE_AFTER_OPENING = "Must not be after the opening time: the roll is fixed before voting starts."
+FREEZE_AFTER_OPENING = N_(
+    "Must not be after the opening time: the roll is fixed before voting starts."
+)
 
 
 def _check_times(opens: datetime, closes: datetime, freeze: datetime, *, new: bool) -> None:
     if closes <= opens:
-        raise Invalid.on("closes_at", "Must be after the opening time.")
+        raise Invalid.on("closes_at", gettext("Must be after the opening time."))
     if freeze > opens:
         # The roll is fixed before voting starts: nobody can join, vote, leave and come back.
-        raise Invalid.on("freeze_at", FREEZE_AFTER_OPENING)
+        raise Invalid.on("freeze_at", gettext(FREEZE_AFTER_OPENING))
     if closes <= utcnow():
-        raise Invalid.on("closes_at", CLOSES_IN_THE_PAST)
+        raise Invalid.on("closes_at", gettext(CLOSES_IN_THE_PAST))
 
 
 def update(ballot: Ballot, data: dict[str, Any]) -> Ballot:
@@ -294,7 +298,7 @@ def update(ballot: Ballot, data: dict[str, Any]) -> Ballot:
         if not data:
             return ballot
     if state(ballot) != "scheduled":
-        raise Conflict("This ballot has opened: its terms can no longer change.")
+        raise Conflict(gettext("This ballot has opened: its terms can no longer change."))
     for key in ("opens_at", "closes_at", "freeze_at"):
         if key in data:
             data[key] = _in_utc(data[key])
@@ -310,7 +314,7 @@ def update(ballot: Ballot, data: dict[str, Any]) -> Ballot:
     )
     if changed.rowcount != 1:
         db.session.rollback()
-        raise Conflict("This ballot has opened: its terms can no longer change.")
+        raise Conflict(gettext("This ballot has opened: its terms can no longer change."))
     commit()
     return ballot
 
@@ -318,9 +322,9 @@ def update(ballot: Ballot, data: dict[str, Any]) -> Ballot:
 def delete(ballot: Ballot) -> None:
     """Remove a ballot nobody has voted in (a mistake, caught before it mattered)."""
     if db.session.scalar(select(exists().where(BallotVoter.ballot_id == ballot.id))):
-        raise Conflict("Members have voted in this ballot, so it can't be deleted.")
+        raise Conflict(gettext("Members have voted in this ballot, so it can't be deleted."))
     if ballot.closed_at is not None:
-        raise Conflict("This ballot is closed; its result stays on record.")
+        raise Conflict(gettext("This ballot is closed; its result stays on record."))
     db.session.delete(ballot)
     commit()
 
@@ -332,11 +336,11 @@ def close(ballot: Ballot, *, early: bool = False) -> Ballot:
     """Count and close a ballot: when its time is up, or before that if ``early``."""
     now = utcnow()
     if ballot.closed_at is not None:
-        raise Conflict("This ballot is already closed.")
+        raise Conflict(gettext("This ballot is already closed."))
     if now < ballot.opens_at:
-        raise Conflict("This ballot has not opened yet; change or delete it instead.")
+        raise Conflict(gettext("This ballot has not opened yet; change or delete it instead."))
     if now < ballot.closes_at and not early:
-        raise Conflict("This ballot is still open.")
+        raise Conflict(gettext("This ballot is still open."))
     claimed = db.session.execute(
         sql_update(Ballot)
         .where(Ballot.id == ballot.id, Ballot.closed_at.is_(None))
@@ -344,7 +348,7 @@ def close(ballot: Ballot, *, early: bool = False) -> Ballot:
     )
     if claimed.rowcount != 1:
         db.session.rollback()
-        raise Conflict("This ballot is already closed.")
+        raise Conflict(gettext("This ballot is already closed."))
     if now < ballot.closes_at:
         ballot.closes_at = now  # closed early: it was open until now
     if ballot.sealed:

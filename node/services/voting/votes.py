@@ -48,10 +48,13 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload, with_expression
+
+from schemas.wording import N_
 
 from ...extensions import db
 from ...keys import ballot_key
@@ -109,7 +112,7 @@ def for_voting(ballot_id: int, viewer: Member) -> Ballot:
     """Fetch a ballot to vote in, with the number of its options but not the options."""
     ballot = db.session.scalar(_FOR_VOTING, {"ballot_id": ballot_id})
     if ballot is None or not may_see(ballot, viewer):
-        raise NotFound("No such ballot.")
+        raise NotFound(gettext("No such ballot."))
     return ballot
 
 
@@ -145,7 +148,7 @@ def papers(
     if ballot.sealed:
         return ballot_box.opened_papers(ballot, page, per_page)
     if ballot.closed_at is None:
-        raise Forbidden("The papers are published when the ballot closes.")
+        raise Forbidden(gettext("The papers are published when the ballot closes."))
     where = [BallotPaper.ballot_id == ballot.id]
     if receipt:
         where.append(BallotPaper.receipt == receipt_part(receipt))
@@ -164,9 +167,9 @@ def papers(
 # --- voting --------------------------------------------------------------------------------
 
 
-ALREADY_VOTED = "You have already voted in this ballot."
-CANNOT_CHANGE = "You have already voted in this ballot, and votes can't be changed."
-NOT_YOUR_CODE = "That is not the receipt code you were given for this ballot."
+ALREADY_VOTED = N_("You have already voted in this ballot.")
+CANNOT_CHANGE = N_("You have already voted in this ballot, and votes can't be changed.")
+NOT_YOUR_CODE = N_("That is not the receipt code you were given for this ballot.")
 
 
 def _check_choices(ballot: Ballot, choices: list[int]) -> list[int]:
@@ -205,17 +208,17 @@ def check_may_vote(ballot: Ballot, member: Member, choices: list[int]) -> None:
     _check_choices(ballot, choices)
     _check_open(ballot, member)
     if not ballot.allow_change and has_voted(ballot, member):
-        raise Conflict(CANNOT_CHANGE)
+        raise Conflict(gettext(CANNOT_CHANGE))
 
 
 def _check_open(ballot: Ballot, member: Member) -> None:
     where = state(ballot, utcnow())
     if where == "scheduled":
-        raise Conflict("This ballot is not open yet.")
+        raise Conflict(gettext("This ballot is not open yet."))
     if where == "waiting_for_tellers":
-        raise Conflict(ballot_tellers.NOT_DEALT)
+        raise Conflict(gettext(ballot_tellers.NOT_DEALT))
     if where != "open":
-        raise Conflict("This ballot has closed.")
+        raise Conflict(gettext("This ballot has closed."))
     reason = ineligibility(ballot, member)
     if reason:
         raise Forbidden(reason)
@@ -236,7 +239,7 @@ def cast(
         if record is not None:
             return _change(ballot, member, record, choices, receipt_code)
     if receipt_code:
-        raise Forbidden(NOT_YOUR_CODE)
+        raise Forbidden(gettext(NOT_YOUR_CODE))
     receipt, secret = _new_code()
     # Core inserts: two rows need no unit of work (nor anything loaded back).
     try:
@@ -248,7 +251,7 @@ def cast(
         # This address has voted already (perhaps as an earlier member), or their other
         # vote got in first: the voter key.
         db.session.rollback()
-        raise Conflict(ALREADY_VOTED if ballot.allow_change else CANNOT_CHANGE) from None
+        raise Conflict(gettext(ALREADY_VOTED if ballot.allow_change else CANNOT_CHANGE)) from None
     paper = {
         "ballot_id": ballot.id,
         "receipt": receipt,
@@ -266,7 +269,7 @@ def _cast_sealed(
 ) -> Receipt:
     if code:
         raise Invalid.on(
-            "receipt_code", "This ballot is sealed: a change needs only your own log-in."
+            "receipt_code", gettext("This ballot is sealed: a change needs only your own log-in.")
         )
     change = False
     if ballot.allow_change:
@@ -275,7 +278,13 @@ def _cast_sealed(
             if record.member_id != member.id:
                 # Cast under an earlier membership with this address: it stands.
                 raise Conflict(
-                    f"{ALREADY_VOTED} That vote was cast before you last joined, and stands."
+                    gettext(
+                        (
+                            "%(already_voted)s That vote was cast before you last "
+                            "joined, and stands."
+                        ),
+                        already_voted=gettext(ALREADY_VOTED),
+                    )
                 )
             change = True
     try:
@@ -284,7 +293,7 @@ def _cast_sealed(
     except IntegrityError:
         # This address has voted already, or their other vote got in first: the voter key.
         db.session.rollback()
-        raise Conflict(ALREADY_VOTED if ballot.allow_change else CANNOT_CHANGE) from None
+        raise Conflict(gettext(ALREADY_VOTED if ballot.allow_change else CANNOT_CHANGE)) from None
     _still_open(ballot)
     db.session.commit()
     return Receipt(found, None, changed=change, tracker=found)
@@ -294,21 +303,28 @@ def _change(
     ballot: Ballot, member: Member, record: BallotVoter, choices: list[int], code: str | None
 ) -> Receipt:
     if not ballot.allow_change:
-        raise Conflict(CANNOT_CHANGE)
+        raise Conflict(gettext(CANNOT_CHANGE))
     if record.member_id != member.id:
         # Cast under an earlier membership with this address: joining again restores nothing.
-        raise Conflict(f"{ALREADY_VOTED} That vote was cast before you last joined, and stands.")
+        raise Conflict(
+            gettext(
+                ("%(already_voted)s That vote was cast before you last joined, and stands."),
+                already_voted=gettext(ALREADY_VOTED),
+            )
+        )
     if not code:
         raise Conflict(
-            "You have already voted. To change your vote, give the receipt code you were given."
+            gettext(
+                "You have already voted. To change your vote, give the receipt code you were given."
+            )
         )
     receipt, _, secret = _normal_code(code).partition("-")
     paper = db.session.get(BallotPaper, (ballot.id, receipt))
     if paper is None:
-        raise Forbidden(NOT_YOUR_CODE)
+        raise Forbidden(gettext(NOT_YOUR_CODE))
     tag = _owner_tag(ballot.id, paper.receipt, record.voter, member.id, secret)
     if not hmac.compare_digest(paper.owner_tag, tag):
-        raise Forbidden(NOT_YOUR_CODE)
+        raise Forbidden(gettext(NOT_YOUR_CODE))
     changed = db.session.execute(
         sql_update(BallotPaper)
         .where(
@@ -320,7 +336,7 @@ def _change(
     )
     if changed.rowcount != 1:
         db.session.rollback()
-        raise Forbidden(NOT_YOUR_CODE)
+        raise Forbidden(gettext(NOT_YOUR_CODE))
     _still_open(ballot)
     db.session.commit()
     return Receipt(paper.receipt, f"{paper.receipt}-{secret}", changed=True)
@@ -339,4 +355,4 @@ def _still_open(ballot: Ballot) -> None:
     closed_at, closes_at = db.session.execute(_STILL_OPEN, {"ballot_id": ballot.id}).one()
     if closed_at is not None or closes_at <= utcnow():
         db.session.rollback()
-        raise Conflict("This ballot has closed.")
+        raise Conflict(gettext("This ballot has closed."))

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from marshmallow import ValidationError
 
 from schemas import vocab
 from schemas.ballots import BallotIn, VoteIn
+from schemas.wording import N_
 
 from ...auth import current_member, role_required
 from ...models import Ballot
@@ -73,9 +75,9 @@ def ballot(ballot_id: int):
     return _ballot_page(ballots.get(ballot_id, current_member()))
 
 
-EMPTY_PAPER = "Choose before casting your vote: nothing is chosen."
-EMPTY_YES_NO = "Choose Yes, No or Abstain before casting your vote: nothing is chosen."
-ABSTAIN_AND_CHOOSE = "Either choose or abstain, not both."
+EMPTY_PAPER = N_("Choose before casting your vote: nothing is chosen.")
+EMPTY_YES_NO = N_("Choose Yes, No or Abstain before casting your vote: nothing is chosen.")
+ABSTAIN_AND_CHOOSE = N_("Either choose or abstain, not both.")
 
 
 def _posted_form(ballot: Ballot) -> dict[str, Any]:
@@ -112,20 +114,26 @@ def _marked(ballot: Ballot, marks: Any) -> list[int]:
         try:
             return [int(v) for v in marks]
         except ValueError:
-            raise ValidationError({"choices": ["Choose among the options shown."]}) from None
+            raise ValidationError(
+                {"choices": [gettext("Choose among the options shown.")]}
+            ) from None
     ranks: dict[int, int] = {}
     for option in ballot.options:
         value = marks.get(str(option.position), "")
         if not value:
             continue
         if not value.isdigit() or not 1 <= int(value) <= len(ballot.options):
-            raise ValidationError({"choices": ["Give each rank as a number from the list."]})
+            raise ValidationError(
+                {"choices": [gettext("Give each rank as a number from the list.")]}
+            )
         if int(value) in ranks:
-            raise ValidationError({"choices": ["Give each rank to one candidate only."]})
+            raise ValidationError({"choices": [gettext("Give each rank to one candidate only.")]})
         ranks[int(value)] = option.position
     order = sorted(ranks)
     if order != list(range(1, len(order) + 1)):
-        raise ValidationError({"choices": ["Number your preferences 1, 2, 3… without gaps."]})
+        raise ValidationError(
+            {"choices": [gettext("Number your preferences 1, 2, 3… without gaps.")]}
+        )
     return [ranks[rank] for rank in order]
 
 
@@ -182,9 +190,9 @@ def papers(ballot_id: int):
     found = ballots.get(ballot_id, viewer)
     if not ballots.has_result(found):
         if found.sealed and found.closed_at is not None:
-            flash("The papers are published when the tellers have counted them.", "info")
+            flash(gettext("The papers are published when the tellers have counted them."), "info")
         else:
-            flash("The papers are published when the ballot closes.", "info")
+            flash(gettext("The papers are published when the ballot closes."), "info")
         return redirect(url_for("ballots.ballot", ballot_id=found.id))
     if found.sealed:
         # Opened papers in the count's shuffled order: nothing beside them to look up.
@@ -231,11 +239,11 @@ def _posted_tellers() -> dict[str, Any]:
     try:
         found["tellers"] = [int(v) for v in request.form.getlist("tellers") if v.strip()]
     except ValueError:
-        raise ValidationError({"tellers": ["Pick the tellers from the list."]}) from None
+        raise ValidationError({"tellers": [gettext("Pick the tellers from the list.")]}) from None
     needed = request.form.get("tellers_needed", "").strip()
     if needed:
         if not needed.isdigit():
-            raise ValidationError({"tellers_needed": ["Give a whole number, such as 2."]})
+            raise ValidationError({"tellers_needed": [gettext("Give a whole number, such as 2.")]})
         found["tellers_needed"] = int(needed)
     return found
 
@@ -256,7 +264,7 @@ def _read_ballot() -> tuple[dict[str, Any], Errors]:
         parsed = {**(exc.valid_data if isinstance(exc.valid_data, dict) else {}), **tellers}
         errors = {**flatten(exc.messages), **errors}
     if not tellers.get("tellers") and "tellers" not in errors:
-        errors["tellers"] = ["Pick at least one teller."]
+        errors["tellers"] = [gettext("Pick at least one teller.")]
     unparsed = set(errors) - set(parsed)
     errors = merge_errors(errors, ballots.problems(parsed, unreadable=unparsed))
     return data, errors
@@ -328,12 +336,17 @@ def new():
         created = ballots.create(data, current_member())
     except ServiceError as exc:
         return _form(values, service_errors(exc), exc.status)
-    flash("Ballot set up. It opens once every teller has taken and kept their code.", "success")
+    flash(
+        gettext("Ballot set up. It opens once every teller has taken and kept their code."),
+        "success",
+    )
     if created.tellers_needed == 1:
         flash(
-            "Warning: one teller alone can open the papers, so that teller can read every "
-            "paper and how each member voted. Name more tellers and need two of them to "
-            "prevent it.",
+            gettext(
+                "Warning: one teller alone can open the papers, so that "
+                "teller can read every paper and how each member voted. Name "
+                "more tellers and need two of them to prevent it."
+            ),
             "error",
         )
     return redirect(url_for("ballots.ballot", ballot_id=created.id))
@@ -346,7 +359,7 @@ def close(ballot_id: int):
     found = ballots.get(ballot_id, current_member())
     if request.method == "GET" or request.form.get("confirm") != "yes":
         if ballots.state(found) not in ("open", "closing", "waiting_for_tellers"):
-            flash("Only a ballot that has opened and not closed can be closed.", "error")
+            flash(gettext("Only a ballot that has opened and not closed can be closed."), "error")
             return redirect(url_for("ballots.ballot", ballot_id=ballot_id))
         voted, eligible = ballots.turnout(found)
         return render_template("ballots/close.html", ballot=found, voted=voted, eligible=eligible)
@@ -356,9 +369,12 @@ def close(ballot_id: int):
         flash(tried.refusal.message, "error")
         return redirect(url_for("ballots.ballot", ballot_id=ballot_id))
     if found.sealed and not ballots.has_result(found):
-        flash("Voting is closed. The count waits for the tellers to give their shares.", "success")
+        flash(
+            gettext("Voting is closed. The count waits for the tellers to give their shares."),
+            "success",
+        )
     else:
-        flash("The ballot is closed and counted.", "success")
+        flash(gettext("The ballot is closed and counted."), "success")
     return redirect(url_for("ballots.ballot", ballot_id=ballot_id))
 
 
@@ -371,5 +387,5 @@ def delete(ballot_id: int):
     if tried.refusal:
         flash(tried.refusal.message, "error")
         return redirect(url_for("ballots.ballot", ballot_id=ballot_id))
-    flash("Ballot deleted.", "success")
+    flash(gettext("Ballot deleted."), "success")
     return redirect(url_for("ballots.index"))

@@ -12,6 +12,7 @@ import re
 from urllib.parse import quote
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext, ngettext
 
 from ...auth import current_member, login_required
 from ...models import Ballot
@@ -31,7 +32,9 @@ CODE_LIMIT = 200  # a teller code is about 60 characters; anything longer is not
 def _sealed(ballot_id: int) -> Ballot:
     found = ballots.get(ballot_id, current_member())
     if not found.sealed:
-        raise NotFound("This ballot was set up before papers were sealed: it has no tellers.")
+        raise NotFound(
+            gettext("This ballot was set up before papers were sealed: it has no tellers.")
+        )
     return found
 
 
@@ -83,7 +86,7 @@ def _tellers_page(
 
 def _teller_page(ballot: Ballot, status: int = 200, errors: Errors | None = None, **extra):
     if not ballot_tellers.is_teller(ballot, current_member()):
-        raise Forbidden(ballot_tellers.NOT_A_TELLER)
+        raise Forbidden(gettext(ballot_tellers.NOT_A_TELLER))
     return _tellers_page("ballots/teller.html", ballot, status, errors, **extra)
 
 
@@ -118,12 +121,17 @@ def confirm_code(ballot_id: int):
         return _teller_page(_sealed(ballot_id), tried.status, tried.errors)
     if found.public_key:
         flash(
-            "Thank you: you have kept your code. Every teller has now, so the ballot's key "
-            "is made and voting opens at the time set.",
+            gettext(
+                "Thank you: you have kept your code. Every teller has now, "
+                "so the ballot's key is made and voting opens at the time "
+                "set."
+            ),
             "success",
         )
     else:
-        flash("Thank you: you have kept your code. Keep it safe until the count.", "success")
+        flash(
+            gettext("Thank you: you have kept your code. Keep it safe until the count."), "success"
+        )
     return redirect(url_for("ballots.teller", ballot_id=ballot_id))
 
 
@@ -154,12 +162,18 @@ def give_share(ballot_id: int):
     if tried.refusal:
         return _count_page(_sealed(ballot_id), tried.status, tried.errors)
     if ballots.has_result(found):
-        flash("Thank you: your share was the last one needed. The papers are counted.", "success")
+        flash(
+            gettext("Thank you: your share was the last one needed. The papers are counted."),
+            "success",
+        )
         return redirect(url_for("ballots.ballot", ballot_id=ballot_id, _anchor="result"))
     more = _still_needed(found)
     flash(
-        f"Thank you: your share is in. The count needs {more} more "
-        f"{'teller' if more == 1 else 'tellers'}.",
+        ngettext(
+            "Thank you: your share is in. The count needs %(num)d more teller.",
+            "Thank you: your share is in. The count needs %(num)d more tellers.",
+            more,
+        ),
         "success",
     )
     return redirect(url_for("ballots.count", ballot_id=ballot_id))
