@@ -6,7 +6,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import Flask
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 
 from schemas import vocab
 
@@ -55,6 +55,14 @@ def a_role(role: str) -> str:
     return phrases.get(role) or gettext("a %(role)s", role=label(role).lower())
 
 
+def page_language() -> str:
+    """The node's language as an HTML lang tag: British English unless a catalogue is chosen."""
+    locale = get_locale()
+    if locale is None or locale.language == "en":
+        return "en-GB"
+    return str(locale).replace("_", "-")
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["markdown"] = render_markdown
     app.jinja_env.filters["local_time"] = local_time
@@ -65,6 +73,7 @@ def init_app(app: Flask) -> None:
     # A message made elsewhere (schemas/wording.py, a service), shown in the node's language.
     app.jinja_env.filters["translate"] = gettext
     app.jinja_env.globals["vocab"] = vocab
+    app.jinja_env.globals["page_language"] = page_language
 
     @app.context_processor
     def _viewer():

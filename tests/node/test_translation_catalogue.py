@@ -149,6 +149,7 @@ def app_config(app_config, tmp_path):
 def test_a_public_page_speaks_the_catalogue(client, fresh_translations):
     html = client.get("/events").get_data(as_text=True)
     assert "Dim digwyddiadau i ddod" in html and "No upcoming events" not in html
+    assert '<html lang="cy">' in html  # screen readers pronounce the page as Welsh
 
 
 def test_a_flash_message_and_a_manage_page_speak_the_catalogue(
