@@ -326,6 +326,7 @@ def _store(peer: Peer, items: Sequence[tuple[dict[str, Any], str]], hashes: Sequ
             remote_objects.apply(peer, entry, entry_id, verification=VERIFIED, objects=objects)
             if entry.get("type") == "Offer":  # an ask to this group's organisers, perhaps
                 received_asks.keep(peer, entry, current_group())
+    remote_objects.write_held(objects)
     held_seq = items[-1][0]["seq"]
     head_seq = max(peer.head_seq, held_seq)
     advanced = {

@@ -6,14 +6,17 @@ a Delete leaves a tombstone (remembered, so a late Create stays deleted), and an
 of another group's object counts only with that group's own valid proof.
 
 Rows are read and written with Core statements built once: applying an entry is the inbox's
-hot path, and the unit of work costs several times the statements it runs.
+hot path, and the unit of work costs several times the statements it runs. A run of entries
+(a page of a feed being pulled) looks its objects up in one query (``prefetch``) and holds
+its writes back until ``write_held`` sends them, one statement per shape of row: an
+aggregator pulling a million entries would otherwise wait on a round trip for each.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -54,6 +57,7 @@ _HELD_MANY = select(*_HELD_COLUMNS).where(
 )
 _HELD_ONE = select(*_HELD_COLUMNS).where(_objects.c.object_id == bindparam("wanted"))
 _INSERT = _objects.insert().returning(_objects.c.id)
+_INSERT_MANY = _objects.insert()
 _UPDATE = _objects.update().where(_objects.c.id == bindparam("row_id"))
 _MARK_ENTRY = _entries.update().where(_entries.c.id == bindparam("entry_id"))
 
@@ -62,15 +66,24 @@ _MARK_ENTRY = _entries.update().where(_entries.c.id == bindparam("entry_id"))
 class Held:
     """What is stored of one object, as far as deciding on the next entry needs it."""
 
-    id: int
+    id: int | None  # None: its row is still to be inserted (``Objects.inserts``)
     peer_id: int
     deleted: bool
     updated_at: datetime | None
     published_at: datetime | None
 
 
-# Objects already looked up while applying a run of entries, by object id (None: no row).
-Objects = dict[str, Held | None]
+@dataclass
+class Objects:
+    """What a run of entries found of its objects, and the writes it holds back.
+
+    ``held``: each object looked up, by object id (None: no row). The later entries of the
+    run read what the earlier ones wrote from here; ``write_held`` sends the writes.
+    """
+
+    held: dict[str, Held | None] = field(default_factory=dict)
+    inserts: dict[str, dict[str, Any]] = field(default_factory=dict)  # new rows, by object id
+    updates: dict[int, dict[str, Any]] = field(default_factory=dict)  # columns, by row id
 
 
 def object_id_of(value: object) -> str | None:
@@ -120,41 +133,76 @@ def prefetch(entries: Sequence[dict[str, Any]]) -> Objects:
     """Look up the stored objects a run of entries names, with one query per CHUNK ids."""
     ids = list(dict.fromkeys(filter(None, (object_id_of(e.get("object")) for e in entries))))
     if len(ids) == 1:  # the inbox's case: a plain comparison, no IN list to render
-        return {ids[0]: _stored(ids[0], None)}
-    objects: Objects = dict.fromkeys(ids)
+        return Objects({ids[0]: _stored(ids[0], None)})
+    objects = Objects(dict.fromkeys(ids))
     connection = db.session.connection()
     for start in range(0, len(ids), CHUNK):
         rows = connection.execute(_HELD_MANY, {"ids": ids[start : start + CHUNK]})
-        objects.update((row.object_id, _held(row)) for row in rows)
+        objects.held.update((row.object_id, _held(row)) for row in rows)
     return objects
 
 
 def _stored(object_id: str, objects: Objects | None) -> Held | None:
-    if objects is not None and object_id in objects:
-        return objects[object_id]
+    if objects is not None and object_id in objects.held:
+        return objects.held[object_id]
     row = db.session.connection().execute(_HELD_ONE, {"wanted": object_id}).first()
     held = _held(row) if row is not None else None
     if objects is not None:
-        objects[object_id] = held
+        objects.held[object_id] = held
     return held
 
 
 def _write(
     peer: Peer, object_id: str, stored: Held | None, values: dict[str, Any], objects: Objects | None
 ) -> None:
-    """Write ``values`` to the object's row (inserting it if there is none) and remember it."""
-    connection = db.session.connection()
-    if stored is None:
-        new = {"peer_id": peer.id, "object_id": object_id, **values}
-        row_id = connection.execute(_INSERT, new).scalar_one()
-        stored = Held(row_id, peer.id, False, None, None)
+    """Write ``values`` to the object's row (inserting it if there is none) and remember it.
+
+    With ``objects`` the write waits there for ``write_held``; a later write of the same
+    row in the run merges into it (each sets whole columns, so the last value stands, as it
+    would had each been sent in turn).
+    """
+    if objects is None:
+        connection = db.session.connection()
+        if stored is None:
+            new = {"peer_id": peer.id, "object_id": object_id, **values}
+            row_id = connection.execute(_INSERT, new).scalar_one()
+            stored = Held(row_id, peer.id, False, None, None)
+        else:
+            connection.execute(_UPDATE, {"row_id": stored.id, **values})
+    elif stored is None:
+        objects.inserts[object_id] = {"peer_id": peer.id, "object_id": object_id, **values}
+        stored = Held(None, peer.id, False, None, None)
+    elif stored.id is None:
+        objects.inserts[object_id].update(values)
     else:
-        connection.execute(_UPDATE, {"row_id": stored.id, **values})
+        objects.updates.setdefault(stored.id, {}).update(values)
     stored.deleted = values.get("deleted", stored.deleted)
     stored.updated_at = values.get("updated_at")
     stored.published_at = values.get("published_at")
     if objects is not None:
-        objects[object_id] = stored
+        objects.held[object_id] = stored
+
+
+def write_held(objects: Objects) -> None:
+    """Send the writes a run held back: one statement for each shape of row (its columns)."""
+    connection = db.session.connection()
+    for shape, rows in _by_shape(list(objects.inserts.values())).items():
+        connection.execute(_INSERT_MANY, [dict(zip(shape, row, strict=True)) for row in rows])
+    updates = [{"row_id": row_id, **values} for row_id, values in objects.updates.items()]
+    for shape, rows in _by_shape(updates).items():
+        connection.execute(_UPDATE, [dict(zip(shape, row, strict=True)) for row in rows])
+    objects.inserts.clear()
+    objects.updates.clear()
+
+
+def _by_shape(rows: list[dict[str, Any]]) -> dict[tuple[str, ...], list[tuple[Any, ...]]]:
+    # An executemany needs the same columns in every row: a tombstone sets other columns
+    # than an object's new state does.
+    shapes: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    for row in rows:
+        shape = tuple(sorted(row))
+        shapes.setdefault(shape, []).append(tuple(row[name] for name in shape))
+    return shapes
 
 
 def apply(
