@@ -382,3 +382,40 @@ def test_a_run_checked_against_another_chain_is_checked_again(app, remote):  # n
 
     assert [r.outcome for r in results] == ["applied", "refused"]
     assert stored_peer.held_seq == 1 and stored_peer.state == "chain_broken"
+
+
+def test_a_run_writing_one_object_several_times_keeps_its_last_state(app, remote):  # noqa: F811
+    # A run's object writes are held back and sent together (remote_objects.write_held):
+    # each object must end as it would had every entry been applied in turn.
+    from node.services.peering import remote_feed
+
+    peer = FakePeer(2)
+    stored_peer = follow_peer(peer, remote)
+    held_before = peer.entry("Create", peer.event("held", "Held before"))
+    remote_feed.hold(stored_peer)
+    remote_feed.apply_entries(stored_peer, [(held_before, body_of(held_before).decode())])
+    db.session.commit()
+    later = {"updated": "2030-02-01T10:00:00Z"}
+    entries = [
+        peer.entry("Create", peer.event("rally", "Rally")),
+        peer.entry("Update", peer.event("rally", "Rally, moved", **later)),
+        peer.entry("Create", peer.event("stall", "Stall")),
+        peer.entry("Delete", peer.event("stall", "Stall")["id"]),
+        peer.entry("Update", peer.event("held", "Held, renamed", **later)),
+        peer.entry("Delete", peer.event("never", "Never created")["id"]),
+    ]
+
+    remote_feed.hold(stored_peer)
+    results = remote_feed.apply_entries(stored_peer, [(e, body_of(e).decode()) for e in entries])
+    db.session.commit()
+
+    assert [r.outcome for r in results] == ["applied"] * len(entries)
+    found = {o.object_id.rsplit("/", 1)[1]: o for o in _objects()}
+    assert found["rally"].title == "Rally, moved" and not found["rally"].deleted
+    assert found["rally"].source_entry_id is not None
+    assert found["stall"].deleted and found["stall"].title == ""
+    assert found["held"].title == "Held, renamed"
+    assert found["never"].deleted and found["never"].object_type == "Tombstone"
+    by_entry = {entry.id: entry.seq for entry in db.session.scalars(select(RemoteEntry))}
+    assert by_entry[found["rally"].source_entry_id] == 3
+    assert by_entry[found["held"].source_entry_id] == 6
