@@ -65,6 +65,25 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
 
 
+def distances_from(lat1: float, lon1: float) -> Callable[[float, float], float]:
+    """Return ``distance_km`` from one point as a function of the other, for many points.
+
+    The search pages measure thousands of rows from one place: the place's share of the
+    formula is worked out once; each result is the same float ``distance_km`` gives.
+    """
+    phi1 = math.radians(lat1)
+    cos_phi1 = math.cos(phi1)
+    radians, sin, cos, asin, sqrt = math.radians, math.sin, math.cos, math.asin, math.sqrt
+    diameter = 2 * EARTH_RADIUS_KM
+
+    def distance(lat2: float, lon2: float) -> float:
+        phi2 = radians(lat2)
+        h = sin((phi2 - phi1) / 2) ** 2 + cos_phi1 * cos(phi2) * sin(radians(lon2 - lon1) / 2) ** 2
+        return diameter * asin(min(1.0, sqrt(h)))
+
+    return distance
+
+
 def within(distance: float, radius_km: float) -> bool:
     """Tell whether ``distance`` (km) counts as inside ``radius_km``, edge included."""
     return distance <= radius_km + EDGE_SLACK_KM

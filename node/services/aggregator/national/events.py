@@ -128,6 +128,9 @@ def _event_conditions(
     return conditions
 
 
+NAMED_SORTS = ("title", "group")  # the sorts of events near a place that read names
+
+
 def _events_near(
     query: Select,
     place: Place,
@@ -137,11 +140,23 @@ def _events_near(
     page: int,
     per_page: int,
 ) -> Page[EventRow]:
+    # Every event in the box is measured (at a million entries, thousands of rows): the
+    # loop is kept to plain tuples, and the titles and group names are read only for the
+    # sorts that need them.
+    distance_to = geo.distances_from(place.latitude, place.longitude)
+    within = geo.within
     near = []
-    for row_id, latitude, longitude, starts_at, title, group_name in db.session.execute(query):
-        distance = geo.distance_km(place.latitude, place.longitude, latitude, longitude)
-        if geo.within(distance, radius):
-            near.append((row_id, distance, starts_at, title or "", group_name or ""))
+    if sort in NAMED_SORTS:
+        for row_id, latitude, longitude, starts_at, title, group_name in db.session.execute(query):
+            distance = distance_to(latitude, longitude)
+            if within(distance, radius):
+                near.append((row_id, distance, starts_at, title or "", group_name or ""))
+    else:
+        lean = query.with_only_columns(*query.selected_columns[:4])
+        for row_id, latitude, longitude, starts_at in db.session.execute(lean):
+            distance = distance_to(latitude, longitude)
+            if within(distance, radius):
+                near.append((row_id, distance, starts_at, "", ""))
     keys = {
         "when": lambda row: (row[2], row[1]),
         "distance": lambda row: (row[1], row[2]),

@@ -109,12 +109,13 @@ def needed(
     # page shown is read in full and becomes NeededRows.
     scored = []
     given = place is not None
+    distance_to = geo.distances_from(place.latitude, place.longitude) if given else None
     for peer_id, name, handle, actor, seat_name, area, marginality, lat, lon in db.session.execute(
         query
     ):
         distance = None
-        if given and lat is not None and lon is not None:
-            distance = round(geo.distance_km(place.latitude, place.longitude, lat, lon), 2)
+        if distance_to is not None and lat is not None and lon is not None:
+            distance = round(distance_to(lat, lon), 2)
         need = need_of(marginality)
         proximity = proximity_of(distance, place_given=given)
         label = name or handle or actor
