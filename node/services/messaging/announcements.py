@@ -46,7 +46,6 @@ ORGANISER_KINDS = (ANNOUNCEMENT, REQUIRED)
 SUBJECT_MAX = 200
 BODY_MAX = 50_000
 ORIGIN_MAX = 500
-TEST_PREFIX = "[Test] "
 # Schedule at least this far ahead, or "send now".
 LATER_MINIMUM = timedelta(minutes=1)
 # How far ahead a message may be scheduled.
@@ -296,7 +295,7 @@ def automatic_summary(*, now: datetime | None = None, days: int = 30) -> list[di
 
 def _label(kind: str) -> str:
     found = kinds.KINDS.get(kind)
-    return found.label if found else kind
+    return gettext(found.label) if found else kind
 
 
 # --- sending ------------------------------------------------------------------------------
@@ -308,7 +307,7 @@ def test_send(announcement: Announcement, author: Member) -> None:
     outbox.queue(
         Recipient(author.email, author.display_name, author.id),
         "account",
-        TEST_PREFIX + announcement.subject,
+        gettext("[Test] %(subject)s", subject=announcement.subject),
         announcement.body,
         source=f"announcement-test:{announcement.id}",
     )
