@@ -155,6 +155,7 @@ WELSH = {
     "No upcoming events": "Dim digwyddiadau i ddod",
     "Manage %(name)s": "Rheoli %(name)s",
     "Welcome back, %(display_name)s.": "Croeso nôl, %(display_name)s.",
+    "There is nothing here.": "Does dim byd yma.",
 }
 
 
@@ -199,3 +200,9 @@ def test_a_flash_message_and_a_manage_page_speak_the_catalogue(
 
     manage = client.get("/manage/").get_data(as_text=True)
     assert f"Rheoli {group.name}" in manage and f"Manage {group.name}" not in manage
+
+
+def test_an_error_page_speaks_the_catalogue(client, fresh_translations):
+    page = client.get("/no-such-page")
+    assert page.status_code == 404
+    assert "Does dim byd yma." in page.get_data(as_text=True)

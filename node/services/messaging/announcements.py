@@ -223,8 +223,10 @@ def describe(announcement: Announcement) -> str:
         return audiences.resolve(announcement.audience, announcement.audience_ref).description
     except Invalid:
         # A ballot closed or an event deleted since: still say what it was meant for.
-        label = audiences.LABELS.get(announcement.audience, announcement.audience)
-        return f"{label} ({announcement.audience_ref})" if announcement.audience_ref else label
+        label = gettext(audiences.LABELS.get(announcement.audience, announcement.audience))
+        if announcement.audience_ref:
+            return gettext("%(audience)s (%(ref)s)", audience=label, ref=announcement.audience_ref)
+        return label
 
 
 def mail_kind(announcement: Announcement) -> str:

@@ -2,8 +2,10 @@
 
 A small Welsh catalogue is compiled for these tests; a real message is then queued in a
 request (an invitation, a waiting-list place), and by a worker pass (a reminder, composed in
-an app context with no request), and read back from the outbox table. A last test pins the
-English of one whole message, greeting and footer included, so the marking changed no word.
+an app context with no request), and read back from the outbox table or the SMTP server.
+The kinds' labels and the Manage messages form (audiences, field labels) are read in Welsh too.
+(The English of one whole message is pinned word for word in
+organising/test_event_waitlist.py.)
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ WELSH = {
     ),
     "Stop these with one click: %(link)s": "Atal y rhain gydag un clic: %(link)s",
     "Stop these with one click": "Atal y rhain gydag un clic",
+    "Members going to an event": "Aelodau sy'n mynd i ddigwyddiad",
+    "Send to": "Anfon at",
 }
 # Welsh has six forms of a count (zero, one, two, few, many, other).
 WELSH_PLURALS = {
@@ -170,3 +174,11 @@ def test_the_preferences_page_shows_the_kinds_in_welsh(client, member):
     html = client.get("/account/mail").get_data(as_text=True)
     assert "Nodiadau atgoffa y diwrnod cynt" in html
     assert "Reminders the day before" not in html
+
+
+def test_the_manage_messages_form_names_audiences_and_fields_in_welsh(client, organiser):
+    log_in(client, organiser)
+    html = client.get("/manage/messages/new").get_data(as_text=True)
+    assert "Aelodau sy&#39;n mynd i ddigwyddiad" in html
+    assert "Anfon at" in html and "Members going to an event" not in html
+
