@@ -181,4 +181,3 @@ def test_the_manage_messages_form_names_audiences_and_fields_in_welsh(client, or
     html = client.get("/manage/messages/new").get_data(as_text=True)
     assert "Aelodau sy&#39;n mynd i ddigwyddiad" in html
     assert "Anfon at" in html and "Members going to an event" not in html
-

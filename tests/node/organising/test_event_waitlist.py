@@ -111,8 +111,7 @@ def test_the_promotion_mail_reads_word_for_word_as_before_it_was_translatable(gr
         "Choose what you get: http://localhost/account/mail\n"
     )
     assert (
-        "<p>Hello Mo,</p>\n<p>A place came free and you were first on the waiting list"
-        in sent.html
+        "<p>Hello Mo,</p>\n<p>A place came free and you were first on the waiting list" in sent.html
     )
     assert (
         f'<br><a href="{stop}">Stop these with one click</a> · '
