@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext
@@ -95,8 +94,7 @@ def _window() -> timedelta:
 
 def when(starts_at: datetime, zone: str) -> str:
     """Show a start time in the event's zone, saying which zone."""
-    local = starts_at.astimezone(ZoneInfo(zone))
-    return gettext("%(date)s (%(zone)s time)", date=f"{local:%a %d %b %Y, %H:%M}", zone=zone)
+    return outbox.when(starts_at, zone)
 
 
 @dataclass(frozen=True)

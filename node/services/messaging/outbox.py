@@ -16,7 +16,9 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from email.utils import make_msgid
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext
@@ -207,6 +209,16 @@ def literal(text: str) -> str:
     """Escape ``text`` (a title, a name someone typed) so Markdown shows it as typed."""
     text = text.replace("&", "&amp;").replace("<", "&lt;")
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def local_time(at: datetime, zone: str, pattern: str = "%a %d %b %Y, %H:%M") -> str:
+    """Write ``at`` as a clock in ``zone`` shows it (day and month names stay English)."""
+    return at.astimezone(ZoneInfo(zone)).strftime(pattern)
+
+
+def when(at: datetime, zone: str) -> str:
+    """Write ``at`` in ``zone``, naming the zone: "Sat 10 May 2031, 19:00 (Europe/London time)"."""
+    return gettext("%(date)s (%(zone)s time)", date=local_time(at, zone), zone=zone)
 
 
 def link(url: str) -> str:

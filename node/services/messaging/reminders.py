@@ -13,7 +13,6 @@ no longer come frees their place with one click. Members' reminders are kind
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext
@@ -95,7 +94,6 @@ def _shift_reminders(shift_id: int) -> int:
     ).all()
     label = " ".join(shift.label.split()) or gettext("Your shift")
     zone = event.timezone
-    ends = shift.ends_at.astimezone(ZoneInfo(zone))
     text = (
         gettext("A reminder from %(group)s: you are on a shift.", group=notices.group_name())
         + "\n\n"
@@ -103,7 +101,7 @@ def _shift_reminders(shift_id: int) -> int:
             "**%(label)s**, %(when)s to %(ends)s",
             label=label,
             when=notices.when(shift.starts_at, zone),
-            ends=f"{ends:%H:%M}",
+            ends=outbox.local_time(shift.ends_at, zone, "%H:%M"),
         )
         + "  \n"
         + gettext("At: %(event)s", event=notices.event_lines(event))

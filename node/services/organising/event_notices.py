@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from flask_babel import gettext, ngettext
 from sqlalchemy import select
@@ -25,12 +24,7 @@ from ..messaging.outbox import Recipient
 
 
 def _when(event: Event, at: datetime) -> str:
-    zone = ZoneInfo(event.timezone)
-    return gettext(
-        "%(date)s (%(zone)s time)",
-        date=f"{at.astimezone(zone):%a %d %b %Y, %H:%M}",
-        zone=event.timezone,
-    )
+    return outbox.when(at, event.timezone)
 
 
 def what_changed(event: Event, status: str, starts_at: datetime) -> str | None:
@@ -213,13 +207,12 @@ def changed(event: Event, status: str, starts_at: datetime) -> int:
 
 
 def _shift_line(event: Event, shift: Shift) -> str:
-    zone = ZoneInfo(event.timezone)
     label = outbox.literal(" ".join(shift.label.split())) if shift.label else gettext("Shift")
     return gettext(
         "%(label)s: %(starts)s to %(ends)s (%(zone)s time)",
         label=label,
-        starts=f"{shift.starts_at.astimezone(zone):%a %d %b %Y, %H:%M}",
-        ends=f"{shift.ends_at.astimezone(zone):%H:%M}",
+        starts=outbox.local_time(shift.starts_at, event.timezone),
+        ends=outbox.local_time(shift.ends_at, event.timezone, "%H:%M"),
         zone=event.timezone,
     )
 

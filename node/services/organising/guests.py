@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext
@@ -26,6 +25,7 @@ from ...models import Event, GuestRsvp, digest, utcnow
 from .. import mail
 from ..errors import Conflict, Invalid, NotFound
 from ..groups import base_url, current_group
+from ..messaging import outbox
 from . import events, shifts, waitlist
 
 PENDING = "pending"
@@ -105,12 +105,7 @@ def ask(event: Event, name: str, email: str) -> bool:
 
 
 def _when(event: Event) -> str:
-    zone = ZoneInfo(event.timezone)
-    return gettext(
-        "%(date)s (%(zone)s time)",
-        date=f"{event.starts_at.astimezone(zone):%a %d %b %Y, %H:%M}",
-        zone=event.timezone,
-    )
+    return outbox.when(event.starts_at, event.timezone)
 
 
 def _mail_link(event: Event, guest: GuestRsvp, value: str) -> None:

@@ -343,11 +343,10 @@ def _one_line(text: str) -> str:
 
 def _described(shift: Shift, event: Event) -> tuple[str, str]:
     """Return (when, what) of ``shift`` as mail to its volunteer says them, in the event's zone."""
-    zone = ZoneInfo(event.timezone)
     when = gettext(
         "%(starts)s to %(ends)s (%(zone)s time)",
-        starts=f"{shift.starts_at.astimezone(zone):%a %d %b %Y, %H:%M}",
-        ends=f"{shift.ends_at.astimezone(zone):%H:%M}",
+        starts=outbox.local_time(shift.starts_at, event.timezone),
+        ends=outbox.local_time(shift.ends_at, event.timezone, "%H:%M"),
         zone=event.timezone,
     )
     what = (

@@ -21,7 +21,6 @@ forgotten with it.
 from __future__ import annotations
 
 import secrets
-from zoneinfo import ZoneInfo
 
 from flask_babel import gettext
 from sqlalchemy import and_, case, func, or_, select
@@ -316,12 +315,7 @@ def _event_link(event: Event) -> str:
 
 
 def _promoted_text(event: Event, link: str) -> str:
-    zone = ZoneInfo(event.timezone)
-    when = gettext(
-        "%(date)s (%(zone)s time)",
-        date=f"{event.starts_at.astimezone(zone):%a %d %b %Y, %H:%M}",
-        zone=event.timezone,
-    )
+    when = outbox.when(event.starts_at, event.timezone)
     return (
         gettext(
             "A place came free and you were first on the waiting list: you are now going to "
