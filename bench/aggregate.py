@@ -652,6 +652,30 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
+def build(ctx: Any, args: argparse.Namespace, settings: dict[str, str], folder: Path) -> dict:
+    """Write (or reuse) the groups' feeds, serve them, and time the aggregator ingesting them."""
+    total = args.groups * args.entries
+    print(f"generating {args.groups} x {args.entries} signed entries ...", flush=True)
+    began = time.perf_counter()
+    feeds_port = write_feeds(folder, args.groups, args.entries)
+    print(f"  {total} entries in {time.perf_counter() - began:.0f} s", flush=True)
+    ready = ctx.Queue()
+    server = ctx.Process(
+        target=serve_groups, args=(feeds_port, str(folder), args.groups, ready), daemon=True
+    )
+    server.start()
+    ready.get(timeout=60)
+    actors = [f"http://127.0.0.1:{feeds_port}/g/{n}/actor" for n in range(args.groups)]
+    try:
+        if args.database_url:
+            empty_postgres(args.database_url)
+        print("ingesting ...", flush=True)
+        return ingest(ctx, settings, actors, args.pullers)
+    finally:
+        server.terminate()
+        server.join()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--groups", type=int, default=1000)
@@ -678,45 +702,23 @@ def main() -> int:
     total = args.groups * args.entries
     database = "PostgreSQL" if args.database_url else "SQLite"
     with tempfile.TemporaryDirectory(prefix="branchline-bench-") as tmp:
-        folder = Path(args.feeds or Path(tmp) / "feeds")
-        print(f"generating {args.groups} x {args.entries} signed entries ...", flush=True)
-        began = time.perf_counter()
-        feeds_port = write_feeds(folder, args.groups, args.entries)
-        print(f"  {total} entries in {time.perf_counter() - began:.0f} s", flush=True)
-        ready = ctx.Queue()
-        server = ctx.Process(
-            target=serve_groups, args=(feeds_port, str(folder), args.groups, ready), daemon=True
-        )
-        server.start()
-        ready.get(timeout=60)
-        actors = [f"http://127.0.0.1:{feeds_port}/g/{n}/actor" for n in range(args.groups)]
+        settings = node_settings(Path(args.keep or tmp) / "instance", node_port, args.database_url)
+        result = None
+        if args.queries_only:
+            child = ctx.Process(target=migrate, args=(settings,))
+            child.start()
+            child.join()
+        else:
+            result = build(ctx, args, settings, Path(args.feeds or Path(tmp) / "feeds"))
+        log = Path(tmp) / "gunicorn.log"
+        node = gunicorn_server.start_gunicorn(settings, node_port, log, workers=1, threads=1)
         try:
-            instance = Path(args.keep or tmp) / "instance"
-            settings = node_settings(instance, node_port, args.database_url)
-            result = None
-            if args.queries_only:
-                child = ctx.Process(target=migrate, args=(settings,))
-                child.start()
-                child.join()
-            else:
-                if args.database_url:
-                    empty_postgres(args.database_url)
-                print("ingesting ...", flush=True)
-                result = ingest(ctx, settings, actors, args.pullers)
-            log = Path(tmp) / "gunicorn.log"
-            node = gunicorn_server.start_gunicorn(settings, node_port, log, workers=1, threads=1)
-            try:
-                with MemoryWatch() as serving:
-                    serving.watch(node.pid, "gunicorn")
-                    gunicorn_server.wait_until_answering(
-                        node, node_port, log, "/api/v1/network/events"
-                    )
-                    timings = time_queries(node_port, args.queries, node, args.database_url)
-            finally:
-                gunicorn_server.stop(node)
+            with MemoryWatch() as serving:
+                serving.watch(node.pid, "gunicorn")
+                gunicorn_server.wait_until_answering(node, node_port, log, "/api/v1/network/events")
+                timings = time_queries(node_port, args.queries, node, args.database_url)
         finally:
-            server.terminate()
-            server.join()
+            gunicorn_server.stop(node)
 
     print(f"aggregator on {database}, {args.groups} groups x {args.entries} entries")
     print(gunicorn_server.machine_speed())
