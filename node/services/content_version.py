@@ -6,18 +6,49 @@ this counter, one indexed read, to know whether a copy is still true.
 
 from __future__ import annotations
 
+from flask import g
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from ..extensions import db
-from ..models import Campaign, Candidate, Event, Group, Post, SiteState
+from ..models import (
+    Campaign,
+    Candidate,
+    Event,
+    EventSeries,
+    EventWaitlist,
+    Group,
+    Post,
+    SeriesException,
+    Shift,
+    SiteState,
+)
 
-CONTENT = (Group, Campaign, Event, Candidate, Post)
+# What the public pages show: an event page shows its shifts' places, its series and how
+# many wait for a place.
+CONTENT = (Group, Campaign, Event, Candidate, Post, Shift, EventSeries, SeriesException)
+CONTENT += (EventWaitlist,)
+
+
+# Built once, and run on the connection rather than through the ORM: every page reads it,
+# and building and running an ORM select cost six times the read itself.
+_THE_VERSION = select(SiteState.__table__.c.content_version).where(SiteState.__table__.c.id == 1)
 
 
 def current() -> int:
     """Return the content version (0 before anything was ever counted)."""
-    return db.session.scalar(select(SiteState.content_version).where(SiteState.id == 1)) or 0
+    return db.session.connection().execute(_THE_VERSION).scalar() or 0
+
+
+def at_start() -> int:
+    """Return the content version as this request first read it.
+
+    What a request keeps in a process-wide copy (the group, a page) is read after this, in
+    the same transaction, so the copy is at least as new as the version it is filed under.
+    """
+    if "content_version" not in g:
+        g.content_version = current()
+    return g.content_version
 
 
 def _bump(connection) -> None:

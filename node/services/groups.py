@@ -5,16 +5,19 @@ Edits to the profile, which are published on the feed, are in profile.py.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 from flask import current_app, g
 from flask_babel import gettext
-from sqlalchemy import select
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import make_transient_to_detached
 
 from ..config import load_or_create_secret
 from ..extensions import db
 from ..models import Group, Member
+from . import content_version
 from .errors import Conflict, Invalid
 from .membership import passwords
 from .organising.records import commit
@@ -25,11 +28,47 @@ _THE_GROUP = select(Group).limit(1)
 _THE_ADDRESS = select(Group.__table__.c.base_url).limit(1)
 
 
+# Each process keeps a copy of the group row, filed under the content version it was read
+# at. Every change to the group made through the ORM moves that version in the same
+# transaction (services/content_version.py), so any process sees it on its next request; a
+# change made behind the ORM's back (SQL by hand, a restored backup) is seen within
+# GROUP_LIFETIME seconds, when the copy is read again whatever the version says.
+GROUP_LIFETIME = 60.0
+_GROUP_KEY = "branchline.group_copy"
+_clock = time.monotonic  # tests replace it
+
+
 def current_group() -> Group | None:
     """Return this node's group, once per request; None before setup."""
     if "group" not in g:
-        g.group = db.session.scalar(_THE_GROUP)
+        g.group = _kept_group()
     return g.group
+
+
+def _kept_group() -> Group | None:
+    version, now = content_version.at_start(), _clock()
+    kept = current_app.extensions.get(_GROUP_KEY)
+    if kept is not None and kept[0] == version and now < kept[1]:
+        # A copy of the kept row, attached to this request's session without a query: it can
+        # be changed and saved like a loaded one, and the kept row itself is never changed.
+        return db.session.merge(kept[2], load=False)
+    group = db.session.scalar(_THE_GROUP)
+    if group is not None:
+        current_app.extensions[_GROUP_KEY] = (version, now + GROUP_LIFETIME, _detached(group))
+    return group
+
+
+def _detached(group: Group) -> Group:
+    columns = [column.key for column in inspect(group).mapper.column_attrs]
+    copy = Group(**{key: getattr(group, key) for key in columns})
+    make_transient_to_detached(copy)
+    return copy
+
+
+def forget_group() -> None:
+    """Make this process read the group afresh on its next request."""
+    current_app.extensions.pop(_GROUP_KEY, None)
+    g.pop("group", None)
 
 
 def base_url() -> str | None:
@@ -87,7 +126,7 @@ def set_up(data: dict[str, Any]) -> tuple[Group, Member]:
     )
     db.session.add_all([group, admin])
     commit()
-    g.pop("group", None)
+    forget_group()
     g.pop("base_url", None)
     return group, admin
 
