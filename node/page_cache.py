@@ -129,8 +129,9 @@ def fill(html: str) -> str:
     if answer_ids:
         answers = events.rsvps_of(viewer, answer_ids)
         rsvp_state = get_template_attribute("pages/_items.html", "rsvp_state")
+        badges = {answer: str(rsvp_state(answer)) for answer in {None, *answers.values()}}
         for item_id in answer_ids:
-            pieces["answer", str(item_id)] = str(rsvp_state(answers.get(item_id)))
+            pieces["answer", str(item_id)] = badges[answers.get(item_id)]
     if ("csrf", "") in found:
         pieces["csrf", ""] = str(escape(generate_csrf()))
     if ("name", "") in found:

@@ -178,6 +178,15 @@ def init_app(app: Flask) -> None:
     limiter = Limiter(key_func=client_address)
     limiter.init_app(app)
     app.extensions[EXTENSION] = limiter
+    marked = {name for name, view in app.view_functions.items() if view.__dict__.get(MARKS)}
+    manager = limiter.limit_manager
+    if not (
+        manager.default_limits or manager.application_limits or app.config.get("RATELIMIT_META")
+    ):
+        # No limit covers a view that is not marked: Flask-Limiter would still work out, for
+        # every such request, that its list of limits is empty (a sixth of a cached page's
+        # time). With a default, application-wide or meta limit set, every request is checked.
+        limiter.request_filter(lambda: request.endpoint not in marked)
     for endpoint, view in list(app.view_functions.items()):
         marks = view.__dict__.get(MARKS, ())
         limited = view

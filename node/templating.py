@@ -83,4 +83,9 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _viewer():
-        return {"viewer": current_member(), "group": current_group()}
+        # csrf_token again: Flask-WTF puts its own in every template's context as well.
+        return {
+            "viewer": current_member(),
+            "group": current_group(),
+            "csrf_token": page_cache.csrf_token,
+        }
