@@ -1,6 +1,7 @@
 """Benchmark the public pages and a member's home against a bare Flask endpoint, with wrk.
 
     .venv/bin/python bench/pages.py [--seconds 5] [--rounds 3] [--connections 32]
+                                    [--workers N] [--threads N]
 
 Builds a throwaway node (SQLite) holding 200 events (some with shifts, RSVPs and shift
 sign-ups from 40 members), 50 campaigns, 30 candidates and 100 news posts, and serves it
@@ -218,14 +219,16 @@ def pages_of(filled: Filled) -> list[Page]:
     ]
 
 
-def count_statements(settings: dict[str, str], pages: list[Page], cookie: str) -> dict[str, int]:
+def count_statements(
+    settings: dict[str, str], pages: list[Page], cookie: str, cache_seconds: int
+) -> dict[str, int]:
     """Count the SQL statements of a warm view of each page, in process."""
     from sqlalchemy import event
 
     from node import create_app
     from node.extensions import db
 
-    app = create_app(settings)
+    app = create_app({**settings, "PAGE_CACHE_SECONDS": cache_seconds})
     with app.app_context():
         engine = db.engine
     counts: dict[str, int] = {}
@@ -349,7 +352,10 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="length of one wrk run")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (>= 3)")
     parser.add_argument("--connections", type=int, default=32, help="wrk's open connections")
-    parser.add_argument("--workers", type=int, default=default_workers(), help="sync workers")
+    parser.add_argument("--workers", type=int, default=default_workers(), help="gunicorn workers")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="threads per worker (above 1: gthread workers)"
+    )
     args = parser.parse_args()
     wrk = ensure_wrk()
 
@@ -360,7 +366,8 @@ def main() -> int:
         print(f"filling a node with {COUNTS} ...", flush=True)
         filled = fill(settings)
         pages = pages_of(filled)
-        statements = count_statements(settings, pages, filled.cookie)
+        statements = count_statements(settings, pages, filled.cookie, 30)
+        rendered = count_statements(settings, pages, filled.cookie, 0)
 
         log = Path(tmp) / "gunicorn.log"
         server = gunicorn_server.start_gunicorn(
@@ -368,7 +375,7 @@ def main() -> int:
             port,
             log,
             workers=args.workers,
-            threads=1,
+            threads=args.threads,
             app=("--pythonpath", str(ROOT / "bench"), "bench_app:app"),
         )
         bare: list[list[Run]] = []
@@ -377,8 +384,9 @@ def main() -> int:
             gunicorn_server.wait_until_answering(server, port, log, BARE)
             for page in pages:
                 check_answer(port, page, filled.cookie)
+            kind = "sync workers" if args.threads == 1 else f"gthread workers x {args.threads}"
             print(
-                f"gunicorn (deploy/gunicorn.conf.py): {args.workers} sync workers on "
+                f"gunicorn (deploy/gunicorn.conf.py): {args.workers} {kind} on "
                 f"127.0.0.1:{port}; wrk -t1 -c{args.connections}; {args.rounds} rounds of "
                 f"{len(pages) + 2} x {args.seconds:g}s runs",
                 flush=True,
@@ -412,13 +420,13 @@ def main() -> int:
     print()
     print(
         f"{'endpoint':<16}{'req/s':>9}{'ratio':>9}{'target':>8}{'CPU ms/req':>12}"
-        f"{'p50 ms':>9}{'p99 ms':>9}{'SQL':>5}{'failed':>8}"
+        f"{'p50 ms':>9}{'p99 ms':>9}{'SQL':>9}{'failed':>8}"
     )
     print(
         f"{'bare Flask':<16}{statistics.median(anchors):>9.0f}{1:>9.3f}{'':>8}"
         f"{statistics.median(r.cpu_ms for r in every_bare):>12.3f}"
         f"{statistics.median(r.p50_ms for r in every_bare):>9.2f}"
-        f"{statistics.median(r.p99_ms for r in every_bare):>9.2f}{'':>5}"
+        f"{statistics.median(r.p99_ms for r in every_bare):>9.2f}{'':>9}"
         f"{sum(r.failures for r in every_bare):>8}"
     )
     failed = sum(r.failures for r in every_bare)
@@ -433,12 +441,14 @@ def main() -> int:
             f"{page.name:<16}{statistics.median(r.per_second for r in found):>9.0f}"
             f"{ratio:>9.3f}{page.target:>8.2f}{statistics.median(r.cpu_ms for r in found):>12.3f}"
             f"{statistics.median(r.p50_ms for r in found):>9.2f}"
-            f"{statistics.median(r.p99_ms for r in found):>9.2f}{statements[page.name]:>5}"
+            f"{statistics.median(r.p99_ms for r in found):>9.2f}"
+            f"{f'{statements[page.name]}/{rendered[page.name]}':>9}"
             f"{sum(r.failures for r in found):>8}"
         )
     print()
     print("ratio: the page's req/s over its round's bare req/s, median of the rounds;")
-    print("CPU ms/req: user + system CPU of every gunicorn process over the requests answered.")
+    print("CPU ms/req: user + system CPU of every gunicorn process over the requests answered;")
+    print("SQL: statements of one view served from the shared copy / rendered afresh.")
     print(gunicorn_server.machine_speed())
     if missed:
         print(f"MISSED the target: {', '.join(missed)}")

@@ -81,11 +81,14 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["personal_holes"] = page_cache.personal_holes
     app.jinja_env.globals["hole"] = page_cache.hole
 
+    # Flask-WTF also puts its csrf_token (and csrf_meta_tag, a global too) in every template's
+    # context, where it would win over the global: a shared copy would keep a form token.
+    app.template_context_processors[None] = [
+        processor
+        for processor in app.template_context_processors[None]
+        if getattr(processor, "__module__", "") != "flask_wtf.csrf"
+    ]
+
     @app.context_processor
     def _viewer():
-        # csrf_token again: Flask-WTF puts its own in every template's context as well.
-        return {
-            "viewer": current_member(),
-            "group": current_group(),
-            "csrf_token": page_cache.csrf_token,
-        }
+        return {"viewer": current_member(), "group": current_group()}
