@@ -41,20 +41,26 @@ _clock = time.monotonic  # tests replace it
 def current_group() -> Group | None:
     """Return this node's group, once per request; None before setup."""
     if "group" not in g:
-        g.group = _kept_group()
+        kept = _kept_copy()
+        # A copy of the kept row, attached to this request's session without a query: it can
+        # be changed and saved like a loaded one, and the kept row itself is never changed.
+        g.group = db.session.merge(kept, load=False) if kept is not None else _load_group()
     return g.group
 
 
-def _kept_group() -> Group | None:
-    version, now = content_version.at_start(), _clock()
+def _kept_copy() -> Group | None:
+    """Return this process's copy of the group row while it is still true, else None."""
     kept = current_app.extensions.get(_GROUP_KEY)
-    if kept is not None and kept[0] == version and now < kept[1]:
-        # A copy of the kept row, attached to this request's session without a query: it can
-        # be changed and saved like a loaded one, and the kept row itself is never changed.
-        return db.session.merge(kept[2], load=False)
+    if kept is None or _clock() >= kept[1] or kept[0] != content_version.at_start():
+        return None
+    return kept[2]
+
+
+def _load_group() -> Group | None:
+    version = content_version.at_start()  # before the row: the copy is at least this new
     group = db.session.scalar(_THE_GROUP)
     if group is not None:
-        current_app.extensions[_GROUP_KEY] = (version, now + GROUP_LIFETIME, _detached(group))
+        current_app.extensions[_GROUP_KEY] = (version, _clock() + GROUP_LIFETIME, _detached(group))
     return group
 
 
@@ -85,6 +91,8 @@ def base_url() -> str | None:
 
 def is_set_up() -> bool:
     """Say whether the node has its group and first admin."""
+    if "group" not in g and _kept_copy() is not None:
+        return True  # every request asks: a page served from a copy needs no more of it
     return current_group() is not None
 
 

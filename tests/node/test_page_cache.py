@@ -155,17 +155,29 @@ def test_a_shift_change_is_seen_on_the_shared_event_page_at_once(cached, client,
     assert "4 of 5 places left" in client.get(f"/events/{found.id}").get_data(as_text=True)
 
 
-def test_a_group_change_made_by_another_worker_is_seen_at_once(app, client, app_config):
+def test_a_group_change_made_by_another_worker_is_seen_within_a_recheck(
+    app, client, app_config, monkeypatch
+):
     app.config["PAGE_CACHE_SECONDS"] = 0  # the group's copy, not the page's, is checked
-    first = client.get("/").get_data(as_text=True)
-    assert "Leeds North Momentum" in first
+    clock = [1000.0]
+    monkeypatch.setattr(content_version, "_clock", lambda: clock[0])
+    assert "Leeds North Momentum" in client.get("/news").get_data(as_text=True)
     other_worker = create_app(app_config)  # its own process-wide copies, the same database
     with other_worker.app_context():
         found = groups.current_group()
         found.name = "Leeds North Campaigners"
         db.session.commit()
     db.session.expire_all()  # as a fresh request's session would be: tests keep theirs
+    assert "Leeds North Momentum" in client.get("/news").get_data(as_text=True)
+    clock[0] += content_version.RECHECK_SECONDS
+    db.session.expire_all()
     assert "Leeds North Campaigners" in client.get("/news").get_data(as_text=True)
+
+
+def test_a_change_this_process_commits_is_seen_by_its_next_request(cached, client):
+    assert "Fresh campaign" not in client.get("/campaigns").get_data(as_text=True)
+    campaigns.create({"title": "Fresh campaign", "kind": "community"})
+    assert "Fresh campaign" in client.get("/campaigns").get_data(as_text=True)
 
 
 def test_a_group_change_behind_the_orms_back_is_seen_within_the_lifetime(app, client, monkeypatch):
