@@ -237,6 +237,7 @@ def count_statements(
         if page.member:
             name, value = cookie.split("=", 1)
             client.set_cookie(name, value)
+        client.get(page.path)  # builds this process's copies (the group, the page)
         client.get(page.path)
         statements: list[str] = []
 
