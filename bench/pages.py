@@ -310,11 +310,20 @@ def _latency(output: str, percent: str) -> float:
 
 
 def wrk_run(
-    wrk: str, server, port: int, path: str, seconds: float, connections: int, cookie: str | None
+    wrk: str,
+    server,
+    port: int,
+    path: str,
+    seconds: float,
+    connections: int,
+    cookie: str | None,
+    close: bool = False,
 ) -> Run:
     """Load ``path`` with wrk (one thread) for ``seconds``; measure the server's CPU too."""
     command = [wrk, "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency"]
     command += ["-H", f"Host: 127.0.0.1:{port}"]
+    if close:
+        command += ["-H", "Connection: close"]
     if cookie:
         command += ["-H", f"Cookie: {cookie}"]
     command.append(f"http://127.0.0.1:{port}{path}")
@@ -357,6 +366,9 @@ def main() -> int:
     parser.add_argument(
         "--threads", type=int, default=1, help="threads per worker (above 1: gthread workers)"
     )
+    parser.add_argument(
+        "--close", action="store_true", help="a connection per request (sync workers do so)"
+    )
     args = parser.parse_args()
     wrk = ensure_wrk()
 
@@ -388,13 +400,16 @@ def main() -> int:
             kind = "sync workers" if args.threads == 1 else f"gthread workers x {args.threads}"
             print(
                 f"gunicorn (deploy/gunicorn.conf.py): {args.workers} {kind} on "
-                f"127.0.0.1:{port}; wrk -t1 -c{args.connections}; {args.rounds} rounds of "
+                f"127.0.0.1:{port}; wrk -t1 -c{args.connections}"
+                f"{' (Connection: close)' if args.close else ''}; {args.rounds} rounds of "
                 f"{len(pages) + 2} x {args.seconds:g}s runs",
                 flush=True,
             )
 
             def load(path: str, cookie: str | None, seconds: float) -> Run:
-                return wrk_run(wrk, server, port, path, seconds, args.connections, cookie)
+                return wrk_run(
+                    wrk, server, port, path, seconds, args.connections, cookie, args.close
+                )
 
             for page in pages:  # warm up: imports, template compilation, caches
                 load(page.path, filled.cookie if page.member else None, 1)
