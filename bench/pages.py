@@ -43,9 +43,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import gunicorn_server  # beside this script
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # this checkout's node, not an installed one
+
+import gunicorn_server  # noqa: E402 - beside this script
+
 PUBLIC_TARGET = 0.25
 MEMBER_TARGET = 0.12
 BARE = "/__bench/bare"
