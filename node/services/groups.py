@@ -89,11 +89,22 @@ def base_url() -> str | None:
     return g.base_url
 
 
+def group_to_read() -> Group | None:
+    """Return this node's group to read, never to change: the kept copy when it is true.
+
+    Every request asks whether the node is set up and whether it is an aggregator; a page
+    served from a copy needs nothing else of the group, so it need not attach a row.
+    """
+    if "group" not in g:
+        kept = _kept_copy()
+        if kept is not None:
+            return kept
+    return current_group()
+
+
 def is_set_up() -> bool:
     """Say whether the node has its group and first admin."""
-    if "group" not in g and _kept_copy() is not None:
-        return True  # every request asks: a page served from a copy needs no more of it
-    return current_group() is not None
+    return group_to_read() is not None
 
 
 def problems(data: dict[str, Any]) -> dict[str, list[str]]:
