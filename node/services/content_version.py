@@ -66,12 +66,17 @@ def at_start() -> int:
     return g.content_version
 
 
+def forget_reading() -> None:
+    """Make this process read the version afresh on its next request."""
+    if has_app_context():
+        current_app.extensions.pop(_READING, None)
+
+
 @event.listens_for(Session, "after_commit")
 def _forget_reading(_session: Session) -> None:
     # Whatever this process committed (a content change, or a bump written by hand as
     # twinning does), its next request reads the version afresh.
-    if has_app_context():
-        current_app.extensions.pop(_READING, None)
+    forget_reading()
 
 
 def _bump(connection) -> None:
