@@ -308,11 +308,10 @@ def rsvp_of(event: Event, member: Member | None) -> Rsvp | None:
     )
 
 
-# Built once and run on the connection: a member's every view of a page listing events
-# (the home page's copy among them) asks it.
-_ANSWERS = select(Rsvp.__table__.c.event_id, Rsvp.__table__.c.response).where(
-    Rsvp.__table__.c.member_id == bindparam("member_id"),
-    Rsvp.__table__.c.event_id.in_(bindparam("event_ids", expanding=True)),
+_RSVP = Rsvp.__table__.c
+# Built once, run on the connection: a member's every view of a page of events asks it.
+_ANSWERS = select(_RSVP.event_id, _RSVP.response).where(
+    _RSVP.member_id == bindparam("member_id"), _RSVP.event_id.in_(bindparam("ids", expanding=True))
 )
 
 
@@ -320,9 +319,7 @@ def rsvps_of(member: Member | None, event_ids: list[int]) -> dict[int, str]:
     """Map event id to the member's response for the given events, in one query."""
     if member is None or not event_ids:
         return {}
-    rows = db.session.connection().execute(
-        _ANSWERS, {"member_id": member.id, "event_ids": list(event_ids)}
-    )
+    rows = db.session.connection().execute(_ANSWERS, {"member_id": member.id, "ids": event_ids})
     return {row[0]: row[1] for row in rows}
 
 
