@@ -128,12 +128,19 @@ def fill(html: str) -> str:
     answer_ids = [int(item_id) for kind, item_id in found if kind == "answer"]
     if answer_ids:
         answers = events.rsvps_of(viewer, answer_ids)
-        rsvp_state = get_template_attribute("pages/_items.html", "rsvp_state")
-        badges = {answer: str(rsvp_state(answer)) for answer in {None, *answers.values()}}
         for item_id in answer_ids:
-            pieces["answer", str(item_id)] = badges[answers.get(item_id)]
+            pieces["answer", str(item_id)] = _answer_badge(answers.get(item_id))
     if ("csrf", "") in found:
         pieces["csrf", ""] = str(escape(generate_csrf()))
     if ("name", "") in found:
         pieces["name", ""] = str(escape(viewer.display_name if viewer else ""))
     return _HOLE.sub(lambda m: pieces[m.group(1), m.group(2) or ""], html)
+
+
+def _answer_badge(answer: str | None) -> str:
+    # The same few badges ("You: Going") for everyone, in the node's one language: made once.
+    badges: dict[str | None, str] = current_app.extensions.setdefault("answer_badges", {})
+    if answer not in badges:
+        rsvp_state = get_template_attribute("pages/_items.html", "rsvp_state")
+        badges[answer] = str(rsvp_state(answer))
+    return badges[answer]
