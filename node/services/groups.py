@@ -5,12 +5,13 @@ Edits to the profile, which are published on the feed, are in profile.py.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 from flask import current_app, g
 from flask_babel import gettext
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from ..config import load_or_create_secret
 from ..extensions import db
@@ -23,6 +24,15 @@ from .organising.records import commit
 # running it.
 _THE_GROUP = select(Group).limit(1)
 _THE_ADDRESS = select(Group.__table__.c.base_url).limit(1)
+
+# The group's address is read by every inbox request and changes almost never (it is set
+# at setup), so each process keeps it, per app, for at most ADDRESS_LIFETIME seconds: a
+# change this process writes is seen at once (``forget_base_url``), one written by another
+# process (another worker, an admin's SQL) within that lifetime. Only the inbox's own
+# host check rests on it, and a stale address refuses requests rather than admits them.
+ADDRESS_LIFETIME = 30.0
+_ADDRESS_KEY = "branchline.base_url"
+_clock = time.monotonic  # tests replace it
 
 
 def current_group() -> Group | None:
@@ -40,8 +50,32 @@ def base_url() -> str | None:
     if "group" in g:
         return g.group.base_url if g.group is not None else None
     if "base_url" not in g:
-        g.base_url = db.session.connection().execute(_THE_ADDRESS).scalar()
+        g.base_url = _kept_base_url()
     return g.base_url
+
+
+def _kept_base_url() -> str | None:
+    kept = current_app.extensions.get(_ADDRESS_KEY)
+    now = _clock()
+    if kept is not None and kept[1] > now:
+        return kept[0]
+    address = db.session.connection().execute(_THE_ADDRESS).scalar()
+    if address is not None:  # before setup nothing is kept: setup must be seen at once
+        current_app.extensions[_ADDRESS_KEY] = (address, now + ADDRESS_LIFETIME)
+    return address
+
+
+def forget_base_url() -> None:
+    """Make this process read the group's address afresh on its next request."""
+    current_app.extensions.pop(_ADDRESS_KEY, None)
+    g.pop("base_url", None)
+
+
+@event.listens_for(Group.base_url, "set")
+def _address_changed(_group: Group, value: object, old: object, _initiator: object) -> None:
+    # Whatever code changes the address in this process, the kept copy goes with it.
+    if value != old and current_app:
+        current_app.extensions.pop(_ADDRESS_KEY, None)
 
 
 def is_set_up() -> bool:
@@ -88,7 +122,7 @@ def set_up(data: dict[str, Any]) -> tuple[Group, Member]:
     db.session.add_all([group, admin])
     commit()
     g.pop("group", None)
-    g.pop("base_url", None)
+    forget_base_url()
     return group, admin
 
 
