@@ -32,6 +32,7 @@ import argparse
 import http.client
 import json
 import multiprocessing
+import os
 import shutil
 import statistics
 import subprocess
@@ -53,7 +54,7 @@ from federation.httpsig import sign_request  # noqa: E402
 
 CPU_RATIO_TARGET = 0.5
 FEED_MS_TARGET = 1.5
-WARM_UP = 25  # activities from each sender before the rounds: keys fetched, JIT warm
+WARM_UP = 100  # activities from each sender before the rounds: keys fetched, JIT warm
 ACTIVITY_JSON = "application/activity+json"
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 INTEROP = ROOT / "tests" / "interop"
@@ -185,10 +186,24 @@ def send(
     out.put((accepted, refused))
 
 
+def cpu_times(process: subprocess.Popen) -> tuple[float, float]:
+    """User and system CPU seconds used so far by ``process`` and its children (Linux)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    user = system = 0
+    for pid in [process.pid, *gunicorn_server._children(process.pid)]:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        user, system = user + int(fields[11]), system + int(fields[12])
+    return user / ticks, system / ticks
+
+
 def run_senders(
     ctx: Any, port: int, jobs: list[tuple[list[bytes], str, Any]], cpu: Any
-) -> tuple[int, list[str], float, float]:
-    """Run one sender per job at once; return accepted, refusals, seconds, server CPU seconds."""
+) -> tuple[int, list[str], float, tuple[float, float]]:
+    """Run one sender per job at once; return accepted, refusals, seconds and the server's
+    CPU seconds (user, system) meanwhile."""
     ready, start, out = ctx.Queue(), ctx.Event(), ctx.Queue()
     processes = [
         ctx.Process(target=send, args=(port, bodies, key_id, key, ready, start, out))
@@ -198,12 +213,13 @@ def run_senders(
         process.start()
     for _ in processes:
         ready.get(timeout=300)  # every request signed before the clock starts
-    cpu_before = cpu()
+    user_before, system_before = cpu()
     began = time.perf_counter()
     start.set()
     results = [out.get(timeout=600) for _ in processes]
     elapsed = time.perf_counter() - began
-    spent = cpu() - cpu_before
+    user_after, system_after = cpu()
+    spent = (user_after - user_before, system_after - system_before)
     for process in processes:
         process.join()
     accepted = sum(count for count, _ in results)
@@ -330,11 +346,11 @@ def main() -> int:
                     server, node_port, log, "/.well-known/nodeinfo"
                 )
 
-                def node_cpu() -> float:
-                    return gunicorn_server.cpu_seconds(server)
+                def node_cpu() -> tuple[float, float]:
+                    return cpu_times(server)
 
-                def fedify_cpu() -> float:
-                    return gunicorn_server.cpu_seconds(fedify)
+                def fedify_cpu() -> tuple[float, float]:
+                    return cpu_times(fedify)
 
                 def plain_jobs(label: str, count: int) -> list[tuple[list[bytes], str, Any]]:
                     return [
@@ -358,7 +374,7 @@ def main() -> int:
                     ("fedify", fedify_port, plain_jobs("warm", WARM_UP)),
                     ("feed", node_port, feed_jobs(0, WARM_UP)),
                 ):
-                    accepted, failed, _, _ = run_senders(ctx, port, jobs, lambda: 0.0)
+                    accepted, failed, _, _ = run_senders(ctx, port, jobs, lambda: (0.0, 0.0))
                     refused += failed
                     totals[side] += accepted
 
@@ -374,7 +390,8 @@ def main() -> int:
                         refused += failed
                         totals[side] += accepted
                         row[f"{side}_rate"] = accepted / elapsed
-                        row[f"{side}_ms"] = spent / max(accepted, 1) * 1000
+                        row[f"{side}_ms"] = sum(spent) / max(accepted, 1) * 1000
+                        row[f"{side}_sys"] = spent[1] / max(accepted, 1) * 1000
                     accepted, failed, elapsed, spent = run_senders(
                         ctx,
                         node_port,
@@ -384,14 +401,17 @@ def main() -> int:
                     refused += failed
                     totals["feed"] += accepted
                     row["feed_rate"] = accepted / elapsed
-                    row["feed_ms"] = spent / max(accepted, 1) * 1000
+                    row["feed_ms"] = sum(spent) / max(accepted, 1) * 1000
+                    row["feed_sys"] = spent[1] / max(accepted, 1) * 1000
                     row["ratio"] = row["branchline_ms"] / row["fedify_ms"]
                     rows.append(row)
                     print(
                         f"round {number}: Branchline {row['branchline_rate']:.0f}/s "
-                        f"{row['branchline_ms']:.2f} ms CPU; Fedify {row['fedify_rate']:.0f}/s "
-                        f"{row['fedify_ms']:.2f} ms CPU; CPU ratio {row['ratio']:.2f}x; "
-                        f"feed {row['feed_rate']:.0f}/s {row['feed_ms']:.2f} ms CPU",
+                        f"{row['branchline_ms']:.2f} ms CPU ({row['branchline_sys']:.2f} system); "
+                        f"Fedify {row['fedify_rate']:.0f}/s {row['fedify_ms']:.2f} ms CPU "
+                        f"({row['fedify_sys']:.2f} system); CPU ratio {row['ratio']:.2f}x; "
+                        f"feed {row['feed_rate']:.0f}/s {row['feed_ms']:.2f} ms CPU "
+                        f"({row['feed_sys']:.2f} system)",
                         flush=True,
                     )
                 fedify_kept = fedify_stored(fedify_port)

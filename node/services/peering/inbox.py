@@ -450,6 +450,8 @@ def _plain_post(signer: peers.KnownSigner, activity: dict[str, Any], body: bytes
 
     What ``_apply`` and ``_plain_activity`` do for such a Create (no twinning step or ask
     answer is a Create), written with Core statements: the peer's row is updated, not read.
+    A stored post's entry holds its activity id (unique, and ``_already_received`` reads
+    it), so only a post that is not stored is recorded as received.
     """
     now = utcnow()
     try:
@@ -467,7 +469,7 @@ def _plain_post(signer: peers.KnownSigner, activity: dict[str, Any], body: bytes
                 )
             else:
                 connection.execute(_CONTACT, {"peer_key": signer.id, "last_contact_at": now})
-            _record(activity)
+                _record(activity)
     except IntegrityError:
         return Answer(202, "already received")  # the same activity, delivered twice at once
     return Answer(202, "accepted")

@@ -234,3 +234,18 @@ def test_the_inbox_checks_the_host_against_the_address_as_it_is_now(
     response = person.post(client, _note(person, "2"))  # signed for http://localhost
 
     assert response.status_code == 401
+
+
+def test_a_plain_post_delivered_twice_is_kept_once(
+    client,
+    remote,  # noqa: F811
+    clock,
+):
+    person = _person(remote)
+    note = _note(person, "1")
+
+    first, again = person.post(client, note), person.post(client, note)
+
+    assert first.get_json() == {"status": "accepted"}
+    assert again.status_code == 202 and again.get_json() == {"status": "already received"}
+    assert _kept_posts() == 1
