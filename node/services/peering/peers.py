@@ -12,6 +12,7 @@ import functools
 import ipaddress
 import json
 import re
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -400,6 +401,7 @@ SIGNER_LIFETIME = 60.0
 SIGNERS_KEPT = 4096
 _SIGNERS_KEY = "branchline.signers"
 _clock = time.monotonic  # tests replace it
+_signers_lock = threading.Lock()  # gthread workers share the kept keys between threads
 
 
 def _signers() -> OrderedDict[str, tuple[KnownSigner, float]]:
@@ -421,15 +423,17 @@ def signer_for_key(key_id: str, *, refetch: bool = False) -> tuple[KnownSigner |
             return found[0], None
     peer, key = http_key_owner(key_id, refetch=refetch)
     if peer is None or key is None:
-        kept.pop(key_id, None)
+        with _signers_lock:
+            kept.pop(key_id, None)
         return None, None
     signer = KnownSigner(peer.id, peer.actor_id, peer.key_id, bool(peer.is_branchline), key)
     if peer.actor_id in g.get("refetched_actors", ()):
         return signer, peer  # kept from the next request on, once it is committed
-    kept[key_id] = (signer, now + SIGNER_LIFETIME)
-    kept.move_to_end(key_id)
-    while len(kept) > SIGNERS_KEPT:
-        kept.popitem(last=False)
+    with _signers_lock:
+        kept[key_id] = (signer, now + SIGNER_LIFETIME)
+        kept.move_to_end(key_id)
+        while len(kept) > SIGNERS_KEPT:
+            kept.popitem(last=False)
     return signer, peer
 
 
@@ -437,8 +441,9 @@ def forget_signer(actor_id: str) -> None:
     """Forget the kept keys of ``actor_id`` in this process (its actor was fetched again)."""
     kept = current_app.extensions.get(_SIGNERS_KEY)
     if kept:
-        for key_id in [k for k, (signer, _) in kept.items() if signer.actor_id == actor_id]:
-            del kept[key_id]
+        with _signers_lock:
+            for key_id in [k for k, (signer, _) in kept.items() if signer.actor_id == actor_id]:
+                del kept[key_id]
 
 
 def http_key_owner(key_id: str, *, refetch: bool = False) -> tuple[Peer | None, PublicKey | None]:
