@@ -9,20 +9,24 @@ from flask_wtf.csrf import CSRFError
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from schemas.wording import N_
+
 from .extensions import db
 from .services.errors import ServiceError
 
+# For people on error pages (marked here, translated by error.html) and, in English, for the
+# API's clients, whose code reads the status, not the words.
 MESSAGES = {
-    400: "The request was not valid.",
-    401: "You need to log in or present a valid token.",
-    403: "You are not allowed to do that.",
-    404: "There is nothing here.",
-    405: "That method is not allowed here.",
-    409: "That clashes with the current state.",
-    413: "The request is too large.",
-    415: "Send JSON (Content-Type: application/json).",
-    429: "Too many attempts. Wait a while and try again.",
-    500: "Something went wrong on our side.",
+    400: N_("The request was not valid."),
+    401: N_("You need to log in or present a valid token."),
+    403: N_("You are not allowed to do that."),
+    404: N_("There is nothing here."),
+    405: N_("That method is not allowed here."),
+    409: N_("That clashes with the current state."),
+    413: N_("The request is too large."),
+    415: N_("Send JSON (Content-Type: application/json)."),
+    429: N_("Too many attempts. Wait a while and try again."),
+    500: N_("Something went wrong on our side."),
 }
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import request
+from flask_babel import gettext
 
 from ..models import Event
 from ..services.organising import event_notices, events
@@ -53,10 +54,13 @@ def past_start_confirmed() -> bool:
 
 def delete_warning(item: Event) -> str:
     """Say what deleting the event does, with how many are told when it is still to come."""
-    warning = "This cannot be undone."
+    warning = gettext("This cannot be undone.")
     if item.status == "cancelled" or events.is_over(item):
         return warning
     told = event_notices.audience(item)
     if not told.total:
         return warning
-    return f"{event_notices.describe(told)} will be e-mailed that it is cancelled. {warning}"
+    return gettext(
+        "%(people)s will be e-mailed that it is cancelled. This cannot be undone.",
+        people=event_notices.describe(told),
+    )

@@ -196,12 +196,18 @@ def delete_item(kind: str, item_id: int):
     item = resource.service.get(item_id, current_member())
     title = resource.title_of(item)
     if request.method == "GET":
-        warning = event_form.delete_warning(item) if kind == "events" else "This cannot be undone."
+        warning = (
+            event_form.delete_warning(item)
+            if kind == "events"
+            else gettext("This cannot be undone.")
+        )
         return render_template(
             "manage/confirm.html",
-            heading=f"Delete the {resource.singular} “{title}”?",
+            heading=gettext(
+                "Delete the %(singular)s “%(title)s”?", singular=resource.singular, title=title
+            ),
             warning=warning,
-            button=f"Delete {resource.singular}",
+            button=gettext("Delete %(singular)s", singular=resource.singular),
             back=url_for("manage.edit_item", kind=kind, item_id=item_id),
         )
     resource.service.delete(item)

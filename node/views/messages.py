@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext, ngettext
 
+from schemas.wording import N_
+
 from ..auth import current_member, role_required
 from ..services.groups import current_group
 from ..services.messaging import announcements, audiences
@@ -17,19 +19,28 @@ from .no_store import no_store
 bp = Blueprint("messages", __name__, url_prefix="/manage/messages")
 
 LABELS = {
-    "subject": "Subject",
-    "body": "Message",
-    "kind": "Kind of message",
-    "audience": "Send to",
-    "audience_ref": "Event, shift or ballot number",
-    "rules_require": "The group's rules require this message",
-    "when": "When",
-    "send_at": "Send at",
+    "subject": N_("Subject"),
+    "body": N_("Message"),
+    "kind": N_("Kind of message"),
+    "audience": N_("Send to"),
+    "audience_ref": N_("Event, shift or ballot number"),
+    "rules_require": N_("The group's rules require this message"),
+    "when": N_("When"),
+    "send_at": N_("Send at"),
 }
 KIND_CHOICES = (
-    ("announcement", "An announcement: members who turned announcements off are not sent it"),
-    ("required", "Required by the group's rules (such as a general meeting's notice): sent to all"),
+    ("announcement", N_("An announcement: members who turned announcements off are not sent it")),
+    (
+        "required",
+        N_("Required by the group's rules (such as a general meeting's notice): sent to all"),
+    ),
 )
+
+
+def _labels() -> dict[str, str]:
+    return {name: gettext(label) for name, label in LABELS.items()}
+
+
 FIELDS = ("subject", "body", "kind", "audience", "audience_ref")
 
 
@@ -73,9 +84,9 @@ def _form(values: dict, errors: dict, status: int = 200, found=None):
         found=found,
         values=values,
         errors=errors,
-        labels=LABELS,
-        kind_choices=KIND_CHOICES,
-        audience_choices=list(audiences.LABELS.items()),
+        labels=_labels(),
+        kind_choices=[(name, gettext(label)) for name, label in KIND_CHOICES],
+        audience_choices=[(name, gettext(label)) for name, label in audiences.LABELS.items()],
         preview=announcements.preview(found) if found is not None else None,
         reach=reach,
         describe=announcements.describe(found) if found is not None else "",
@@ -168,7 +179,7 @@ def _confirm_page(found, errors=None, values=None, status: int = 200):
         describe=announcements.describe(found),
         errors=errors or {},
         values=values or {"when": "now"},
-        labels=LABELS,
+        labels=_labels(),
         zone=_zone(),
     ), status
 

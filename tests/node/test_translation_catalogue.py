@@ -1,9 +1,11 @@
-"""Every page, form label and flash message reaches the catalogue, and a catalogue translates them.
+"""Every page, form label, flash message and mail reaches the catalogue, and a catalogue
+translates them.
 
 The first tests run `pybabel extract`'s own machinery over the repository with babel.cfg, so a
-template or view whose words are not wrapped in ``_()``/``gettext``/``ngettext`` shows up here
-as a missing message. The last test compiles a small Welsh catalogue and reads a public page,
-a Manage page and a flash message through it.
+template, view or mail whose words are not wrapped in ``_()``/``gettext``/``ngettext`` shows
+up here as a missing message. The last tests compile a small Welsh catalogue and read a public
+page, a Manage page and a flash message through it (mail read through a catalogue:
+messaging/test_mail_translation.py).
 """
 
 from __future__ import annotations
@@ -48,12 +50,47 @@ REPRESENTATIVE = {
         "Choose before casting your vote: nothing is chosen.",
     ],
     "schemas": ["Fill this in.", "Give a whole number."],
+    # Mail composed in Python: subjects, bodies, the greeting and footer, the kinds' labels.
+    "mail subjects": [
+        "You have a place: %(title)s",
+        "Your invitation to join %(group)s",
+        "Reminder: %(title)s",
+        "This week at %(group)s",
+        "You have a ride: %(title)s",
+        "Cancelled: %(title)s",
+        "We have your request to join %(group)s",
+        "Reset your Branchline password",
+        "New event: %(title)s",
+        "[Test] %(subject)s",
+    ],
+    "mail bodies": [
+        "%(who)s invited you to join %(group)s on Branchline as %(role)s.",
+        "A place came free and you were first on the waiting list: you are now going to "
+        "%(title)s, %(when)s.",
+        "Your driver: %(who)s",
+        "Setting off from: %(place)s",
+        "**Still coming?** [Yes, I'm coming](%(yes)s) · [No, I can't come](%(no)s)",
+        "%(date)s (%(zone)s time)",
+    ],
+    "mail greeting and footer": [
+        "Hello %(name)s,",
+        "You are sent this because you get: %(label)s.",
+        "Stop these with one click: %(link)s",
+        "Stop all mail from this group with one click",
+    ],
+    "kinds of mail": [
+        "Changes to events you are going to: cancelled, moved, places, lifts",
+        "The weekly digest: next week's events, open ballots and news",
+        "Messages about an event you answered as a guest",
+        "All mail from this group, except messages about your account",
+    ],
 }
 PLURALS = [
     ("%(num)d event", "%(num)d events"),
     ("%(num)d paper", "%(num)d papers"),
     ("%(num)d place", "%(num)d places"),
     ("<strong>%(num)d</strong> member going", "<strong>%(num)d</strong> members going"),
+    ("%(num)d person going", "%(num)d people going"),  # whom a change to an event e-mails
 ]
 
 
@@ -118,6 +155,7 @@ WELSH = {
     "No upcoming events": "Dim digwyddiadau i ddod",
     "Manage %(name)s": "Rheoli %(name)s",
     "Welcome back, %(display_name)s.": "Croeso nôl, %(display_name)s.",
+    "There is nothing here.": "Does dim byd yma.",
 }
 
 
@@ -162,3 +200,9 @@ def test_a_flash_message_and_a_manage_page_speak_the_catalogue(
 
     manage = client.get("/manage/").get_data(as_text=True)
     assert f"Rheoli {group.name}" in manage and f"Manage {group.name}" not in manage
+
+
+def test_an_error_page_speaks_the_catalogue(client, fresh_translations):
+    page = client.get("/no-such-page")
+    assert page.status_code == 404
+    assert "Does dim byd yma." in page.get_data(as_text=True)

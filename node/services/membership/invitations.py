@@ -25,6 +25,8 @@ from .members import by_email, check_role_change, new_member
 
 INVITE_LIFETIME = timedelta(days=14)
 CONFIRM_LIFETIME = timedelta(days=2)  # the link an open invitation mails to the address typed
+# "... invited you to join <group> on Branchline as <role>."
+ROLE_PHRASES = {"member": N_("a member"), "organiser": N_("an organiser"), "admin": N_("an admin")}
 
 
 def _token() -> tuple[str, str]:
@@ -110,20 +112,29 @@ def _mail_invitation(
     found: Invite, value: str, actor: Member | None, member: Member | None = None
 ) -> None:
     group_name = _group_name()
-    who = actor.display_name if actor is not None else "The organisers"
+    who = actor.display_name if actor is not None else gettext("The organisers")
     link = external_url("auth.accept_invite", token=value)
-    until = found.expires_at.strftime("%d %B %Y, %H:%M UTC")
-    role = "an organiser" if found.role == "organiser" else f"a {found.role}"
+    until = gettext("%(date)s UTC", date=found.expires_at.strftime("%d %B %Y, %H:%M"))
+    role = gettext(ROLE_PHRASES.get(found.role, found.role))
     body = (
-        f"{who} invited you to join {group_name} on Branchline as {role}.\n\n"
-        f"To join, open this link and choose a password (it works once, until {until}):\n\n"
-        f"{link}\n\n"
-        "If you did not expect this, ignore this message: nothing happens without it."
+        gettext(
+            "%(who)s invited you to join %(group)s on Branchline as %(role)s.",
+            who=who,
+            group=group_name,
+            role=role,
+        )
+        + "\n\n"
+        + gettext(
+            "To join, open this link and choose a password (it works once, until %(until)s):",
+            until=until,
+        )
+        + f"\n\n{link}\n\n"
+        + gettext("If you did not expect this, ignore this message: nothing happens without it.")
     )
     outbox.queue(
         outbox.Recipient(found.email, found.display_name or "", member.id if member else None),
         "account",
-        f"Your invitation to join {group_name}",
+        gettext("Your invitation to join %(group)s", group=group_name),
         body,
         source=f"invitation:{found.id}",
     )
@@ -310,30 +321,42 @@ def join_by_link(
         )
         mail.send(
             email,
-            f"Confirm your address to join {group_name}",
-            f"Someone (we hope you) used an invitation to join {group_name} on Branchline "
-            "with this address.\n\n"
-            f"To finish joining, open this link (it works for two days):\n{confirm_link(value)}"
-            "\n\nIf it was not you, ignore this message: nothing happens without it.",
+            gettext("Confirm your address to join %(group)s", group=group_name),
+            gettext(
+                "Someone (we hope you) used an invitation to join %(group)s on Branchline with "
+                "this address.",
+                group=group_name,
+            )
+            + "\n\n"
+            + gettext("To finish joining, open this link (it works for two days):")
+            + f"\n{confirm_link(value)}\n\n"
+            + gettext("If it was not you, ignore this message: nothing happens without it."),
         )
     elif member.is_active:
         value = resets.issue(member)
         mail.send(
             member.email,
-            f"You are already a member of {group_name}",
-            f"Someone used an invitation link to join {group_name} with this address, which "
-            "is already a member's.\n\n"
-            "If it was you: log in as usual. If you have not chosen a password yet, use the "
-            "invitation that was sent to you, or choose a password here (the link works for "
-            f"two hours):\n{reset_link(value)}\n\n"
-            "If it was not you, ignore this message: nothing has changed.",
+            gettext("You are already a member of %(group)s", group=group_name),
+            gettext(
+                "Someone used an invitation link to join %(group)s with this address, which is "
+                "already a member's.",
+                group=group_name,
+            )
+            + "\n\n"
+            + gettext(
+                "If it was you: log in as usual. If you have not chosen a password yet, use the "
+                "invitation that was sent to you, or choose a password here (the link works for "
+                "two hours):"
+            )
+            + f"\n{reset_link(value)}\n\n"
+            + gettext("If it was not you, ignore this message: nothing has changed."),
         )
     commit()
 
 
 def _group_name() -> str:
     group = groups.current_group()
-    return group.name if group is not None else "the group"
+    return group.name if group is not None else gettext("the group")
 
 
 def accept_invite(token: str, email: str, display_name: str, password: str) -> Member:

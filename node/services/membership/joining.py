@@ -100,11 +100,15 @@ def ask(name: str, email: str, postcode: str, answers: list[str]) -> None:
     outbox.queue(
         outbox.Recipient(email),
         "account",
-        f"We have your request to join {group.name}",
-        f"Thank you for asking to join {group.name}.\n\n"
-        "One of the organisers will look at your request soon. When they approve it we will "
-        "send you a link to choose a password and finish joining.\n\n"
-        "If you did not ask to join, ignore this message: nothing happens without you.",
+        gettext("We have your request to join %(group)s", group=group.name),
+        gettext("Thank you for asking to join %(group)s.", group=group.name)
+        + "\n\n"
+        + gettext(
+            "One of the organisers will look at your request soon. When they approve it we will "
+            "send you a link to choose a password and finish joining."
+        )
+        + "\n\n"
+        + gettext("If you did not ask to join, ignore this message: nothing happens without you."),
         source=f"join_request:{found.id}",
     )
     commit()
@@ -156,10 +160,16 @@ def decline(found: JoinRequest, *, tell: bool) -> None:
         outbox.queue(
             outbox.Recipient(found.email),  # not the name typed, as for the acknowledgement
             "account",
-            f"Your request to join {group_name}",
-            f"Thank you for asking to join {group_name}. The organisers are not able to "
-            "accept your request through this form.\n\n"
-            "If you think this is a mistake, please get in touch with the group directly.",
+            gettext("Your request to join %(group)s", group=group_name),
+            gettext(
+                "Thank you for asking to join %(group)s. The organisers are not able to accept "
+                "your request through this form.",
+                group=group_name,
+            )
+            + "\n\n"
+            + gettext(
+                "If you think this is a mistake, please get in touch with the group directly."
+            ),
             source=f"join_request:{found.id}",
         )
     db.session.delete(found)

@@ -41,10 +41,12 @@ def request_reset(email: str, link_for: Any) -> None:
     value = issue(member)
     mail.send(
         member.email,
-        "Reset your Branchline password",
-        "Someone asked to reset the password for this address.\n\n"
-        f"Choose a new password here (the link works for two hours):\n{link_for(value)}\n\n"
-        "If it was not you, ignore this message.",
+        gettext("Reset your Branchline password"),
+        gettext("Someone asked to reset the password for this address.")
+        + "\n\n"
+        + gettext("Choose a new password here (the link works for two hours):")
+        + f"\n{link_for(value)}\n\n"
+        + gettext("If it was not you, ignore this message."),
     )
     commit()  # the reset and its message together; the worker sends it
 

@@ -46,7 +46,6 @@ ORGANISER_KINDS = (ANNOUNCEMENT, REQUIRED)
 SUBJECT_MAX = 200
 BODY_MAX = 50_000
 ORIGIN_MAX = 500
-TEST_PREFIX = "[Test] "
 # Schedule at least this far ahead, or "send now".
 LATER_MINIMUM = timedelta(minutes=1)
 # How far ahead a message may be scheduled.
@@ -224,8 +223,10 @@ def describe(announcement: Announcement) -> str:
         return audiences.resolve(announcement.audience, announcement.audience_ref).description
     except Invalid:
         # A ballot closed or an event deleted since: still say what it was meant for.
-        label = audiences.LABELS.get(announcement.audience, announcement.audience)
-        return f"{label} ({announcement.audience_ref})" if announcement.audience_ref else label
+        label = gettext(audiences.LABELS.get(announcement.audience, announcement.audience))
+        if announcement.audience_ref:
+            return gettext("%(audience)s (%(ref)s)", audience=label, ref=announcement.audience_ref)
+        return label
 
 
 def mail_kind(announcement: Announcement) -> str:
@@ -296,7 +297,7 @@ def automatic_summary(*, now: datetime | None = None, days: int = 30) -> list[di
 
 def _label(kind: str) -> str:
     found = kinds.KINDS.get(kind)
-    return found.label if found else kind
+    return gettext(found.label) if found else kind
 
 
 # --- sending ------------------------------------------------------------------------------
@@ -308,7 +309,7 @@ def test_send(announcement: Announcement, author: Member) -> None:
     outbox.queue(
         Recipient(author.email, author.display_name, author.id),
         "account",
-        TEST_PREFIX + announcement.subject,
+        gettext("[Test] %(subject)s", subject=announcement.subject),
         announcement.body,
         source=f"announcement-test:{announcement.id}",
     )

@@ -15,6 +15,8 @@ from datetime import datetime
 from flask_babel import gettext
 from sqlalchemy import exists, select
 
+from schemas.wording import N_
+
 from ...extensions import db
 from ...models import Ballot, BallotVoter, Event, GuestRsvp, Member, Rsvp, Shift, ShiftSignup
 from ...models.types import utcnow
@@ -30,12 +32,12 @@ EVENT_GUESTS = "event_guests"
 BALLOT_NOT_VOTED = "ballot_not_voted"
 
 LABELS = {
-    MEMBERS: "All members",
-    EVENT_GOING: "Members going to an event",
-    EVENT_SHIFT: "Members on a shift",
-    EVENT_WAITLIST: "Members on an event's waitlists",
-    EVENT_GUESTS: "Confirmed guests of an event",
-    BALLOT_NOT_VOTED: "Members who have not voted in an open ballot",
+    MEMBERS: N_("All members"),
+    EVENT_GOING: N_("Members going to an event"),
+    EVENT_SHIFT: N_("Members on a shift"),
+    EVENT_WAITLIST: N_("Members on an event's waitlists"),
+    EVENT_GUESTS: N_("Confirmed guests of an event"),
+    BALLOT_NOT_VOTED: N_("Members who have not voted in an open ballot"),
 }
 AUDIENCES = tuple(LABELS)
 # What each audience's reference is, for messages naming the field.
@@ -67,7 +69,7 @@ def resolve(name: str, ref: int | None, *, now: datetime | None = None) -> Audie
     if name not in LABELS:
         raise Invalid.on("audience", gettext("Choose one of: %(join)s.", join=", ".join(AUDIENCES)))
     if name == MEMBERS:
-        return Audience(name, None, LABELS[name])
+        return Audience(name, None, gettext(LABELS[name]))
     what = REFERENCE[name]
     if ref is None:
         raise Invalid.on(
@@ -77,20 +79,26 @@ def resolve(name: str, ref: int | None, *, now: datetime | None = None) -> Audie
         event = db.session.get(Event, ref)
         if event is None:
             raise Invalid.on("audience_ref", gettext("There is no event %(ref)s.", ref=ref))
-        return Audience(name, ref, f"{LABELS[name]}: {event.title}")
+        return Audience(name, ref, _description(name, event.title))
     if what == "shift":
         shift = db.session.get(Shift, ref)
         if shift is None:
             raise Invalid.on("audience_ref", gettext("There is no shift %(ref)s.", ref=ref))
         event = db.session.get(Event, shift.event_id)
-        label = shift.label or "shift"
-        return Audience(name, ref, f"{LABELS[name]}: {label} at {event.title}")
+        what = gettext(
+            "%(shift)s at %(event)s", shift=shift.label or gettext("shift"), event=event.title
+        )
+        return Audience(name, ref, _description(name, what))
     ballot = db.session.get(Ballot, ref)
     if ballot is None:
         raise Invalid.on("audience_ref", gettext("There is no ballot %(ref)s.", ref=ref))
     if ballots.state(ballot, now or utcnow()) != "open":
         raise Invalid.on("audience_ref", gettext("That ballot is not open for votes."))
-    return Audience(name, ref, f"{LABELS[name]}: {ballot.question}")
+    return Audience(name, ref, _description(name, ballot.question))
+
+
+def _description(name: str, what: str) -> str:
+    return gettext("%(audience)s: %(what)s", audience=gettext(LABELS[name]), what=what)
 
 
 def recipients(name: str, ref: int | None, *, now: datetime | None = None) -> list[Recipient]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from ...extensions import db
@@ -66,15 +67,15 @@ def news_since(now: datetime) -> list[Post]:
 
 def body(events: list[Event], ballots: list[Ballot], posts: list[Post]) -> str:
     """Write a digest's Markdown: a section for each of events, ballots and news that has any."""
-    parts = [f"This week at {notices.group_name()}."]
+    parts = [gettext("This week at %(group)s.", group=notices.group_name())]
     if events:
-        parts.append("## Events in the next seven days")
+        parts.append("## " + gettext("Events in the next seven days"))
         parts += [notices.event_lines(event) for event in events]
     if ballots:
-        parts.append("## Ballots open to you")
+        parts.append("## " + gettext("Ballots open to you"))
         parts += [notices.ballot_lines(ballot) for ballot in ballots]
     if posts:
-        parts.append("## News")
+        parts.append("## " + gettext("News"))
         parts += [
             f"[{' '.join(post.title.split())}]({external_url('pages.post', item_id=post.id)})"
             for post in posts
@@ -105,7 +106,7 @@ def send_due(now: datetime | None = None) -> int:
         mine = tuple(b.id for b in open_now if member.joined_at <= b.freeze_at)
         groups.setdefault(mine, []).append(member)
     by_id = {b.id: b for b in open_now}
-    subject = f"This week at {notices.group_name()}"
+    subject = gettext("This week at %(group)s", group=notices.group_name())
     queued = 0
     for ballot_ids, members in groups.items():
         ballots = [by_id[i] for i in ballot_ids]

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from schemas.wording import N_
+
 SINGLE = "single"
 DIGEST = "digest"
 OFF = "off"
@@ -22,7 +24,9 @@ CHOICES = (SINGLE, DIGEST, OFF)
 @dataclass(frozen=True)
 class Kind:
     name: str
-    label: str  # shown on the preferences page and the unsubscribe page
+    # Shown on the preferences and unsubscribe pages and in every message's footer: marked
+    # with N_ here and translated where shown (gettext, or the templates' translate filter).
+    label: str
     default: str = SINGLE
     digestible: bool = False  # may be gathered into the weekly digest instead
     required: bool = False  # cannot be turned off
@@ -37,31 +41,39 @@ class Kind:
 KINDS: dict[str, Kind] = {
     kind.name: kind
     for kind in (
-        Kind("account", "Your account: password resets, invitations, confirmations", required=True),
         Kind(
-            "required",
-            "Notices the group's rules require, such as a general meeting's",
+            "account",
+            N_("Your account: password resets, invitations, confirmations"),
             required=True,
         ),
-        Kind("announcement", "Announcements from the group's organisers"),
-        Kind("network_ask", "Asks from the wider network that organisers pass on"),
+        Kind(
+            "required",
+            N_("Notices the group's rules require, such as a general meeting's"),
+            required=True,
+        ),
+        Kind("announcement", N_("Announcements from the group's organisers")),
+        Kind("network_ask", N_("Asks from the wider network that organisers pass on")),
         Kind(
             "event_changes",
-            "Changes to events you are going to: cancelled, moved, places, lifts",
+            N_("Changes to events you are going to: cancelled, moved, places, lifts"),
         ),
-        Kind("reminder", "Reminders the day before events and shifts you signed up for"),
-        Kind("new_event", "New events", default=OFF, digestible=True),
-        Kind("new_ballot", "New ballots open to you", default=OFF, digestible=True),
+        Kind("reminder", N_("Reminders the day before events and shifts you signed up for")),
+        Kind("new_event", N_("New events"), default=OFF, digestible=True),
+        Kind("new_ballot", N_("New ballots open to you"), default=OFF, digestible=True),
         Kind(
             "ballot_closing",
-            "A ballot you have not voted in, 24 hours before it closes",
+            N_("A ballot you have not voted in, 24 hours before it closes"),
             default=OFF,
         ),
-        Kind("news", "News posts", default=OFF, digestible=True),
-        Kind("digest", "The weekly digest: next week's events, open ballots and news", default=OFF),
+        Kind("news", N_("News posts"), default=OFF, digestible=True),
+        Kind(
+            "digest",
+            N_("The weekly digest: next week's events, open ballots and news"),
+            default=OFF,
+        ),
         # What a guest is sent about the event they answered: confirmations, changes,
         # reminders. A guest stops it (and all else) with "stop all mail".
-        Kind("guest", "Messages about an event you answered as a guest"),
+        Kind("guest", N_("Messages about an event you answered as a guest")),
     )
 }
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
@@ -94,8 +94,7 @@ def _window() -> timedelta:
 
 def when(starts_at: datetime, zone: str) -> str:
     """Show a start time in the event's zone, saying which zone."""
-    local = starts_at.astimezone(ZoneInfo(zone))
-    return f"{local:%a %d %b %Y, %H:%M} ({zone} time)"
+    return outbox.when(starts_at, zone)
 
 
 @dataclass(frozen=True)
@@ -126,7 +125,7 @@ def recipient(member: Person) -> Recipient:
 def group_name() -> str:
     """Return the group's name for subjects and openings."""
     group = current_group()
-    return " ".join(group.name.split()) if group is not None else "the group"
+    return " ".join(group.name.split()) if group is not None else gettext("the group")
 
 
 def _one_line(text: str) -> str:
@@ -138,9 +137,11 @@ def event_lines(event: Event) -> str:
     where = _one_line(", ".join(part for part in (event.place_name, event.address) if part))
     link = external_url("pages.event", item_id=event.id)
     return (
-        f"**{_one_line(event.title)}**  \nWhen: {when(event.starts_at, event.timezone)}  \n"
-        + (f"Where: {where}  \n" if where else "")
-        + f"[The event's page]({link})"
+        f"**{_one_line(event.title)}**  \n"
+        + gettext("When: %(when)s", when=when(event.starts_at, event.timezone))
+        + "  \n"
+        + (gettext("Where: %(where)s", where=where) + "  \n" if where else "")
+        + gettext("[The event's page](%(link)s)", link=link)
     )
 
 
@@ -213,10 +214,14 @@ def not_voted(ballot: Ballot, among: list[Person]) -> list[Person]:
 
 
 def _event_notice(event: Event, to: list[Person]) -> int:
-    kind = "members only" if event.visibility == "members" else "open to all"
+    opening = (
+        gettext("%(group)s has a new event (members only):", group=group_name())
+        if event.visibility == "members"
+        else gettext("%(group)s has a new event (open to all):", group=group_name())
+    )
     message = outbox.compose(
-        f"New event: {_one_line(event.title)}",
-        f"{group_name()} has a new event ({kind}):\n\n{event_lines(event)}",
+        gettext("New event: %(title)s", title=_one_line(event.title)),
+        f"{opening}\n\n{event_lines(event)}",
     )
     return outbox.queue_many(
         [recipient(m) for m in to], "new_event", message, source=f"new_event:{event.id}"
@@ -226,8 +231,10 @@ def _event_notice(event: Event, to: list[Person]) -> int:
 def _news_notice(post: Post, to: list[Person]) -> int:
     link = external_url("pages.post", item_id=post.id)
     message = outbox.compose(
-        f"News: {_one_line(post.title)}",
-        f"{group_name()} has posted news:\n\n**{_one_line(post.title)}**\n\n[Read it]({link})",
+        gettext("News: %(title)s", title=_one_line(post.title)),
+        gettext("%(group)s has posted news:", group=group_name())
+        + f"\n\n**{_one_line(post.title)}**\n\n"
+        + gettext("[Read it](%(link)s)", link=link),
     )
     return outbox.queue_many([recipient(m) for m in to], "news", message, source=f"news:{post.id}")
 
@@ -237,15 +244,18 @@ def ballot_lines(ballot: Ballot) -> str:
     zone = current_group().timezone if current_group() is not None else "Europe/London"
     link = external_url("ballots.ballot", ballot_id=ballot.id)
     return (
-        f"**{_one_line(ballot.question)}**  \nVoting closes: {when(ballot.closes_at, zone)}  \n"
-        f"[Vote]({link})"
+        f"**{_one_line(ballot.question)}**  \n"
+        + gettext("Voting closes: %(when)s", when=when(ballot.closes_at, zone))
+        + "  \n"
+        + gettext("[Vote](%(link)s)", link=link)
     )
 
 
 def _ballot_notice(ballot: Ballot, to: list[Person]) -> int:
     message = outbox.compose(
-        f"Ballot open: {_one_line(ballot.question)}",
-        f"A ballot of {group_name()} is open, and you may vote in it:\n\n{ballot_lines(ballot)}",
+        gettext("Ballot open: %(question)s", question=_one_line(ballot.question)),
+        gettext("A ballot of %(group)s is open, and you may vote in it:", group=group_name())
+        + f"\n\n{ballot_lines(ballot)}",
     )
     return outbox.queue_many(
         [recipient(m) for m in to], "new_ballot", message, source=f"new_ballot:{ballot.id}"
@@ -254,9 +264,15 @@ def _ballot_notice(ballot: Ballot, to: list[Person]) -> int:
 
 def _closing_notice(ballot: Ballot, to: list[Person]) -> int:
     message = outbox.compose(
-        f"Closing soon, and you have not voted: {_one_line(ballot.question)}",
-        f"A ballot of {group_name()} closes within a day and you have not voted in it yet:"
-        f"\n\n{ballot_lines(ballot)}",
+        gettext(
+            "Closing soon, and you have not voted: %(question)s",
+            question=_one_line(ballot.question),
+        ),
+        gettext(
+            "A ballot of %(group)s closes within a day and you have not voted in it yet:",
+            group=group_name(),
+        )
+        + f"\n\n{ballot_lines(ballot)}",
     )
     return outbox.queue_many(
         [recipient(m) for m in to], "ballot_closing", message, source=f"ballot_closing:{ballot.id}"

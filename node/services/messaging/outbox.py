@@ -16,9 +16,12 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from email.utils import make_msgid
+from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import gettext
 from markupsafe import Markup
 from sqlalchemy import insert
 
@@ -88,11 +91,12 @@ def queue_many(
     domain = mail.domain_of(mail_from)
     now = utcnow()
     prefs_link = external_url("mail_links.preferences")
+    words = _Words.of(found)
     rows = []
     for recipient in unique.values():
         if (recipient.address, kind, recipient.member_id) not in allowed:
             continue
-        text, html, headers = _personal(message, recipient, found, prefs_link)
+        text, html, headers = _personal(message, recipient, found, prefs_link, words)
         rows.append(
             {
                 "to_address": recipient.address,
@@ -116,32 +120,71 @@ def queue_many(
     return len(rows)
 
 
+@dataclass(frozen=True)
+class _Words:
+    """The greeting and the footer's words of one kind, translated once for every recipient."""
+
+    hello: str  # with %(name)s
+    why: str
+    stop: str  # with %(link)s
+    stop_link: str
+    choose: str  # with %(link)s
+    choose_link: str
+    stop_all: str  # with %(link)s
+    stop_all_link: str
+
+    @classmethod
+    def of(cls, kind: kinds.Kind) -> _Words:
+        label = gettext(kind.label)
+        return cls(
+            hello=gettext("Hello %(name)s,"),
+            why=(
+                gettext("You are sent this because: %(label)s.", label=label)
+                if kind.required
+                else gettext("You are sent this because you get: %(label)s.", label=label)
+            ),
+            stop=gettext("Stop these with one click: %(link)s"),
+            stop_link=gettext("Stop these with one click"),
+            choose=gettext("Choose what you get: %(link)s"),
+            choose_link=gettext("Choose what you get"),
+            stop_all=gettext("Stop all mail from this group with one click: %(link)s"),
+            stop_all_link=gettext("Stop all mail from this group with one click"),
+        )
+
+
 def _personal(
-    message: Composed, recipient: Recipient, kind: kinds.Kind, prefs_link: str
+    message: Composed,
+    recipient: Recipient,
+    kind: kinds.Kind,
+    prefs_link: str,
+    words: _Words,
 ) -> tuple[str, str, dict[str, str]]:
-    greeting = f"Hello {recipient.name},\n\n" if recipient.name else ""
-    html_greeting = Markup("<p>Hello {},</p>\n").format(recipient.name) if recipient.name else ""
+    # Flask-Babel leaves a message without values as it is: the name goes in here, once the
+    # (translated) greeting is known, and Markup escapes it in the HTML part.
+    hello = words.hello % {"name": recipient.name} if recipient.name else ""
+    greeting = f"{hello}\n\n" if hello else ""
+    html_greeting = Markup("<p>{}</p>\n").format(hello) if hello else ""
+    why = words.why
     if kind.required:
-        footer = f"You are sent this because: {kind.label}."
         return (
-            f"{greeting}{message.text}\n\n-- \n{footer}\n",
-            _html(html_greeting + message.html, Markup("<p>{}</p>").format(footer)),
+            f"{greeting}{message.text}\n\n-- \n{why}\n",
+            _html(html_greeting + message.html, Markup("<p>{}</p>").format(why)),
             {},
         )
     stop_kind = kind.name if recipient.member_id is not None else unsubscribe.ALL
     link = unsubscribe.url(recipient.address, stop_kind)
-    why = f"You are sent this because you get: {kind.label}."
     if recipient.member_id is not None:
-        text_footer = f"{why}\nStop these with one click: {link}\nChoose what you get: {prefs_link}"
-        html_footer = Markup(
-            '<p>{}<br><a href="{}">Stop these with one click</a> · '
-            '<a href="{}">Choose what you get</a></p>'
-        ).format(why, link, prefs_link)
+        stop = words.stop % {"link": link}
+        choose = words.choose % {"link": prefs_link}
+        text_footer = f"{why}\n{stop}\n{choose}"
+        html_footer = Markup('<p>{}<br><a href="{}">{}</a> · <a href="{}">{}</a></p>').format(
+            why, link, words.stop_link, prefs_link, words.choose_link
+        )
     else:
-        text_footer = f"{why}\nStop all mail from this group with one click: {link}"
-        html_footer = Markup(
-            '<p>{}<br><a href="{}">Stop all mail from this group with one click</a></p>'
-        ).format(why, link)
+        text_footer = f"{why}\n{words.stop_all % {'link': link}}"
+        html_footer = Markup('<p>{}<br><a href="{}">{}</a></p>').format(
+            why, link, words.stop_all_link
+        )
     return (
         f"{greeting}{message.text}\n\n-- \n{text_footer}\n",
         _html(html_greeting + message.html, html_footer),
@@ -166,6 +209,16 @@ def literal(text: str) -> str:
     """Escape ``text`` (a title, a name someone typed) so Markdown shows it as typed."""
     text = text.replace("&", "&amp;").replace("<", "&lt;")
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def local_time(at: datetime, zone: str, pattern: str = "%a %d %b %Y, %H:%M") -> str:
+    """Write ``at`` as a clock in ``zone`` shows it (day and month names stay English)."""
+    return at.astimezone(ZoneInfo(zone)).strftime(pattern)
+
+
+def when(at: datetime, zone: str) -> str:
+    """Write ``at`` in ``zone``, naming the zone: "Sat 10 May 2031, 19:00 (Europe/London time)"."""
+    return gettext("%(date)s (%(zone)s time)", date=local_time(at, zone), zone=zone)
 
 
 def link(url: str) -> str:

@@ -13,9 +13,9 @@ no longer come frees their place with one click. Members' reminders are kind
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import select
 
 from ...extensions import db
@@ -32,7 +32,9 @@ def _ahead() -> timedelta:
 
 def _still_coming(who: str, who_id: int, event_id: int) -> str:
     yes, no = still_coming.urls(who, who_id, event_id)
-    return f"**Still coming?** [Yes, I'm coming]({yes}) · [No, I can't come]({no})"
+    return gettext(
+        "**Still coming?** [Yes, I'm coming](%(yes)s) · [No, I can't come](%(no)s)", yes=yes, no=no
+    )
 
 
 def _event_reminders(event_id: int) -> int:
@@ -53,8 +55,10 @@ def _event_reminders(event_id: int) -> int:
         .order_by(GuestRsvp.id)
     ).all()
     title = " ".join(event.title.split())
-    subject = f"Reminder: {title}"
-    opening = f"A reminder from {notices.group_name()}: you said you are going to"
+    subject = gettext("Reminder: %(title)s", title=title)
+    opening = gettext(
+        "A reminder from %(group)s: you said you are going to", group=notices.group_name()
+    )
     source = f"reminder:event:{event.id}"
     lines = notices.event_lines(event)
     queued = 0
@@ -88,16 +92,30 @@ def _shift_reminders(shift_id: int) -> int:
         )
         .order_by(Member.id)
     ).all()
-    label = " ".join(shift.label.split()) or "Your shift"
+    label = " ".join(shift.label.split()) or gettext("Your shift")
     zone = event.timezone
-    ends = shift.ends_at.astimezone(ZoneInfo(zone))
     text = (
-        f"A reminder from {notices.group_name()}: you are on a shift.\n\n"
-        f"**{label}**, {notices.when(shift.starts_at, zone)} to {ends:%H:%M}  \n"
-        f"At: {notices.event_lines(event)}\n\n"
-        "If you can no longer do it, say so on the event's page, so someone else can."
+        gettext("A reminder from %(group)s: you are on a shift.", group=notices.group_name())
+        + "\n\n"
+        + gettext(
+            "**%(label)s**, %(when)s to %(ends)s",
+            label=label,
+            when=notices.when(shift.starts_at, zone),
+            ends=outbox.local_time(shift.ends_at, zone, "%H:%M"),
+        )
+        + "  \n"
+        + gettext("At: %(event)s", event=notices.event_lines(event))
+        + "\n\n"
+        + gettext("If you can no longer do it, say so on the event's page, so someone else can.")
     )
-    message = outbox.compose(f"Reminder: {label} at {' '.join(event.title.split())}", text)
+    message = outbox.compose(
+        gettext(
+            "Reminder: %(shift)s at %(title)s",
+            shift=label,
+            title=" ".join(event.title.split()),
+        ),
+        text,
+    )
     return outbox.queue_many(
         [Recipient(email, name, member_id) for member_id, email, name in on_it],
         "reminder",

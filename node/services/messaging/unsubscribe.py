@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app
+from flask_babel import gettext
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, func, select
 
@@ -40,8 +41,8 @@ class Subscription:
     @property
     def label(self) -> str:
         if self.kind == ALL:
-            return "All mail from this group, except messages about your account"
-        return kinds.get(self.kind).label
+            return gettext("All mail from this group, except messages about your account")
+        return gettext(kinds.get(self.kind).label)
 
 
 def _serializer() -> URLSafeSerializer:

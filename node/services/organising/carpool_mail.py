@@ -7,6 +7,8 @@ who turned those off is not told, and every message carries the one-click unsubs
 
 from __future__ import annotations
 
+from flask_babel import gettext
+
 from ...models import CarpoolOffer, CarpoolRequest, Event, Member
 from ..groups import base_url
 from ..messaging import outbox
@@ -35,38 +37,62 @@ def _who(member: Member) -> str:
     return outbox.literal(f"{member.display_name} <{member.email}>")
 
 
-def _subject(what: str, event: Event) -> str:
-    return f"{what}: {' '.join(event.title.split())}"[:500]
-
-
 def _link(event: Event) -> str:
     return outbox.link(f"{(base_url() or '').rstrip('/')}/events/{event.id}#carpools")
+
+
+def _title_plain(event: Event) -> str:
+    return " ".join(event.title.split())
 
 
 def tell_matched(
     event: Event, request: CarpoolRequest, offer: CarpoolOffer, rider: Member, driver: Member
 ) -> None:
     """Tell a rider and their driver that they are matched, each with the other's address."""
-    rider_note = f"\nTheir note: {outbox.literal(request.note)}" if request.note else ""
-    driver_note = f"\nTheir note: {outbox.literal(offer.note)}" if offer.note else ""
+    rider_note = (
+        "\n" + gettext("Their note: %(note)s", note=outbox.literal(request.note))
+        if request.note
+        else ""
+    )
+    driver_note = (
+        "\n" + gettext("Their note: %(note)s", note=outbox.literal(offer.note))
+        if offer.note
+        else ""
+    )
     _send(
         rider,
-        _subject("You have a ride", event),
-        f"An organiser has found you a seat to {_title(event)}.\n\n"
-        f"Your driver: {_who(driver)}\n"
-        f"Setting off from: {outbox.literal(offer.from_place)}{driver_note}\n\n"
-        "Get in touch with them to arrange where and when to meet. If your plans change, "
-        f"withdraw your request on the event's page so the seat can go to someone else: "
-        f"{_link(event)}",
+        gettext("You have a ride: %(title)s", title=_title_plain(event)),
+        gettext("An organiser has found you a seat to %(title)s.", title=_title(event))
+        + "\n\n"
+        + gettext("Your driver: %(who)s", who=_who(driver))
+        + "\n"
+        + gettext("Setting off from: %(place)s", place=outbox.literal(offer.from_place))
+        + driver_note
+        + "\n\n"
+        + gettext(
+            "Get in touch with them to arrange where and when to meet. If your plans change, "
+            "withdraw your request on the event's page so the seat can go to someone else: "
+            "%(link)s",
+            link=_link(event),
+        ),
         event,
     )
     _send(
         driver,
-        _subject("You have a rider", event),
-        f"An organiser has matched a rider with your offer of seats to {_title(event)}.\n\n"
-        f"Your rider: {_who(rider)}\n"
-        f"Coming from: {outbox.literal(request.from_place)}{rider_note}\n\n"
-        f"Get in touch with them to arrange the pick-up. The event: {_link(event)}",
+        gettext("You have a rider: %(title)s", title=_title_plain(event)),
+        gettext(
+            "An organiser has matched a rider with your offer of seats to %(title)s.",
+            title=_title(event),
+        )
+        + "\n\n"
+        + gettext("Your rider: %(who)s", who=_who(rider))
+        + "\n"
+        + gettext("Coming from: %(place)s", place=outbox.literal(request.from_place))
+        + rider_note
+        + "\n\n"
+        + gettext(
+            "Get in touch with them to arrange the pick-up. The event: %(link)s", link=_link(event)
+        ),
         event,
     )
 
@@ -75,17 +101,29 @@ def tell_unmatched(event: Event, rider: Member, driver: Member) -> None:
     """Tell a rider and their driver that an organiser undid their match."""
     _send(
         rider,
-        _subject("Your ride has changed", event),
-        f"An organiser has undone your ride with {_name(driver)} to {_title(event)}. You are"
-        " still on the list of those asking for a ride, and an organiser will look "
-        f"for another seat for you.\n\nThe event: {_link(event)}",
+        gettext("Your ride has changed: %(title)s", title=_title_plain(event)),
+        gettext(
+            "An organiser has undone your ride with %(driver)s to %(title)s. You are still on "
+            "the list of those asking for a ride, and an organiser will look for another seat "
+            "for you.",
+            driver=_name(driver),
+            title=_title(event),
+        )
+        + "\n\n"
+        + gettext("The event: %(link)s", link=_link(event)),
         event,
     )
     _send(
         driver,
-        _subject("Your carpool has changed", event),
-        f"An organiser has moved {_name(rider)} out of your car for {_title(event)}, "
-        f"so their seat is free again.\n\nThe event: {_link(event)}",
+        gettext("Your carpool has changed: %(title)s", title=_title_plain(event)),
+        gettext(
+            "An organiser has moved %(rider)s out of your car for %(title)s, so their seat is "
+            "free again.",
+            rider=_name(rider),
+            title=_title(event),
+        )
+        + "\n\n"
+        + gettext("The event: %(link)s", link=_link(event)),
         event,
     )
 
@@ -94,12 +132,19 @@ def tell_ride_off(event: Event, rider: Member, driver: Member) -> None:
     """Tell a rider that their driver withdrew their offer."""
     _send(
         rider,
-        _subject("Your ride is off", event),
-        f"{_name(driver)} can no longer drive to {_title(event)}, so your ride "
-        "with them is off.\n\n"
-        "You are still on the list of those asking for a ride, and an organiser will "
-        "look for another seat for you. If you have made other plans, withdraw your "
-        f"request on the event's page: {_link(event)}",
+        gettext("Your ride is off: %(title)s", title=_title_plain(event)),
+        gettext(
+            "%(driver)s can no longer drive to %(title)s, so your ride with them is off.",
+            driver=_name(driver),
+            title=_title(event),
+        )
+        + "\n\n"
+        + gettext(
+            "You are still on the list of those asking for a ride, and an organiser will look "
+            "for another seat for you. If you have made other plans, withdraw your request on "
+            "the event's page: %(link)s",
+            link=_link(event),
+        ),
         event,
     )
 
@@ -108,9 +153,14 @@ def tell_seat_free(event: Event, rider: Member, driver: Member) -> None:
     """Tell a driver that their rider withdrew their request."""
     _send(
         driver,
-        _subject("A rider no longer needs your seat", event),
-        f"{_name(rider)} no longer needs a ride to {_title(event)}, so their seat in "
-        "your car is free again; an organiser may match someone else with you.\n\n"
-        f"The event: {_link(event)}",
+        gettext("A rider no longer needs your seat: %(title)s", title=_title_plain(event)),
+        gettext(
+            "%(rider)s no longer needs a ride to %(title)s, so their seat in your car is free "
+            "again; an organiser may match someone else with you.",
+            rider=_name(rider),
+            title=_title(event),
+        )
+        + "\n\n"
+        + gettext("The event: %(link)s", link=_link(event)),
         event,
     )

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
+from flask_babel import gettext, ngettext
 from sqlalchemy import select
 
 from ...extensions import db
@@ -24,8 +24,7 @@ from ..messaging.outbox import Recipient
 
 
 def _when(event: Event, at: datetime) -> str:
-    zone = ZoneInfo(event.timezone)
-    return f"{at.astimezone(zone):%a %d %b %Y, %H:%M} ({event.timezone} time)"
+    return outbox.when(at, event.timezone)
 
 
 def what_changed(event: Event, status: str, starts_at: datetime) -> str | None:
@@ -61,13 +60,16 @@ class Audience:
 def describe(told: Audience) -> str:
     """Say whom a change e-mails, as "12 people going and 3 on shifts"."""
 
-    def people(count: int) -> str:
-        return f"{count} {'person' if count == 1 else 'people'}"
-
-    parts = [f"{people(told.going)} going"] if told.going else []
+    going = ngettext("%(num)d person going", "%(num)d people going", told.going)
+    if told.going and told.on_shifts:
+        return gettext(
+            "%(going)s and %(on_shifts)s",
+            going=going,
+            on_shifts=ngettext("%(num)d on shifts", "%(num)d on shifts", told.on_shifts),
+        )
     if told.on_shifts:
-        parts.append(f"{told.on_shifts if parts else people(told.on_shifts)} on shifts")
-    return " and ".join(parts) or "Nobody"
+        return ngettext("%(num)d person on shifts", "%(num)d people on shifts", told.on_shifts)
+    return going if told.going else gettext("Nobody")
 
 
 def _on_shifts(event: Event) -> dict[int, list[Shift]]:
@@ -126,17 +128,30 @@ def _message(event: Event, change: str, was_at: datetime) -> tuple[str, str]:
     title = " ".join(event.title.split())
     shown = outbox.literal(title)
     now_at = _when(event, event.starts_at)
+    was = _when(event, was_at)
     if change == "cancelled":
-        return f"Cancelled: {title}", f"{shown}, {_when(event, was_at)}, is cancelled."
+        return (
+            gettext("Cancelled: %(title)s", title=title),
+            gettext("%(title)s, %(when)s, is cancelled.", title=shown, when=was),
+        )
     if change == "postponed":
         return (
-            f"Postponed: {title}",
-            f"{shown}, {_when(event, was_at)}, is postponed. We will write again when it has "
-            "a new date.",
+            gettext("Postponed: %(title)s", title=title),
+            gettext(
+                "%(title)s, %(when)s, is postponed. We will write again when it has a new date.",
+                title=shown,
+                when=was,
+            ),
         )
     if change == "back on":
-        return f"Back on: {title}", f"{shown} is back on: {now_at}."
-    return f"New time: {title}", f"{shown} has moved from {_when(event, was_at)} to {now_at}."
+        return (
+            gettext("Back on: %(title)s", title=title),
+            gettext("%(title)s is back on: %(when)s.", title=shown, when=now_at),
+        )
+    return (
+        gettext("New time: %(title)s", title=title),
+        gettext("%(title)s has moved from %(was)s to %(when)s.", title=shown, was=was, when=now_at),
+    )
 
 
 def changed(event: Event, status: str, starts_at: datetime) -> int:
@@ -150,11 +165,16 @@ def changed(event: Event, status: str, starts_at: datetime) -> int:
     source = f"event-change:{event.id}"
     # The greeting ("Hello <name>") is the outbox's, per recipient. A guest's name is as they
     # typed it; the outbox escapes it in the HTML part.
-    members = outbox.compose(subject, f"{news}\n\nThe event: {page}")
+    the_event = gettext("The event: %(link)s", link=page)
+    members = outbox.compose(subject, f"{news}\n\n{the_event}")
     guests = outbox.compose(
         subject,
-        f"{news}\n\nIf you cannot come now, cancel with the link in the e-mail you confirmed "
-        f"from, so somebody else can have the place. The event: {page}",
+        f"{news}\n\n"
+        + gettext(
+            "If you cannot come now, cancel with the link in the e-mail you confirmed from, so "
+            "somebody else can have the place. The event: %(link)s",
+            link=page,
+        ),
     )
     on_shifts = _on_shifts(event) if change == "moved" else {}
     told = outbox.queue_many(
@@ -174,8 +194,9 @@ def changed(event: Event, status: str, starts_at: datetime) -> int:
                 "event_changes",
                 outbox.compose(
                     subject,
-                    f"{news}\n\nYour shift moved with it. Your new shift times:\n\n{times}"
-                    f"\n\nThe event: {page}",
+                    f"{news}\n\n"
+                    + gettext("Your shift moved with it. Your new shift times:")
+                    + f"\n\n{times}\n\n{the_event}",
                 ),
                 source=source,
             )
@@ -186,22 +207,28 @@ def changed(event: Event, status: str, starts_at: datetime) -> int:
 
 
 def _shift_line(event: Event, shift: Shift) -> str:
-    zone = ZoneInfo(event.timezone)
-    label = outbox.literal(" ".join(shift.label.split())) if shift.label else "Shift"
-    return (
-        f"{label}: {shift.starts_at.astimezone(zone):%a %d %b %Y, %H:%M} to "
-        f"{shift.ends_at.astimezone(zone):%H:%M} ({event.timezone} time)"
+    label = outbox.literal(" ".join(shift.label.split())) if shift.label else gettext("Shift")
+    return gettext(
+        "%(label)s: %(starts)s to %(ends)s (%(zone)s time)",
+        label=label,
+        starts=outbox.local_time(shift.starts_at, event.timezone),
+        ends=outbox.local_time(shift.ends_at, event.timezone, "%H:%M"),
+        zone=event.timezone,
     )
 
 
 def deleted(event: Event) -> int:
     """Queue the e-mails saying a deleted event will not happen; return how many."""
     title = " ".join(event.title.split())
-    news = f"{outbox.literal(title)}, {_when(event, event.starts_at)}, is cancelled."
+    news = gettext(
+        "%(title)s, %(when)s, is cancelled.",
+        title=outbox.literal(title),
+        when=_when(event, event.starts_at),
+    )
     everyone = recipients(event)
     source = f"event-change:{event.id}"
     # No link: the event's page goes with it.
-    message = outbox.compose(f"Cancelled: {title}", news)
+    message = outbox.compose(gettext("Cancelled: %(title)s", title=title), news)
     told = outbox.queue_many(
         [r for r in everyone if r.member_id is not None], "event_changes", message, source=source
     )
@@ -213,15 +240,24 @@ def deleted(event: Event) -> int:
 
 def shift_removed(event: Event, shift: Shift, members: list[Member]) -> int:
     """Queue the e-mails telling a removed shift's volunteers it is gone; return how many."""
-    what = f"{shift.label} at {event.title}" if shift.label else event.title
+    what = (
+        gettext("%(shift)s at %(event)s", shift=shift.label, event=event.title)
+        if shift.label
+        else event.title
+    )
     what = " ".join(what.split())
     line = _shift_line(event, shift)
     page = outbox.link(f"{(base_url() or '').rstrip('/')}/events/{event.id}")
     message = outbox.compose(
-        f"Shift removed: {what}",
-        f"The organisers removed a shift you were on: {line}, at "
-        f"{outbox.literal(' '.join(event.title.split()))}. You no longer have a place on it."
-        f"\n\nThe event, and any other shifts: {page}",
+        gettext("Shift removed: %(what)s", what=what),
+        gettext(
+            "The organisers removed a shift you were on: %(shift)s, at %(title)s. You no longer "
+            "have a place on it.",
+            shift=line,
+            title=outbox.literal(" ".join(event.title.split())),
+        )
+        + "\n\n"
+        + gettext("The event, and any other shifts: %(link)s", link=page),
     )
     return outbox.queue_many(
         [Recipient(m.email, m.display_name, m.id) for m in members if m.is_active],

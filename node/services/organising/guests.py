@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext
@@ -26,6 +25,7 @@ from ...models import Event, GuestRsvp, digest, utcnow
 from .. import mail
 from ..errors import Conflict, Invalid, NotFound
 from ..groups import base_url, current_group
+from ..messaging import outbox
 from . import events, shifts, waitlist
 
 PENDING = "pending"
@@ -105,8 +105,7 @@ def ask(event: Event, name: str, email: str) -> bool:
 
 
 def _when(event: Event) -> str:
-    zone = ZoneInfo(event.timezone)
-    return f"{event.starts_at.astimezone(zone):%a %d %b %Y, %H:%M} ({event.timezone} time)"
+    return outbox.when(event.starts_at, event.timezone)
 
 
 def _mail_link(event: Event, guest: GuestRsvp, value: str) -> None:
@@ -115,28 +114,37 @@ def _mail_link(event: Event, guest: GuestRsvp, value: str) -> None:
     # link's page shows it), so nobody can have the node mail a stranger text of theirs.
     title = " ".join(event.title.split())
     group = current_group()
-    at = f" at {' '.join(group.name.split())}" if group is not None else ""
     where = ", ".join(part for part in (event.place_name, event.address) if part)
-    if guest.state == GOING:
-        subject = f"Your place at {title}"
-        opening = (
-            f"Someone asked for the link to your place at {title}{at} to be sent to this "
-            "address. You are going."
-        )
-        action = "To cancel your place, open this link"
+    if group is not None:
+        what = gettext("%(event)s at %(group)s", event=title, group=" ".join(group.name.split()))
     else:
-        subject = f"Confirm you are coming: {title}"
-        opening = (
-            f"Someone asked to RSVP to {title}{at} with this e-mail address. Nothing is "
-            "booked until you confirm."
+        what = title
+    if guest.state == GOING:
+        subject = gettext("Your place at %(title)s", title=title)
+        opening = gettext(
+            "Someone asked for the link to your place at %(what)s to be sent to this address. "
+            "You are going.",
+            what=what,
         )
-        action = "To confirm (or to say you cannot come after all), open this link"
+        action = gettext("To cancel your place, open this link:")
+    else:
+        subject = gettext("Confirm you are coming: %(title)s", title=title)
+        opening = gettext(
+            "Someone asked to RSVP to %(what)s with this e-mail address. Nothing is booked "
+            "until you confirm.",
+            what=what,
+        )
+        action = gettext("To confirm (or to say you cannot come after all), open this link:")
     body = (
-        f"{opening}\n\nWhen: {_when(event)}\n"
-        + (f"Where: {' '.join(where.split())}\n" if where else "")
-        + f"\n{action}:\n{link(value)}\n\n"
-        "It works until the event is over. If you did not ask, ignore this e-mail: nothing "
-        "happens unless the link is opened."
+        f"{opening}\n\n"
+        + gettext("When: %(when)s", when=_when(event))
+        + "\n"
+        + (gettext("Where: %(where)s", where=" ".join(where.split())) + "\n" if where else "")
+        + f"\n{action}\n{link(value)}\n\n"
+        + gettext(
+            "It works until the event is over. If you did not ask, ignore this e-mail: nothing "
+            "happens unless the link is opened."
+        )
     )
     # Not through the outbox's choices: the guest (or whoever typed the address) asked for
     # this very message, so it is ``account`` mail, like a password reset: it goes even to

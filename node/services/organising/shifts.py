@@ -343,12 +343,18 @@ def _one_line(text: str) -> str:
 
 def _described(shift: Shift, event: Event) -> tuple[str, str]:
     """Return (when, what) of ``shift`` as mail to its volunteer says them, in the event's zone."""
-    zone = ZoneInfo(event.timezone)
-    when = (
-        f"{shift.starts_at.astimezone(zone):%a %d %b %Y, %H:%M} to "
-        f"{shift.ends_at.astimezone(zone):%H:%M} ({event.timezone} time)"
+    when = gettext(
+        "%(starts)s to %(ends)s (%(zone)s time)",
+        starts=outbox.local_time(shift.starts_at, event.timezone),
+        ends=outbox.local_time(shift.ends_at, event.timezone, "%H:%M"),
+        zone=event.timezone,
     )
-    return when, _one_line(f"{shift.label} at {event.title}" if shift.label else event.title)
+    what = (
+        gettext("%(shift)s at %(event)s", shift=shift.label, event=event.title)
+        if shift.label
+        else event.title
+    )
+    return when, _one_line(what)
 
 
 def _tell_promoted(signup: ShiftSignup, shift: Shift, event: Event) -> None:
@@ -365,10 +371,16 @@ def _tell_promoted(signup: ShiftSignup, shift: Shift, event: Event) -> None:
     outbox.queue(
         Recipient(member.email, member.display_name, member.id),
         "event_changes",
-        f"You have a place: {what}"[:500],
-        f"A place came free, and you are now going: {outbox.literal(what)}, {when}.\n\n"
-        f"The event: {link}\n\n"
-        "If you cannot come after all, cancel there so the next person gets the place.",
+        gettext("You have a place: %(title)s", title=what),
+        gettext(
+            "A place came free, and you are now going: %(what)s, %(when)s.",
+            what=outbox.literal(what),
+            when=when,
+        )
+        + "\n\n"
+        + gettext("The event: %(link)s", link=link)
+        + "\n\n"
+        + gettext("If you cannot come after all, cancel there so the next person gets the place."),
         source=f"waitlist:{event.id}",
     )
 
@@ -462,9 +474,16 @@ def _tell_promoted_guest(guest_id: int, shift: Shift, event: Event) -> None:
     outbox.queue(
         Recipient(guest.email, guest.name, None),
         "guest",
-        f"You have a place: {what}"[:500],
-        f"A place came free, and you are now on the shift: {outbox.literal(what)}, {when}.\n\n"
-        "If you cannot come after all, cancel it from the link in the e-mail that confirmed "
-        "your place, so the next person gets it.",
+        gettext("You have a place: %(title)s", title=what),
+        gettext(
+            "A place came free, and you are now on the shift: %(what)s, %(when)s.",
+            what=outbox.literal(what),
+            when=when,
+        )
+        + "\n\n"
+        + gettext(
+            "If you cannot come after all, cancel it from the link in the e-mail that confirmed "
+            "your place, so the next person gets it."
+        ),
         source=f"waitlist:{event.id}",
     )

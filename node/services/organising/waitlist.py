@@ -21,7 +21,6 @@ forgotten with it.
 from __future__ import annotations
 
 import secrets
-from zoneinfo import ZoneInfo
 
 from flask_babel import gettext
 from sqlalchemy import and_, case, func, or_, select
@@ -272,7 +271,7 @@ def _place_member(event: Event, member_id: int) -> bool:
         outbox.queue(
             Recipient(member.email, member.display_name, member.id),
             "event_changes",
-            f"You have a place: {_title(event)}"[:500],
+            gettext("You have a place: %(title)s", title=_title(event)),
             _promoted_text(event, _event_link(event)),
             source=f"waitlist:{event.id}",
         )
@@ -298,9 +297,10 @@ def _place_guest(event: Event, guest_id: int) -> bool:
         outbox.queue(
             Recipient(guest.email, guest.name, None),
             "guest",
-            f"You have a place: {_title(event)}"[:500],
+            gettext("You have a place: %(title)s", title=_title(event)),
             _promoted_text(event, outbox.link(link))
-            + "\n\nThis link replaces the one we sent before.",
+            + "\n\n"
+            + gettext("This link replaces the one we sent before."),
             source=f"waitlist:{event.id}",
         )
     return True
@@ -315,10 +315,17 @@ def _event_link(event: Event) -> str:
 
 
 def _promoted_text(event: Event, link: str) -> str:
-    zone = ZoneInfo(event.timezone)
-    when = f"{event.starts_at.astimezone(zone):%a %d %b %Y, %H:%M} ({event.timezone} time)"
+    when = outbox.when(event.starts_at, event.timezone)
     return (
-        f"A place came free and you were first on the waiting list: you are now going to "
-        f"{outbox.literal(_title(event))}, {when}.\n\n"
-        f"If you cannot come after all, cancel here so the next person gets the place: {link}"
+        gettext(
+            "A place came free and you were first on the waiting list: you are now going to "
+            "%(title)s, %(when)s.",
+            title=outbox.literal(_title(event)),
+            when=when,
+        )
+        + "\n\n"
+        + gettext(
+            "If you cannot come after all, cancel here so the next person gets the place: %(link)s",
+            link=link,
+        )
     )

@@ -13,6 +13,7 @@ from node.extensions import db
 from node.models import Event, EventWaitlist, GuestRsvp, Member, OutboundMail, Rsvp
 from node.services.errors import Conflict
 from node.services.membership import members
+from node.services.messaging import unsubscribe
 from node.services.organising import events, guests, waitlist
 from tests import factories
 
@@ -81,6 +82,41 @@ def test_a_cancellation_promotes_the_first_waiting_member_who_is_emailed(group):
     assert sent.subject.startswith("You have a place:") and sent.kind == "event_changes"
     assert f"/events/{event.id}" in sent.body
     assert _mail_to(third.email) == []
+
+
+def test_the_promotion_mail_reads_word_for_word_as_before_it_was_translatable(group):
+    # The whole message, greeting and footer included: marking the words for translation
+    # (docs/translating.md) must not change a character of the English.
+    event = factories.event(
+        title="Door knock", starts_at=START, timezone="Europe/London", capacity=1
+    )
+    first, second = factories.member(), factories.member(display_name="Mo")
+    events.respond(event, first, "going")
+    waitlist.join(event, second)
+    events.withdraw(event, first)
+
+    [sent] = _mail_to(second.email)
+    stop = unsubscribe.url(second.email, "event_changes")
+    assert sent.subject == "You have a place: Door knock"
+    assert sent.body == (
+        "Hello Mo,\n\n"
+        "A place came free and you were first on the waiting list: you are now going to Door "
+        "knock, Sat 10 May 2031, 19:00 (Europe/London time).\n\n"
+        "If you cannot come after all, cancel here so the next person gets the place: "
+        f"http://localhost/events/{event.id}\n\n"
+        "-- \n"
+        "You are sent this because you get: Changes to events you are going to: cancelled, "
+        "moved, places, lifts.\n"
+        f"Stop these with one click: {stop}\n"
+        "Choose what you get: http://localhost/account/mail\n"
+    )
+    assert (
+        "<p>Hello Mo,</p>\n<p>A place came free and you were first on the waiting list" in sent.html
+    )
+    assert (
+        f'<br><a href="{stop}">Stop these with one click</a> · '
+        '<a href="http://localhost/account/mail">Choose what you get</a></p>'
+    ) in sent.html
 
 
 def test_changing_going_to_maybe_frees_the_place_for_the_next_waiting(group):
