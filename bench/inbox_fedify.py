@@ -54,7 +54,7 @@ from federation.httpsig import sign_request  # noqa: E402
 
 CPU_RATIO_TARGET = 0.5
 FEED_MS_TARGET = 1.5
-WARM_UP = 100  # activities from each sender before the rounds: keys fetched, JIT warm
+WARM_UP = 250  # activities from each sender before the rounds: keys fetched, JIT settled
 ACTIVITY_JSON = "application/activity+json"
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 INTEROP = ROOT / "tests" / "interop"
