@@ -129,7 +129,7 @@ def test_a_refetched_actor_is_forgotten_at_once_in_this_worker(
     assert with_new_key.status_code == 202, with_new_key.get_json()
 
 
-def test_a_key_fetched_in_a_refused_request_is_not_kept(
+def test_a_key_fetched_during_a_request_is_kept_only_from_the_next(
     client,
     remote,  # noqa: F811
     clock,
