@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import current_app, g
 from flask_babel import gettext
-from sqlalchemy import inspect, select
+from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import make_transient_to_detached
 
 from ..config import load_or_create_secret
@@ -27,6 +27,15 @@ from .organising.records import commit
 _THE_GROUP = select(Group).limit(1)
 _THE_ADDRESS = select(Group.__table__.c.base_url).limit(1)
 
+# The group's address is read by every inbox request and changes almost never (it is set
+# at setup), so each process keeps it, per app, for at most ADDRESS_LIFETIME seconds: a
+# change this process writes is seen at once (``forget_base_url``), one written by another
+# process (another worker, an admin's SQL) within that lifetime. Only the inbox's own
+# host check rests on it, and a stale address refuses requests rather than admits them.
+ADDRESS_LIFETIME = 30.0
+_ADDRESS_KEY = "branchline.base_url"
+_clock = time.monotonic  # tests replace it
+
 
 # Each process keeps a copy of the group row, filed under the content version it was read
 # at. Every change to the group made through the ORM moves that version in the same
@@ -35,7 +44,6 @@ _THE_ADDRESS = select(Group.__table__.c.base_url).limit(1)
 # GROUP_LIFETIME seconds, when the copy is read again whatever the version says.
 GROUP_LIFETIME = 60.0
 _GROUP_KEY = "branchline.group_copy"
-_clock = time.monotonic  # tests replace it
 
 
 def current_group() -> Group | None:
@@ -85,7 +93,7 @@ def base_url() -> str | None:
     if "group" in g:
         return g.group.base_url if g.group is not None else None
     if "base_url" not in g:
-        g.base_url = db.session.connection().execute(_THE_ADDRESS).scalar()
+        g.base_url = _kept_base_url()
     return g.base_url
 
 
@@ -100,6 +108,30 @@ def group_to_read() -> Group | None:
         if kept is not None:
             return kept
     return current_group()
+
+
+def _kept_base_url() -> str | None:
+    kept = current_app.extensions.get(_ADDRESS_KEY)
+    now = _clock()
+    if kept is not None and kept[1] > now:
+        return kept[0]
+    address = db.session.connection().execute(_THE_ADDRESS).scalar()
+    if address is not None:  # before setup nothing is kept: setup must be seen at once
+        current_app.extensions[_ADDRESS_KEY] = (address, now + ADDRESS_LIFETIME)
+    return address
+
+
+def forget_base_url() -> None:
+    """Make this process read the group's address afresh on its next request."""
+    current_app.extensions.pop(_ADDRESS_KEY, None)
+    g.pop("base_url", None)
+
+
+@event.listens_for(Group.base_url, "set")
+def _address_changed(_group: Group, value: object, old: object, _initiator: object) -> None:
+    # Whatever code changes the address in this process, the kept copy goes with it.
+    if value != old and current_app:
+        current_app.extensions.pop(_ADDRESS_KEY, None)
 
 
 def is_set_up() -> bool:
@@ -146,7 +178,7 @@ def set_up(data: dict[str, Any]) -> tuple[Group, Member]:
     db.session.add_all([group, admin])
     commit()
     forget_group()
-    g.pop("base_url", None)
+    forget_base_url()
     return group, admin
 
 
