@@ -7,7 +7,8 @@ the rendered HTML of a page per audience (visitors, members, organisers: organis
 has one more link) and serves it again while the database's content version is unchanged
 and the copy is younger than BRANCHLINE_PAGE_CACHE_SECONDS (upcoming events and scheduled
 posts move with the clock, not only with edits). Each process has its own copies; the
-version lives in the database, so a change made anywhere is seen at once.
+version lives in the database: a change this process commits is seen on its next request,
+one made by another process within content_version.RECHECK_SECONDS (1 s).
 
 A copy never holds anything of the person it was rendered for: while a copy is built, each
 personal piece is written as a hole, a marker carrying a random key of this process, and
