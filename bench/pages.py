@@ -1,39 +1,71 @@
-"""Benchmark the public group page against a bare Flask endpoint on the same gunicorn server.
+"""Benchmark the public pages and a member's home against a bare Flask endpoint, with wrk.
 
-    .venv/bin/python bench/pages.py [--seconds 5] [--clients 4]
+    .venv/bin/python bench/pages.py [--seconds 5] [--rounds 3] [--connections 32]
+                                    [--workers N] [--threads N]
 
-Builds a throwaway node (SQLite) holding 200 events, 50 campaigns, 30 candidates and 100
-posts, serves it with gunicorn (2 gthread workers, deploy/gunicorn.conf.py) on a free
-127.0.0.1 port, and measures requests/s and p50/p99 latency of ``/`` and of a bare endpoint
-in alternating rounds of the same run. Target: the page reaches at least 25% of the bare
-endpoint's requests/s. Also counts the SQL statements one page view runs.
-Exits 1 if the target is missed or any request fails.
+Builds a throwaway node (SQLite) holding 200 events (some with shifts, RSVPs and shift
+sign-ups from 40 members), 50 campaigns, 30 candidates and 100 news posts, and serves it
+with gunicorn under the shipped settings (deploy/gunicorn.conf.py: sync workers, one per
+core and one more) on a free 127.0.0.1 port. The anchor, a bare Flask endpoint
+(bench/bench_app.py), is mounted in the same server, so it runs under the same workers.
+
+The load comes from wrk (the Debian package ``wrk``; the bench installs it with apt-get
+when run as root, or says how), one thread: a C client costs little CPU, where Python
+clients took a share of the two cores from the server and flattered the slower pages.
+Each round measures the bare endpoint, then every page, then the bare endpoint again;
+a page's ratio is its requests/s over the mean of its round's two bare figures, and the
+figures printed are medians over the rounds. The pages: ``/``, ``/events``,
+``/campaigns``, ``/candidates``, ``/news`` and one event page as a visitor (logged out),
+and ``/`` as a logged-in member (wrk sends the session cookie). Every page is first
+fetched once to check it answers 200 with the content expected (the member's page names
+the member), and wrk's non-2xx count must stay 0, so every figure is of full 200 answers.
+
+Targets: every public page >= 0.25x the bare endpoint; the member's home >= 0.12x.
+Also printed: the server's CPU per request (all gunicorn processes, from /proc) for each
+endpoint, the anchor's being the figure deploy/gunicorn.conf.py quotes, and the SQL
+statements one warm view of each page runs. Exits 1 if a target is missed or any
+request fails.
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
-import multiprocessing
+import os
 import random
+import re
+import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import gunicorn_server  # beside this script
-
 ROOT = Path(__file__).resolve().parent.parent
-TARGET_RATIO = 0.25
-PAGE = "/"
+sys.path.insert(0, str(ROOT))  # this checkout's node, not an installed one
+
+import gunicorn_server  # noqa: E402 - beside this script
+
+PUBLIC_TARGET = 0.25
+MEMBER_TARGET = 0.12
 BARE = "/__bench/bare"
-UNCACHED = "/__bench/uncached/"  # the same page, rendered for every request
 GROUP_NAME = "Leeds North Momentum"
-COUNTS = {"events": 200, "campaigns": 50, "candidates": 30, "posts": 100}
-WORKERS = 2
-THREADS = 4
+MEMBER_NAME = "Bench Member"
+COUNTS = {"events": 200, "campaigns": 50, "candidates": 30, "posts": 100, "members": 40}
+
+
+@dataclass(frozen=True)
+class Page:
+    name: str
+    path: str
+    member: bool  # sent with the logged-in member's session cookie
+    marker: str  # text the answer must hold
+
+    @property
+    def target(self) -> float:
+        return MEMBER_TARGET if self.member else PUBLIC_TARGET
 
 
 # --- The node and its data ---------------------------------------------------------------
@@ -47,14 +79,23 @@ def node_settings(instance: Path, port: int) -> dict[str, str]:
     }
 
 
-def fill(settings: dict[str, str]) -> None:
-    """Set up the group and its content through the app's own services."""
+@dataclass(frozen=True)
+class Filled:
+    event_id: int  # a public upcoming event with shifts and answers
+    event_title: str
+    cookie: str  # the member's session cookie, name=value
+
+
+def fill(settings: dict[str, str]) -> Filled:
+    """Set up the group, its members and its content through the app's own services."""
     from flask_migrate import upgrade
 
     from node import create_app
     from node.extensions import db
+    from node.models import Member
     from node.services import groups
-    from node.services.organising import campaigns, candidates, events, posts
+    from node.services.membership import passwords, sessions
+    from node.services.organising import campaigns, candidates, events, posts, shifts
 
     rng = random.Random(1)  # the same data on every run
     app = create_app(settings)
@@ -70,6 +111,19 @@ def fill(settings: dict[str, str]) -> None:
                 "password": "bench admin passphrase",
             }
         )
+        hashed = passwords.hash_password("bench member passphrase")
+        members = [
+            Member(
+                email=f"member{n}@example.org",
+                display_name=MEMBER_NAME if n == 0 else f"Member {n}",
+                role="member",
+                status="active",
+                password_hash=hashed,
+            )
+            for n in range(COUNTS["members"])
+        ]
+        db.session.add_all(members)
+        db.session.commit()
         now = datetime.now(UTC).replace(second=0, microsecond=0)
         made = [
             campaigns.create(
@@ -84,22 +138,46 @@ def fill(settings: dict[str, str]) -> None:
             )
             for n in range(COUNTS["campaigns"])
         ]
+        chosen = None
         for n in range(COUNTS["events"]):
-            starts = now + timedelta(days=rng.randint(-60, 90), hours=rng.randint(9, 19))
-            events.create(
+            starts = now + timedelta(days=rng.randint(-60, 90), hours=rng.randint(9, 17))
+            if n < 12:  # the first upcoming events, on the home page, carry the answers
+                starts = now + timedelta(days=1 + n, hours=10)
+            event = events.create(
                 {
                     "title": f"Event {n}: door knocking in Chapel Allerton",
-                    "description": "Meet at the clock. Leaflets and clipboards provided.",
+                    "description": "Meet at the clock. **Leaflets** and clipboards provided.\n\n"
+                    "- bring water\n- wear good shoes\n",
                     "kind": rng.choice(["canvass", "phonebank", "meeting", "street_stall"]),
                     "starts_at": starts,
-                    "ends_at": starts + timedelta(hours=2),
+                    "ends_at": starts + timedelta(hours=4),
                     "place_name": "Chapel Allerton library",
                     "address": "Harrogate Road, Leeds LS7",
-                    "capacity": rng.choice([None, 20, 40]),
+                    "capacity": rng.choice([None, 40, 60]),
                     "campaign_id": rng.choice(made).id if n % 2 else None,
-                    "visibility": "members" if n % 7 == 0 else "public",
+                    "visibility": "members" if n % 7 == 3 else "public",
                 }
             )
+            if n >= 12:
+                continue
+            made_shifts = [
+                shifts.create(
+                    event,
+                    {
+                        "label": f"Shift {s + 1}",
+                        "starts_at": starts + timedelta(hours=s),
+                        "ends_at": starts + timedelta(hours=s + 1),
+                        "capacity": 10,
+                    },
+                )
+                for s in range(3)
+            ]
+            for m, member in enumerate(members[: 10 + n]):
+                events.respond(event, member, "going" if m % 3 else "maybe")
+                if m % 2 == 0:
+                    shifts.sign_up(made_shifts[m % 3], member)
+            if chosen is None and event.visibility == "public":
+                chosen = event
         for n in range(COUNTS["candidates"]):
             candidates.create(
                 {
@@ -108,8 +186,8 @@ def fill(settings: dict[str, str]) -> None:
                     "area": "Chapel Allerton",
                     "stage": rng.choice(["selected", "shortlisted", "elected"]),
                     "endorsement": rng.choice(["endorsed", "proposed", "none"]),
-                    "statement": "A renter, a nurse and a trade unionist.",
-                    "visibility": "public",
+                    "statement": "A renter, a nurse and a **trade unionist**.",
+                    "visibility": "members" if n % 4 == 0 else "public",
                 }
             )
         for n in range(COUNTS["posts"]):
@@ -121,202 +199,282 @@ def fill(settings: dict[str, str]) -> None:
                     "visibility": "members" if n % 6 == 0 else "public",
                 }
             )
+        key = sessions.start(members[0], "wrk")
+        cookie = app.session_interface.get_signing_serializer(app).dumps(
+            {"_permanent": True, "member_id": members[0].id, "key": key}
+        )
+        filled = Filled(chosen.id, chosen.title, f"{app.config['SESSION_COOKIE_NAME']}={cookie}")
         db.session.remove()
         db.engine.dispose()
+    return filled
 
 
-@dataclass
-class PageCheck:
-    status: int
-    size: int
-    queries: int
-    has_group_name: bool
+def pages_of(filled: Filled) -> list[Page]:
+    return [
+        Page("/", "/", False, GROUP_NAME),
+        Page("/events", "/events", False, "Event "),
+        Page("/campaigns", "/campaigns", False, "Campaign "),
+        Page("/candidates", "/candidates", False, "Candidate "),
+        Page("/news", "/news", False, "News "),
+        Page("event page", f"/events/{filled.event_id}", False, filled.event_title),
+        Page("/ (member)", "/", True, MEMBER_NAME),
+    ]
 
 
-def check_page(settings: dict[str, str], cache_seconds: int = 30) -> PageCheck:
-    """Render the page in-process twice; count the SQL statements of the second (warm) view."""
+def count_statements(
+    settings: dict[str, str], pages: list[Page], cookie: str, cache_seconds: int
+) -> dict[str, int]:
+    """Count the SQL statements of a warm view of each page, in process."""
     from sqlalchemy import event
 
     from node import create_app
     from node.extensions import db
 
     app = create_app({**settings, "PAGE_CACHE_SECONDS": cache_seconds})
-    statements: list[str] = []
     with app.app_context():
         engine = db.engine
+    counts: dict[str, int] = {}
+    for page in pages:
+        client = app.test_client()
+        if page.member:
+            name, value = cookie.split("=", 1)
+            client.set_cookie(name, value)
+        client.get(page.path)  # builds this process's copies (the group, the page)
+        client.get(page.path)
+        statements: list[str] = []
 
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
+        def count(_conn, _cursor, statement, *_args, into=statements):
+            into.append(statement)
 
-    client = app.test_client()
-    client.get(PAGE)
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        response = client.get(PAGE)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-        engine.dispose()
-    body = response.get_data(as_text=True)
-    return PageCheck(response.status_code, len(body), len(statements), GROUP_NAME in body)
-
-
-# --- The server ------------------------------------------------------------------------
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            client.get(page.path)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        counts[page.name] = len(statements)
+    engine.dispose()
+    return counts
 
 
 # --- The load ----------------------------------------------------------------------------
 
 
-def fetch(conn: http.client.HTTPConnection, path: str) -> tuple[int, bytes]:
-    conn.request("GET", path, headers={"Host": f"127.0.0.1:{conn.port}"})
-    response = conn.getresponse()
-    return response.status, response.read()
+def ensure_wrk() -> str:
+    """Return wrk's path, installing the Debian package when run as root."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("wrk is missing: apt-get install -y wrk ...", flush=True)
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.STDOUT}
+        installed = subprocess.run(["apt-get", "install", "-y", "wrk"], check=False, **quiet)
+        if installed.returncode != 0:
+            subprocess.run(["apt-get", "update"], check=False, **quiet)
+            subprocess.run(["apt-get", "install", "-y", "wrk"], check=False, **quiet)
+        found = shutil.which("wrk")
+        if found:
+            return found
+    raise SystemExit("This bench needs wrk: sudo apt-get install wrk (or build it from source).")
 
 
-def client_loop(port: int, path: str, stop_at: float, max_requests: int, out) -> None:
-    """One client: sequential keep-alive requests until the time or the count runs out."""
-    latencies: list[float] = []
-    errors = 0
+def check_answer(port: int, page: Page, cookie: str) -> None:
+    """Fetch ``page`` once; stop unless it is a 200 holding its marker."""
+    headers = {"Host": f"127.0.0.1:{port}"}
+    if page.member:
+        headers["Cookie"] = cookie
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    while time.monotonic() < stop_at and len(latencies) + errors < max_requests:
-        started = time.perf_counter()
-        try:
-            status, _ = fetch(conn, path)
-        except (OSError, http.client.HTTPException):
-            errors += 1
-            conn.close()
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            continue
-        if status == 200:
-            latencies.append(time.perf_counter() - started)
-        else:
-            errors += 1
+    conn.request("GET", page.path, headers=headers)
+    response = conn.getresponse()
+    body = response.read().decode("utf-8", "replace")
     conn.close()
-    out.put((latencies, errors))
+    if response.status != 200 or page.marker not in body:
+        raise SystemExit(f"{page.name} ({page.path}) answered {response.status} without the marker")
+    if not page.member and MEMBER_NAME in body:
+        raise SystemExit(f"{page.name} shows the member to a visitor")
 
 
 @dataclass
-class Result:
-    path: str
-    latencies: list[float] = field(default_factory=list)
-    errors: int = 0
-    seconds: float = 0.0
-
-    @property
-    def requests(self) -> int:
-        return len(self.latencies)
-
-    @property
-    def per_second(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
-
-    def percentile(self, p: float) -> float:
-        ordered = sorted(self.latencies)
-        if not ordered:
-            return float("nan")
-        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
+class Run:
+    per_second: float
+    requests: int
+    failures: int  # non-2xx/3xx answers and socket errors
+    cpu_ms: float  # the server's CPU per request
+    p50_ms: float
+    p99_ms: float
 
 
-def load(port: int, path: str, seconds: float, clients: int, max_requests: int) -> Result:
-    """Run ``clients`` processes against ``path`` for at most ``seconds`` / ``max_requests``."""
-    ctx = multiprocessing.get_context("fork")
-    queue = ctx.Queue()
-    started = time.monotonic()
-    stop_at = started + seconds
-    each = max(1, max_requests // clients)
-    workers = [
-        ctx.Process(target=client_loop, args=(port, path, stop_at, each, queue))
-        for _ in range(clients)
-    ]
-    for worker in workers:
-        worker.start()
-    result = Result(path)
-    for _ in workers:
-        latencies, errors = queue.get(timeout=seconds + 120)
-        result.latencies += latencies
-        result.errors += errors
-    result.seconds = time.monotonic() - started
-    for worker in workers:
-        worker.join()
-    return result
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def merge(results: list[Result]) -> Result:
-    merged = Result(results[0].path)
-    for r in results:
-        merged.latencies += r.latencies
-        merged.errors += r.errors
-        merged.seconds += r.seconds
-    return merged
+def _latency(output: str, percent: str) -> float:
+    found = re.search(rf"^\s*{percent}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
+    return float(found.group(1)) * _UNITS[found.group(2)] if found else float("nan")
+
+
+def wrk_run(
+    wrk: str,
+    server,
+    port: int,
+    path: str,
+    seconds: float,
+    connections: int,
+    cookie: str | None,
+    close: bool = False,
+) -> Run:
+    """Load ``path`` with wrk (one thread) for ``seconds``; measure the server's CPU too."""
+    command = [wrk, "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency"]
+    command += ["-H", f"Host: 127.0.0.1:{port}"]
+    if close:
+        command += ["-H", "Connection: close"]
+    if cookie:
+        command += ["-H", f"Cookie: {cookie}"]
+    command.append(f"http://127.0.0.1:{port}{path}")
+    before = gunicorn_server.cpu_seconds(server)
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    cpu = gunicorn_server.cpu_seconds(server) - before
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    failures = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", output))
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+)", output)
+    if socket_errors:
+        # A sync worker closes each connection after its answer: wrk may count a read on a
+        # closed connection as an error though the answer was whole. Refused connects and
+        # write errors are real failures.
+        failures += int(socket_errors.group(1)) + int(socket_errors.group(3))
+    return Run(
+        rate,
+        requests,
+        failures,
+        cpu / requests * 1000 if requests else float("nan"),
+        _latency(output, "50"),
+        _latency(output, "99"),
+    )
 
 
 # --- Main ----------------------------------------------------------------------------------
 
 
+def default_workers() -> int:
+    # As deploy/gunicorn.conf.py chooses them when WEB_CONCURRENCY is not set.
+    return min((os.cpu_count() or 1) + 1, 8)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=5.0, help="length of one round")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per endpoint")
-    parser.add_argument("--clients", type=int, default=4, help="concurrent client processes")
-    parser.add_argument("--max-requests", type=int, default=50_000, help="cap per round")
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of one wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (>= 3)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk's open connections")
+    parser.add_argument("--workers", type=int, default=default_workers(), help="gunicorn workers")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="threads per worker (above 1: gthread workers)"
+    )
+    parser.add_argument(
+        "--close", action="store_true", help="a connection per request (sync workers do so)"
+    )
     args = parser.parse_args()
+    wrk = ensure_wrk()
 
+    print(gunicorn_server.machine_speed(), flush=True)
     with tempfile.TemporaryDirectory(prefix="branchline-bench-") as tmp:
         port = gunicorn_server.free_port()
         settings = node_settings(Path(tmp) / "instance", port)
         print(f"filling a node with {COUNTS} ...", flush=True)
-        fill(settings)
-        page = check_page(settings)
-        rendered = check_page(settings, cache_seconds=0)
-        if page.status != 200 or not page.has_group_name:
-            print(f"{PAGE} answered {page.status} (group name shown: {page.has_group_name})")
+        filled = fill(settings)
+        pages = pages_of(filled)
+        statements = count_statements(settings, pages, filled.cookie, 30)
+        rendered = count_statements(settings, pages, filled.cookie, 0)
 
         log = Path(tmp) / "gunicorn.log"
         server = gunicorn_server.start_gunicorn(
             settings,
             port,
             log,
-            workers=WORKERS,
-            threads=THREADS,
+            workers=args.workers,
+            threads=args.threads,
             app=("--pythonpath", str(ROOT / "bench"), "bench_app:app"),
         )
+        bare: list[list[Run]] = []
+        runs: dict[str, list[Run]] = {page.name: [] for page in pages}
         try:
             gunicorn_server.wait_until_answering(server, port, log, BARE)
+            for page in pages:
+                check_answer(port, page, filled.cookie)
+            kind = "sync workers" if args.threads == 1 else f"gthread workers x {args.threads}"
             print(
-                f"gunicorn: {WORKERS} gthread workers x {THREADS} threads on 127.0.0.1:{port}; "
-                f"{args.clients} keep-alive clients; {args.rounds} x {args.seconds:g}s rounds each",
+                f"gunicorn (deploy/gunicorn.conf.py): {args.workers} {kind} on "
+                f"127.0.0.1:{port}; wrk -t1 -c{args.connections}"
+                f"{' (Connection: close)' if args.close else ''}; {args.rounds} rounds of "
+                f"{len(pages) + 2} x {args.seconds:g}s runs",
                 flush=True,
             )
-            paths = (BARE, PAGE, UNCACHED)
-            for path in paths:  # warm up: imports, template compilation, caches
-                load(port, path, 2.0, args.clients, 2_000)
-            runs: dict[str, list[Result]] = {path: [] for path in paths}
-            for _ in range(args.rounds):
-                for path in paths:
-                    runs[path].append(
-                        load(port, path, args.seconds, args.clients, args.max_requests)
-                    )
+
+            def load(path: str, cookie: str | None, seconds: float) -> Run:
+                return wrk_run(
+                    wrk, server, port, path, seconds, args.connections, cookie, args.close
+                )
+
+            for page in pages:  # warm up: imports, template compilation, caches
+                load(page.path, filled.cookie if page.member else None, 1)
+            load(BARE, None, 1)
+            for number in range(args.rounds):
+                first = load(BARE, None, args.seconds)
+                for page in pages:
+                    cookie = filled.cookie if page.member else None
+                    runs[page.name].append(load(page.path, cookie, args.seconds))
+                bare.append([first, load(BARE, None, args.seconds)])
+                anchor = statistics.mean(run.per_second for run in bare[-1])
+                print(
+                    f"round {number + 1}: bare {anchor:.0f}/s; "
+                    + ", ".join(
+                        f"{p.name} {runs[p.name][-1].per_second / anchor:.3f}x" for p in pages
+                    ),
+                    flush=True,
+                )
         finally:
             gunicorn_server.stop(server)
 
-    bare, home, fresh = merge(runs[BARE]), merge(runs[PAGE]), merge(runs[UNCACHED])
+    anchors = [statistics.mean(run.per_second for run in pair) for pair in bare]
+    every_bare = [run for pair in bare for run in pair]
     print()
-    print(f"{'endpoint':<22}{'requests':>10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
-    for r in (bare, home, fresh):
-        print(
-            f"{r.path:<22}{r.requests:>10}{r.per_second:>10.0f}"
-            f"{r.percentile(50):>10.2f}{r.percentile(99):>10.2f}{r.errors:>8}"
-        )
-    ratio = home.per_second / bare.per_second if bare.per_second else 0.0
-    fresh_ratio = fresh.per_second / bare.per_second if bare.per_second else 0.0
-    verdict = "meets" if ratio >= TARGET_RATIO else "MISSES"
-    print(f"\npage/bare: {ratio:.0%} ({verdict} the target of {TARGET_RATIO:.0%})")
-    print(f"page rendered every time (cache off)/bare: {fresh_ratio:.0%}")
     print(
-        f"SQL statements for one view of {PAGE}: {page.queries} from the visitors' copy, "
-        f"{rendered.queries} when rendered (page {page.size} characters, status {page.status})"
+        f"{'endpoint':<16}{'req/s':>9}{'ratio':>9}{'target':>8}{'CPU ms/req':>12}"
+        f"{'p50 ms':>9}{'p99 ms':>9}{'SQL':>9}{'failed':>8}"
     )
-    failed = bare.errors or home.errors or fresh.errors or page.status != 200
-    return 0 if ratio >= TARGET_RATIO and not failed else 1
+    print(
+        f"{'bare Flask':<16}{statistics.median(anchors):>9.0f}{1:>9.3f}{'':>8}"
+        f"{statistics.median(r.cpu_ms for r in every_bare):>12.3f}"
+        f"{statistics.median(r.p50_ms for r in every_bare):>9.2f}"
+        f"{statistics.median(r.p99_ms for r in every_bare):>9.2f}{'':>9}"
+        f"{sum(r.failures for r in every_bare):>8}"
+    )
+    failed = sum(r.failures for r in every_bare)
+    missed = []
+    for page in pages:
+        found = runs[page.name]
+        ratio = statistics.median(r.per_second / a for r, a in zip(found, anchors, strict=True))
+        failed += sum(r.failures for r in found)
+        if ratio < page.target:
+            missed.append(page.name)
+        print(
+            f"{page.name:<16}{statistics.median(r.per_second for r in found):>9.0f}"
+            f"{ratio:>9.3f}{page.target:>8.2f}{statistics.median(r.cpu_ms for r in found):>12.3f}"
+            f"{statistics.median(r.p50_ms for r in found):>9.2f}"
+            f"{statistics.median(r.p99_ms for r in found):>9.2f}"
+            f"{f'{statements[page.name]}/{rendered[page.name]}':>9}"
+            f"{sum(r.failures for r in found):>8}"
+        )
+    print()
+    print("ratio: the page's req/s over its round's bare req/s, median of the rounds;")
+    print("CPU ms/req: user + system CPU of every gunicorn process over the requests answered;")
+    print("SQL: statements of one view served from the shared copy / rendered afresh.")
+    print(gunicorn_server.machine_speed())
+    if missed:
+        print(f"MISSED the target: {', '.join(missed)}")
+    if failed:
+        print(f"{failed} requests failed")
+    if not missed and not failed:
+        print("every target met")
+    return 1 if missed or failed else 0
 
 
 if __name__ == "__main__":

@@ -14,11 +14,14 @@ bind = os.environ.get("BRANCHLINE_BIND", "127.0.0.1:8000").split(",")
 
 # Sync workers, one request at a time each: the node's requests spend their time in Python
 # (signatures, proofs, templates, the ORM), and nginx in front (deploy/nginx.conf) buffers
-# slow clients, so a worker never waits on one. A sync worker costs less per request than
-# a gthread one with its poller thread: measured on 2 cores, a bare Flask endpoint took
-# 0.77 ms of server CPU per request under sync and 1.18 ms under gthread, and the inbox
-# (bench/ingest.py) accepts more under sync. GUNICORN_THREADS above 1 makes gunicorn use
-# gthread workers instead: only for a node whose requests mostly wait on something.
+# slow clients, so a worker never waits on one. The worker kind hardly changes what a request
+# costs: a bare Flask endpoint took 0.32-0.39 ms of server CPU per request under 3 sync workers
+# (`bench/pages.py`: wrk, 32 connections, a connection per request as sync workers close
+# them), 0.38 ms under 2 gthread workers x 4 threads on the same terms (`--threads 4
+# --close`) and 0.28 ms when gthread keeps the connections open (`--threads 4`); 2 busy
+# cores, machine: 10 million additions in 0.26-0.28 s CPU (issue 19). The inbox
+# (bench/ingest.py) accepted more under sync. GUNICORN_THREADS above 1 makes gunicorn use
+# gthread workers instead: for a node whose requests mostly wait on something.
 # Workers: one per core and one more, to work while another waits on the database or a
 # peer. The usual 2 x cores + 1 is for workers that mostly wait; ours mostly compute, and
 # more processes than that take turns on the cores: on 2 cores the inbox accepted 290-340

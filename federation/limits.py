@@ -33,6 +33,10 @@ def oversized_array(
     document: Any, *, max_items: int = MAX_ITEMS, max_recipients: int = MAX_RECIPIENTS
 ) -> Oversized | None:
     """Return the first array in ``document`` longer than allowed, or None when all fit."""
+    # Every document the inbox takes is walked (twice for a feed entry): the walk names no
+    # paths until it has found something to name.
+    if not _has_oversized(document, max_items, max_recipients):
+        return None
     stack: list[tuple[Any, str, str]] = [(document, "", "")]
     while stack:
         value, path, name = stack.pop()
@@ -45,3 +49,17 @@ def oversized_array(
                 return Oversized(path or "(document)", len(value), limit)
             stack.extend((inner, f"{path}[{index}]", name) for index, inner in enumerate(value))
     return None
+
+
+def _has_oversized(document: Any, max_items: int, max_recipients: int) -> bool:
+    stack: list[tuple[Any, Any]] = [(document, "")]
+    while stack:
+        value, name = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((inner, key) for key, inner in value.items())
+        elif isinstance(value, list):
+            limit = max_recipients if name in RECIPIENT_FIELDS else max_items
+            if len(value) > limit:
+                return True
+            stack.extend((inner, name) for inner in value)
+    return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -157,6 +158,7 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+@functools.lru_cache(maxsize=8)  # one tile server per node: built once, not per answer
 def content_security_policy(tiles_url: str | None) -> str:
     """Return the policy, with the map tile server's origin allowed for images only."""
     parts = urlsplit((tiles_url or "").replace("{s}", "a"))

@@ -10,6 +10,7 @@ from flask_babel import get_locale, gettext
 
 from schemas import vocab
 
+from . import page_cache
 from .auth import current_member
 from .services.groups import current_group
 from .text import render_markdown
@@ -74,6 +75,19 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["translate"] = gettext
     app.jinja_env.globals["vocab"] = vocab
     app.jinja_env.globals["page_language"] = page_language
+    # Shared page copies (node/page_cache.py): a form token is a hole while a copy is built,
+    # and a members' copy shows holes where a member's own data goes.
+    app.jinja_env.globals["csrf_token"] = page_cache.csrf_token
+    app.jinja_env.globals["personal_holes"] = page_cache.personal_holes
+    app.jinja_env.globals["hole"] = page_cache.hole
+
+    # Flask-WTF also puts its csrf_token (and csrf_meta_tag, a global too) in every template's
+    # context, where it would win over the global: a shared copy would keep a form token.
+    app.template_context_processors[None] = [
+        processor
+        for processor in app.template_context_processors[None]
+        if getattr(processor, "__module__", "") != "flask_wtf.csrf"
+    ]
 
     @app.context_processor
     def _viewer():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from html.parser import HTMLParser
 
@@ -73,6 +74,13 @@ def _pictures(html: str, base_url: str) -> str:
     return _IMG_TAG.sub(replace, html)
 
 
+# Rendered text by its source: a page shows the same few bodies on view after view, and
+# Markdown plus the sanitiser cost far more than a look-up. Longer texts are rendered each
+# time, so the cache stays small (at most MARKDOWN_KEPT x LONGEST_KEPT characters).
+MARKDOWN_KEPT = 512
+LONGEST_KEPT = 20_000
+
+
 def render_markdown(source: str | None, base_url: str = "") -> Markup:
     """Render Markdown and keep only safe tags; links get rel=nofollow noopener.
 
@@ -81,6 +89,17 @@ def render_markdown(source: str | None, base_url: str = "") -> Markup:
     """
     if not source:
         return Markup("")
+    if len(source) > LONGEST_KEPT:
+        return Markup(_rendered(source, base_url))  # noqa: S704 - sanitised by nh3 there
+    return Markup(_kept_rendering(source, base_url))  # noqa: S704 - sanitised by nh3 there
+
+
+@functools.lru_cache(maxsize=MARKDOWN_KEPT)
+def _kept_rendering(source: str, base_url: str) -> str:
+    return _rendered(source, base_url)
+
+
+def _rendered(source: str, base_url: str) -> str:
     html = md.markdown(source, extensions=["tables", "sane_lists"], output_format="html")
 
     def keep(tag: str, attribute: str, value: str) -> str | None:
@@ -96,7 +115,7 @@ def render_markdown(source: str | None, base_url: str = "") -> Markup:
         url_schemes={"http", "https", "mailto"},
         link_rel="nofollow noopener noreferrer",
     )
-    return Markup(_pictures(clean, base_url))  # noqa: S704 - nh3 has just sanitised it
+    return _pictures(clean, base_url)
 
 
 # Closing these tags ends a paragraph; <br>, <hr> and table rows end a line.

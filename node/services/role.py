@@ -13,7 +13,7 @@ from flask_babel import gettext
 from ..extensions import db
 from ..models import Group
 from .errors import Conflict, Invalid
-from .groups import current_group
+from .groups import group_to_read
 
 AGGREGATOR = "aggregator"
 GROUP = "group"
@@ -24,7 +24,7 @@ def is_aggregator(group: Group | None = None) -> bool:
     """Tell whether this node has the aggregator role (setting or stored role)."""
     if str(current_app.config.get("ROLE") or "").strip().lower() == AGGREGATOR:
         return True
-    group = group if group is not None else current_group()
+    group = group if group is not None else group_to_read()
     return group is not None and group.role == AGGREGATOR
 
 

@@ -51,7 +51,8 @@ def _choice(name: str, allowed: tuple[str, ...]) -> str | None:
 def home():
     if is_aggregator():
         return national.home()  # an aggregator's front page is the national view
-    return page_cache.render("home", _home_page)
+    # Members share a copy too: their answers and name are holes the copy is filled with.
+    return page_cache.render(_home_page, members_too=True)
 
 
 def _home_page() -> str:
@@ -60,7 +61,9 @@ def _home_page() -> str:
     active = campaigns.listing(viewer, per_page=HOME_CAMPAIGNS, status="active")
     endorsed = candidates.listing(viewer, per_page=HOME_CANDIDATES, endorsement="endorsed")
     news = posts.listing(viewer, per_page=HOME_POSTS)
-    answers = events.rsvps_of(viewer, [event.id for event in upcoming.items])
+    answers = {}
+    if not page_cache.personal_holes():
+        answers = events.rsvps_of(viewer, [event.id for event in upcoming.items])
     return render_template(
         "pages/home.html",
         upcoming=upcoming,
@@ -84,6 +87,10 @@ def logo():
 
 @bp.get("/events", endpoint="events")
 def events_list():
+    return page_cache.render(_events_page)
+
+
+def _events_page() -> str:
     viewer = current_member()
     when = "past" if request.args.get("when") == "past" else "upcoming"
     kind = _choice("kind", vocab.EVENT_KINDS)
@@ -94,7 +101,7 @@ def events_list():
 
 @bp.get("/events/<int:item_id>")
 def event(item_id: int):
-    return event_page.render(events.get(item_id, current_member()))
+    return page_cache.render(lambda: event_page.render(events.get(item_id, current_member()))[0])
 
 
 @bp.post("/events/<int:item_id>/rsvp")
@@ -125,12 +132,20 @@ def rsvp(item_id: int):
 
 @bp.get("/campaigns", endpoint="campaigns")
 def campaigns_list():
+    return page_cache.render(_campaigns_page)
+
+
+def _campaigns_page() -> str:
     found = campaigns.listing(current_member(), page=_page_number(), per_page=PER_PAGE)
     return render_template("pages/campaigns.html", found=found)
 
 
 @bp.get("/campaigns/<int:item_id>")
 def campaign(item_id: int):
+    return page_cache.render(lambda: _campaign_page(item_id))
+
+
+def _campaign_page(item_id: int) -> str:
     viewer = current_member()
     found = campaigns.get(item_id, viewer)
     upcoming = events.listing(viewer, per_page=50, when="upcoming", campaign_id=found.id)
@@ -143,25 +158,37 @@ def campaign(item_id: int):
 
 @bp.get("/candidates", endpoint="candidates")
 def candidates_list():
+    return page_cache.render(_candidates_page)
+
+
+def _candidates_page() -> str:
     found = candidates.listing(current_member(), page=_page_number(), per_page=PER_PAGE)
     return render_template("pages/candidates.html", found=found)
 
 
 @bp.get("/candidates/<int:item_id>")
 def candidate(item_id: int):
-    return render_template(
-        "pages/candidate.html", candidate=candidates.get(item_id, current_member())
+    return page_cache.render(
+        lambda: render_template(
+            "pages/candidate.html", candidate=candidates.get(item_id, current_member())
+        )
     )
 
 
 @bp.get("/news")
 def news():
+    return page_cache.render(_news_page)
+
+
+def _news_page() -> str:
     found = posts.listing(current_member(), page=_page_number(), per_page=PER_PAGE)
     return render_template("pages/news.html", found=found, now=utcnow())
 
 
 @bp.get("/news/<int:item_id>")
 def post(item_id: int):
-    return render_template(
-        "pages/post.html", post=posts.get(item_id, current_member()), now=utcnow()
+    return page_cache.render(
+        lambda: render_template(
+            "pages/post.html", post=posts.get(item_id, current_member()), now=utcnow()
+        )
     )

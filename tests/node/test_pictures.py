@@ -10,6 +10,7 @@ import pytest
 from PIL import ExifTags, Image
 from sqlalchemy import func, select
 
+from node import text
 from node.activitypub.documents import object_document
 from node.extensions import db
 from node.models import Event, Picture
@@ -440,3 +441,14 @@ def test_mail_and_the_news_feed_give_own_pictures_their_full_address(app, client
     factories.post(body=f"![Our stall]({OWN})")
     atom = client.get("/news.atom").get_data(as_text=True)
     assert f"{group.base_url}{OWN}" in atom
+
+
+def test_the_same_text_is_rendered_once_and_a_changed_text_afresh(monkeypatch):
+    calls = []
+    real = text.md.markdown
+    monkeypatch.setattr(text.md, "markdown", lambda *a, **k: calls.append(a) or real(*a, **k))
+    source = f"Kept **{id(calls)}**"  # a text no other test renders
+    first, again = text.render_markdown(source), text.render_markdown(source)
+    changed = text.render_markdown(source + " and more")
+    assert first == again and "<strong>" in first and "and more" in changed
+    assert len(calls) == 2

@@ -127,3 +127,12 @@ def test_a_member_posting_the_guest_form_spends_no_count(app, client, member):
     log_in(client, member)
     assert _ask(client, factories.event(), 1).status_code == 302
     assert _counts() == []
+
+
+def test_an_application_wide_limit_still_counts_pages_no_view_limits(app_config):
+    # Unmarked views skip the limiter only while no default or application-wide limit is set.
+    app = create_app(dict(app_config, RATELIMIT_APPLICATION="2/hour"))
+    with app.app_context():
+        factories.group()
+        client = app.test_client()
+        assert [client.get("/news").status_code for _ in range(3)] == [200, 200, 429]

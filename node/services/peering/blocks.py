@@ -29,7 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import idna
 from flask_babel import gettext
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ...extensions import db
 from ...models import Block, Member
@@ -180,10 +180,18 @@ def is_blocked(url: str | None) -> bool:
     return _any_blocked(list(candidates(url)) if url else [])
 
 
+# Built once: the inbox asks for every request (building a statement costs more than
+# running it).
+_blocks = Block.__table__
+_ANY_BLOCKED = (
+    select(_blocks.c.id).where(_blocks.c.target.in_(bindparam("names", expanding=True))).limit(1)
+)
+
+
 def _any_blocked(names: list[str]) -> bool:
     if not names:
         return False
-    found = db.session.scalar(select(Block.id).where(Block.target.in_(names)).limit(1))
+    found = db.session.connection().execute(_ANY_BLOCKED, {"names": names}).first()
     return found is not None
 
 

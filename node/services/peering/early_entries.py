@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from ...extensions import db
 from ...models import EarlyEntry, Peer
@@ -42,6 +42,15 @@ def keep(peer: Peer, entry: dict[str, Any], body: str) -> bool:
     return True
 
 
+# Built once: the inbox asks after every entry it applies.
+_early = EarlyEntry.__table__
+_KEPT = (
+    select(_early.c.seq, _early.c.body)
+    .where(_early.c.peer_id == bindparam("peer_key"))
+    .order_by(_early.c.seq)
+)
+
+
 def apply(peer: Peer) -> int:
     """Apply the kept entries that now continue the chain; drop those it has passed.
 
@@ -51,11 +60,7 @@ def apply(peer: Peer) -> int:
     The caller holds the peer (``hold``) and commits.
     """
     connection = db.session.connection()
-    rows = connection.execute(
-        select(EarlyEntry.seq, EarlyEntry.body)
-        .where(EarlyEntry.peer_id == peer.id)
-        .order_by(EarlyEntry.seq)
-    ).all()
+    rows = connection.execute(_KEPT, {"peer_key": peer.id}).all()
     if not rows:
         return 0
     items = []

@@ -149,7 +149,12 @@ def followed_peer(peer: Peer) -> Following | None:
 
 def follows_peer(peer: Peer) -> bool:
     """Tell whether this group asked to follow ``peer`` (``followed_peer``, without the rows)."""
-    found = db.session.connection().execute(_FOLLOWS, {"peer_id": peer.id}).first()
+    return follows_peer_id(peer.id)
+
+
+def follows_peer_id(peer_id: int) -> bool:
+    """Tell whether this group asked to follow the peer with this row id."""
+    found = db.session.connection().execute(_FOLLOWS, {"peer_id": peer_id}).first()
     return found is not None
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, case, or_, select, union_all
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from federation.errors import MalformedSignature, SignatureError
@@ -34,7 +34,7 @@ from federation.urls import authority, same_origin
 from ... import write_lock
 from ...extensions import db
 from ...models import Peer, ReceivedActivity, RemoteEntry
-from ...models.types import utcnow
+from ...models.types import UTCDateTime, utcnow
 from ..aggregator import directory, quarantine
 from ..asks import published as published_asks
 from ..errors import ServiceError
@@ -102,12 +102,10 @@ def _receive(url: str, headers: Mapping[str, str], body: bytes) -> Answer:
 
     if blocks.blocks_sender(activity["actor"], headers.items()):
         raise Refused(403, "blocked: this node does not accept activities from you")
-    verified, signer = _verify_signature(url, headers, body)
+    verified, signer, peer = _verify_signature(url, headers, body)
     _check_host(verified, headers.get("Host", ""), ours)
-    # The key's owner, as the signature check found it (one look-up, not two).
-    peer = signer if signer is not None else peers.find_by_key(verified.key_id)
     actor = activity["actor"]
-    if peer is None or peer.actor_id != actor:
+    if signer is None or signer.actor_id != actor:
         raise Refused(401, "the key that signed this is not the actor's")
     _check_origins(activity, actor)
 
@@ -115,6 +113,12 @@ def _receive(url: str, headers: Mapping[str, str], body: bytes) -> Answer:
     # repeated seq with what it holds); everything else by its activity id.
     if "seq" not in activity and _already_received(activity["id"]):
         return Answer(202, "already received")
+    if _is_plain_post(signer, activity):
+        return _plain_post(signer, activity, body)
+    if peer is None:
+        peer = db.session.get(Peer, signer.id)
+        if peer is None:  # the row went since the key was kept
+            raise Refused(401, "the key that signed this is not the actor's")
     # A feed entry's proof is checked now, outside the write lock (the check is most of the
     # work); under the lock it counts if the chain has not moved meanwhile.
     checked = remote_feed.check_ahead(peer, activity) if "seq" in activity else None
@@ -126,13 +130,7 @@ def _receive(url: str, headers: Mapping[str, str], body: bytes) -> Answer:
             if "seq" not in activity:  # a stored entry told the peer's row itself
                 peer.last_contact_at = utcnow()
             if answer is None:
-                db.session.add(
-                    ReceivedActivity(
-                        activity_id=activity["id"],
-                        actor_id=actor,
-                        activity_type=activity["type"][:40],
-                    )
-                )
+                _record(activity)
     except IntegrityError:
         if "seq" in activity:
             raise
@@ -213,17 +211,21 @@ def parse_activity(body: bytes) -> dict[str, Any]:
 # Who sent it -------------------------------------------------------------------------
 
 
-def _verify_signature(url: str, headers: Mapping[str, str], body: bytes) -> tuple[Any, Peer | None]:
-    """Check the request's signature; return what verified and the peer whose key it was."""
+def _verify_signature(
+    url: str, headers: Mapping[str, str], body: bytes
+) -> tuple[Any, peers.KnownSigner | None, Peer | None]:
+    """Check the request's signature; return what verified, whose key it was, and the
+    peer's row if the look-up read it (None when the key was kept from an earlier request)."""
     found: list[str] = []
-    owners: dict[str, Peer] = {}
+    owners: dict[str, tuple[peers.KnownSigner, Peer | None]] = {}
 
     def lookup(key_id: str, *, refetch: bool = False) -> PublicKey | None:
-        owner, key = peers.http_key_owner(key_id, refetch=refetch)
-        if key is not None:
-            found.append(key_id)
-            owners[key_id] = owner
-        return key
+        signer, peer = peers.signer_for_key(key_id, refetch=refetch)
+        if signer is None:
+            return None
+        found.append(key_id)
+        owners[key_id] = (signer, peer)
+        return signer.public_key
 
     def relookup(key_id: str) -> PublicKey | None:
         return lookup(key_id, refetch=True)
@@ -241,7 +243,8 @@ def _verify_signature(url: str, headers: Mapping[str, str], body: bytes) -> tupl
             verified = verify_signed_request(
                 "POST", url, pairs, body, lookup_key=relookup, now=utcnow()
             )
-        return verified, owners.get(verified.key_id)
+        signer, peer = owners.get(verified.key_id, (None, None))
+        return verified, signer, peer
     except MalformedSignature as error:
         db.session.commit()  # keep any actor we fetched meanwhile
         raise Refused(400, f"malformed signature: {error}") from None
@@ -273,12 +276,45 @@ def _check_origins(activity: dict[str, Any], actor: str) -> None:
                 raise Refused(403, "the object is attributed to someone else")
 
 
+# Built once (building a statement costs more than running it): is an activity id taken,
+# as a plain activity received or as a feed entry stored?
+_received = ReceivedActivity.__table__
+_entries = RemoteEntry.__table__
+_peers = Peer.__table__
+_ALREADY_RECEIVED = union_all(
+    select(_received.c.id).where(_received.c.activity_id == bindparam("activity_id")),
+    select(_entries.c.id).where(_entries.c.activity_id == bindparam("activity_id")),
+).limit(1)
+_RECORD = _received.insert()
+_INSERT_ENTRY = _entries.insert().returning(_entries.c.id)
+_last_activity = _peers.c.last_activity_at
+_CONTACT = _peers.update().where(_peers.c.id == bindparam("peer_key"))
+_CONTACT_AND_ACTIVITY = _CONTACT.values(
+    last_activity_at=case(
+        (
+            or_(_last_activity.is_(None), _last_activity < bindparam("moment", type_=UTCDateTime)),
+            bindparam("moment", type_=UTCDateTime),
+        ),
+        else_=_last_activity,
+    )
+)
+
+
 def _already_received(activity_id: str) -> bool:
-    return bool(
-        db.session.scalar(
-            select(ReceivedActivity.id).where(ReceivedActivity.activity_id == activity_id)
-        )
-        or db.session.scalar(select(RemoteEntry.id).where(RemoteEntry.activity_id == activity_id))
+    found = db.session.connection().execute(_ALREADY_RECEIVED, {"activity_id": activity_id})
+    return found.first() is not None
+
+
+def _record(activity: dict[str, Any]) -> None:
+    """Remember a processed activity's id, so the same activity again is not processed."""
+    db.session.connection().execute(
+        _RECORD,
+        {
+            "activity_id": activity["id"],
+            "actor_id": activity["actor"],
+            "activity_type": activity["type"][:40],
+            "received_at": utcnow(),
+        },
     )
 
 
@@ -368,20 +404,72 @@ def _feed_entry(
 def _plain_activity(peer: Peer, activity: dict[str, Any], body: bytes) -> None:
     # An ordinary fediverse actor (a Mastodon account, a Lemmy group) publishes no signed
     # feed: its posts are taken on the strength of the HTTP signature alone.
-    if follows.followed_peer(peer) is None:
+    if not follows.follows_peer(peer):
         return
-    entry = RemoteEntry(
-        peer_id=peer.id,
-        seq=None,
-        activity_id=activity["id"],
-        activity_type=activity["type"][:40],
-        object_id=remote_objects.object_id_of(activity.get("object")),
-        body=body.decode("utf-8"),
-        verification=remote_feed.SIGNATURE_ONLY,
-    )
-    db.session.add(entry)
-    db.session.flush()
+    entry_id = _store_plain(peer.id, activity, body)
     if activity["type"] != "Announce":  # a boost of someone else's post vouches for nothing
         remote_feed.apply_activity(
-            peer, activity, entry.id, verification=remote_feed.SIGNATURE_ONLY
+            peer, activity, entry_id, verification=remote_feed.SIGNATURE_ONLY
         )
+
+
+def _store_plain(peer_id: int, activity: dict[str, Any], body: bytes) -> int:
+    return (
+        db.session.connection()
+        .execute(
+            _INSERT_ENTRY,
+            {
+                "peer_id": peer_id,
+                "seq": None,
+                "activity_id": activity["id"],
+                "activity_type": activity["type"][:40],
+                "object_id": remote_objects.object_id_of(activity.get("object")),
+                "body": body.decode("utf-8"),
+                "verification": remote_feed.SIGNATURE_ONLY,
+                "received_at": utcnow(),
+            },
+        )
+        .scalar_one()
+    )
+
+
+# The plain path: a post from a fediverse account ----------------------------------------
+
+
+def _is_plain_post(signer: peers.KnownSigner, activity: dict[str, Any]) -> bool:
+    """Tell whether this is a fediverse account's new post (a Create of a Note, an Article):
+    what most deliveries are, taken on a path that never loads the peer's row."""
+    if "seq" in activity or activity["type"] != "Create" or signer.is_branchline:
+        return False
+    obj = activity.get("object")
+    return isinstance(obj, dict) and obj.get("type") in remote_objects.CONTENT_TYPES
+
+
+def _plain_post(signer: peers.KnownSigner, activity: dict[str, Any], body: bytes) -> Answer:
+    """Store a followed account's post and its object, note the contact; record the id.
+
+    What ``_apply`` and ``_plain_activity`` do for such a Create (no twinning step or ask
+    answer is a Create), written with Core statements: the peer's row is updated, not read.
+    A stored post's entry holds its activity id (unique, and ``_already_received`` reads
+    it), so only a post that is not stored is recorded as received.
+    """
+    now = utcnow()
+    try:
+        with write_lock.writing():
+            connection = db.session.connection()
+            if follows.follows_peer_id(signer.id):
+                entry_id = _store_plain(signer.id, activity, body)
+                remote_objects.apply(
+                    signer, activity, entry_id, verification=remote_feed.SIGNATURE_ONLY
+                )
+                moment = remote_feed.activity_moment(activity)
+                connection.execute(
+                    _CONTACT_AND_ACTIVITY,
+                    {"peer_key": signer.id, "last_contact_at": now, "moment": moment},
+                )
+            else:
+                connection.execute(_CONTACT, {"peer_key": signer.id, "last_contact_at": now})
+                _record(activity)
+    except IntegrityError:
+        return Answer(202, "already received")  # the same activity, delivered twice at once
+    return Answer(202, "accepted")

@@ -12,12 +12,16 @@ import functools
 import ipaddress
 import json
 import re
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from flask import current_app
+from flask import current_app, g
 from marshmallow import ValidationError
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
@@ -145,6 +149,9 @@ def _keep(document: dict[str, Any], raw: dict[str, Any], handle: str) -> Peer:
     if handle:
         peer.handle = handle
     db.session.flush()
+    forget_signer(peer.actor_id)  # its key, or what it is, may have changed
+    # Not kept again before this transaction commits: it may yet be rolled back.
+    g.setdefault("refetched_actors", set()).add(peer.actor_id)
     return peer
 
 
@@ -367,6 +374,76 @@ _parsed_multikey = functools.lru_cache(maxsize=1024)(ed25519_public_key_from_mul
 def http_public_key(key_id: str, *, refetch: bool = False) -> PublicKey | None:
     """Return the public key that verifies requests signed with ``key_id``, or None."""
     return http_key_owner(key_id, refetch=refetch)[1]
+
+
+@dataclass(frozen=True)
+class KnownSigner:
+    """The peer owning an HTTP-signature key, as far as checking a request needs it.
+
+    ``id`` and ``actor_id`` are the peer row's, so the inbox's plain path can write a
+    post for it without loading the row.
+    """
+
+    id: int
+    actor_id: str
+    key_id: str
+    is_branchline: bool
+    public_key: PublicKey
+
+
+# Every request from a peer looks its key up: each process keeps the answer, per app, for
+# at most SIGNER_LIFETIME seconds. A refetch of the actor in this process forgets it at
+# once (``_keep``); a key that stops verifying makes the inbox look again with ``refetch``
+# (not from here). What another process stored (a rotation it saw first) reaches this one
+# when its own copy fails to verify, or within SIGNER_LIFETIME at the latest: a replaced
+# key stays usable in another worker for at most that long.
+SIGNER_LIFETIME = 60.0
+SIGNERS_KEPT = 4096
+_SIGNERS_KEY = "branchline.signers"
+_clock = time.monotonic  # tests replace it
+_signers_lock = threading.Lock()  # gthread workers share the kept keys between threads
+
+
+def _signers() -> OrderedDict[str, tuple[KnownSigner, float]]:
+    return current_app.extensions.setdefault(_SIGNERS_KEY, OrderedDict())
+
+
+def signer_for_key(key_id: str, *, refetch: bool = False) -> tuple[KnownSigner | None, Peer | None]:
+    """Return the owner of ``key_id`` and its key, kept per process; and the peer row if read.
+
+    Without ``refetch`` a kept answer younger than SIGNER_LIFETIME is used (the row is then
+    None: the caller loads it if it needs more than the signer); otherwise as
+    ``http_key_owner``, and the answer is kept.
+    """
+    kept = _signers()
+    now = _clock()
+    if not refetch:
+        found = kept.get(key_id)
+        if found is not None and found[1] > now:
+            return found[0], None
+    peer, key = http_key_owner(key_id, refetch=refetch)
+    if peer is None or key is None:
+        with _signers_lock:
+            kept.pop(key_id, None)
+        return None, None
+    signer = KnownSigner(peer.id, peer.actor_id, peer.key_id, bool(peer.is_branchline), key)
+    if peer.actor_id in g.get("refetched_actors", ()):
+        return signer, peer  # kept from the next request on, once it is committed
+    with _signers_lock:
+        kept[key_id] = (signer, now + SIGNER_LIFETIME)
+        kept.move_to_end(key_id)
+        while len(kept) > SIGNERS_KEPT:
+            kept.popitem(last=False)
+    return signer, peer
+
+
+def forget_signer(actor_id: str) -> None:
+    """Forget the kept keys of ``actor_id`` in this process (its actor was fetched again)."""
+    kept = current_app.extensions.get(_SIGNERS_KEY)
+    if kept:
+        with _signers_lock:
+            for key_id in [k for k, (signer, _) in kept.items() if signer.actor_id == actor_id]:
+                del kept[key_id]
 
 
 def http_key_owner(key_id: str, *, refetch: bool = False) -> tuple[Peer | None, PublicKey | None]:

@@ -322,7 +322,7 @@ def _store(peer: Peer, items: Sequence[tuple[dict[str, Any], str]], hashes: Sequ
     moments = []
     for (entry, _body), row, entry_id in zip(items, rows, entry_ids, strict=True):
         if row["verification"] != REDACTED:
-            moments.append(_activity_moment(entry))
+            moments.append(activity_moment(entry))
             remote_objects.apply(peer, entry, entry_id, verification=VERIFIED, objects=objects)
             if entry.get("type") == "Offer":  # an ask to this group's organisers, perhaps
                 received_asks.keep(peer, entry, current_group())
@@ -466,8 +466,8 @@ def apply_activity(
     remote_objects.apply(peer, activity, entry_id, verification=verification)
 
 
-def _activity_moment(activity: dict[str, Any]) -> datetime:
-    """When an entry was published (its own date, its proof's, or now), never in the future."""
+def activity_moment(activity: dict[str, Any]) -> datetime:
+    """Return when an entry was published (its own date, its proof's, or now), not after now."""
     now = utcnow()
     proof = activity.get("proof")
     published = remote_objects.moment(activity.get("published")) or (
@@ -486,6 +486,6 @@ def _later_activity(peer: Peer, moments: Sequence[datetime]) -> datetime | None:
 
 def _note_activity(peer: Peer, activity: dict[str, Any]) -> None:
     """Move the peer's last activity on to when this entry was published (or now)."""
-    later = _later_activity(peer, [_activity_moment(activity)])
+    later = _later_activity(peer, [activity_moment(activity)])
     if later is not None:
         peer.last_activity_at = later
