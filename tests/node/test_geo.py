@@ -196,3 +196,11 @@ def test_a_circle_around_a_pole_spans_every_longitude():
 
     assert (box.west, box.east, box.north) == (-180.0, 180.0, 90.0)
     assert box.contains(89.95, 180.0)
+
+
+def test_distances_from_one_place_are_the_floats_distance_km_gives():
+    places = [(53.7997, -1.5492), (53.4808, -2.2426), (-33.9, 151.2), (0.0, 179.9), (89.9, -179.9)]
+    for origin in places:
+        distance_to = geo.distances_from(*origin)
+        for other in places:
+            assert distance_to(*other) == geo.distance_km(*origin, *other)
