@@ -1,9 +1,11 @@
-"""Fixtures for the node's tests: API callers holding each role's token, an SMTP server."""
+"""Fixtures for the node's tests: API callers holding each role's token, an SMTP server,
+the kept copies' clocks stopped."""
 
 from __future__ import annotations
 
 import pytest
 
+from node.services import content_version, groups
 from tests import factories
 from tests.node.api_support import ApiClient
 from tests.node.mail_support import serve_mail
@@ -35,3 +37,15 @@ def mailbox():
     handler, controller = serve_mail()
     yield handler
     controller.stop()
+
+
+@pytest.fixture
+def kept_copies_clock_stopped(monkeypatch):
+    """Stop the clocks of the kept content version and group row: only commits renew them.
+
+    Each process reads the content version again after a second and the group row after a
+    minute. A test counting a page's statements would count that read whenever a slow
+    machine lets the time pass between two views.
+    """
+    monkeypatch.setattr(content_version, "_clock", lambda: 1_000.0)
+    monkeypatch.setattr(groups, "_clock", lambda: 1_000.0)

@@ -136,7 +136,7 @@ def readers(app, client, member):
 
 @pytest.mark.parametrize("cache_seconds", [0, 30], ids=["rendered", "shared copies"])
 def test_each_page_runs_as_many_statements_at_1000_items_as_at_10(
-    app, readers, member, cache_seconds
+    app, readers, member, cache_seconds, kept_copies_clock_stopped
 ):
     app.config["PAGE_CACHE_SECONDS"] = cache_seconds
     visitor, reader, shown = readers

@@ -48,7 +48,9 @@ def _home_queries(client) -> int:
     return len(statements)
 
 
-def test_home_page_query_count_does_not_grow_with_content(client, member, group):
+def test_home_page_query_count_does_not_grow_with_content(
+    client, member, group, kept_copies_clock_stopped
+):
     anonymous = client.application.test_client()
     log_in(client, member)
     _publish(2, 2, 2, 2, rsvp_as=member)
