@@ -7,32 +7,17 @@ listed or shown (an event's shifts, its answers) makes the counts differ.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event as sa_event
 
 from node.extensions import db
 from node.models import Campaign, Candidate, Event, Member, Post, Rsvp, Shift
 from tests import factories
 from tests.conftest import log_in
+from tests.node.statements import counting_statements
 
 PUBLIC_PAGES = ("/", "/events", "/campaigns", "/candidates", "/news")
-
-
-@contextmanager
-def counting_statements():
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    sa_event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        sa_event.remove(db.engine, "before_cursor_execute", count)
 
 
 def _grow(to: int, shown: Event, reader: Member) -> None:

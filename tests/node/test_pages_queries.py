@@ -2,28 +2,10 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
-from sqlalchemy import event as sa_event
-
-from node.extensions import db
 from node.services.organising import events
 from tests import factories
 from tests.conftest import log_in
-
-
-@contextmanager
-def counting_queries():
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    sa_event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        sa_event.remove(db.engine, "before_cursor_execute", count)
+from tests.node.statements import counting_statements
 
 
 def _publish(n_events, n_campaigns, n_candidates, n_posts, rsvp_as=None):
@@ -42,7 +24,7 @@ def _publish(n_events, n_campaigns, n_candidates, n_posts, rsvp_as=None):
 
 
 def _home_queries(client) -> int:
-    with counting_queries() as statements:
+    with counting_statements() as statements:
         response = client.get("/")
     assert response.status_code == 200
     return len(statements)
