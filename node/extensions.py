@@ -1,5 +1,8 @@
 """Flask extensions, created unbound and attached in the app factory."""
 
+import math
+import sqlite3
+
 from flask_babel import Babel
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -43,4 +46,18 @@ def _sqlite_pragmas(dbapi_connection, _record):
     # Deleted or overwritten content is zeroed, not left in free space in the file: an
     # erased sealed ballot paper must not be readable from a copy of the database.
     cursor.execute("PRAGMA secure_delete=ON")
+    _math_functions(dbapi_connection, cursor)
     cursor.close()
+
+
+def _math_functions(connection, cursor) -> None:
+    """Give SQLite the ``sin`` and ``cos`` the distance searches use, if it was built without.
+
+    SQLite 3.35+ builds have them in C; an older or smaller build gets Python's, which
+    give the same floats.
+    """
+    try:
+        cursor.execute("SELECT sin(0.5), cos(0.5)")
+    except sqlite3.OperationalError:
+        connection.create_function("sin", 1, math.sin, deterministic=True)
+        connection.create_function("cos", 1, math.cos, deterministic=True)

@@ -84,6 +84,20 @@ def distances_from(lat1: float, lon1: float) -> Callable[[float, float], float]:
     return distance
 
 
+def haversine_limit(radius_km: float) -> float | None:
+    """Return the largest haversine ``h`` of a point within ``radius_km`` (edge included).
+
+    ``distance_km`` is ``2R·asin(√h)`` with
+    ``h = sin²(Δφ/2) + cos φ1·cos φ2·sin²(Δλ/2)``, which grows with the distance: so a
+    database can keep the points of a circle by comparing ``h`` alone, with no ``asin``.
+    None when the circle covers the whole earth.
+    """
+    half_angle = (radius_km + EDGE_SLACK_KM) / (2 * EARTH_RADIUS_KM)
+    if half_angle >= math.pi / 2:
+        return None
+    return math.sin(half_angle) ** 2
+
+
 def within(distance: float, radius_km: float) -> bool:
     """Tell whether ``distance`` (km) counts as inside ``radius_km``, edge included."""
     return distance <= radius_km + EDGE_SLACK_KM

@@ -15,8 +15,9 @@ from ....models.types import utcnow
 from ... import geo
 from ...organising.records import Page
 from ...peering import network
-from .lists import followed, page_of, paginate, sorting
-from .places import DEFAULT_RADIUS_KM, Place, box_filter, day_range, parse_place
+from . import places
+from .lists import followed, paginate, sorting
+from .places import DEFAULT_RADIUS_KM, Place, day_range, parse_place
 from .remote import ItemBase, Unindexed, base_fields, by_ids, data_of
 
 
@@ -80,7 +81,8 @@ def events(
     """Page through followed groups' events from ``start`` (default now), near ``place``.
 
     With a place, rows come from a bounding box on the indexed latitude/longitude (never
-    every event), then only those within ``within`` km (default 25) are kept and measured.
+    every event), and the database keeps those within ``within`` km (default 25), sorts
+    them and returns one page: the rows in the box never come to Python.
     """
     sort, direction = sorting("events", sort, dir)
     where = dict(kind=kind, status=status, start=start, end=end)
@@ -99,7 +101,7 @@ def events(
         return replace(found, items=[_event_row(stored, None) for stored in found.items])
     radius = within or DEFAULT_RADIUS_KM
     query = box_query(place, radius, _event_conditions(**where, boxed=True))
-    return _events_near(query, place, radius, sort, direction, page, per_page)
+    return _events_near(query, place, sort, direction, page, per_page)
 
 
 def _event_conditions(
@@ -128,70 +130,72 @@ def _event_conditions(
     return conditions
 
 
-NAMED_SORTS = ("title", "group")  # the sorts of events near a place that read names
-
-
 def _events_near(
     query: Select,
     place: Place,
-    radius: float,
     sort: str,
     direction: str,
     page: int,
     per_page: int,
 ) -> Page[EventRow]:
-    # Every event in the box is measured (at a million entries, thousands of rows): the
-    # loop is kept to plain tuples, and the titles and group names are read only for the
-    # sorts that need them.
-    distance_to = geo.distances_from(place.latitude, place.longitude)
-    within = geo.within
-    near = []
-    if sort in NAMED_SORTS:
-        for row_id, latitude, longitude, starts_at, title, group_name in db.session.execute(query):
-            distance = distance_to(latitude, longitude)
-            if within(distance, radius):
-                near.append((row_id, distance, starts_at, title or "", group_name or ""))
+    # The database keeps the circle, sorts and cuts the page (a window counts every row
+    # kept); only the page's rows are measured in Python and read in full.
+    shown = [
+        (row_id, total)
+        for row_id, total in db.session.execute(
+            near_page(query, place, sort, direction).limit(per_page).offset((page - 1) * per_page)
+        )
+    ]
+    if shown:
+        total = shown[0][1]
     else:
-        lean = query.with_only_columns(*query.selected_columns[:4])
-        for row_id, latitude, longitude, starts_at in db.session.execute(lean):
-            distance = distance_to(latitude, longitude)
-            if within(distance, radius):
-                near.append((row_id, distance, starts_at, "", ""))
+        total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    stored = by_ids([row_id for row_id, _ in shown])
+    distance_to = geo.distances_from(place.latitude, place.longitude)
+    rows = [
+        _event_row(found, distance_to(found.latitude, found.longitude))
+        for found in (stored.get(row_id) for row_id, _ in shown)
+        if found is not None
+    ]
+    return Page(rows, page, per_page, total)
+
+
+def near_page(query: Select, place: Place, sort: str, direction: str) -> Select:
+    """Return ``query``'s event ids in ``sort`` order, each beside the count of all of them.
+
+    Ties are broken as the page reads: by time, then distance, then the order stored. The
+    sort columns go through ``Unindexed`` so that SQLite keeps to the box's index rather
+    than walk an index in the sort's order.
+    """
+    closeness = places.haversine(place)
     keys = {
-        "when": lambda row: (row[2], row[1]),
-        "distance": lambda row: (row[1], row[2]),
-        "title": lambda row: (row[3].lower(), row[2]),
-        "group": lambda row: (row[4].lower(), row[2]),
-    }
-    near.sort(key=keys[sort], reverse=(direction == "desc"))
-    shown = page_of(near, page, per_page)
-    stored = by_ids([row[0] for row in shown.items])
-    rows = [_event_row(stored[row[0]], row[1]) for row in shown.items if row[0] in stored]
-    return replace(shown, items=rows)
+        "when": (Unindexed(RemoteObject.starts_at), closeness),
+        "distance": (closeness, Unindexed(RemoteObject.starts_at)),
+        "title": (func.lower(RemoteObject.title), Unindexed(RemoteObject.starts_at)),
+        "group": (
+            func.lower(func.coalesce(Peer.name, "")),
+            Unindexed(RemoteObject.starts_at),
+        ),
+    }[sort] + (RemoteObject.id,)
+    ordered = [key.desc() if direction == "desc" else key.asc() for key in keys]
+    return query.with_only_columns(RemoteObject.id, func.count().over()).order_by(*ordered)
 
 
 def box_query(place: Place, radius: float, conditions: Sequence[Any] | None = None) -> Select:
-    """Return the query for the events in the box around ``place`` (tests EXPLAIN it).
+    """Return the query for the events within ``radius`` km of ``place`` (tests EXPLAIN it).
 
-    Left to itself SQLite would rather walk every upcoming event by (object_type,
-    starts_at), having no statistics to tell it that a box a few kilometres wide holds far
-    fewer; so the other terms are written so that only the box's index can serve them.
-    PostgreSQL plans from its statistics.
+    The rows come from a bounding box on the indexed latitude and longitude, and the
+    database keeps those inside the circle. Left to itself SQLite would rather walk every
+    upcoming event by (object_type, starts_at), having no statistics to tell it that a box
+    a few kilometres wide holds far fewer; so the other terms are written so that only the
+    box's index can serve them. PostgreSQL plans from its statistics.
     """
     if conditions is None:
         conditions = _event_conditions(boxed=True)
-    box = geo.bounding_box(place.latitude, place.longitude, radius)
     return (
-        select(
-            RemoteObject.id,
-            RemoteObject.latitude,
-            RemoteObject.longitude,
-            RemoteObject.starts_at,
-            RemoteObject.title,
-            Peer.name,
-        )
+        select(RemoteObject.id, RemoteObject.title, Peer.name)
         .join(Peer, RemoteObject.peer_id == Peer.id)
-        .where(box_filter(box), *conditions)
+        .where(places.within_filter(place, radius), *conditions)
     )
 
 

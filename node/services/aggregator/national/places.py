@@ -3,13 +3,14 @@ district; and the days a search covers."""
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from ....extensions import db
 from ....models import Peer, RemoteObject
@@ -86,6 +87,28 @@ def box_filter(box: geo.Box) -> Any:
         RemoteObject.latitude.between(box.south, box.north),
         ranges[0] if len(ranges) == 1 else or_(*ranges),
     )
+
+
+def haversine(place: Place) -> ColumnElement[float]:
+    """Return each row's haversine ``h`` from ``place`` in SQL (see ``geo.haversine_limit``).
+
+    The same operations in the same order as ``geo.distances_from``, so the database keeps
+    the rows Python would: a smaller ``h`` is a shorter distance.
+    """
+    to_radians = math.pi / 180  # what math.radians multiplies by
+    phi1 = math.radians(place.latitude)
+    lambda1 = math.radians(place.longitude)
+    phi2 = RemoteObject.latitude * to_radians
+    half_phi = func.sin((phi2 - phi1) / 2)
+    half_lambda = func.sin((RemoteObject.longitude * to_radians - lambda1) / 2)
+    return half_phi * half_phi + math.cos(phi1) * func.cos(phi2) * half_lambda * half_lambda
+
+
+def within_filter(place: Place, radius_km: float) -> Any:
+    """Return the WHERE clause of the rows within ``radius_km`` of ``place``: box, then circle."""
+    box = box_filter(geo.bounding_box(place.latitude, place.longitude, radius_km))
+    limit = geo.haversine_limit(radius_km)
+    return box if limit is None else and_(box, haversine(place) <= limit)
 
 
 def day_range(

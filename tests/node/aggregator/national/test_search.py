@@ -3,7 +3,9 @@ database answering from the latitude/longitude index rather than reading every e
 
 from __future__ import annotations
 
+import math
 import os
+import random
 from datetime import UTC, date, datetime
 
 import pytest
@@ -184,12 +186,84 @@ def test_the_distance_search_reads_the_latitude_longitude_index(remote):  # noqa
             stored, "Create", group.event_at(f"e{n}", f"E{n}", starts=upcoming(2), place=spot)
         )
 
-    plan = _plan(events.box_query(places.Place("x", *LEEDS, "coordinates"), 25.0))
-
-    assert "ix_remote_object_latitude_longitude" in plan, plan
-    if db.engine.dialect.name == "sqlite":
-        assert "SCAN remote_object" not in plan, plan
+    place = places.Place("x", *LEEDS, "coordinates")
+    query = events.box_query(place, 25.0)
+    # The query run is the box's rows sorted and cut to a page: in every order, the box's
+    # index must still be what finds them (not an index walked in the sort's order).
+    for plan in [_plan(query)] + [
+        _plan(events.near_page(query, place, sort, "asc").limit(20))
+        for sort in ("when", "distance", "title", "group")
+    ]:
+        assert "ix_remote_object_latitude_longitude" in plan, plan
+        if db.engine.dialect.name == "sqlite":
+            assert "SCAN remote_object" not in plan, plan
     db.session.rollback()
+
+
+def test_events_near_are_sorted_and_paged_by_the_database_with_the_whole_count(remote):  # noqa: F811
+    group, stored = followed_group(remote, 2)
+    # 25 events inside 20 km (one a day, the farther the later), 5 outside the circle.
+    for n in range(25):
+        spot = point_at(LEEDS, 0.5 + n * 0.8, (n * 37) % 360)
+        event = group.event_at(f"in{n}", f"In {n:02d}", starts=upcoming(n + 1), place=spot)
+        group.publish(stored, "Create", event)
+    for n in range(5):
+        spot = point_at(LEEDS, 30 + n, 0)
+        event = group.event_at(f"out{n}", f"Out {n}", starts=upcoming(1), place=spot)
+        group.publish(stored, "Create", event)
+    place = places.Place("x", *LEEDS, "coordinates")
+
+    first = events.events(place=place, per_page=10)
+    third = events.events(place=place, per_page=10, page=3)
+    beyond = events.events(place=place, per_page=10, page=4)
+    farthest = events.events(place=place, sort="distance", dir="desc", per_page=3)
+    titles = events.events(place=place, sort="title", dir="desc", per_page=2)
+
+    assert (first.total, third.total, beyond.total) == (25, 25, 25)
+    assert _titles(first) == [f"In {n:02d}" for n in range(10)]
+    assert _titles(third) == [f"In {n:02d}" for n in range(20, 25)]
+    assert _titles(beyond) == []
+    assert _titles(farthest) == ["In 24", "In 23", "In 22"]
+    assert [row.distance_km for row in farthest.items] == [
+        pytest.approx(19.7, abs=0.01),
+        pytest.approx(18.9, abs=0.01),
+        pytest.approx(18.1, abs=0.01),
+    ]
+    assert _titles(titles) == ["In 24", "In 23"]
+
+
+@pytest.mark.parametrize("radius", [0.4, 3.0, 25.0, 160.0, 800.0])
+def test_the_database_keeps_the_points_python_measures_within_the_radius(remote, radius):  # noqa: F811
+    group, stored = followed_group(remote, 2)
+    rng = random.Random(radius)
+    spots = [point_at(LEEDS, rng.uniform(0, radius * 1.5), rng.uniform(0, 360)) for _ in range(60)]
+    # and points right on the edge, either side of it by a metre
+    spots += [
+        point_at(LEEDS, radius + edge, bearing)
+        for edge in (-0.001, 0.001)
+        for bearing in (0, 90, 200)
+    ]
+    for n, spot in enumerate(spots):
+        event = group.event_at(f"e{n}", f"E{n}", starts=upcoming(2), place=spot)
+        group.publish(stored, "Create", event)
+    place = places.Place("x", *LEEDS, "coordinates")
+
+    kept = {row.title for row in db.session.execute(events.box_query(place, radius))}
+
+    measured = {
+        f"E{n}"
+        for n, spot in enumerate(spots)
+        if geo.within(geo.distance_km(*LEEDS, *spot), radius)
+    }
+    assert kept == measured
+    assert 0 < len(kept) < len(spots)
+
+
+def test_the_circle_needs_no_limit_when_it_covers_the_earth():
+    assert geo.haversine_limit(25.0) == pytest.approx(
+        math.sin(25.000001 / (2 * geo.EARTH_RADIUS_KM)) ** 2
+    )
+    assert geo.haversine_limit(30_000.0) is None
 
 
 def test_the_box_query_finds_what_the_search_keeps(remote):  # noqa: F811
