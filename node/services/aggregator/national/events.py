@@ -164,21 +164,33 @@ def near_page(query: Select, place: Place, sort: str, direction: str) -> Select:
     """Return ``query``'s event ids in ``sort`` order, each beside the count of all of them.
 
     Ties are broken as the page reads: by time, then distance, then the order stored. The
-    sort columns go through ``Unindexed`` so that SQLite keeps to the box's index rather
-    than walk an index in the sort's order.
+    rows kept are gathered first, as a materialised CTE: else PostgreSQL, seeing the page's
+    LIMIT, may walk every upcoming event in time order hoping to stop early (seconds, at a
+    million entries), although the count needs every row anyway. SQLite is kept to the
+    box's index by ``Unindexed`` on the sort columns.
     """
-    closeness = places.haversine(place)
-    keys = {
-        "when": (Unindexed(RemoteObject.starts_at), closeness),
-        "distance": (closeness, Unindexed(RemoteObject.starts_at)),
-        "title": (func.lower(RemoteObject.title), Unindexed(RemoteObject.starts_at)),
-        "group": (
-            func.lower(func.coalesce(Peer.name, "")),
-            Unindexed(RemoteObject.starts_at),
-        ),
-    }[sort] + (RemoteObject.id,)
+    columns = [
+        RemoteObject.id,
+        Unindexed(RemoteObject.starts_at).label("starts_at"),
+        places.haversine(place).label("closeness"),
+    ]
+    if sort == "title":
+        columns.append(func.lower(RemoteObject.title).label("name"))
+    elif sort == "group":
+        columns.append(func.lower(func.coalesce(Peer.name, "")).label("name"))
+        query = query.join(Peer, RemoteObject.peer_id == Peer.id)
+    near = (
+        query.with_only_columns(*columns)
+        .cte("near")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    first = {
+        "when": (near.c.starts_at, near.c.closeness),
+        "distance": (near.c.closeness, near.c.starts_at),
+    }.get(sort) or (near.c.name, near.c.starts_at)
+    keys = (*first, near.c.id)
     ordered = [key.desc() if direction == "desc" else key.asc() for key in keys]
-    return query.with_only_columns(RemoteObject.id, func.count().over()).order_by(*ordered)
+    return select(near.c.id, func.count().over()).order_by(*ordered)
 
 
 def box_query(place: Place, radius: float, conditions: Sequence[Any] | None = None) -> Select:
@@ -192,10 +204,8 @@ def box_query(place: Place, radius: float, conditions: Sequence[Any] | None = No
     """
     if conditions is None:
         conditions = _event_conditions(boxed=True)
-    return (
-        select(RemoteObject.id, RemoteObject.title, Peer.name)
-        .join(Peer, RemoteObject.peer_id == Peer.id)
-        .where(places.within_filter(place, radius), *conditions)
+    return select(RemoteObject.id, RemoteObject.title).where(
+        places.within_filter(place, radius), *conditions
     )
 
 
