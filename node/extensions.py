@@ -51,13 +51,13 @@ def _sqlite_pragmas(dbapi_connection, _record):
 
 
 def _math_functions(connection, cursor) -> None:
-    """Give SQLite the ``sin`` and ``cos`` the distance searches use, if it was built without.
+    """Give SQLite the functions the distance searches use, if it was built without them.
 
-    SQLite 3.35+ builds have them in C; an older or smaller build gets Python's, which
+    Most builds since SQLite 3.35 have them in C; one without gets Python's, which
     give the same floats.
     """
     try:
-        cursor.execute("SELECT sin(0.5), cos(0.5)")
+        cursor.execute("SELECT sin(0.5), cos(0.5), asin(0.5), sqrt(0.5)")
     except sqlite3.OperationalError:
-        connection.create_function("sin", 1, math.sin, deterministic=True)
-        connection.create_function("cos", 1, math.cos, deterministic=True)
+        for name in ("sin", "cos", "asin", "sqrt"):
+            connection.create_function(name, 1, getattr(math, name), deterministic=True)

@@ -3,20 +3,20 @@ of each score shown, and each seat's upcoming events."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 
 from ....extensions import db
 from ....models import Peer, RemoteObject
 from ....models.types import utcnow
 from ... import geo
 from ...organising.records import Page
+from . import places
 from .groups import GROUP_COLUMNS, GroupRow, group_row
-from .lists import followed, page_of, sorting
+from .lists import followed, sorting
 from .places import Place, parse_place
 from .remote import Unindexed, base_fields, by_ids
 
@@ -97,54 +97,65 @@ def needed(
 ) -> Page[NeededRow]:
     """Rank the followed groups' seats by need × proximity (see ``formula``), highest first.
 
-    A seat is a group that names one or publishes its marginality. Every seat is scored
-    (there are as many as groups, not events), then the page's upcoming events are counted.
+    A seat is a group that names one or publishes its marginality. The database scores
+    every seat (there are as many as groups, not events), sorts them and returns one page
+    with the count of all; the page's scores are then worked again here, exactly as
+    ``need_of`` and ``proximity_of`` give them, and its upcoming events are counted.
     """
-    query = select(*SEAT_COLUMNS).where(
-        Peer.id.in_(followed()),
-        Peer.actor_type == "Group",
-        or_(Peer.seat_name != "", Peer.seat_marginality.is_not(None)),
+    sort, direction = sorting("needed", sort, dir)
+    score = _score_sql(place)
+    value = {
+        "score": score,
+        "marginality": Peer.seat_marginality,
+        "distance": None if place is None else _distance_sql(place),
+        "name": func.lower(_seat_sql()),
+    }[sort]
+    # Unknown values last either way; ties by group name, as the page reads them.
+    order = [] if value is None else [value.desc() if direction == "desc" else value.asc()]
+    if value is not None:
+        order[0] = order[0].nulls_last()
+    order += [func.lower(_label_sql()), Peer.id]
+    query = (
+        select(*SEAT_COLUMNS, func.count().over())
+        .where(
+            Peer.id.in_(followed()),
+            Peer.actor_type == "Group",
+            or_(Peer.seat_name != "", Peer.seat_marginality.is_not(None)),
+        )
+        .order_by(*order)
     )
-    # Every seat is scored from plain tuples of the few columns the score needs; only the
-    # page shown is read in full and becomes NeededRows.
-    scored = []
+    found = db.session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
+    total = (
+        found[0][-1]
+        if found
+        else db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    )
     given = place is not None
     distance_to = geo.distances_from(place.latitude, place.longitude) if given else None
-    for peer_id, name, handle, actor, seat_name, area, marginality, lat, lon in db.session.execute(
-        query
-    ):
+    ids = [row[0] for row in found]
+    groups = {
+        row.id: row for row in db.session.execute(select(*GROUP_COLUMNS).where(Peer.id.in_(ids)))
+    }
+    rows = []
+    for peer_id, name, handle, actor, seat_name, area, marginality, lat, lon, _ in found:
         distance = None
         if distance_to is not None and lat is not None and lon is not None:
             distance = round(distance_to(lat, lon), 2)
         need = need_of(marginality)
         proximity = proximity_of(distance, place_given=given)
-        label = name or handle or actor
-        seat = seat_name or area or label
-        scored.append(
-            _Scored(peer_id, label, seat, marginality, distance, need, proximity, need * proximity)
+        rows.append(
+            NeededRow(
+                group=group_row(groups[peer_id]),
+                seat=seat_name or area or name or handle or actor,
+                marginality=marginality,
+                need=need,
+                need_known=marginality is not None,
+                distance_km=distance,
+                proximity=proximity,
+                score=need * proximity,
+            )
         )
-    scored.sort(key=lambda row: (row.name.lower(), row.peer_id))  # ties: by group name
-    sort, direction = sorting("needed", sort, dir)
-    scored = _ordered(scored, NEEDED_ORDER[sort], direction == "desc")
-    shown = page_of(scored, page, per_page)
-    ids = [row.peer_id for row in shown.items]
-    groups = {
-        row.id: row for row in db.session.execute(select(*GROUP_COLUMNS).where(Peer.id.in_(ids)))
-    }
-    rows = [
-        NeededRow(
-            group=group_row(groups[row.peer_id]),
-            seat=row.seat,
-            marginality=row.marginality,
-            need=row.need,
-            need_known=row.marginality is not None,
-            distance_km=row.distance_km,
-            proximity=row.proximity,
-            score=row.score,
-        )
-        for row in shown.items
-    ]
-    return replace(shown, items=_with_events(rows))
+    return Page(_with_events(rows), page, per_page, total or 0)
 
 
 # What a seat's score is worked from.
@@ -161,30 +172,41 @@ SEAT_COLUMNS = (
 )
 
 
-class _Scored(NamedTuple):
-    peer_id: int
-    name: str
-    seat: str
-    marginality: float | None
-    distance_km: float | None
-    need: float
-    proximity: float
-    score: float
+def _label_sql() -> Any:
+    """A group's label as ``name or handle or actor`` gives it: empty text counts as none."""
+    return func.coalesce(func.nullif(Peer.name, ""), func.nullif(Peer.handle, ""), Peer.actor_id)
 
 
-NEEDED_ORDER: dict[str, Callable[[_Scored], Any]] = {
-    "score": lambda row: row.score,
-    "marginality": lambda row: row.marginality,
-    "distance": lambda row: row.distance_km,
-    "name": lambda row: row.seat.lower(),
-}
+def _seat_sql() -> Any:
+    """A seat's name as the page shows it: the seat, else the area, else the group."""
+    return func.coalesce(func.nullif(Peer.seat_name, ""), func.nullif(Peer.area, ""), _label_sql())
 
 
-def _ordered(rows: list[Any], value: Callable[[Any], Any], descending: bool) -> list[Any]:
-    """Sort by ``value`` either way, unknown (None) values last; ties keep their order."""
-    known = [row for row in rows if value(row) is not None]
-    known.sort(key=value, reverse=descending)  # stable: equal values keep the order given
-    return known + [row for row in rows if value(row) is None]
+def _distance_sql(place: Place) -> Any:
+    located = and_(Peer.latitude.is_not(None), Peer.longitude.is_not(None))
+    return case((located, places.distance_km(place, Peer.latitude, Peer.longitude)), else_=None)
+
+
+def _score_sql(place: Place | None) -> Any:
+    """The score in SQL: ``need_of`` × ``proximity_of``, term by term (for the order only).
+
+    The order uses the distance before ``needed`` rounds it to 10 m, so two seats whose
+    rounded distances are equal may be ordered by distance rather than by name.
+    """
+    falling = 1.0 - Peer.seat_marginality / NEED_FULL_MARGIN
+    need = case(
+        (Peer.seat_marginality.is_(None), UNKNOWN_NEED),
+        (falling < 0.0, 0.0),
+        else_=falling,
+    )
+    if place is None:
+        return need
+    proximity = case(
+        (or_(Peer.latitude.is_(None), Peer.longitude.is_(None)), UNKNOWN_PROXIMITY),
+        else_=1.0
+        / (1.0 + places.distance_km(place, Peer.latitude, Peer.longitude) / PROXIMITY_SCALE_KM),
+    )
+    return need * proximity
 
 
 def _with_events(rows: list[NeededRow]) -> list[NeededRow]:

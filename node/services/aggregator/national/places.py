@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 
 from ....extensions import db
 from ....models import Peer, RemoteObject
@@ -89,7 +89,9 @@ def box_filter(box: geo.Box) -> Any:
     )
 
 
-def haversine(place: Place) -> ColumnElement[float]:
+def haversine(
+    place: Place, latitude: Any = RemoteObject.latitude, longitude: Any = RemoteObject.longitude
+) -> ColumnElement[float]:
     """Return each row's haversine ``h`` from ``place`` in SQL (see ``geo.haversine_limit``).
 
     The same operations in the same order as ``geo.distances_from``, so the database keeps
@@ -98,12 +100,19 @@ def haversine(place: Place) -> ColumnElement[float]:
     to_radians = math.pi / 180  # what math.radians multiplies by
     phi1 = math.radians(place.latitude)
     lambda1 = math.radians(place.longitude)
-    phi2 = RemoteObject.latitude * to_radians
+    phi2 = latitude * to_radians
     # Halved by multiplying by 0.5 (the same float as dividing by 2): SQLAlchemy would cast
     # a division by 2 to NUMERIC, whose arithmetic is slow and not the floats Python uses.
     half_phi = func.sin((phi2 - phi1) * 0.5)
-    half_lambda = func.sin((RemoteObject.longitude * to_radians - lambda1) * 0.5)
+    half_lambda = func.sin((longitude * to_radians - lambda1) * 0.5)
     return half_phi * half_phi + math.cos(phi1) * func.cos(phi2) * half_lambda * half_lambda
+
+
+def distance_km(place: Place, latitude: Any, longitude: Any) -> ColumnElement[float]:
+    """Return the great-circle distance from ``place`` in SQL, as ``geo.distance_km`` works it."""
+    h = haversine(place, latitude, longitude)
+    clamped = case((h > 1.0, 1.0), else_=h)  # rounding may pass 1 at the antipode
+    return 2 * geo.EARTH_RADIUS_KM * func.asin(func.sqrt(clamped))
 
 
 def within_filter(place: Place, radius_km: float) -> Any:
