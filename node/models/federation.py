@@ -191,6 +191,17 @@ class RemoteObject(db.Model):
     __table_args__ = (
         # Upcoming events across the network, soonest first.
         Index("ix_remote_object_object_type_starts_at", "object_type", "starts_at"),
+        # A group's objects (its peer_id alone too); its upcoming events counted and ranked
+        # from the index alone ("where am I needed": PostgreSQL reads deleted and status
+        # from it as well).
+        Index(
+            "ix_remote_object_peer_id_object_type_starts_at",
+            "peer_id",
+            "object_type",
+            "starts_at",
+            "id",
+            postgresql_include=["deleted", "status"],
+        ),
         # Events near a place: a bounding box on these two, then the exact distance.
         Index("ix_remote_object_latitude_longitude", "latitude", "longitude"),
         # Campaigns (and events) by kind and status.
@@ -205,7 +216,7 @@ class RemoteObject(db.Model):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    peer_id: Mapped[int] = mapped_column(ForeignKey("peer.id", ondelete="CASCADE"), index=True)
+    peer_id: Mapped[int] = mapped_column(ForeignKey("peer.id", ondelete="CASCADE"))
     object_id: Mapped[str] = mapped_column(String(URL), unique=True)
     object_type: Mapped[str] = mapped_column(String(40))
     data: Mapped[str] = mapped_column(Text)  # the object's JSON as published

@@ -135,7 +135,7 @@ _FOLLOWED = select(Following).where(
     Following.peer_id == bindparam("peer_id"), Following.state != REJECTED
 )
 _following = Following.__table__
-_FOLLOWS = (
+FOLLOWS = (
     select(_following.c.id)
     .where(_following.c.peer_id == bindparam("peer_id"), _following.c.state != REJECTED)
     .limit(1)
@@ -154,7 +154,7 @@ def follows_peer(peer: Peer) -> bool:
 
 def follows_peer_id(peer_id: int) -> bool:
     """Tell whether this group asked to follow the peer with this row id."""
-    found = db.session.connection().execute(_FOLLOWS, {"peer_id": peer_id}).first()
+    found = db.session.connection().execute(FOLLOWS, {"peer_id": peer_id}).first()
     return found is not None
 
 

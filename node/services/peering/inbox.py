@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import bindparam, case, or_, select, union_all
+from sqlalchemy import bindparam, case, exists, or_, select, union_all
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from federation.errors import MalformedSignature, SignatureError
@@ -111,10 +111,13 @@ def _receive(url: str, headers: Mapping[str, str], body: bytes) -> Answer:
 
     # Feed entries are idempotent by their place in the chain (apply_entry compares a
     # repeated seq with what it holds); everything else by its activity id.
+    if _is_plain_post(signer, activity):
+        received, following = _plain_post_state(activity["id"], signer.id)
+        if received:
+            return Answer(202, "already received")
+        return _plain_post(signer, activity, body, following)
     if "seq" not in activity and _already_received(activity["id"]):
         return Answer(202, "already received")
-    if _is_plain_post(signer, activity):
-        return _plain_post(signer, activity, body)
     if peer is None:
         peer = db.session.get(Peer, signer.id)
         if peer is None:  # the row went since the key was kept
@@ -305,6 +308,27 @@ def _already_received(activity_id: str) -> bool:
     return found.first() is not None
 
 
+# A post's two questions in one statement: was it received already, and is its author
+# followed (the statement a plain post would otherwise spend on each).
+_PLAIN_POST_STATE = select(
+    or_(
+        exists().where(_received.c.activity_id == bindparam("activity_id")),
+        exists().where(_entries.c.activity_id == bindparam("activity_id")),
+    ),
+    follows.FOLLOWS.exists(),
+)
+
+
+def _plain_post_state(activity_id: str, peer_id: int) -> tuple[bool, bool]:
+    """Return whether a post was received already and whether its author is followed."""
+    received, following = (
+        db.session.connection()
+        .execute(_PLAIN_POST_STATE, {"activity_id": activity_id, "peer_id": peer_id})
+        .one()
+    )
+    return bool(received), bool(following)
+
+
 def _record(activity: dict[str, Any]) -> None:
     """Remember a processed activity's id, so the same activity again is not processed."""
     db.session.connection().execute(
@@ -445,19 +469,22 @@ def _is_plain_post(signer: peers.KnownSigner, activity: dict[str, Any]) -> bool:
     return isinstance(obj, dict) and obj.get("type") in remote_objects.CONTENT_TYPES
 
 
-def _plain_post(signer: peers.KnownSigner, activity: dict[str, Any], body: bytes) -> Answer:
+def _plain_post(
+    signer: peers.KnownSigner, activity: dict[str, Any], body: bytes, following: bool
+) -> Answer:
     """Store a followed account's post and its object, note the contact; record the id.
 
     What ``_apply`` and ``_plain_activity`` do for such a Create (no twinning step or ask
     answer is a Create), written with Core statements: the peer's row is updated, not read.
     A stored post's entry holds its activity id (unique, and ``_already_received`` reads
-    it), so only a post that is not stored is recorded as received.
+    it), so only a post that is not stored is recorded as received. ``following`` was read
+    with the duplicate check, just before.
     """
     now = utcnow()
     try:
         with write_lock.writing():
             connection = db.session.connection()
-            if follows.follows_peer_id(signer.id):
+            if following:
                 entry_id = _store_plain(signer.id, activity, body)
                 remote_objects.apply(
                     signer, activity, entry_id, verification=remote_feed.SIGNATURE_ONLY
