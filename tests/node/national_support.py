@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import text
+
 from node.extensions import db
 from node.models import Peer
 from node.services.geo import EARTH_RADIUS_KM
@@ -170,3 +172,18 @@ def point_at(origin: tuple[float, float], km: float, bearing_degrees: float) -> 
     )
     lon = (math.degrees(lon2) + 540) % 360 - 180
     return math.degrees(lat2), lon
+
+
+def query_plan(query) -> str:
+    """Return the plan the database makes for ``query`` (its index choices), as text."""
+    compiled = query.compile(dialect=db.engine.dialect, compile_kwargs={"literal_binds": True})
+    if db.engine.dialect.name == "sqlite":
+        rows = db.session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")).all()
+        return "\n".join(str(row[-1]) for row in rows)
+    # PostgreSQL plans from statistics (autovacuum keeps them in a live database), and a
+    # handful of test rows would make reading the whole table cheapest: take statistics
+    # and rule the plain scan out, then see which index it picks.
+    db.session.execute(text("ANALYZE remote_object"))
+    db.session.execute(text("SET LOCAL enable_seqscan = off"))
+    rows = db.session.execute(text(f"EXPLAIN {compiled}")).all()
+    return "\n".join(str(row[0]) for row in rows)

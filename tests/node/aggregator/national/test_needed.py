@@ -10,7 +10,14 @@ from node.extensions import db
 from node.services import geo
 from node.services.aggregator.national import needed, places
 from tests.node.federation_support import remote  # noqa: F401
-from tests.node.national_support import LEEDS, MANCHESTER, YORK, followed_group, upcoming
+from tests.node.national_support import (
+    LEEDS,
+    MANCHESTER,
+    YORK,
+    followed_group,
+    query_plan,
+    upcoming,
+)
 
 
 @pytest.fixture
@@ -171,15 +178,13 @@ def test_a_pages_upcoming_events_are_read_from_the_group_and_time_index(seats):
     """SQLite plans by rule, so the plan here is the plan at any size. PostgreSQL plans from
     statistics: with thirty events any index will do, so its plan is read at a million
     entries instead (bench/aggregate.py, docs/benchmarks.md)."""
-    from tests.node.aggregator.national.test_search import _plan
-
     if db.engine.dialect.name != "sqlite":
         pytest.skip("PostgreSQL's plan depends on the table's size")
     group, stored = seats
     for n in range(30):
         group.publish(stored, "Create", group.event_at(f"e{n}", f"E{n}", starts=upcoming(n + 1)))
 
-    plan = _plan(needed.upcoming_events([stored.id, stored.id + 1]))
+    plan = query_plan(needed.upcoming_events([stored.id, stored.id + 1]))
 
     assert "ix_remote_object_peer_id_object_type_starts_at" in plan, plan
     assert "SCAN remote_object" not in plan, plan

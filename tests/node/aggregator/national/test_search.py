@@ -9,13 +9,19 @@ import random
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import text
 
 from node.extensions import db
 from node.services import geo
 from node.services.aggregator.national import events, places
 from tests.node.federation_support import remote  # noqa: F401
-from tests.node.national_support import LEEDS, MANCHESTER, followed_group, point_at, upcoming
+from tests.node.national_support import (
+    LEEDS,
+    MANCHESTER,
+    followed_group,
+    point_at,
+    query_plan,
+    upcoming,
+)
 
 SAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "data", "onspd_sample.csv")
 
@@ -164,20 +170,6 @@ def test_unfollowed_groups_events_are_not_shown(remote):  # noqa: F811
     assert _titles(events.events()) == []
 
 
-def _plan(query) -> str:
-    compiled = query.compile(dialect=db.engine.dialect, compile_kwargs={"literal_binds": True})
-    if db.engine.dialect.name == "sqlite":
-        rows = db.session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")).all()
-        return "\n".join(str(row[-1]) for row in rows)
-    # PostgreSQL plans from statistics (autovacuum keeps them in a live database), and a
-    # handful of test rows would make reading the whole table cheapest: take statistics
-    # and rule the plain scan out, then see which index it picks.
-    db.session.execute(text("ANALYZE remote_object"))
-    db.session.execute(text("SET LOCAL enable_seqscan = off"))
-    rows = db.session.execute(text(f"EXPLAIN {compiled}")).all()
-    return "\n".join(str(row[0]) for row in rows)
-
-
 def test_the_distance_search_reads_the_latitude_longitude_index(remote):  # noqa: F811
     group, stored = followed_group(remote, 2)
     for n in range(30):
@@ -190,8 +182,8 @@ def test_the_distance_search_reads_the_latitude_longitude_index(remote):  # noqa
     query = events.box_query(place, 25.0)
     # The query run is the box's rows sorted and cut to a page: in every order, the box's
     # index must still be what finds them (not an index walked in the sort's order).
-    for plan in [_plan(query)] + [
-        _plan(events.near_page(query, place, sort, "asc").limit(20))
+    for plan in [query_plan(query)] + [
+        query_plan(events.near_page(query, place, sort, "asc").limit(20))
         for sort in ("when", "distance", "title", "group")
     ]:
         assert "ix_remote_object_latitude_longitude" in plan, plan
