@@ -308,24 +308,18 @@ def _already_received(activity_id: str) -> bool:
     return found.first() is not None
 
 
-# A post's two questions in one statement: was it received already, and is its author
-# followed (the statement a plain post would otherwise spend on each).
+# A post's two questions in one statement: received already? its author followed?
 _PLAIN_POST_STATE = select(
-    or_(
-        exists().where(_received.c.activity_id == bindparam("activity_id")),
-        exists().where(_entries.c.activity_id == bindparam("activity_id")),
-    ),
+    exists().where(_received.c.activity_id == bindparam("activity_id"))
+    | exists().where(_entries.c.activity_id == bindparam("activity_id")),
     follows.FOLLOWS.exists(),
 )
 
 
 def _plain_post_state(activity_id: str, peer_id: int) -> tuple[bool, bool]:
     """Return whether a post was received already and whether its author is followed."""
-    received, following = (
-        db.session.connection()
-        .execute(_PLAIN_POST_STATE, {"activity_id": activity_id, "peer_id": peer_id})
-        .one()
-    )
+    values = {"activity_id": activity_id, "peer_id": peer_id}
+    received, following = db.session.connection().execute(_PLAIN_POST_STATE, values).one()
     return bool(received), bool(following)
 
 
