@@ -9,14 +9,13 @@ from typing import Any
 
 from sqlalchemy import Select, func, select
 
-from ....extensions import db
 from ....models import Peer, RemoteObject
 from ....models.types import utcnow
 from ... import geo
 from ...organising.records import Page
 from ...peering import network
 from . import places
-from .lists import followed, paginate, sorting
+from .lists import counted_page, followed, paginate, sorting
 from .places import DEFAULT_RADIUS_KM, Place, day_range, parse_place
 from .remote import ItemBase, Unindexed, base_fields, by_ids, data_of
 
@@ -140,16 +139,7 @@ def _events_near(
 ) -> Page[EventRow]:
     # The database keeps the circle, sorts and cuts the page (a window counts every row
     # kept); only the page's rows are measured in Python and read in full.
-    shown = [
-        (row_id, total)
-        for row_id, total in db.session.execute(
-            near_page(query, place, sort, direction).limit(per_page).offset((page - 1) * per_page)
-        )
-    ]
-    if shown:
-        total = shown[0][1]
-    else:
-        total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    shown, total = counted_page(near_page(query, place, sort, direction), page, per_page)
     stored = by_ids([row_id for row_id, _ in shown])
     distance_to = geo.distances_from(place.latitude, place.longitude)
     rows = [

@@ -66,3 +66,16 @@ def paginate(query: Select, page: int, per_page: int, count: Select | None = Non
     total = db.session.scalar(count)
     items = list(db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
     return Page(items=items, page=page, per_page=per_page, total=total or 0)
+
+
+def counted_page(query: Select, page: int, per_page: int) -> tuple[list[Any], int]:
+    """Run one page of ``query``, whose last column is ``count(*) OVER ()``.
+
+    Return the page's rows and how many rows there are in all: read off the page, or
+    counted apart only when the page is empty (past the end).
+    """
+    rows = db.session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
+    if rows:
+        return rows, rows[0][-1]
+    every = select(func.count()).select_from(query.order_by(None).subquery())
+    return rows, db.session.scalar(every) or 0

@@ -16,7 +16,7 @@ from ... import geo
 from ...organising.records import Page
 from . import places
 from .groups import GROUP_COLUMNS, GroupRow, group_row
-from .lists import followed, sorting
+from .lists import counted_page, followed, sorting
 from .places import Place, parse_place
 from .remote import base_fields, by_ids
 
@@ -103,18 +103,11 @@ def needed(
     ``need_of`` and ``proximity_of`` give them, and its upcoming events are counted.
     """
     sort, direction = sorting("needed", sort, dir)
-    score = _score_sql(place)
-    value = {
-        "score": score,
-        "marginality": Peer.seat_marginality,
-        "distance": None if place is None else _distance_sql(place),
-        "name": func.lower(_seat_sql()),
-    }[sort]
     # Unknown values last either way; ties by group name, as the page reads them.
-    order = [] if value is None else [value.desc() if direction == "desc" else value.asc()]
+    order = [func.lower(_label_sql()), Peer.id]
+    value = _sort_value(sort, place)
     if value is not None:
-        order[0] = order[0].nulls_last()
-    order += [func.lower(_label_sql()), Peer.id]
+        order.insert(0, (value.desc() if direction == "desc" else value.asc()).nulls_last())
     query = (
         select(*SEAT_COLUMNS, func.count().over())
         .where(
@@ -124,12 +117,7 @@ def needed(
         )
         .order_by(*order)
     )
-    found = db.session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
-    total = (
-        found[0][-1]
-        if found
-        else db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    )
+    found, total = counted_page(query, page, per_page)
     given = place is not None
     distance_to = geo.distances_from(place.latitude, place.longitude) if given else None
     ids = [row[0] for row in found]
@@ -155,7 +143,7 @@ def needed(
                 score=need * proximity,
             )
         )
-    return Page(_with_events(rows), page, per_page, total or 0)
+    return Page(_with_events(rows), page, per_page, total)
 
 
 # What a seat's score is worked from.
@@ -170,6 +158,17 @@ SEAT_COLUMNS = (
     Peer.latitude,
     Peer.longitude,
 )
+
+
+def _sort_value(sort: str, place: Place | None) -> Any:
+    """The SQL value a sort orders seats by; None when every seat's is unknown."""
+    if sort == "score":
+        return _score_sql(place)
+    if sort == "marginality":
+        return Peer.seat_marginality
+    if sort == "distance":
+        return None if place is None else _distance_sql(place)
+    return func.lower(_seat_sql())
 
 
 def _label_sql() -> Any:
