@@ -24,6 +24,7 @@ from .config import (
 )
 from .extensions import babel, csrf, db, migrate
 from .services import content_version  # noqa: F401 - installs the change listeners
+from .session_cookies import CookieSessions
 from .views import (
     account,
     activitypub,
@@ -113,6 +114,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings = read_environment() if config is None else dict(config)
     instance = ensure_private_dir(instance_path_from(settings))
     app = Flask(__name__, instance_path=str(instance))
+    app.session_interface = CookieSessions()
     app.config.from_object(Defaults)
     app.config.update(settings)
     logs.init_app(app)  # first: every later line and request hook is tagged with the id

@@ -40,6 +40,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "node.openapi",
             "node.page_cache",
             "node.request_limits",
+            "node.session_cookies",
             "node.templating",
             "node.worker",
         ),

@@ -119,7 +119,7 @@ def _receive(url: str, headers: Mapping[str, str], body: bytes) -> Answer:
     if "seq" not in activity and _already_received(activity["id"]):
         return Answer(202, "already received")
     if peer is None:
-        peer = db.session.get(Peer, signer.id)
+        peer = peers.by_id(signer.id)
         if peer is None:  # the row went since the key was kept
             raise Refused(401, "the key that signed this is not the actor's")
     # A feed entry's proof is checked now, outside the write lock (the check is most of the

@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from federation.errors import ProofError
 from federation.proofs import verify_object
@@ -60,6 +62,13 @@ _INSERT = _objects.insert().returning(_objects.c.id)
 _INSERT_MANY = _objects.insert()
 _UPDATE = _objects.update().where(_objects.c.id == bindparam("row_id"))
 _MARK_ENTRY = _entries.update().where(_entries.c.id == bindparam("entry_id"))
+# Insert unless the object id is held, in each dialect's words (both say ON CONFLICT).
+_INSERT_NEW = {
+    name: dialect_insert(_objects)
+    .on_conflict_do_nothing(index_elements=[_objects.c.object_id])
+    .returning(_objects.c.id)
+    for name, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
+}
 
 
 @dataclass
@@ -254,6 +263,12 @@ def _upsert(
     if object_type not in CONTENT_TYPES:
         return
     updated = moment(obj.get("updated")) or moment(obj.get("published"))
+    if create and objects is None:
+        # A Create applied alone (the inbox) is nearly always of a new object: insert first,
+        # and look for the stored row only if the insert met one.
+        values = _values(obj, object_type, updated, None, verification, entry_id)
+        if _inserted_new(peer, object_id, values):
+            return
     stored = _stored(object_id, objects)
     if stored is not None:
         if stored.peer_id != peer.id or stored.deleted:
@@ -263,8 +278,21 @@ def _upsert(
             return  # older than what we show
         if create and held is not None and updated == held:
             return
+    values = _values(obj, object_type, updated, stored, verification, entry_id)
+    _write(peer, object_id, stored, values, objects)
+
+
+def _values(
+    obj: dict[str, Any],
+    object_type: str,
+    updated: datetime | None,
+    stored: Held | None,
+    verification: str,
+    entry_id: int,
+) -> dict[str, Any]:
+    """Return the columns an object's row takes from its latest state."""
     published = moment(obj.get("published")) or (stored and stored.published_at) or utcnow()
-    values = {
+    return {
         "object_type": object_type[:40],
         "data": json.dumps(obj, ensure_ascii=False, sort_keys=True),
         "title": _title(obj),
@@ -276,7 +304,16 @@ def _upsert(
         "source_entry_id": entry_id,
         "received_at": utcnow(),
     }
-    _write(peer, object_id, stored, values, objects)
+
+
+def _inserted_new(peer: Peer, object_id: str, values: dict[str, Any]) -> bool:
+    """Insert an object's row unless one holds its id; tell whether it was inserted."""
+    connection = db.session.connection()
+    statement = _INSERT_NEW.get(connection.dialect.name)
+    if statement is None:
+        return False  # a database with no ON CONFLICT: the look-up first, as for a run
+    new = {"peer_id": peer.id, "object_id": object_id, **values}
+    return connection.execute(statement, new).first() is not None
 
 
 def _title(obj: dict[str, Any]) -> str:

@@ -103,6 +103,18 @@ def test_is_blocked_is_one_query(app, group):
     assert len(statements) == 1
 
 
+def test_a_block_is_found_past_the_first_query_of_names(app, group):
+    # A host of many labels gives more names than one query holds (blocks.SLOTS): the
+    # domain blocked is among the last, and a sender with no such domain is still let by.
+    blocking.block("example.org")
+    labels = ".".join(f"l{n}" for n in range(blocks.SLOTS + 4))
+    url = f"https://{labels}.example.org/users/x"
+    assert len(blocks.candidates(url)) > blocks.SLOTS + 2
+    assert blocks.is_blocked(url)
+    assert blocks.blocks_sender(url, [("Signature", f'keyId="{url}#key"')])
+    assert not blocks.is_blocked(f"https://{labels}.example.net/users/x")
+
+
 def test_blocking_twice_or_blocking_ourselves_is_refused(app, group):
     blocking.block("example.org")
     with pytest.raises(Conflict):

@@ -198,6 +198,36 @@ def test_plain_fediverse_note_is_kept_as_signature_only(client, remote):  # noqa
     assert entry.seq is None and json.loads(entry.body)["object"]["id"] == note["id"]
 
 
+def test_a_plain_create_of_a_note_held_or_deleted_changes_nothing(client, remote):  # noqa: F811
+    # The plain path inserts a new object first; a Create of one already held (sent again
+    # under another activity id) or deleted must find the row and leave it as it is.
+    person = FakePeer(5, actor_type="Person", branchline=False)
+    follow_peer(person, remote)
+
+    def note(n: int, content: str) -> dict:
+        return {
+            "id": f"{person.base}/notes/{n}",
+            "type": "Note",
+            "content": f"<p>{content}</p>",
+            "attributedTo": person.actor,
+            "published": "2030-01-01T10:00:00Z",
+        }
+
+    sent = [
+        person.activity("Create", note(1, "Canvassing on Saturday"), name="first"),
+        person.activity("Create", note(1, "Changed, same time"), name="again"),
+        person.activity("Delete", note(2, "")["id"], name="gone"),
+        person.activity("Create", note(2, "Back from the dead"), name="late"),
+    ]
+    for activity in sent:
+        assert person.post(client, activity).status_code == 202
+
+    kept = {o.object_id: o for o in _objects()}
+    assert kept[note(1, "")["id"]].title == "<p>Canvassing on Saturday</p>"
+    assert kept[note(2, "")["id"]].deleted and kept[note(2, "")["id"]].title == ""
+    assert len(kept) == 2
+
+
 def test_proof_key_of_another_actor_is_not_used(app, remote):  # noqa: F811
     peer = FakePeer(2)
     stored_peer = follow_peer(peer, remote)
