@@ -4,7 +4,7 @@
                                      [--candidates 12] [--seats 5]
 
 Builds a throwaway node (SQLite, a temporary folder) served by gunicorn with
-deploy/gunicorn.conf.py on a free 127.0.0.1 port (its defaults: sync workers, cores + 1),
+deploy/gunicorn.conf.py on a free 127.0.0.1 port (its defaults: sync workers, one per core),
 with ``--members`` members who joined before the freeze date, each holding a personal
 token with scope ``vote``, and one sealed ranked-choice ballot: ``--candidates`` candidates
 for ``--seats`` seats, three of the members its tellers, any two of whom count. Before the
@@ -49,7 +49,7 @@ import gunicorn_server  # noqa: E402 - beside this script
 VOTES_TARGET = 300.0
 COUNT_TARGET = 10.0
 TELLERS, TELLERS_NEEDED = 3, 2
-DEFAULT_WORKERS = min(multiprocessing.cpu_count() + 1, 8)
+DEFAULT_WORKERS = gunicorn_server.DEFAULT_WORKERS
 
 
 def node_settings(instance: Path, port: int) -> dict[str, str]:

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# As deploy/gunicorn.conf.py chooses them when WEB_CONCURRENCY is not set.
+DEFAULT_WORKERS = max(2, min(os.cpu_count() or 1, 8))
 
 
 def free_port() -> int:

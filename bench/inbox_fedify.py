@@ -4,7 +4,7 @@
                                            [--feed-entries 800] [--workers N]
 
 Runs, side by side on 127.0.0.1: a throwaway Branchline node (SQLite, gunicorn with
-deploy/gunicorn.conf.py's defaults: sync workers, cores + 1), and a Fedify 1.5.9 inbox
+deploy/gunicorn.conf.py's defaults: sync workers, one per core), and a Fedify 1.5.9 inbox
 (bench/fedify/inbox_server.mjs, Node.js, Fedify from tests/interop's node_modules: the
 script runs `npm ci` there if they are missing). Fake fediverse accounts (Person actors,
 Mastodon's shape) and fake Branchline groups live on a local server in their own process,

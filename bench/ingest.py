@@ -5,7 +5,7 @@
 
 Builds a throwaway node (SQLite, a temporary folder) served by gunicorn with
 deploy/gunicorn.conf.py on a free 127.0.0.1 port, with that file's defaults (sync
-workers: cores + 1, at most 8) unless told otherwise. Fake followed
+workers: one per core, 2 to 8) unless told otherwise. Fake followed
 peers live on a local server on 127.0.0.1 (its own process) that serves their actor
 documents, so the node fetches their keys as it would in the field; the node follows them
 (Following rows set up through its own services). Each concurrent sender is one peer
@@ -50,7 +50,7 @@ from federation.httpsig import sign_request  # noqa: E402
 
 TARGET = 300.0
 # What deploy/gunicorn.conf.py gives a self-hoster on this machine unless told otherwise.
-DEFAULT_WORKERS = min(multiprocessing.cpu_count() + 1, 8)
+DEFAULT_WORKERS = gunicorn_server.DEFAULT_WORKERS
 DEFAULT_THREADS = 1
 ACTIVITY_JSON = "application/activity+json"
 

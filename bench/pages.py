@@ -6,7 +6,7 @@
 Builds a throwaway node (SQLite) holding 200 events (some with shifts, RSVPs and shift
 sign-ups from 40 members), 50 campaigns, 30 candidates and 100 news posts, and serves it
 with gunicorn under the shipped settings (deploy/gunicorn.conf.py: sync workers, one per
-core and one more) on a free 127.0.0.1 port. The anchor, a bare Flask endpoint
+core) on a free 127.0.0.1 port. The anchor, a bare Flask endpoint
 (bench/bench_app.py), is mounted in the same server, so it runs under the same workers.
 
 The load comes from wrk (the Debian package ``wrk``; the bench installs it with apt-get
@@ -354,17 +354,14 @@ def wrk_run(
 # --- Main ----------------------------------------------------------------------------------
 
 
-def default_workers() -> int:
-    # As deploy/gunicorn.conf.py chooses them when WEB_CONCURRENCY is not set.
-    return min((os.cpu_count() or 1) + 1, 8)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="length of one wrk run")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (>= 3)")
     parser.add_argument("--connections", type=int, default=32, help="wrk's open connections")
-    parser.add_argument("--workers", type=int, default=default_workers(), help="gunicorn workers")
+    parser.add_argument(
+        "--workers", type=int, default=gunicorn_server.DEFAULT_WORKERS, help="gunicorn workers"
+    )
     parser.add_argument(
         "--threads", type=int, default=1, help="threads per worker (above 1: gthread workers)"
     )

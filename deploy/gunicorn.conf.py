@@ -22,13 +22,18 @@ bind = os.environ.get("BRANCHLINE_BIND", "127.0.0.1:8000").split(",")
 # cores, machine: 10 million additions in 0.26-0.28 s CPU (issue 19). The inbox
 # (bench/ingest.py) accepted more under sync. GUNICORN_THREADS above 1 makes gunicorn use
 # gthread workers instead: for a node whose requests mostly wait on something.
-# Workers: one per core and one more, to work while another waits on the database or a
-# peer. The usual 2 x cores + 1 is for workers that mostly wait; ours mostly compute, and
-# more processes than that take turns on the cores: on 2 cores the inbox accepted 290-340
-# signed entries/s with 3 workers and 230-270/s with 5 (bench/ingest.py --workers N).
-# Raise WEB_CONCURRENCY for a node whose requests often wait on slow peers.
+# Workers: one per core (at least 2, so one request waiting on a peer never holds up the
+# node; at most 8). The usual 2 x cores + 1 is for workers that mostly wait; ours mostly
+# compute, and more processes than cores take turns on them, each turn costing CPU. On 2
+# cores, 2 workers against 3 (issue 19, the same runs minutes apart): the inbox took a
+# plain post for 4.55 ms of CPU against 5.22 ms (324/s against 287/s,
+# bench/inbox_fedify.py --workers N); signed feed entries 266/s against 212/s and 312/s
+# against 303/s (bench/ingest.py); every page as fast or faster (bench/pages.py: the bare
+# endpoint 3,573/s against 3,416/s, the member's home 0.257x against 0.235x of it); 5
+# workers took 230-270 entries/s where 3 took 290-340. Raise WEB_CONCURRENCY for a node
+# whose requests often wait on slow peers.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
-workers = int(os.environ.get("WEB_CONCURRENCY", min(multiprocessing.cpu_count() + 1, 8)))
+workers = int(os.environ.get("WEB_CONCURRENCY", max(2, min(multiprocessing.cpu_count(), 8))))
 threads = int(os.environ.get("GUNICORN_THREADS", 1))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 graceful_timeout = 30
