@@ -24,6 +24,32 @@ from tests import factories
 TEST_DATABASE_URL = os.environ.get("BRANCHLINE_TEST_DATABASE_URL")
 
 
+def _share_url_builders() -> None:
+    """Compile each URL rule's builder once per run, not once per test's app.
+
+    Werkzeug turns every rule into two builder functions through ``ast`` and ``compile``
+    when the rule is bound to a map: a third of a small test's time, as every test builds
+    its own app. The code depends only on the rule's text, its parsed trace, its defaults
+    and ``append_unknown``, and is bound to the rule afterwards, so rules alike share it.
+    """
+    from werkzeug.routing.rules import Rule
+
+    compile_builder = Rule._compile_builder
+    compiled: dict[tuple, object] = {}
+
+    def shared(rule, append_unknown=True):
+        defaults = tuple((name, repr(value)) for name, value in (rule.defaults or {}).items())
+        key = (rule.rule, tuple(rule._trace), defaults, append_unknown)
+        if key not in compiled:
+            compiled[key] = compile_builder(rule, append_unknown)
+        return compiled[key]
+
+    Rule._compile_builder = shared
+
+
+_share_url_builders()
+
+
 @pytest.fixture(autouse=True)
 def _no_traffic_off_this_machine(monkeypatch):
     """Refuse any connection that would leave loopback, so no test can reach the network."""
