@@ -10,7 +10,7 @@ INTEROP := tests/interop
 INTEROP_STAMP := $(INTEROP)/node_modules/.installed
 NPM := $(shell command -v npm 2>/dev/null)
 
-.PHONY: run test lint bench demo clean
+.PHONY: run test test-deps lint bench demo clean
 
 # Installer output goes to $(INSTALL_LOG), shown only if the install fails, so that what
 # `make run` prints last is the node's address (and its setup link), not pip's chatter.
@@ -32,7 +32,10 @@ run: $(STAMP)
 	@$(BIN)/branchline db upgrade > $(VENV)/upgrade.log 2>&1 || { cat $(VENV)/upgrade.log; exit 1; }
 	@$(BIN)/branchline run --host $(HOST) --port $(PORT)
 
-test: $(STAMP) $(if $(NPM),$(INTEROP_STAMP))
+# What the tests need installed: .ci/run builds it once before running its two passes.
+test-deps: $(STAMP) $(if $(NPM),$(INTEROP_STAMP))
+
+test: test-deps
 	$(BIN)/ruff check node federation schemas tests bench deploy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
