@@ -13,17 +13,21 @@ then on:
   directory and the national pages, and an aggregator source is no longer pulled.
 
 The goodbyes (Reject, Undo) are queued after the cancellation, so they are the last things
-sent (``notify=False`` cancels them too: a hostile server is told nothing); a blocked peer
-that keeps pushing gets 403 and is not polled (nothing follows it).
+sent. With ``notify=False`` a hostile server is told nothing: each goodbye is stored already
+cancelled, never committed waiting, so no worker (another thread or process) can claim and
+send it first. A blocked peer that keeps pushing gets 403 and is not polled (nothing follows
+it).
 Unblocking removes the row only: follows and twinnings are not made again by themselves.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from flask_babel import gettext
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from ...extensions import db
 from ...models import Block, Delivery, Follower, Following, Member, Peer, Twinning
@@ -121,14 +125,43 @@ def _sever(rows: list[Block], notify: bool) -> Severed:
         if covering.covers(peer.actor_id) or covering.covers(peer.inbox)
     ]
     report.peers = [peer.actor_id for peer in covered]
-    report.deliveries_cancelled = _cancel_deliveries(covering, {peer.id for peer in covered})
+    peer_ids = {peer.id for peer in covered}
+    report.deliveries_cancelled = _cancel_deliveries(covering, peer_ids)
     db.session.commit()  # the block and the cancellations land together
-    for peer in covered:
-        _cut(peer, report, _covering(rows, peer))
-    if not notify:  # the goodbyes just queued go too
-        report.deliveries_cancelled += _cancel_deliveries(covering, {peer.id for peer in covered})
-        db.session.commit()
+    if notify:
+        for peer in covered:
+            _cut(peer, report, _covering(rows, peer))
+    else:
+        with _stored_cancelled(covering, peer_ids, report):
+            for peer in covered:
+                _cut(peer, report, _covering(rows, peer))
     return report
+
+
+@contextmanager
+def _stored_cancelled(
+    covering: blocks.BlockList, peer_ids: set[int], report: Severed
+) -> Iterator[None]:
+    """Store every delivery queued meanwhile to a covered peer as cancelled, not waiting.
+
+    Each tie cut commits on its own (an Undo, a Reject, a twinning's end): a goodbye that
+    were committed waiting and cancelled afterwards could be claimed and sent in between.
+    """
+    session = db.session()
+
+    def cancel(flushing, _context, _instances) -> None:
+        for row in flushing.new:
+            if not isinstance(row, Delivery) or row.state != PENDING:
+                continue
+            if row.peer_id in peer_ids or covering.covers(row.inbox):
+                row.state, row.last_error = CANCELLED, "cancelled: blocked"
+                report.deliveries_cancelled += 1
+
+    event.listen(session, "before_flush", cancel)
+    try:
+        yield
+    finally:
+        event.remove(session, "before_flush", cancel)
 
 
 def _covering(rows: list[Block], peer: Peer) -> Block:

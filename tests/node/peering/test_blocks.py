@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import select
 
 from node.extensions import db
@@ -299,3 +300,44 @@ def test_a_quiet_block_sends_nothing_at_all(app, group, remote):  # noqa: F811
     assert severed.follows_removed == severed.followers_removed == 1
     states = {d.state for d in db.session.scalars(select(Delivery))}
     assert states == {"cancelled"}
+
+
+def test_a_quiet_block_never_commits_a_goodbye_a_worker_could_claim(app, group, remote):  # noqa: F811
+    # The node's own worker claims pending deliveries between any two of the block's commits;
+    # what it could have claimed is what a separate connection sees waiting after each one.
+    peer = FakePeer(2)
+    stored = follow_peer(peer, remote)
+    db.session.add(Follower(peer_id=stored.id, state="accepted", follow_activity_id="f"))
+    db.session.add(
+        Twinning(
+            peer_id=stored.id,
+            state="active",
+            direction="outgoing",
+            relationship_id="http://localhost/twins/1",
+            offer_activity_id="http://localhost/outbox/1",
+        )
+    )
+    db.session.commit()
+    claimable: list[int] = []
+
+    def look(_session) -> None:
+        with db.engine.connect() as worker:
+            claimable.append(
+                worker.execute(
+                    select(Delivery.id).where(Delivery.state == "pending").limit(1)
+                ).first()
+                is not None
+            )
+
+    session = db.session()
+    sqlalchemy_event.listen(session, "after_commit", look)
+    try:
+        severed = blocking.block("127.0.0.2", notify=False)
+    finally:
+        sqlalchemy_event.remove(session, "after_commit", look)
+
+    assert severed.twinnings_ended == severed.follows_removed == severed.followers_removed == 1
+    assert len(claimable) >= 3 and not any(claimable)
+    sent = db.session.scalars(select(Delivery)).all()
+    assert len(sent) == severed.deliveries_cancelled == 3  # twinning's Undo, Undo, Reject
+    assert {d.state for d in sent} == {"cancelled"}
