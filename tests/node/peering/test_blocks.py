@@ -222,18 +222,23 @@ def test_following_a_blocked_group_is_refused_before_any_fetch(app, group, remot
     assert not [call for call in remote.calls]
 
 
-def test_block_ends_a_twinning(app, group, remote):  # noqa: F811
-    peer = FakePeer(2)
-    stored = follow_peer(peer, remote)
+def _twin_with(peer: Peer) -> None:
+    """Add an active twinning this group proposed to ``peer`` (not committed)."""
     db.session.add(
         Twinning(
-            peer_id=stored.id,
+            peer_id=peer.id,
             state="active",
             direction="outgoing",
             relationship_id="http://localhost/twins/1",
             offer_activity_id="http://localhost/outbox/1",
         )
     )
+
+
+def test_block_ends_a_twinning(app, group, remote):  # noqa: F811
+    peer = FakePeer(2)
+    stored = follow_peer(peer, remote)
+    _twin_with(stored)
     db.session.commit()
 
     severed = blocking.block("127.0.0.2")
@@ -308,15 +313,7 @@ def test_a_quiet_block_never_commits_a_goodbye_a_worker_could_claim(app, group, 
     peer = FakePeer(2)
     stored = follow_peer(peer, remote)
     db.session.add(Follower(peer_id=stored.id, state="accepted", follow_activity_id="f"))
-    db.session.add(
-        Twinning(
-            peer_id=stored.id,
-            state="active",
-            direction="outgoing",
-            relationship_id="http://localhost/twins/1",
-            offer_activity_id="http://localhost/outbox/1",
-        )
-    )
+    _twin_with(stored)
     db.session.commit()
     claimable: list[int] = []
 
