@@ -23,7 +23,7 @@ Unblocking removes the row only: follows and twinnings are not made again by the
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 from flask_babel import gettext
@@ -128,13 +128,9 @@ def _sever(rows: list[Block], notify: bool) -> Severed:
     peer_ids = {peer.id for peer in covered}
     report.deliveries_cancelled = _cancel_deliveries(covering, peer_ids)
     db.session.commit()  # the block and the cancellations land together
-    if notify:
+    with nullcontext() if notify else _stored_cancelled(covering, peer_ids, report):
         for peer in covered:
             _cut(peer, report, _covering(rows, peer))
-    else:
-        with _stored_cancelled(covering, peer_ids, report):
-            for peer in covered:
-                _cut(peer, report, _covering(rows, peer))
     return report
 
 
@@ -145,7 +141,7 @@ def _stored_cancelled(
     """Store every delivery queued meanwhile to a covered peer as cancelled, not waiting.
 
     Each tie cut commits on its own (an Undo, a Reject, a twinning's end): a goodbye that
-    were committed waiting and cancelled afterwards could be claimed and sent in between.
+    was committed waiting and cancelled afterwards could be claimed and sent in between.
     """
     session = db.session()
 
