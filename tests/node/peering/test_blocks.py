@@ -315,7 +315,7 @@ def test_a_quiet_block_never_commits_a_goodbye_a_worker_could_claim(app, group, 
     db.session.add(Follower(peer_id=stored.id, state="accepted", follow_activity_id="f"))
     _twin_with(stored)
     db.session.commit()
-    claimable: list[int] = []
+    claimable: list[bool] = []
 
     def look(_session) -> None:
         with db.engine.connect() as worker:
@@ -335,6 +335,6 @@ def test_a_quiet_block_never_commits_a_goodbye_a_worker_could_claim(app, group, 
 
     assert severed.twinnings_ended == severed.follows_removed == severed.followers_removed == 1
     assert len(claimable) >= 3 and not any(claimable)
-    sent = db.session.scalars(select(Delivery)).all()
-    assert len(sent) == severed.deliveries_cancelled == 3  # twinning's Undo, Undo, Reject
-    assert {d.state for d in sent} == {"cancelled"}
+    queued = db.session.scalars(select(Delivery)).all()
+    assert len(queued) == severed.deliveries_cancelled == 3  # twinning's Undo, Undo, Reject
+    assert {d.state for d in queued} == {"cancelled"}
