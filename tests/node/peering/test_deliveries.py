@@ -337,6 +337,8 @@ def _numbered(n: int) -> bytes:
 
 
 def test_deliveries_to_one_inbox_arrive_in_feed_order_while_inboxes_go_at_once(app, group, server):
+    # About order, not timeouts: on a busy machine a 0.5 s read can time out and be retried.
+    app.config.update(FETCH_READ_TIMEOUT=30, FETCH_TOTAL_TIMEOUT=60)
     for path in ("/a", "/b"):
         server.routes[path] = Reply(202, delay=0.01)
     for n in range(1, 13):  # as the feed queues them: entry n to each follower in turn
